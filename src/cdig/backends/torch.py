@@ -1,0 +1,168 @@
+"""The PyTorch backend: the only module of cdig that imports torch."""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import array_api_compat.torch as xp_torch
+import numpy as np
+import torch
+
+from ..core.errors import CdigModelError, CdigTypeError, CdigWarning
+from .base import Backend
+
+__all__ = ["TorchBackend", "BACKEND"]
+
+_NUMPY_DTYPES = {"int64": torch.int64}
+#: Layers that compute differently in training mode (randomness, batch statistics).
+_TRAIN_SENSITIVE = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._NormBase)
+
+
+def _model_tensor(model: Any) -> torch.Tensor | None:
+    if isinstance(model, torch.nn.Module):
+        for t in model.parameters():
+            return t
+        for t in model.buffers():
+            return t
+    return None
+
+
+class TorchBackend(Backend):
+    """PyTorch models (``nn.Module``, TorchScript, or any callable on tensors)."""
+
+    name = "torch"
+    xp = xp_torch
+
+    def __init__(self, model: Any, x: Any) -> None:
+        super().__init__(model, x)
+        if not callable(model):
+            raise CdigTypeError(f"model must be callable (an nn.Module or a function), got {type(model).__name__}")
+        ref = _model_tensor(model)
+        if ref is not None:
+            self.device = ref.device
+        elif isinstance(x, torch.Tensor):
+            self.device = x.device
+        else:
+            self.device = torch.device("cpu")
+        if isinstance(x, torch.Tensor):
+            self.dtype = x.dtype
+        elif ref is not None and ref.is_floating_point():
+            self.dtype = ref.dtype
+        else:
+            self.dtype = torch.from_numpy(np.zeros(0, dtype=np.asarray(x).dtype)).dtype
+
+    @classmethod
+    def owns(cls, model: Any, x: Any) -> bool:
+        return isinstance(model, (torch.nn.Module, torch.jit.ScriptFunction)) or isinstance(x, torch.Tensor)
+
+    def is_array(self, a: Any) -> bool:
+        return isinstance(a, torch.Tensor)
+
+    def asarray(self, a: Any, dtype: Any = None) -> torch.Tensor:
+        dt = _NUMPY_DTYPES.get(dtype, dtype) if isinstance(dtype, str) else dtype
+        if isinstance(a, torch.Tensor):
+            return a.detach().to(device=self.device, dtype=dt or a.dtype)
+        arr = np.asarray(a)
+        if dt is None and arr.dtype.kind == "f":
+            dt = self.dtype
+        elif dt is None and arr.dtype.kind == "c":
+            dt = torch.complex128 if self.dtype == torch.float64 else torch.complex64
+        return torch.as_tensor(arr, device=self.device, dtype=dt)
+
+    def to_numpy(self, t: Any) -> np.ndarray:
+        if isinstance(t, torch.Tensor):
+            t = t.detach()
+            if t.dtype in (torch.bfloat16, torch.float16):
+                t = t.float()
+            return t.cpu().numpy()
+        return np.asarray(t)
+
+    @classmethod
+    def from_numpy(cls, a: np.ndarray, device: Any = None) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), device=device)
+
+    def as_index(self, a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=torch.int64, device=self.device)
+
+    def take(self, a: Any, idx: np.ndarray) -> Any:
+        return a.index_select(0, self.as_index(idx))
+
+    # --- the model ---------------------------------------------------------------------
+    @contextmanager
+    def prepared(self) -> Iterator[None]:
+        model = self.model
+        if not isinstance(model, torch.nn.Module):
+            yield
+            return
+        modes = [(m, m.training) for m in model.modules()]
+        flags = [(p, p.requires_grad) for p in model.parameters()]
+        if any(training for _, training in modes):
+            model.eval()
+        sensitive = sorted({type(m).__name__ for m, training in modes if training and isinstance(m, _TRAIN_SENSITIVE)})
+        if sensitive:
+            warnings.warn(
+                f"the model is in training mode with {', '.join(sensitive)}; it is explained in eval mode "
+                "(dropout off, batch-norm running statistics) and put back in training mode afterwards. "
+                "Call model.eval() to silence this warning.",
+                CdigWarning,
+                stacklevel=4,
+            )
+        try:
+            for p, _ in flags:
+                p.requires_grad_(False)
+            yield
+        finally:
+            for p, flag in flags:
+                p.requires_grad_(flag)
+            for m, training in modes:
+                m.training = training
+
+    def forward(self, inputs: Any, args: tuple) -> Any:
+        with torch.no_grad():
+            return self.model(inputs, *args)
+
+    # --- the path primitives -----------------------------------------------------------
+    def zeros_like(self, a: Any) -> torch.Tensor:
+        return torch.zeros_like(a)
+
+    def _column(self, v: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+        real = like.real.dtype if like.is_complex() else like.dtype
+        return torch.as_tensor(v, dtype=real, device=self.device).reshape((-1,) + (1,) * (like.ndim - 1))
+
+    def path_grad(
+        self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, idx: np.ndarray,
+        alphas: np.ndarray, want_h: bool,
+    ) -> tuple[torch.Tensor, np.ndarray | None]:
+        ti = self.as_index(idx)
+        d = delta.index_select(0, ti)
+        points = torch.addcmul(start.index_select(0, ti), self._column(alphas, d), d).requires_grad_(True)
+        with torch.enable_grad():
+            y = fn(points, idx)
+            if not isinstance(y, torch.Tensor) or not y.requires_grad:
+                raise CdigModelError(
+                    "the model's output does not depend on its input (no gradient flows back to it); "
+                    "check that the model uses the input and does not detach it or cast it to an integer type"
+                )
+            (g,) = torch.autograd.grad(y.sum(), points, allow_unused=True)
+        if g is None:
+            raise CdigModelError("the model's output does not depend on its input (its gradient is None)")
+        h = None
+        if want_h:
+            prod = d.real * g.real + d.imag * g.imag if g.is_complex() else d * g
+            h = prod.reshape(len(idx), -1).sum(dim=1).double().cpu().numpy()
+        return g, h
+
+    def accumulate(self, acc: Any, idx: np.ndarray, grads: Any, weights: np.ndarray) -> torch.Tensor:
+        return acc.index_add_(0, self.as_index(idx), grads * self._column(weights, grads))
+
+    def vjp(self, fn: Callable[[Any], Any], z: Any, cotangent: Any) -> torch.Tensor:
+        zz = z.detach().requires_grad_(True)
+        with torch.enable_grad():
+            out = fn(zz)
+            (g,) = torch.autograd.grad(out, zz, grad_outputs=cotangent.to(out.dtype), allow_unused=True)
+        return torch.zeros_like(zz) if g is None else g
+
+
+BACKEND = TorchBackend

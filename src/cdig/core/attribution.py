@@ -1,0 +1,149 @@
+"""The result object of an explanation in one domain: values, coords, delta, settings; save/load."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Attribution"]
+
+
+@dataclass
+class Attribution:
+    """Cross-domain IG attributions of a batch in one domain.
+
+    Attributes
+    ----------
+    values : ndarray
+        The map, sample axis first; its axes are named by ``dims`` (after ``"sample"``).
+    domain : str
+        The domain's name (``"time"``, ``"fourier"``, ``"ica"``, ...).
+    dims : tuple of str
+        Names of the axes of ``values`` after the sample axis, e.g. ``("channel", "frequency")``.
+    coords : dict of str to ndarray
+        Coordinates of those axes (e.g. frequencies in Hz when ``fs`` was given).
+    units : dict of str to str
+        Units of the coordinates (``"Hz"``, ``"s"``, ``"cycles/sample"``, ``"sample"``).
+    delta : ndarray, shape (N,)
+        Completeness error per sample: ``values`` summed minus ``output - baseline_output``.
+    output, baseline_output : ndarray, shape (N,)
+        The explained model output at the input and at the baseline (as reconstructed by the domain).
+    n_steps : ndarray, shape (N,)
+        Gradient evaluations spent on each sample's path.
+    target : object
+        The target as given (JSON-friendly description).
+    settings : dict
+        Everything that determines the result: method, steps, backend, domain parameters, notes.
+    coefficients, baseline_coefficients : ndarray or None
+        The domain coefficients of the input and of the baseline (canonical layout).
+    extras : dict of str to ndarray
+        Domain-specific arrays, e.g. ICA's per-time map and source time courses.
+    """
+
+    values: np.ndarray
+    domain: str
+    dims: tuple[str, ...]
+    coords: dict[str, np.ndarray]
+    delta: np.ndarray
+    output: np.ndarray
+    baseline_output: np.ndarray
+    n_steps: np.ndarray
+    target: Any = None
+    units: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    coefficients: np.ndarray | None = None
+    baseline_coefficients: np.ndarray | None = None
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def relative_delta(self) -> np.ndarray:
+        """``|delta| / |output - baseline_output|`` per sample (inf where the two outputs are equal)."""
+        diff = np.abs(self.output - self.baseline_output)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(diff > 0, np.abs(self.delta) / diff, np.where(self.delta == 0, 0.0, np.inf))
+
+    def sum(self) -> np.ndarray:
+        """Total attribution per sample (equals ``output - baseline_output + delta``)."""
+        return self.values.reshape(len(self.values), -1).sum(axis=1)
+
+    def as_tensor(self) -> Any:
+        """``values`` as a tensor of the framework the model ran in, on the device it ran on."""
+        from ..backends import get_backend_by_name
+
+        backend = get_backend_by_name(self.settings.get("backend", "numpy"))
+        return backend.from_numpy(self.values, self.settings.get("device"))
+
+    def __repr__(self) -> str:
+        shape = "×".join(map(str, self.values.shape))
+        return (
+            f"Attribution(domain={self.domain!r}, values={shape} {self.dims}, "
+            f"max |delta|={float(np.max(np.abs(self.delta))):.3g})"
+        )
+
+    # --- files ---------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write to a ``.npz`` file (arrays as arrays, the rest as JSON); read back with :meth:`load`.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, os
+        >>> a = Attribution(np.ones((1, 2)), "time", ("time",), {"time": np.arange(2.0)},
+        ...                 np.zeros(1), np.ones(1), np.zeros(1), np.array([50]))
+        >>> p = a.save(os.path.join(tempfile.mkdtemp(), "a.npz"))
+        >>> Attribution.load(p).values.tolist()
+        [[1.0, 1.0]]
+        """
+        path = Path(path)
+        arrays: dict[str, np.ndarray] = {
+            "values": self.values, "delta": self.delta, "output": self.output,
+            "baseline_output": self.baseline_output, "n_steps": self.n_steps,
+        }
+        for k, v in self.coords.items():
+            arrays[f"coords__{k}"] = np.asarray(v)
+        for k, v in self.extras.items():
+            arrays[f"extras__{k}"] = np.asarray(v)
+        if self.coefficients is not None:
+            arrays["coefficients"] = self.coefficients
+        if self.baseline_coefficients is not None:
+            arrays["baseline_coefficients"] = self.baseline_coefficients
+        meta = {
+            "domain": self.domain, "dims": list(self.dims), "units": self.units,
+            "target": _jsonable(self.target), "settings": _jsonable(self.settings),
+        }
+        arrays["meta"] = np.array(json.dumps(meta))
+        np.savez_compressed(path, **arrays)
+        return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Attribution":
+        """Read an attribution written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            coords = {k[len("coords__"):]: f[k] for k in f.files if k.startswith("coords__")}
+            extras = {k[len("extras__"):]: f[k] for k in f.files if k.startswith("extras__")}
+            return cls(
+                values=f["values"], domain=meta["domain"], dims=tuple(meta["dims"]), coords=coords,
+                delta=f["delta"], output=f["output"], baseline_output=f["baseline_output"],
+                n_steps=f["n_steps"], target=meta["target"], units=meta["units"], settings=meta["settings"],
+                coefficients=f["coefficients"] if "coefficients" in f.files else None,
+                baseline_coefficients=f["baseline_coefficients"] if "baseline_coefficients" in f.files else None,
+                extras=extras,
+            )
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    return repr(v)

@@ -1,0 +1,147 @@
+"""Validation of user input at the boundary: each error names the argument, the value and what is accepted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import CdigTypeError, CdigValueError
+from .rules import RULES
+
+__all__ = ["check_input", "check_baseline", "check_steps", "check_positive_int", "Layout"]
+
+
+def check_input(x: np.ndarray, name: str = "x") -> None:
+    """A batch of real floating-point signals, (N, T) or (N, C, T)/(N, T, C), finite, not empty."""
+    if x.dtype.kind in "biu":
+        raise CdigTypeError(
+            f"{name} has integer/boolean dtype {x.dtype}; IG needs a floating-point signal "
+            f"(convert it, e.g. x.astype('float32'))"
+        )
+    if x.dtype.kind == "c":
+        raise CdigTypeError(
+            f"{name} is complex ({x.dtype}); pass the real time-domain signal and choose a domain such as "
+            "'fourier' to explain its spectrum"
+        )
+    if x.dtype.kind != "f":
+        raise CdigTypeError(f"{name} has dtype {x.dtype}; a floating-point array is accepted")
+    if x.ndim not in (2, 3):
+        raise CdigValueError(
+            f"{name} has shape {x.shape}; accepted: a batch (N, T) of univariate series or (N, C, T) / "
+            "(N, T, C) of multichannel ones (add a batch axis for a single series: x[None])"
+        )
+    if x.shape[0] == 0:
+        raise CdigValueError(f"{name} is an empty batch (shape {x.shape}); give at least one sample")
+    if not np.all(np.isfinite(x)):
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise CdigValueError(f"{name} contains {bad} NaN/Inf value(s); all values must be finite")
+
+
+def check_baseline(baseline: Any, x_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A time-domain baseline: None (zeros), a scalar or an array broadcastable to ``x``."""
+    if baseline is None:
+        return np.zeros(x_shape, dtype=dtype)
+    b = np.asarray(baseline)
+    if b.dtype.kind == "c":
+        raise CdigTypeError(
+            "baselines is complex: a time-domain baseline must be real; give Fourier coefficients as "
+            "baselines={'fourier': coefficients}"
+        )
+    if b.dtype.kind not in "biuf":
+        raise CdigTypeError(f"baselines must be numeric, got dtype {b.dtype}")
+    try:
+        b = np.broadcast_to(b, x_shape)
+    except ValueError:
+        raise CdigValueError(
+            f"baselines has shape {b.shape}, which does not broadcast to the input's shape {x_shape}; "
+            "accepted: None, a scalar, or an array broadcastable to the input"
+        ) from None
+    if not np.all(np.isfinite(b)):
+        raise CdigValueError("baselines contains NaN/Inf values; all values must be finite")
+    return np.array(b, dtype=dtype)
+
+
+def check_positive_int(value: Any, name: str, minimum: int = 1, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise CdigTypeError(f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, got {value!r}")
+    if value < minimum:
+        raise CdigValueError(f"{name}={value} is too small: it must be >= {minimum}")
+    return int(value)
+
+
+def check_steps(n_steps: Any, method: str, rtol: Any, max_steps: Any) -> None:
+    """``n_steps`` is an int (checked against the rule in :func:`cdig.core.rules.get_rule`) or ``"auto"``."""
+    if not isinstance(method, str) or method not in RULES:
+        raise CdigValueError(f"method={method!r} is not an integration rule; accepted: {', '.join(sorted(RULES))}")
+    if isinstance(n_steps, str):
+        if n_steps != "auto":
+            raise CdigValueError(f"n_steps={n_steps!r}: accepted are a positive int or 'auto'")
+        if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0 < rtol < 1:
+            raise CdigValueError(f"rtol={rtol!r}: it must be a float in (0, 1), e.g. 1e-3")
+        check_positive_int(max_steps, "max_steps", minimum=15)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the time axis is: maps the user's layout to the canonical (N, C, T) and back.
+
+    Domains always see (N, C, T); 2-D inputs (N, T) get a channel axis of one, which the maps drop again.
+    """
+
+    ndim: int
+    time_axis: int
+
+    @classmethod
+    def make(cls, shape: tuple[int, ...], time_axis: Any) -> "Layout":
+        ndim = len(shape)
+        if isinstance(time_axis, bool) or not isinstance(time_axis, (int, np.integer)):
+            raise CdigTypeError(f"time_axis must be an int, got {time_axis!r}")
+        ax = int(time_axis) + ndim if time_axis < 0 else int(time_axis)
+        if not 1 <= ax < ndim:
+            raise CdigValueError(
+                f"time_axis={time_axis} is not valid for an input of shape {shape}: the batch axis is 0, "
+                f"so accepted are {', '.join(str(a) for a in range(1, ndim))} (or negative equivalents)"
+            )
+        if shape[ax] < 2:
+            raise CdigValueError(f"the time axis (axis {ax}) has {shape[ax]} sample(s); at least 2 are needed")
+        return cls(ndim, ax)
+
+    @property
+    def channels_last(self) -> bool:
+        return self.ndim == 3 and self.time_axis == 1
+
+    def canonical_shape(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
+        if self.ndim == 2:
+            return (shape[0], 1, shape[1])
+        return (shape[0], shape[3 - self.time_axis], shape[self.time_axis])
+
+    def to_canonical(self, x: Any, xp: Any) -> Any:
+        if self.ndim == 2:
+            return xp.expand_dims(x, axis=1)
+        return xp.permute_dims(x, (0, 2, 1)) if self.channels_last else x
+
+    def from_canonical(self, xc: Any, xp: Any) -> Any:
+        if self.ndim == 2:
+            return xc[:, 0, :]
+        return xp.permute_dims(xc, (0, 2, 1)) if self.channels_last else xc
+
+    def to_canonical_np(self, x: np.ndarray) -> np.ndarray:
+        return self.to_canonical(x, _NumpyNs)
+
+    def squeeze_channels(self, values: np.ndarray, dims: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Drop the channel axis of a map again when the input had none."""
+        if self.ndim == 2 and dims and dims[0] == "channel":
+            return values[:, 0], dims[1:]
+        return values, dims
+
+
+class _NumpyNs:
+    expand_dims = staticmethod(np.expand_dims)
+
+    @staticmethod
+    def permute_dims(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        return np.transpose(x, axes)

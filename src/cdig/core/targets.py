@@ -1,0 +1,158 @@
+"""What ``target`` means, in one place: which scalar of the model's output is explained per sample."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import CdigModelError, CdigTypeError, CdigValueError
+
+__all__ = ["Target", "make_target"]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A validated target.
+
+    ``kind`` is one of ``"scalar"`` (``target=None``), ``"index"`` (one int for every sample),
+    ``"rows"`` (one int per sample), ``"tuple"`` (one index tuple into multi-dimensional outputs),
+    ``"rows_tuple"`` (one index tuple per sample) or ``"callable"``.
+    """
+
+    kind: str
+    value: Any = None
+
+    def describe(self) -> Any:
+        """A JSON-friendly description of the target, for results and files."""
+        if self.kind == "callable":
+            return getattr(self.value, "__name__", repr(self.value))
+        if isinstance(self.value, np.ndarray):
+            return self.value.tolist()
+        return self.value
+
+    def check_output(self, out_shape: tuple[int, ...], n_samples: int) -> None:
+        """Validate the target against the shape of one sample's model output (batch axis removed)."""
+        k = self.kind
+        if k == "callable":
+            return
+        if k == "scalar":
+            if out_shape not in ((), (1,)):
+                raise CdigValueError(
+                    f"target=None needs one scalar output per sample, but the model output has shape "
+                    f"(N, {', '.join(map(str, out_shape))}); pass target=<int> for a class/output index, "
+                    "a tuple for multi-dimensional outputs, or a callable"
+                )
+            return
+        if len(out_shape) == 0:
+            raise CdigValueError(
+                f"target={self.describe()!r} indexes the output, but the model returns one scalar per "
+                "sample; use target=None"
+            )
+        if k in ("index", "rows"):
+            if len(out_shape) != 1:
+                raise CdigValueError(
+                    f"target={self.describe()!r} is an int, but the model output has shape "
+                    f"(N, {', '.join(map(str, out_shape))}); pass a tuple of {len(out_shape)} indices "
+                    "(e.g. a horizon step and a channel) or a callable"
+                )
+            vals = np.atleast_1d(self.value)
+            bad = vals[(vals < 0) | (vals >= out_shape[0])]
+            if bad.size:
+                raise CdigValueError(
+                    f"target {int(bad[0])} is out of range: the model has {out_shape[0]} outputs, "
+                    f"so targets must lie in 0..{out_shape[0] - 1}"
+                )
+            return
+        # tuple / rows_tuple
+        rows = [self.value] if k == "tuple" else list(self.value)
+        for t in rows:
+            if len(t) != len(out_shape):
+                raise CdigValueError(
+                    f"target {tuple(t)!r} has {len(t)} indices but the model output per sample has "
+                    f"{len(out_shape)} axes (shape {out_shape}); give one index per axis"
+                )
+            for j, (ti, size) in enumerate(zip(t, out_shape)):
+                if not 0 <= ti < size:
+                    raise CdigValueError(
+                        f"target {tuple(t)!r} is out of range on output axis {j + 1}: it has {size} entries"
+                    )
+
+    def select(self, out: Any, idx: np.ndarray, as_index: Callable[[np.ndarray], Any]) -> Any:
+        """The explained scalar of each row of ``out`` (rows belong to samples ``idx``).
+
+        ``as_index`` turns a numpy integer array into an index the framework accepts.
+        """
+        k = self.kind
+        rows = out.shape[0]
+        if k == "scalar":
+            return out.reshape((rows,))
+        if k == "index":
+            return out[:, int(self.value)]
+        if k == "tuple":
+            return out[(slice(None),) + tuple(int(v) for v in self.value)]
+        if k == "rows":
+            return out[as_index(np.arange(rows)), as_index(self.value[idx])]
+        if k == "rows_tuple":
+            cols = self.value[idx]  # (rows, n_axes)
+            return out[(as_index(np.arange(rows)),) + tuple(as_index(cols[:, j]) for j in range(cols.shape[1]))]
+        y = self.value(out)
+        shape = tuple(getattr(y, "shape", ()))
+        if shape != (rows,):
+            raise CdigModelError(
+                f"the callable target returned shape {shape} for a batch of {rows} rows; it must return "
+                "one scalar per row, shape (rows,)"
+            )
+        return y
+
+
+def make_target(target: Any, n_samples: int) -> Target:
+    """Validate ``target`` (already converted from framework tensors to numpy/python).
+
+    Examples
+    --------
+    >>> make_target(None, 4).kind, make_target(2, 4).kind, make_target([0, 1, 1, 0], 4).kind
+    ('scalar', 'index', 'rows')
+    >>> make_target((3, 0), 4).kind
+    'tuple'
+    """
+    if target is None:
+        return Target("scalar")
+    if callable(target):
+        return Target("callable", target)
+    if _is_int(target):
+        return Target("index", int(target))
+    if isinstance(target, np.ndarray) and target.ndim == 0 and target.dtype.kind in "iu":
+        return Target("index", int(target))
+    if isinstance(target, tuple) and all(_is_int(v) for v in target) and len(target) > 0:
+        return Target("tuple", tuple(int(v) for v in target))
+    if isinstance(target, (list, np.ndarray)) or (isinstance(target, tuple) and len(target) > 0):
+        if isinstance(target, list) and target and all(isinstance(t, tuple) for t in target):
+            arr = np.asarray(target)
+            if arr.ndim != 2 or arr.dtype.kind not in "iu":
+                raise CdigTypeError(f"a list of target tuples must hold ints of equal length, got {target!r}")
+            if arr.shape[0] != n_samples:
+                raise CdigValueError(
+                    f"target has {arr.shape[0]} entries but the batch has {n_samples} samples; give one per sample"
+                )
+            return Target("rows_tuple", arr.astype(np.int64))
+        arr = np.asarray(target)
+        if arr.dtype.kind not in "iu" or arr.ndim != 1:
+            raise CdigTypeError(
+                f"target must be None, an int, a tuple of ints, one int per sample (list/array) or a "
+                f"callable; got {type(target).__name__} with dtype {arr.dtype} and shape {arr.shape}"
+            )
+        if arr.shape[0] != n_samples:
+            raise CdigValueError(
+                f"target has {arr.shape[0]} entries but the batch has {n_samples} samples; give one per sample"
+            )
+        return Target("rows", arr.astype(np.int64))
+    raise CdigTypeError(
+        f"target must be None, an int, a tuple of ints, one int per sample (list/array) or a callable; "
+        f"got {type(target).__name__}: {target!r}"
+    )

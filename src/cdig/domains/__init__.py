@@ -1,0 +1,44 @@
+"""One small module per domain; :func:`resolve` turns names into Domain objects."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..core.errors import CdigTypeError, CdigValueError
+from .base import Domain
+from .fourier import Fourier
+from .ica import ICA
+from .time import Time
+
+__all__ = ["Domain", "Time", "Fourier", "ICA", "DOMAINS", "resolve"]
+
+#: Domain names accepted by :func:`cdig.explain`; each makes a fresh object.
+DOMAINS: dict[str, Callable[[], Domain]] = {"time": Time, "fourier": Fourier, "ica": ICA}
+
+
+def resolve(domains: Any) -> list[Domain]:
+    """Domain objects for ``domains``: a name, a Domain, or a sequence of them; names must be unique."""
+    if isinstance(domains, (str, Domain)):
+        domains = [domains]
+    try:
+        items = list(domains)
+    except TypeError:
+        raise CdigTypeError(f"domains must be a name, a Domain or a sequence of them, got {domains!r}") from None
+    if not items:
+        raise CdigValueError(f"domains is empty; give at least one of {', '.join(DOMAINS)} or a Domain object")
+    out: list[Domain] = []
+    for d in items:
+        if isinstance(d, str):
+            key = d.lower()
+            if key not in DOMAINS:
+                raise CdigValueError(f"unknown domain {d!r}; accepted names: {', '.join(DOMAINS)}, or a cdig.Domain object")
+            out.append(DOMAINS[key]())
+        elif isinstance(d, Domain):
+            out.append(d)
+        else:
+            raise CdigTypeError(f"domains entries must be names or cdig.Domain objects, got {type(d).__name__}")
+    names = [d.name for d in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise CdigValueError(f"domain name(s) {dup} appear twice; give each Domain a distinct .name")
+    return out

@@ -1,0 +1,94 @@
+"""The Domain base class: a transform ``z = T(x)`` with a differentiable inverse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Domain"]
+
+
+class Domain:
+    """A domain to explain a model in: write ``forward``, ``inverse`` and set ``linear``.
+
+    Both transforms work on a batch in the canonical layout ``(N, C, T)`` (cdig moves the user's
+    time axis there) and are written with ``xp``, an Array-API namespace of the model's framework
+    (``xp.fft.rfft``, ``xp.matmul``, ``xp.exp``, ...), so gradients flow through them on any backend
+    and device. Constants go to the input's device with ``xp.asarray(c, dtype=x.dtype, device=x.device)``.
+
+    * A **linear** (or affine) domain, ``x = M z + b``, rides the shared time-domain pass: its map is
+      ``Re[Δz ⊙ conj(Mᴴ ḡ)]`` from one vector–Jacobian product of ``inverse``; no extra model calls.
+    * A **nonlinear** domain (``linear = False``) is integrated along its own straight path in ``z``
+      through ``inverse``.
+
+    Attributes
+    ----------
+    name : str
+        Key of the domain in the result of :func:`cdig.explain`.
+    linear : bool
+        Whether ``inverse`` is affine in ``z``.
+    dims : tuple of str or None
+        Names of the axes of the coefficients after the sample axis (None: ``axis1, axis2, ...``).
+
+    Examples
+    --------
+    A domain of the time-reversed signal (linear, its own inverse):
+
+    >>> import cdig
+    >>> class Reversed(cdig.Domain):
+    ...     name, linear, dims = "reversed", True, ("channel", "time")
+    ...     def forward(self, x, xp):
+    ...         return xp.flip(x, axis=-1)
+    ...     def inverse(self, z, xp):
+    ...         return xp.flip(z, axis=-1)
+    >>> Reversed().describe()["name"]
+    'reversed'
+    """
+
+    name: str = "domain"
+    linear: bool = True
+    dims: tuple[str, ...] | None = None
+
+    def fit(self, x: np.ndarray) -> "Domain":
+        """Prepare for a batch ``x`` (numpy, canonical ``(N, C, T)``); called by cdig before use."""
+        return self
+
+    def forward(self, x: Any, xp: Any) -> Any:
+        """Coefficients of a canonical batch ``x`` of shape ``(N, C, T)``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(x, xp)")
+
+    def inverse(self, z: Any, xp: Any) -> Any:
+        """The canonical batch ``(N, C, T)`` whose coefficients are ``z``; differentiable in ``z``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement inverse(z, xp)")
+
+    def select_rows(self, idx: np.ndarray) -> "Domain":
+        """The domain for rows that belong to samples ``idx`` (differs only for per-sample domains)."""
+        return self
+
+    def coords(self, shape: tuple[int, ...], fs: float | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """Coordinates and units of the map's axes; ``shape`` is the map's shape without the sample axis."""
+        return {}, {}
+
+    def axis_names(self, ndim: int) -> tuple[str, ...]:
+        if self.dims is not None and len(self.dims) == ndim:
+            return tuple(self.dims)
+        return tuple(f"axis{i}" for i in range(1, ndim + 1))
+
+    def reduce(self, values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...] | None, dict[str, np.ndarray]]:
+        """Turn the per-coefficient map into the reported one: ``(values, dims or None, extras)``."""
+        return values, None, {}
+
+    def describe(self) -> dict[str, Any]:
+        """The domain's settings, recorded in each result."""
+        return {"name": self.name, "class": type(self).__name__, "linear": self.linear}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def time_coords(n: int, fs: float | None) -> tuple[np.ndarray, str]:
+    """Sample times in seconds when ``fs`` is known, else sample indices."""
+    if fs is None:
+        return np.arange(n, dtype=float), "sample"
+    return np.arange(n) / float(fs), "s"

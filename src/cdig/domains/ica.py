@@ -1,0 +1,186 @@
+"""Independent components: ``x_t = A s_t + mean`` with the sources ``s`` as coefficients."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..core.errors import CdigTypeError, CdigValueError
+from .base import Domain, time_coords
+
+__all__ = ["ICA"]
+
+
+def _matrices(obj: Any, n_channels: int, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unmixing W (K, C), mixing A (C, K), mean (C,)) of one fitted FastICA-like object."""
+    missing = [a for a in ("mixing_", "mean_") if not hasattr(obj, a)]
+    if missing:
+        raise CdigValueError(
+            f"{which} ({type(obj).__name__}) is not a fitted ICA: it lacks {', '.join(missing)}. Accepted: an "
+            "object with sklearn FastICA's fitted interface (mixing_, mean_, transform), fitted with "
+            "whitening so that mean_ exists; call .fit(...) first"
+        )
+    mixing = np.asarray(obj.mixing_, dtype=np.float64)
+    mean = np.asarray(obj.mean_, dtype=np.float64).reshape(-1)
+    if mixing.ndim != 2 or mixing.shape[0] != n_channels or mean.shape[0] != n_channels:
+        raise CdigValueError(
+            f"{which} was fitted on {mixing.shape[0] if mixing.ndim == 2 else '?'} channels but the input has "
+            f"{n_channels}; fit the ICA on data with the input's channels (features = channels)"
+        )
+    comps = getattr(obj, "components_", None)
+    unmixing = np.asarray(comps, dtype=np.float64) if comps is not None else np.linalg.pinv(mixing)
+    return unmixing, mixing, mean
+
+
+class ICA(Domain):
+    """Independent components of the channels; one score per component (summed over time).
+
+    Parameters
+    ----------
+    ica : object, sequence of objects, or None
+        A fitted object with sklearn ``FastICA``'s interface (``mixing_``, ``mean_``, ``transform``;
+        ``components_`` is used as the unmixing matrix when present), fitted on samples of shape
+        ``(time steps, channels)``: either one for the whole data set, or a sequence with one per
+        sample of the batch explained. ``None`` fits a seeded ``FastICA`` on the first batch given to
+        it (all its time steps pooled) and records that in the result's settings.
+    random_state, max_iter : int
+        Used only when ``ica`` is None.
+
+    Notes
+    -----
+    The sources ``s = W (x - mean)`` are the coefficients; ``x = A s + mean``. The map per
+    (component, time step) is kept in ``extras["per_time"]`` and the source time courses (the
+    coefficients) in ``coefficients``; ``values`` sums over time. The user's baseline is honoured:
+    its sources are the path's start. With fewer components than channels the domain explains the
+    reconstruction ``A W (x - mean) + mean`` of the input (cdig says so in the settings).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.decomposition import FastICA
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.laplace(size=(4, 2, 200)).astype("float32")
+    >>> ica = FastICA(random_state=0, whiten="unit-variance").fit(x.transpose(0, 2, 1).reshape(-1, 2))
+    >>> ICA(ica).fit(x).n_components_
+    2
+    """
+
+    name = "ica"
+    linear = True
+    dims = ("component",)
+
+    def __init__(self, ica: Any = None, *, random_state: int = 0, max_iter: int = 1000) -> None:
+        self.ica = ica
+        self.random_state = random_state
+        self.max_iter = max_iter
+        self.note_: str | None = None
+
+    def fit(self, x: np.ndarray) -> "ICA":
+        n, c, t = x.shape
+        if self.ica is None:
+            if getattr(self, "unmixing_", None) is not None:
+                self._check_channels(c)
+                return self
+            try:
+                from sklearn.decomposition import FastICA
+            except ImportError:  # pragma: no cover - depends on the environment
+                raise CdigValueError(
+                    "the 'ica' domain without a fitted object fits sklearn's FastICA, which is not "
+                    "installed: pip install 'cdig[ica]', or pass ICA(fitted_object)"
+                ) from None
+            import warnings
+
+            pooled = x.transpose(0, 2, 1).reshape(-1, c).astype(np.float64)
+            est = FastICA(n_components=c, whiten="unit-variance", random_state=self.random_state,
+                          max_iter=self.max_iter)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # convergence chatter; the reconstruction is exact anyway
+                est.fit(pooled)
+            self.fitted_ = est
+            self.per_sample_ = False
+            self.unmixing_, self.mixing_, self.mean_ = _matrices(est, c, "the fitted FastICA")
+            self.note_ = (f"FastICA(n_components={c}, random_state={self.random_state}) was fitted on the "
+                          f"explained batch itself ({n} samples x {t} time steps pooled)")
+        elif isinstance(self.ica, Sequence) and not isinstance(self.ica, (str, bytes)):
+            if len(self.ica) != n:
+                raise CdigValueError(
+                    f"ica is a sequence of {len(self.ica)} fitted objects but the batch has {n} samples; "
+                    "give one per sample, or a single object fitted on the whole data set"
+                )
+            mats = [_matrices(o, c, f"ica[{i}]") for i, o in enumerate(self.ica)]
+            ks = {m[0].shape[0] for m in mats}
+            if len(ks) != 1:
+                raise CdigValueError(f"the per-sample ICAs have different numbers of components: {sorted(ks)}")
+            self.unmixing_, self.mixing_, self.mean_ = (np.stack([m[j] for m in mats]) for j in range(3))
+            self.per_sample_ = True
+            self._check_transform(self.ica[0], x[0], self.unmixing_[0], self.mean_[0])
+        else:
+            if not hasattr(self.ica, "mixing_") and not hasattr(self.ica, "transform"):
+                raise CdigTypeError(
+                    f"ica must be a fitted FastICA-like object, a sequence of them, or None; got {type(self.ica).__name__}"
+                )
+            self.unmixing_, self.mixing_, self.mean_ = _matrices(self.ica, c, "ica")
+            self.per_sample_ = False
+            self._check_transform(self.ica, x[0], self.unmixing_, self.mean_)
+        k = self.unmixing_.shape[-2]
+        if k < c:
+            self.note_ = (f"{k} components for {c} channels: the domain explains the input's reconstruction "
+                          "A W (x - mean) + mean, which differs from the input")
+        return self
+
+    @property
+    def n_components_(self) -> int:
+        return int(self.unmixing_.shape[-2])
+
+    def _check_channels(self, c: int) -> None:
+        if self.mixing_.shape[-2] != c:
+            raise CdigValueError(
+                f"this ICA domain was fitted on {self.mixing_.shape[-2]} channels but the input has {c}"
+            )
+
+    @staticmethod
+    def _check_transform(obj: Any, x0: np.ndarray, w: np.ndarray, mean: np.ndarray) -> None:
+        if not hasattr(obj, "transform"):
+            return
+        pts = x0.T[: min(64, x0.shape[1])].astype(np.float64)
+        ours = (pts - mean) @ w.T
+        theirs = np.asarray(obj.transform(pts), dtype=np.float64)
+        if theirs.shape != ours.shape or not np.allclose(ours, theirs, rtol=1e-4, atol=1e-6 * (1 + np.abs(ours).max())):
+            raise CdigValueError(
+                f"the ICA object's transform() is not (x - mean_) @ components_.T (or pinv(mixing_)); cdig "
+                f"accepts objects with sklearn FastICA's whitened interface ({type(obj).__name__} differs)"
+            )
+
+    def select_rows(self, idx: np.ndarray) -> "ICA":
+        if not self.per_sample_:
+            return self
+        view = ICA.__new__(ICA)
+        view.__dict__.update(self.__dict__)
+        view.unmixing_, view.mixing_, view.mean_ = self.unmixing_[idx], self.mixing_[idx], self.mean_[idx]
+        return view
+
+    def forward(self, x: Any, xp: Any) -> Any:
+        w = xp.asarray(self.unmixing_, dtype=x.dtype, device=x.device)
+        mean = xp.asarray(self.mean_[..., None], dtype=x.dtype, device=x.device)
+        return xp.matmul(w, x - mean)
+
+    def inverse(self, z: Any, xp: Any) -> Any:
+        a = xp.asarray(self.mixing_, dtype=z.dtype, device=z.device)
+        mean = xp.asarray(self.mean_[..., None], dtype=z.dtype, device=z.device)
+        return xp.matmul(a, z) + mean
+
+    def reduce(self, values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...] | None, dict[str, np.ndarray]]:
+        return values.sum(axis=-1), ("component",), {"per_time": values}
+
+    def coords(self, shape: tuple[int, ...], fs: float | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        t, unit = time_coords(shape[-1], fs)
+        return {"component": np.arange(shape[0]), "time": t}, {"time": unit}
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["per_sample"] = bool(getattr(self, "per_sample_", False))
+        d["n_components"] = int(self.unmixing_.shape[-2]) if hasattr(self, "unmixing_") else None
+        if self.note_:
+            d["note"] = self.note_
+        return d
