@@ -15,7 +15,7 @@ from .base import Backend
 
 __all__ = ["TorchBackend", "BACKEND"]
 
-_NUMPY_DTYPES = {"int64": torch.int64}
+_NUMPY_DTYPES = {"int64": torch.int64, "float64": torch.float64}
 #: Layers that compute differently in training mode (randomness, batch statistics).
 _TRAIN_SENSITIVE = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._NormBase)
 
@@ -46,10 +46,11 @@ class TorchBackend(Backend):
             self.device = x.device
         else:
             self.device = torch.device("cpu")
-        if isinstance(x, torch.Tensor):
-            self.dtype = x.dtype
-        elif ref is not None and ref.is_floating_point():
+        # Floating inputs are cast to the model's parameter dtype (a float64 array for a float32 model).
+        if ref is not None and ref.is_floating_point():
             self.dtype = ref.dtype
+        elif isinstance(x, torch.Tensor):
+            self.dtype = x.dtype
         else:
             self.dtype = torch.from_numpy(np.zeros(0, dtype=np.asarray(x).dtype)).dtype
 
@@ -63,6 +64,8 @@ class TorchBackend(Backend):
     def asarray(self, a: Any, dtype: Any = None) -> torch.Tensor:
         dt = _NUMPY_DTYPES.get(dtype, dtype) if isinstance(dtype, str) else dtype
         if isinstance(a, torch.Tensor):
+            if dt is None and a.is_floating_point() and self.dtype.is_floating_point:
+                dt = self.dtype
             return a.detach().to(device=self.device, dtype=dt or a.dtype)
         arr = np.asarray(a)
         if dt is None and arr.dtype.kind == "f":
@@ -125,7 +128,8 @@ class TorchBackend(Backend):
 
     # --- the path primitives -----------------------------------------------------------
     def zeros_like(self, a: Any) -> torch.Tensor:
-        return torch.zeros_like(a)
+        # Accumulate in double precision: the adaptive rule adds and removes interval contributions.
+        return torch.zeros(a.shape, dtype=torch.complex128 if a.is_complex() else torch.float64, device=a.device)
 
     def _column(self, v: np.ndarray, like: torch.Tensor) -> torch.Tensor:
         real = like.real.dtype if like.is_complex() else like.dtype
@@ -155,7 +159,13 @@ class TorchBackend(Backend):
         return g, h
 
     def accumulate(self, acc: Any, idx: np.ndarray, grads: Any, weights: np.ndarray) -> torch.Tensor:
-        return acc.index_add_(0, self.as_index(idx), grads * self._column(weights, grads))
+        # Sum each sample's rows of this chunk in the gradients' precision (fast), then add the few
+        # per-sample sums to the double-precision accumulator.
+        samples, rows_of = np.unique(idx, return_inverse=True)
+        part = torch.zeros((len(samples),) + tuple(grads.shape[1:]), dtype=grads.dtype, device=grads.device)
+        # (index_put_ with accumulate: index_add_ is much slower on CPU.)
+        part.index_put_((self.as_index(rows_of),), grads * self._column(weights, grads), accumulate=True)
+        return acc.index_put_((self.as_index(samples),), part.to(acc.dtype), accumulate=True)
 
     def vjp(self, fn: Callable[[Any], Any], z: Any, cotangent: Any) -> torch.Tensor:
         zz = z.detach().requires_grad_(True)

@@ -6,7 +6,7 @@ only plans rows with numpy and reads back per-row scalars when the adaptive rule
 The backend provides three primitives (see :class:`cdig.backends.base.Backend`):
 
 ``zeros_like(a)``
-    an accumulator shaped like the path's start point;
+    an accumulator shaped like the path's start point (in double precision);
 ``path_grad(fn, start, delta, idx, alphas, want_h)``
     gradients of ``fn`` at the points ``start[idx] + alphas * delta[idx]``, and optionally the
     directional derivatives ``h = Re<delta[idx], grad>`` as numpy;
@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .rules import gauss_kronrod_15, get_rule
+from .rules import gauss_kronrod_7, gauss_kronrod_15, get_rule
 
 __all__ = ["PathResult", "integrate_fixed", "integrate_adaptive"]
 
@@ -78,92 +78,80 @@ def integrate_adaptive(
     atol: np.ndarray | None = None,
     on_rows: Callable[[int], None] | None = None,
 ) -> PathResult:
-    """Adaptive composite Gauss–Kronrod (7/15) integration, per sample, batched across samples.
+    """Globally adaptive Gauss–Kronrod integration, per sample, batched across samples.
 
-    ``change[i] = fn(end_i) - fn(start_i)`` is the exact value of ``∫ h`` (``h(α) = d fn/dα``), so the
-    completeness error of every sample is known at each moment. An interval is accepted when its
-    Kronrod–Gauss difference is within its share of the tolerance ``rtol·|change| + atol`` (proportional
-    to its length); otherwise it is bisected. Rejected intervals add nothing to the gradient, so
-    nothing needs to be stored per interval. If all intervals were accepted but the exact error is
-    still too large (a feature slipped between nodes), the most suspicious accepted interval is
-    re-opened: its contribution is removed by evaluating it again with negative weights and its halves
-    are integrated. Stops per sample when within tolerance or when ``max_steps`` evaluations are spent.
+    ``change[i] = fn(end_i) - fn(start_i)`` is the exact value of ``∫₀¹ h`` (``h(α) = d fn/dα``), so
+    each sample's completeness error is known exactly at every moment: integration stops as soon as
+    ``|Σ Q - change| <= max(rtol·|change|, atol)``, or when ``max_steps`` gradient evaluations are spent.
+
+    The path starts as one 15-point Kronrod interval (enough for smooth models). While a sample is
+    off, the interval with the largest Kronrod–Gauss error estimate is bisected into two 7-point
+    Kronrod intervals (cheap where ReLU kinks make ``h`` piecewise constant). Every interval's
+    gradients are added to the accumulator when evaluated; a bisected interval's contribution is
+    removed by evaluating its nodes again with negative weights, so no per-interval gradients are
+    stored and memory stays that of one chunk of ``batch_rows`` rows. Each round bisects one
+    interval of every unfinished sample, all in the same batched passes.
     """
     n = len(change)
-    nodes, wk, wg = gauss_kronrod_15()
-    m = len(nodes)
-    tol = rtol * np.abs(change) + (np.zeros(n) if atol is None else atol)
+    rules = (gauss_kronrod_15(), gauss_kronrod_7())
+    tol = np.maximum(rtol * np.abs(change), 0.0 if atol is None else atol)
     acc = backend.zeros_like(start)
     used = np.zeros(n, dtype=np.int64)
     estimate = np.zeros(n)
-    accepted: list[list[tuple[float, float, float]]] = [[] for _ in range(n)]
-    pending: list[tuple[int, float, float, float]] = [(i, 0.0, 1.0, 1.0) for i in range(n)]
-    per_chunk = max(1, batch_rows // m)
-
-    while pending:
-        reserved = np.zeros(n, dtype=np.int64)
-        queued: list[tuple[int, float, float, float]] = []
-        for c in range(0, len(pending), per_chunk):
-            chunk = pending[c:c + per_chunk]
-            idx = np.repeat([iv[0] for iv in chunk], m)
-            a = np.array([iv[1] for iv in chunk])[:, None]
-            b = np.array([iv[2] for iv in chunk])[:, None]
-            grads, h = backend.path_grad(fn, start, delta, idx, (a + (b - a) * nodes).ravel(), True)
-            h = h.reshape(len(chunk), m)
-            width = (b - a)[:, 0]
-            kron = (h * wk).sum(axis=1) * width
-            err = np.abs(kron - (h * wg).sum(axis=1) * width)
-            weights = np.zeros((len(chunk), m))
-            for r, (i, lo, hi, sign) in enumerate(chunk):
-                used[i] += m
-                split_cost = 2 * m
-                ok = (
-                    sign < 0
-                    or err[r] <= tol[i] * (hi - lo)
-                    or hi - lo < MIN_INTERVAL
-                    or used[i] + reserved[i] + split_cost > max_steps
-                )
-                if ok:
-                    weights[r] = sign * wk * (hi - lo)
-                    estimate[i] += sign * kron[r]
-                    if sign > 0:
-                        accepted[i].append((lo, hi, float(err[r])))
-                else:
-                    mid = 0.5 * (lo + hi)
-                    queued += [(i, lo, mid, 1.0), (i, mid, hi, 1.0)]
-                    reserved[i] += split_cost
-            acc = backend.accumulate(acc, idx, grads, weights.ravel())
-            if on_rows is not None:
-                on_rows(len(idx))
-        if not queued:
-            queued = _reopen(estimate, change, tol, accepted, used, max_steps, m)
-        pending = queued
+    # leaves[i]: [error estimate, lo, hi, integral of h, rule index]
+    leaves: list[list[list[float]]] = [[] for _ in range(n)]
+    todo = [(i, 0.0, 1.0, 0, 1.0) for i in range(n)]  # (sample, lo, hi, rule, sign)
+    while todo:
+        acc = _evaluate(backend, fn, start, delta, todo, rules, batch_rows, acc, used, estimate, leaves, on_rows)
+        todo = []
+        split_cost = 2 * len(rules[1][0])
+        for i in np.nonzero(np.abs(estimate - change) > tol)[0]:
+            open_leaves = [lf for lf in leaves[i] if lf[2] - lf[1] >= 2 * MIN_INTERVAL]
+            if not open_leaves:
+                continue
+            worst = max(open_leaves, key=lambda lf: lf[0])
+            undo_cost = len(rules[int(worst[4])][0])
+            if used[i] + undo_cost + split_cost > max_steps:
+                continue
+            leaves[i].remove(worst)
+            _, lo, hi, q, r = worst
+            estimate[i] -= q
+            mid = 0.5 * (lo + hi)
+            todo += [(int(i), lo, hi, int(r), -1.0), (int(i), lo, mid, 1, 1.0), (int(i), mid, hi, 1, 1.0)]
     converged = np.abs(estimate - change) <= tol
     return PathResult(acc, used, converged)
 
 
-def _reopen(
-    estimate: np.ndarray,
-    change: np.ndarray,
-    tol: np.ndarray,
-    accepted: list[list[tuple[float, float, float]]],
-    used: np.ndarray,
-    max_steps: int,
-    m: int,
-) -> list[tuple[int, float, float, float]]:
-    """For samples still off by more than the tolerance, undo and bisect one accepted interval."""
-    out: list[tuple[int, float, float, float]] = []
-    for i in np.nonzero(np.abs(estimate - change) > tol)[0]:
-        if used[i] + 3 * m > max_steps:
-            continue
-        cands = [iv for iv in accepted[i] if iv[1] - iv[0] >= 2 * MIN_INTERVAL]
-        if not cands:
-            continue
-        # The largest local error estimate; where all are tiny, the estimates are blind, so take the widest.
-        lo, hi, e = max(cands, key=lambda iv: iv[2])
-        if e < 1e-2 * tol[i] * (hi - lo):
-            lo, hi, e = max(cands, key=lambda iv: iv[1] - iv[0])
-        accepted[i].remove((lo, hi, e))
-        mid = 0.5 * (lo + hi)
-        out += [(int(i), lo, hi, -1.0), (int(i), lo, mid, 1.0), (int(i), mid, hi, 1.0)]
-    return out
+def _evaluate(
+    backend: Any, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any,
+    todo: list[tuple[int, float, float, int, float]], rules: tuple, batch_rows: int, acc: Any,
+    used: np.ndarray, estimate: np.ndarray, leaves: list[list[list[float]]],
+    on_rows: Callable[[int], None] | None,
+) -> Any:
+    """Evaluate the intervals of one round in chunks; add their weighted gradients; update the leaves."""
+    idx, alphas, weights, owner = [], [], [], []
+    for k, (i, lo, hi, r, sign) in enumerate(todo):
+        nodes, wk, _ = rules[r]
+        idx.append(np.full(len(nodes), i))
+        alphas.append(lo + (hi - lo) * nodes)
+        weights.append(sign * (hi - lo) * wk)
+        owner.append(np.full(len(nodes), k))
+        used[i] += len(nodes)
+    idx_a, alpha_a, weight_a = np.concatenate(idx), np.concatenate(alphas), np.concatenate(weights)
+    h = np.empty(len(idx_a))
+    for s in range(0, len(idx_a), batch_rows):
+        sl = slice(s, s + batch_rows)
+        grads, h[sl] = backend.path_grad(fn, start, delta, idx_a[sl], alpha_a[sl], True)
+        acc = backend.accumulate(acc, idx_a[sl], grads, weight_a[sl])
+        if on_rows is not None:
+            on_rows(len(idx_a[sl]))
+    owner_a = np.concatenate(owner)
+    for k, (i, lo, hi, r, sign) in enumerate(todo):
+        hk = h[owner_a == k]
+        _, wk, wg = rules[r]
+        q = float(hk @ wk) * (hi - lo)
+        if sign > 0:
+            err = abs(q - float(hk @ wg) * (hi - lo))
+            leaves[i].append([err, lo, hi, q, r])
+            estimate[i] += q
+    return acc

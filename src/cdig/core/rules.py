@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import CdigTypeError, CdigValueError
 
-__all__ = ["RULES", "get_rule", "gauss_kronrod_15"]
+__all__ = ["RULES", "get_rule", "gauss_kronrod_15", "gauss_kronrod_7"]
 
 Rule = Callable[[int], "tuple[np.ndarray, np.ndarray]"]
 
@@ -119,4 +119,26 @@ def gauss_kronrod_15() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for j, k in enumerate(gauss_pos):
         wg[k] = wg[14 - k] = _WG[j]
     wg[7] = _WG[3]
+    return 0.5 * (x + 1.0), 0.5 * wk, 0.5 * wg
+
+
+# Gauss–Kronrod 3/7 on [-1, 1] (the classical constants of the 7-point Kronrod extension of Gauss 3).
+_XGK7 = np.array([0.960491268708020283423507092629080, 0.774596669241483377035853079956480,
+                  0.434243749346802558002071502844628, 0.0])
+_WGK7 = np.array([0.104656226026467265193823857192073, 0.268488089868333440728569280666710,
+                  0.401397414775962222905051818618432, 0.450916538658474142345110087045571])
+
+
+def gauss_kronrod_7() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 7-point Kronrod rule on [0, 1] with its embedded 3-point Gauss rule (cheap, for rough integrands).
+
+    Examples
+    --------
+    >>> a, wk, wg = gauss_kronrod_7()
+    >>> len(a), round(float(wk.sum()), 12), round(float(wg.sum()), 12)
+    (7, 1.0, 1.0)
+    """
+    x = np.concatenate([-_XGK7[:3], [0.0], _XGK7[2::-1]])
+    wk = np.concatenate([_WGK7[:3], [_WGK7[3]], _WGK7[2::-1]])
+    wg = np.array([0.0, 5 / 9, 0.0, 8 / 9, 0.0, 5 / 9, 0.0])
     return 0.5 * (x + 1.0), 0.5 * wk, 0.5 * wg

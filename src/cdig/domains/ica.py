@@ -29,7 +29,12 @@ def _matrices(obj: Any, n_channels: int, which: str) -> tuple[np.ndarray, np.nda
             f"{n_channels}; fit the ICA on data with the input's channels (features = channels)"
         )
     comps = getattr(obj, "components_", None)
-    unmixing = np.asarray(comps, dtype=np.float64) if comps is not None else np.linalg.pinv(mixing)
+    if mixing.shape[0] == mixing.shape[1]:
+        # A square mixing matrix: invert it in double precision so that the pair is an exact inverse
+        # (a float32 fit's components_ inverts mixing_ only to ~1e-7).
+        unmixing = np.linalg.inv(mixing)
+    else:
+        unmixing = np.asarray(comps, dtype=np.float64) if comps is not None else np.linalg.pinv(mixing)
     return unmixing, mixing, mean
 
 
@@ -39,8 +44,8 @@ class ICA(Domain):
     Parameters
     ----------
     ica : object, sequence of objects, or None
-        A fitted object with sklearn ``FastICA``'s interface (``mixing_``, ``mean_``, ``transform``;
-        ``components_`` is used as the unmixing matrix when present), fitted on samples of shape
+        A fitted object with sklearn ``FastICA``'s interface (``mixing_``, ``mean_``, ``transform``),
+        fitted on samples of shape
         ``(time steps, channels)``: either one for the whole data set, or a sequence with one per
         sample of the batch explained. ``None`` fits a seeded ``FastICA`` on the first batch given to
         it (all its time steps pooled) and records that in the result's settings.
@@ -49,7 +54,9 @@ class ICA(Domain):
 
     Notes
     -----
-    The sources ``s = W (x - mean)`` are the coefficients; ``x = A s + mean``. The map per
+    The sources ``s = W (x - mean)`` are the coefficients; ``x = A s + mean``. With as many components
+    as channels, ``W`` is the inverse of ``mixing_`` in double precision (an exact pair); with fewer,
+    ``components_`` (or the pseudo-inverse of ``mixing_``). The map per
     (component, time step) is kept in ``extras["per_time"]`` and the source time courses (the
     coefficients) in ``coefficients``; ``values`` sums over time. The user's baseline is honoured:
     its sources are the path's start. With fewer components than channels the domain explains the
