@@ -18,8 +18,9 @@ coefficients, its baseline coefficients and its ``inverse_transform`` define a s
 :func:`cdig.explain` integrates: domains whose inverse is affine (``linear = True``: time, Fourier,
 the reference's ICA) share cdig's time-domain pass; any other domain is integrated along its own path.
 
-Only PyTorch models are handled for now; the framework-specific calls sit in one small class
-(:class:`_TorchOps`) so that a Keras counterpart can be registered in ``_FRAMEWORKS``.
+Only PyTorch models are handled for now; the framework-specific calls sit in the torch backend
+module (``cdig.backends.torch.CompatOps``, the only place importing torch), so that a Keras
+counterpart can be registered in ``_FRAMEWORKS``.
 
 Examples
 --------
@@ -39,6 +40,7 @@ True
 
 from __future__ import annotations
 
+import importlib
 import sys
 import warnings
 from typing import Any, Sequence
@@ -62,126 +64,34 @@ REFERENCE_METHOD = "riemann_right"
 
 
 # --- the framework ---------------------------------------------------------------------------
-class _TorchOps:
-    """What the compat layer needs from PyTorch: conversion, devices and the two FFTs.
-
-    A Keras counterpart (layout ``(N, T, C)``, no ``device``) would provide the same names.
-    """
-
-    name = "torch"
-
-    @staticmethod
-    def owns(obj: Any) -> bool:
-        if "torch" not in sys.modules:
-            return False
-        import torch
-
-        return isinstance(obj, (torch.nn.Module, torch.Tensor, torch.jit.ScriptFunction))
-
-    @staticmethod
-    def is_dtype(obj: Any) -> bool:
-        import torch
-
-        return isinstance(obj, torch.dtype)
-
-    @staticmethod
-    def default_dtype() -> Any:
-        import torch
-
-        return torch.float32
-
-    @staticmethod
-    def model_device(model: Any, x: Any = None) -> Any:
-        """The device of the model's parameters; for a plain function, that of ``x`` (else the CPU)."""
-        import torch
-
-        if isinstance(model, torch.nn.Module):
-            for t in list(model.parameters()) + list(model.buffers()):
-                return t.device
-        return x.device if isinstance(x, torch.Tensor) else torch.device("cpu")
-
-    @staticmethod
-    def device(device: Any) -> Any:
-        import torch
-
-        return torch.device(device)
-
-    @staticmethod
-    def is_tensor(a: Any) -> bool:
-        import torch
-
-        return isinstance(a, torch.Tensor)
-
-    @staticmethod
-    def tensor(a: Any, dtype: Any, device: Any) -> Any:
-        """``a`` (numpy, tensor or nested lists) as a tensor of ``dtype`` on ``device``, cut from autograd."""
-        import torch
-
-        if isinstance(a, torch.Tensor):
-            return a.detach().to(device=device, dtype=dtype)
-        arr = np.asarray(a)
-        if not arr.flags.writeable:  # e.g. np.broadcast_to; torch warns about read-only memory
-            arr = arr.copy()
-        return torch.as_tensor(arr, dtype=dtype, device=device)
-
-    @staticmethod
-    def to_numpy(t: Any) -> np.ndarray:
-        import torch
-
-        if isinstance(t, torch.Tensor):
-            return t.detach().cpu().numpy()
-        return np.asarray(t)
-
-    @staticmethod
-    def broadcast(a: Any, shape: tuple[int, ...]) -> Any:
-        import torch
-
-        return torch.broadcast_to(a, shape).clone()
-
-    @staticmethod
-    def zeros_like(a: Any) -> Any:
-        import torch
-
-        return torch.zeros_like(a)
-
-    @staticmethod
-    def complex_dtype(dtype: Any) -> Any:
-        import torch
-
-        return torch.complex128 if dtype == torch.float64 else torch.complex64
-
-    @staticmethod
-    def fft(x: Any, axis: int, dtype: Any) -> Any:
-        import torch
-
-        return torch.fft.fft(x.to(_TorchOps.complex_dtype(dtype)), dim=axis)
-
-    @staticmethod
-    def ifft_real(z: Any, axis: int, dtype: Any) -> Any:
-        import torch
-
-        return torch.fft.ifft(z, dim=axis).real.to(dtype)
+#: Frameworks the compat layer can serve: name -> the framework module that must be imported. Each
+#: backend module (the only place importing its framework) provides a ``CompatOps`` class.
+_FRAMEWORKS: dict[str, str] = {"torch": "torch"}
 
 
-#: Frameworks the compat layer can serve, tried in order.
-_FRAMEWORKS: dict[str, type[_TorchOps]] = {"torch": _TorchOps}
+def _ops_of(name: str) -> Any:
+    from .backends import get_backend_by_name
+
+    return importlib.import_module(get_backend_by_name(name).__module__).CompatOps
 
 
-def _framework(model: Any) -> type[_TorchOps]:
-    for ops in _FRAMEWORKS.values():
+def _framework(model: Any) -> Any:
+    imported = [name for name, module in _FRAMEWORKS.items() if module in sys.modules]
+    for name in imported:
+        ops = _ops_of(name)
         if ops.owns(model):
             return ops
-    if callable(model) and "torch" in sys.modules:
-        return _TorchOps  # a plain function of tensors
+    if callable(model) and "torch" in imported:
+        return _ops_of("torch")  # a plain function of tensors
     raise CdigTypeError(
         f"cdig.compat runs PyTorch models (torch.nn.Module or a function of tensors); got "
         f"{type(model).__name__}. Import torch and pass a torch model, or use cdig.explain"
     )
 
 
-def _torch_ops() -> type[_TorchOps]:
+def _torch_ops() -> Any:
     """The framework of the domain classes below (the reference's torch_ig module)."""
-    return _TorchOps
+    return _ops_of("torch")
 
 
 # --- domains ---------------------------------------------------------------------------------

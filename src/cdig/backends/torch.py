@@ -13,7 +13,7 @@ import torch
 from ..core.errors import CdigModelError, CdigTypeError, CdigWarning
 from .base import Backend
 
-__all__ = ["TorchBackend", "BACKEND"]
+__all__ = ["TorchBackend", "BACKEND", "CompatOps"]
 
 _NUMPY_DTYPES = {"int64": torch.int64, "float64": torch.float64}
 #: Layers that compute differently in training mode (randomness, batch statistics).
@@ -176,3 +176,74 @@ class TorchBackend(Backend):
 
 
 BACKEND = TorchBackend
+
+
+class CompatOps:
+    """What :mod:`cdig.compat` needs from PyTorch to mimic the reference package's torch classes:
+    conversion, devices and the two-sided FFT pair. A Keras counterpart provides the same names."""
+
+    name = "torch"
+
+    @staticmethod
+    def owns(obj: Any) -> bool:
+        return isinstance(obj, (torch.nn.Module, torch.Tensor, torch.jit.ScriptFunction))
+
+    @staticmethod
+    def is_dtype(obj: Any) -> bool:
+        return isinstance(obj, torch.dtype)
+
+    @staticmethod
+    def default_dtype() -> Any:
+        return torch.float32
+
+    @staticmethod
+    def model_device(model: Any, x: Any = None) -> Any:
+        """The device of the model's parameters; for a plain function, that of ``x`` (else the CPU)."""
+        if isinstance(model, torch.nn.Module):
+            for t in list(model.parameters()) + list(model.buffers()):
+                return t.device
+        return x.device if isinstance(x, torch.Tensor) else torch.device("cpu")
+
+    @staticmethod
+    def device(device: Any) -> Any:
+        return torch.device(device)
+
+    @staticmethod
+    def is_tensor(a: Any) -> bool:
+        return isinstance(a, torch.Tensor)
+
+    @staticmethod
+    def tensor(a: Any, dtype: Any, device: Any) -> Any:
+        """``a`` (numpy, tensor or nested lists) as a tensor of ``dtype`` on ``device``, cut from autograd."""
+        if isinstance(a, torch.Tensor):
+            return a.detach().to(device=device, dtype=dtype)
+        arr = np.asarray(a)
+        if not arr.flags.writeable:  # e.g. np.broadcast_to; torch warns about read-only memory
+            arr = arr.copy()
+        return torch.as_tensor(arr, dtype=dtype, device=device)
+
+    @staticmethod
+    def to_numpy(t: Any) -> np.ndarray:
+        if isinstance(t, torch.Tensor):
+            return t.detach().cpu().numpy()
+        return np.asarray(t)
+
+    @staticmethod
+    def broadcast(a: Any, shape: tuple[int, ...]) -> Any:
+        return torch.broadcast_to(a, shape).clone()
+
+    @staticmethod
+    def zeros_like(a: Any) -> Any:
+        return torch.zeros_like(a)
+
+    @staticmethod
+    def complex_dtype(dtype: Any) -> Any:
+        return torch.complex128 if dtype == torch.float64 else torch.complex64
+
+    @staticmethod
+    def fft(x: Any, axis: int, dtype: Any) -> Any:
+        return torch.fft.fft(x.to(CompatOps.complex_dtype(dtype)), dim=axis)
+
+    @staticmethod
+    def ifft_real(z: Any, axis: int, dtype: Any) -> Any:
+        return torch.fft.ifft(z, dim=axis).real.to(dtype)
