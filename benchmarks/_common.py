@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-__all__ = ["Row", "describe_machine", "measure", "synchronizer", "print_table", "write_json", "fmt_seconds"]
+__all__ = ["Row", "describe_machine", "load_average", "measure", "ratios", "synchronizer", "print_table",
+           "write_json", "fmt_seconds"]
 
 
 @dataclass
@@ -51,6 +52,14 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the OS does not say): other work on the machine."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def describe_machine(device: Any = "cpu") -> dict[str, Any]:
     """CPU model and cores, OS, Python and library versions, torch threads and the device's name."""
     import numpy
@@ -66,6 +75,7 @@ def describe_machine(device: Any = "cpu") -> dict[str, Any]:
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
+        "load_average": load_average(),
     }
     dev = torch.device(device)
     if dev.type == "cuda":
@@ -117,6 +127,20 @@ def measure(
             sync()
             times[name].append(time.perf_counter() - t0)
     return {name: {"median_s": statistics.median(ts), "min_s": min(ts), "times_s": ts} for name, ts in times.items()}
+
+
+def ratios(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
+    """Three estimates of time(a) / time(b) from interleaved repeats.
+
+    ``paired``: the median over rounds of a[r] / b[r]; the two runs of a round are adjacent in time,
+    so they share the machine's load, which makes this the estimate least moved by other work.
+    ``of_medians`` and ``of_mins``: the ratio of the medians, and of the fastest runs.
+    """
+    return {
+        "paired": statistics.median(x / y for x, y in zip(a, b)),
+        "of_medians": statistics.median(a) / statistics.median(b),
+        "of_mins": min(a) / min(b),
+    }
 
 
 def fmt_seconds(s: float) -> str:

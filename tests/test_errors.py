@@ -96,6 +96,13 @@ CASES = [
      r"target \(0, 1\) has 2 indices.*1 axes"),
     ("target-tuples-wrong-length", dict(target=[(0,), (1,)]), cdig.CdigValueError, r"target has 2 entries"),
     ("target-none-for-vector", dict(target=None), cdig.CdigValueError, r"target=None.*\(N, 3\)"),
+    ("target-int-for-scalar-output", lambda m, x: cdig.explain(lambda v: m(v)[:, 0], x, "time", target=0),
+     cdig.CdigValueError, r"target=0 indexes the output.*target=None"),
+    ("target-int-for-forecast", lambda m, x: cdig.explain(lambda v: m(v).reshape(N, 3, 1), x, "time", target=1),
+     cdig.CdigValueError, r"target=1 is an int.*\(N, 3, 1\).*tuple"),
+    ("target-tuple-out-of-range", lambda m, x: cdig.explain(lambda v: m(v).reshape(N, 3, 1), x, "time",
+                                                             target=(0, 1)),
+     cdig.CdigValueError, r"target \(0, 1\) is out of range on output axis 2"),
     ("target-callable-shape", dict(target=lambda out: out), cdig.CdigModelError, r"callable target.*\(4, 3\)"),
     # steps and rules
     ("n_steps-zero", dict(n_steps=0), cdig.CdigValueError, r"n_steps=0"),
@@ -208,16 +215,32 @@ def test_errors_are_raised_before_the_model_runs(model, x):
     assert len(calls) <= 1
 
 
-@pytest.mark.xfail(strict=True, raises=ZeroDivisionError,
-                   reason="BUG: fs=inf passes the `fs > 0` check and crashes in np.fft.rfftfreq with ZeroDivisionError")
 def test_fs_infinite(model, x):
     with pytest.raises(cdig.CdigValueError, match="fs=inf"):
         cdig.explain(model, x, ["time", "fourier"], target=0, n_steps=4, fs=float("inf"))
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="BUG: a ragged list of target tuples raises numpy's bare ValueError "
-                          "('inhomogeneous shape'), not a CdigError; make_target calls np.asarray before checking")
 def test_ragged_target_tuples(model, x):
     with pytest.raises(cdig.CdigError, match="target"):
         cdig.explain(model, x, "time", target=[(0, 1), (1,), (0, 1), (1, 0)], n_steps=4)
+
+
+def test_multiply_by_inputs_must_be_bool(model, x):
+    with pytest.raises(cdig.CdigTypeError, match="multiply_by_inputs"):
+        cdig.explain(model, x, "time", target=0, n_steps=4, multiply_by_inputs="no")
+
+
+def test_nan_model_output_is_an_error(model, x):
+    with pytest.raises(cdig.CdigModelError, match="NaN/Inf"):
+        cdig.explain(lambda v: model(v) * float("nan"), x, "time", target=0, n_steps=4)
+
+
+def test_nan_gradient_is_an_error(x):
+    import torch
+
+    # finite output, infinite derivative at 0 (sqrt), hit by the path from the zero baseline
+    def model(v):
+        return torch.sqrt(v.abs()).sum(dim=(1, 2))[:, None]
+
+    with pytest.raises(cdig.CdigModelError, match="gradient is NaN/Inf"):
+        cdig.explain(model, x, "time", target=0, n_steps=4, method="riemann_left")

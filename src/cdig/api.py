@@ -131,8 +131,11 @@ def explain(
     check_input(xn)
     n = xn.shape[0]
     layout = Layout.make(xn.shape, time_axis)
-    if fs is not None and (isinstance(fs, bool) or not isinstance(fs, (int, float, np.number)) or not fs > 0):
-        raise CdigValueError(f"fs={fs!r}: the sampling rate must be a positive number (in Hz), or None")
+    if fs is not None and (isinstance(fs, bool) or not isinstance(fs, (int, float, np.number))
+                           or not 0 < fs < np.inf):
+        raise CdigValueError(f"fs={fs!r}: the sampling rate must be a positive finite number (in Hz), or None")
+    if not isinstance(multiply_by_inputs, (bool, np.bool_)):
+        raise CdigTypeError(f"multiply_by_inputs must be True or False, got {multiply_by_inputs!r}")
     check_steps(n_steps, method, rtol, max_steps)
     if n_steps != "auto":
         get_rule(method, n_steps)  # validates n_steps against the rule
@@ -185,7 +188,7 @@ class _Run:
         """The explained scalar of each row (with gradients)."""
         return self.target.select(self.be.call(inputs, self._args(idx)), idx, self.be.as_index)
 
-    def outputs(self, inputs: Any, check: bool = False) -> np.ndarray:
+    def outputs(self, inputs: Any, check: bool = False, what: str = "path's end points") -> np.ndarray:
         """The explained scalar per sample at ``inputs`` (N rows), without gradients."""
         vals = []
         for s in range(0, self.n, self.batch_rows):
@@ -205,6 +208,12 @@ class _Run:
         y = np.concatenate(vals)
         if np.iscomplexobj(y) or y.shape != (self.n,):
             raise CdigModelError(f"the explained output must be one real scalar per sample; got shape {y.shape}")
+        if not np.all(np.isfinite(y)):
+            bad = np.nonzero(~np.isfinite(y))[0]
+            raise CdigModelError(
+                f"the model's explained output is NaN/Inf for sample(s) {bad[:10].tolist()} at the "
+                f"{what}; attributions of a non-finite output are meaningless"
+            )
         return y
 
     # --- the path ------------------------------------------------------------------------
@@ -226,8 +235,8 @@ class _Run:
                     coef_bases: Mapping[str, Any], fs: float | None, multiply: bool,
                     settings: dict, tgt: Target) -> dict[str, Attribution]:
         be, xp = self.be, self.be.xp
-        f_x = self.outputs(xb, check=True)
-        f_x0 = self.outputs(x0b)
+        f_x = self.outputs(xb, check=True, what="input")
+        f_x0 = self.outputs(x0b, what="baseline")
         xc, x0c = layout.to_canonical(xb, xp), layout.to_canonical(x0b, xp)
         xcn = layout.to_canonical_np(xn)
         x0n = be.to_numpy(x0b)
@@ -283,6 +292,12 @@ class _Run:
         dz = zn - z0n
         contrib = (dz.real * gn.real + dz.imag * gn.imag) if np.iscomplexobj(dz) or np.iscomplexobj(gn) else dz * gn
         delta = contrib.reshape(self.n, -1).sum(axis=1, dtype=np.float64) - (f1 - f0)
+        if not np.all(np.isfinite(delta)):
+            raise CdigModelError(
+                f"[{d.name}] the model's gradient is NaN/Inf somewhere on the path for sample(s) "
+                f"{np.nonzero(~np.isfinite(delta))[0][:10].tolist()}; check the model for operations "
+                "without a finite derivative (e.g. sqrt or log at 0)"
+            )
         raw = contrib if multiply else gn
         values, dims, extras = d.reduce(raw)
         full_dims = d.axis_names(raw.ndim - 1)

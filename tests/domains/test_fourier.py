@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -172,8 +174,6 @@ def test_shared_pass_equals_own_path_integral(models, method, n_steps, dtype):
     model = models.conv_net(channels=C, length=40, n_out=3, act="softplus", dtype=dtype)
     x = torch.randn(N, C, 40, dtype=dtype)
     x0 = 0.5 * torch.randn(1, C, 1, dtype=dtype)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", cdig.ConvergenceWarning)
         a = cdig.explain(model, x, ["fourier", FourierPath()], target=[0, 1, 2, 0], baselines=x0,

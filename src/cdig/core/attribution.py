@@ -68,7 +68,7 @@ class Attribution:
 
     def sum(self) -> np.ndarray:
         """Total attribution per sample (equals ``output - baseline_output + delta``)."""
-        return self.values.reshape(len(self.values), -1).sum(axis=1)
+        return self.values.reshape(len(self.values), -1).sum(axis=1, dtype=np.float64)
 
     def as_tensor(self) -> Any:
         """``values`` as a tensor of the framework the model ran in, on the device it ran on."""

@@ -74,13 +74,14 @@ class Target:
         for t in rows:
             if len(t) != len(out_shape):
                 raise CdigValueError(
-                    f"target {tuple(t)!r} has {len(t)} indices but the model output per sample has "
+                    f"target {tuple(int(v) for v in t)!r} has {len(t)} indices but the model output per sample has "
                     f"{len(out_shape)} axes (shape {out_shape}); give one index per axis"
                 )
+            t = tuple(int(v) for v in t)
             for j, (ti, size) in enumerate(zip(t, out_shape)):
                 if not 0 <= ti < size:
                     raise CdigValueError(
-                        f"target {tuple(t)!r} is out of range on output axis {j + 1}: it has {size} entries"
+                        f"target {t!r} is out of range on output axis {j + 1}: it has {size} entries"
                     )
 
     def select(self, out: Any, idx: np.ndarray, as_index: Callable[[np.ndarray], Any]) -> Any:
@@ -133,6 +134,12 @@ def make_target(target: Any, n_samples: int) -> Target:
         return Target("tuple", tuple(int(v) for v in target))
     if isinstance(target, (list, np.ndarray)) or (isinstance(target, tuple) and len(target) > 0):
         if isinstance(target, list) and target and all(isinstance(t, tuple) for t in target):
+            lengths = {len(t) for t in target}
+            if len(lengths) != 1 or not all(_is_int(v) for t in target for v in t):
+                raise CdigTypeError(
+                    f"a list of target tuples must hold tuples of ints of one length (one index per output "
+                    f"axis), got lengths {sorted(lengths)}: {target!r}"
+                )
             arr = np.asarray(target)
             if arr.ndim != 2 or arr.dtype.kind not in "iu":
                 raise CdigTypeError(f"a list of target tuples must hold ints of equal length, got {target!r}")
