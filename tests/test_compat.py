@@ -33,15 +33,6 @@ quiet = pytest.mark.filterwarnings("ignore::cdig.ConvergenceWarning")
 
 
 # --- fixtures ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: intra-op threads only add overhead (and contend on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_model(c: int, t: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = torch.nn.Sequential(

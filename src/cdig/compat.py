@@ -561,7 +561,20 @@ class CrossDomainIG:
                 f"method={self.method!r}, domain={self.domain!r})")
 
 
-class TimeIG(CrossDomainIG):
+class _PresetIG(CrossDomainIG):
+    """A :class:`CrossDomainIG` whose domain is fixed by the class (``_preset``)."""
+
+    _preset: type[DomainBase]
+
+    def __init__(self, model: Any, n_iterations: int, output_channel: int = 0, device: Any = None,
+                 dtype: Any = None, *, method: str = REFERENCE_METHOD, internal_batch_size: int | None = None,
+                 progress: bool = False) -> None:
+        super().__init__(model, n_iterations, output_channel, device, dtype, method=method,
+                         internal_batch_size=internal_batch_size, progress=progress)
+        self.domain = self._preset(device=device, dtype=self.dtype)
+
+
+class TimeIG(_PresetIG):
     """Integrated Gradients on the samples: a map ``(N, C, T)``.
 
     With the default rule this is ``(x - x0) ⊙ (1/n) Σ_{i=1..n} ∇f(x0 + (i/n)(x - x0))`` for each
@@ -577,15 +590,10 @@ class TimeIG(CrossDomainIG):
     ((1, 2, 3), torch.float32)
     """
 
-    def __init__(self, model: Any, n_iterations: int, output_channel: int = 0, device: Any = None,
-                 dtype: Any = None, *, method: str = REFERENCE_METHOD, internal_batch_size: int | None = None,
-                 progress: bool = False) -> None:
-        super().__init__(model, n_iterations, output_channel, device, dtype, method=method,
-                         internal_batch_size=internal_batch_size, progress=progress)
-        self.domain = TimeDomain(device=device, dtype=self.dtype)
+    _preset = TimeDomain
 
 
-class FourierIG(CrossDomainIG):
+class FourierIG(_PresetIG):
     """Integrated Gradients on the two-sided FFT bins: a map ``(N, C, T)``, bin ``k`` at index ``k``.
 
     ``A_k = Re[ΔX_k · conj(G_k)]`` with ``G_k`` the path-averaged gradient with respect to the complex
@@ -603,12 +611,7 @@ class FourierIG(CrossDomainIG):
     True
     """
 
-    def __init__(self, model: Any, n_iterations: int, output_channel: int = 0, device: Any = None,
-                 dtype: Any = None, *, method: str = REFERENCE_METHOD, internal_batch_size: int | None = None,
-                 progress: bool = False) -> None:
-        super().__init__(model, n_iterations, output_channel, device, dtype, method=method,
-                         internal_batch_size=internal_batch_size, progress=progress)
-        self.domain = FourierDomain(device=device, dtype=self.dtype)
+    _preset = FourierDomain
 
 
 class ICAIG(CrossDomainIG):

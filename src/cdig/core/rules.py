@@ -100,6 +100,18 @@ _WG = np.array([
 ])
 
 
+def _kronrod(xgk: np.ndarray, wgk: np.ndarray, wg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A symmetric Kronrod rule on [0, 1] from its half-tables on [-1, 1] (QUADPACK's layout: nodes
+    descending to the centre 0, which is the last entry; the embedded Gauss rule (odd order) uses
+    every second node from the second one on, the centre included)."""
+    g = np.zeros(len(xgk))
+    g[1::2] = wg
+    x = np.concatenate([-xgk, xgk[-2::-1]])
+    wk = np.concatenate([wgk, wgk[-2::-1]])
+    wgf = np.concatenate([g, g[-2::-1]])
+    return 0.5 * (x + 1.0), 0.5 * wk, 0.5 * wgf
+
+
 def gauss_kronrod_15() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The 15-point Kronrod rule on [0, 1] with its embedded 7-point Gauss rule.
 
@@ -112,14 +124,7 @@ def gauss_kronrod_15() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     >>> len(a), round(float(wk.sum()), 12), round(float(wg.sum()), 12)
     (15, 1.0, 1.0)
     """
-    x = np.concatenate([-_XGK[:7], [0.0], _XGK[6::-1]])
-    wk = np.concatenate([_WGK[:7], [_WGK[7]], _WGK[6::-1]])
-    wg = np.zeros(15)
-    gauss_pos = [1, 3, 5]  # nodes of the 7-point Gauss rule among xgk (plus the centre)
-    for j, k in enumerate(gauss_pos):
-        wg[k] = wg[14 - k] = _WG[j]
-    wg[7] = _WG[3]
-    return 0.5 * (x + 1.0), 0.5 * wk, 0.5 * wg
+    return _kronrod(_XGK, _WGK, _WG)
 
 
 # Gauss–Kronrod 3/7 on [-1, 1] (the classical constants of the 7-point Kronrod extension of Gauss 3).
@@ -138,7 +143,4 @@ def gauss_kronrod_7() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     >>> len(a), round(float(wk.sum()), 12), round(float(wg.sum()), 12)
     (7, 1.0, 1.0)
     """
-    x = np.concatenate([-_XGK7[:3], [0.0], _XGK7[2::-1]])
-    wk = np.concatenate([_WGK7[:3], [_WGK7[3]], _WGK7[2::-1]])
-    wg = np.array([0.0, 5 / 9, 0.0, 8 / 9, 0.0, 5 / 9, 0.0])
-    return 0.5 * (x + 1.0), 0.5 * wk, 0.5 * wg
+    return _kronrod(_XGK7, _WGK7, np.array([5 / 9, 8 / 9]))
