@@ -71,14 +71,15 @@ def explain(
         or a dict ``{domain name: baseline coefficients}`` in that domain's canonical layout
         (e.g. complex rFFT bins ``(N, C, F)`` for ``"fourier"``); domains not named use zeros.
     n_steps : int or "auto"
-        Points of the fixed rule, or ``"auto"``: adaptive Gauss–Kronrod until
-        ``|delta| <= rtol·|f(x) - f(baseline)|`` per sample or ``max_steps`` are spent.
+        Points of the fixed rule, or ``"auto"``: globally adaptive Gauss–Kronrod, per sample, until
+        ``|delta| <= rtol·|f(x) - f(baseline)|`` or ``max_steps`` gradient evaluations are spent
+        (see :func:`cdig.core.path.integrate_adaptive`).
     method : str
         ``"gausslegendre"`` (default), ``"riemann_left"``, ``"riemann_right"``,
         ``"riemann_middle"`` or ``"riemann_trapezoid"``; ignored when ``n_steps="auto"``.
     internal_batch_size : int, optional
         Path points per forward/backward pass; memory depends on it, not on ``n_steps``. Default:
-        as many as fit ``2**24`` input elements. The adaptive rule rounds it to whole 15-point intervals.
+        as many as fit ``2**24`` input elements.
     time_axis : int
         Axis of ``x`` holding time (default -1, PyTorch's ``(N, C, T)``).
     fs : float, optional
