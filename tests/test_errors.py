@@ -151,7 +151,7 @@ CASES = [
     ("ibs-negative", dict(internal_batch_size=-2), cdig.CdigValueError, r"internal_batch_size=-2"),
     ("ibs-float", dict(internal_batch_size=8.0), cdig.CdigTypeError, r"internal_batch_size.*8\.0"),
     ("ibs-string", dict(internal_batch_size="8"), cdig.CdigTypeError, r"internal_batch_size.*'8'"),
-    ("backend-unknown", dict(backend="jax"), cdig.CdigValueError, r"backend='jax'.*torch"),
+    ("backend-unknown", dict(backend="mxnet"), cdig.CdigValueError, r"backend='mxnet'.*torch"),
     # models
     ("model-constant", lambda m, x: cdig.explain(lambda v: torch.ones(v.shape[0]), x, "time"),
      cdig.CdigModelError, r"does not depend on its input"),

@@ -40,7 +40,7 @@ def explain(
     n_steps: int | str = 50,
     method: str = "gausslegendre",
     internal_batch_size: int | None = None,
-    time_axis: int = -1,
+    time_axis: int | None = None,
     fs: float | None = None,
     additional_forward_args: Any = None,
     multiply_by_inputs: bool = True,
@@ -80,8 +80,10 @@ def explain(
     internal_batch_size : int, optional
         Path points per forward/backward pass; memory depends on it, not on ``n_steps``. Default:
         as many as fit ``2**24`` input elements.
-    time_axis : int
-        Axis of ``x`` holding time (default -1, PyTorch's ``(N, C, T)``).
+    time_axis : int, optional
+        Axis of ``x`` holding time. Default: the framework's convention — ``-1`` for PyTorch
+        ``(N, C, T)``, ``1`` for TensorFlow/Keras and JAX ``(N, T, C)`` (channels last); 2-D input is
+        always ``(N, T)``.
     fs : float, optional
         Sampling rate: coordinates in s and Hz instead of samples and cycles/sample.
     additional_forward_args : object or tuple, optional
@@ -131,6 +133,8 @@ def explain(
     xn = be.to_numpy(xb)
     check_input(xn)
     n = xn.shape[0]
+    if time_axis is None:
+        time_axis = be.default_time_axis if xn.ndim == 3 else 1
     layout = Layout.make(xn.shape, time_axis)
     if fs is not None and (isinstance(fs, bool) or not isinstance(fs, (int, float, np.number))
                            or not 0 < fs < np.inf):
@@ -187,7 +191,7 @@ class _Run:
 
     def scalar(self, inputs: Any, idx: np.ndarray) -> Any:
         """The explained scalar of each row (with gradients)."""
-        return self.target.select(self.be.call(inputs, self._args(idx)), idx, self.be.as_index)
+        return self.target.select(self.be.call(inputs, self._args(idx)), idx, self.be)
 
     def outputs(self, inputs: Any, check: bool = False, what: str = "path's end points") -> np.ndarray:
         """The explained scalar per sample at ``inputs`` (N rows), without gradients."""
@@ -205,7 +209,7 @@ class _Run:
                     )
                 self.target.check_output(shape[1:], self.n)
                 check = False
-            vals.append(self.be.to_numpy(self.target.select(out, idx, self.be.as_index)).astype(np.float64))
+            vals.append(self.be.to_numpy(self.target.select(out, idx, self.be)).astype(np.float64))
         y = np.concatenate(vals)
         if np.iscomplexobj(y) or y.shape != (self.n,):
             raise CdigModelError(f"the explained output must be one real scalar per sample; got shape {y.shape}")
@@ -293,6 +297,14 @@ class _Run:
         dz = zn - z0n
         contrib = (dz.real * gn.real + dz.imag * gn.imag) if np.iscomplexobj(dz) or np.iscomplexobj(gn) else dz * gn
         delta = contrib.reshape(self.n, -1).sum(axis=1, dtype=np.float64) - (f1 - f0)
+        flat = np.nonzero((np.abs(gn).reshape(self.n, -1).max(axis=1) == 0)
+                          & (np.abs(f1 - f0) > _noise_floor(f1, f0, np.float32)))[0]
+        if flat.size:
+            raise CdigModelError(
+                f"[{d.name}] the model's gradient is zero all along the path for sample(s) {flat[:10].tolist()} "
+                "although its output changes: the model has a step without a derivative (an integer cast, "
+                "round, argmax or a comparison) between the input and the output"
+            )
         if not np.all(np.isfinite(delta)):
             raise CdigModelError(
                 f"[{d.name}] the model's gradient is NaN/Inf somewhere on the path for sample(s) "
@@ -355,6 +367,8 @@ def _reconstructs(d: Domain, xc: np.ndarray, scale: float, be: Backend, back: An
     """
     scale = max(scale, 1e-30)
     try:
+        if not be.float64:
+            raise TypeError("no double precision")
         x64 = be.asarray(xc.astype(np.float64), dtype="float64")
         again = be.to_numpy(d.inverse(d.forward(x64, be.xp), be.xp))
         diff, tol = again - xc.astype(np.float64), 1e-9
@@ -438,7 +452,7 @@ class CrossDomainIG:
     """
 
     def __init__(self, forward_func: Any, domain: str | Domain = "time", multiply_by_inputs: bool = True, *,
-                 time_axis: int = -1, fs: float | None = None, backend: str | None = None) -> None:
+                 time_axis: int | None = None, fs: float | None = None, backend: str | None = None) -> None:
         self.forward_func = forward_func
         self.domain = resolve(domain)[0] if not isinstance(domain, (list, tuple)) else None
         if self.domain is None:

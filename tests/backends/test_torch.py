@@ -233,8 +233,8 @@ def test_backend_lookup():
     assert get_backend_by_name("torch") is TorchBackend
     assert isinstance(get_backend(lambda v: v, torch.randn(1, C, T)), TorchBackend)
     assert isinstance(get_backend(model, np.zeros((1, C, T), np.float32)), TorchBackend)
-    with pytest.raises(cdig.CdigValueError, match="backend='tensorflow'"):
-        get_backend_by_name("tensorflow")
+    with pytest.raises(cdig.CdigValueError, match="backend='mxnet'"):
+        get_backend_by_name("mxnet")
 
 
 @pytest.mark.parametrize("n_times", [16, 17])

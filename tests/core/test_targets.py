@@ -14,8 +14,19 @@ from cdig.core.targets import Target, make_target
 N, C, T, H = 4, 2, 16, 3
 
 
-def _np_index(a: np.ndarray) -> np.ndarray:
-    return a
+class _NumpyOps:
+    """The two framework operations Target.select needs, for numpy arrays."""
+
+    @staticmethod
+    def reshape(a, shape):
+        return a.reshape(shape)
+
+    @staticmethod
+    def pick(out, cols):
+        return out[(np.arange(out.shape[0]),) + tuple(cols)]
+
+
+_np_index = _NumpyOps()
 
 
 # --- make_target ------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ __all__ = ["Backend", "get_backend", "get_backend_by_name", "BACKENDS"]
 #: backend name -> (module holding it, the framework module it needs)
 BACKENDS: dict[str, tuple[str, str]] = {
     "torch": ("cdig.backends.torch", "torch"),
+    "tensorflow": ("cdig.backends.tensorflow", "tensorflow"),
+    "jax": ("cdig.backends.jax", "jax"),
 }
 
 
@@ -43,23 +45,30 @@ def get_backend_by_name(name: str) -> type[Backend]:
 def get_backend(model: Any, x: Any, backend: str | None = None) -> Backend:
     """The backend that runs ``model`` on ``x``: named explicitly, or detected from their types.
 
-    Only frameworks the caller has already imported are considered.
+    Only frameworks the caller has already imported are considered. The model decides: an input of
+    another framework is converted (through the host); a plain function is run by the framework of
+    its input, or by the only framework imported.
     """
+    if not callable(model):
+        raise CdigTypeError(f"model must be callable (a framework model or a function), got {type(model).__name__}")
     if backend is not None:
         return get_backend_by_name(backend)(model, x)
     imported = [n for n, (_, fw) in BACKENDS.items() if fw in sys.modules]
-    owners = [n for n in imported if _load(n).owns(model, x)]
-    if len(owners) == 1:
-        return _load(owners[0])(model, x)
-    if len(owners) > 1:
+    by_model = [n for n in imported if _load(n).owns_model(model)]
+    if len(by_model) > 1:
         raise CdigTypeError(
-            f"the model ({type(model).__name__}) and input ({type(x).__name__}) belong to different "
-            f"frameworks ({', '.join(owners)}); convert the input to the model's framework or pass backend="
+            f"the model ({type(model).__name__}) looks like a model of several frameworks ({', '.join(by_model)}); "
+            "name the one that runs it with backend=..."
         )
+    if by_model:
+        return _load(by_model[0])(model, x)
+    by_input = [n for n in imported if _load(n).owns_array(x)]
+    if by_input and callable(model):
+        return _load(by_input[0])(model, x)
     if len(imported) == 1 and callable(model):
         return _load(imported[0])(model, x)
     raise CdigTypeError(
         f"cannot tell which framework runs the model ({type(model).__name__}) on an input of type "
-        f"{type(x).__name__}; supported frameworks: {', '.join(sorted(BACKENDS))}. Import the framework "
-        "and pass its model, or name it with backend=..."
+        f"{type(x).__name__} (frameworks imported: {', '.join(imported) or 'none'}; supported: "
+        f"{', '.join(sorted(BACKENDS))}); pass backend='torch' | 'tensorflow' | 'jax'"
     )

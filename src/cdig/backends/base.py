@@ -7,7 +7,23 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-__all__ = ["Backend"]
+__all__ = ["Backend", "foreign_to_numpy"]
+
+
+def foreign_to_numpy(a: Any) -> np.ndarray:
+    """An array of any framework (torch, TensorFlow, JAX, numpy) as numpy, without importing any.
+
+    Used when the input's framework differs from the model's: a copy through the host is always
+    safe for the numeric data cdig explains.
+    """
+    if hasattr(a, "detach") and hasattr(a, "cpu"):  # torch
+        a = a.detach().cpu()
+        if str(getattr(a, "dtype", "")) in ("torch.bfloat16", "torch.float16"):
+            a = a.float()
+        return a.numpy()
+    if hasattr(a, "numpy") and callable(a.numpy):  # TensorFlow eager tensors and variables
+        return np.asarray(a.numpy())
+    return np.asarray(a)  # numpy, JAX (via __array__), lists
 
 
 class Backend:
@@ -28,14 +44,23 @@ class Backend:
     xp: Any = None
     device: Any = None
     dtype: Any = None
+    #: Where time is in this framework's usual ``(N, C, T)`` / ``(N, T, C)`` layout.
+    default_time_axis: int = -1
+    #: Whether double precision is available (JAX without ``jax_enable_x64`` has none).
+    float64: bool = True
 
     def __init__(self, model: Any, x: Any) -> None:
         self.model = model
 
     # --- detection and conversion ------------------------------------------------------
     @classmethod
-    def owns(cls, model: Any, x: Any) -> bool:
-        """Whether the model or the input belongs to this framework."""
+    def owns_model(cls, model: Any) -> bool:
+        """Whether ``model`` is a model of this framework (a module, a compiled function, ...)."""
+        raise NotImplementedError
+
+    @classmethod
+    def owns_array(cls, x: Any) -> bool:
+        """Whether ``x`` is an array of this framework."""
         raise NotImplementedError
 
     def asarray(self, a: Any, dtype: Any = None) -> Any:
@@ -62,6 +87,14 @@ class Backend:
     def take(self, a: Any, idx: np.ndarray) -> Any:
         """Rows ``idx`` of ``a`` along axis 0."""
         return a[self.as_index(idx)]
+
+    def reshape(self, a: Any, shape: tuple[int, ...]) -> Any:
+        return a.reshape(shape)
+
+    def pick(self, out: Any, cols: tuple[np.ndarray, ...]) -> Any:
+        """``out[i, cols[0][i], cols[1][i], ...]`` for every row ``i``."""
+        rows = self.as_index(np.arange(out.shape[0]))
+        return out[(rows,) + tuple(self.as_index(c) for c in cols)]
 
     # --- the model ---------------------------------------------------------------------
     @contextmanager

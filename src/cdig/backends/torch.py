@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..core.errors import CdigModelError, CdigTypeError, CdigWarning
-from .base import Backend
+from .base import Backend, foreign_to_numpy
 
 __all__ = ["TorchBackend", "BACKEND", "CompatOps"]
 
@@ -52,11 +52,15 @@ class TorchBackend(Backend):
         elif isinstance(x, torch.Tensor):
             self.dtype = x.dtype
         else:
-            self.dtype = torch.from_numpy(np.zeros(0, dtype=np.asarray(x).dtype)).dtype
+            self.dtype = torch.from_numpy(np.zeros(0, dtype=foreign_to_numpy(x).dtype)).dtype
 
     @classmethod
-    def owns(cls, model: Any, x: Any) -> bool:
-        return isinstance(model, (torch.nn.Module, torch.jit.ScriptFunction)) or isinstance(x, torch.Tensor)
+    def owns_model(cls, model: Any) -> bool:
+        return isinstance(model, (torch.nn.Module, torch.jit.ScriptFunction))
+
+    @classmethod
+    def owns_array(cls, x: Any) -> bool:
+        return isinstance(x, torch.Tensor)
 
     def is_array(self, a: Any) -> bool:
         return isinstance(a, torch.Tensor)
@@ -67,7 +71,7 @@ class TorchBackend(Backend):
             if dt is None and a.is_floating_point() and self.dtype.is_floating_point:
                 dt = self.dtype
             return a.detach().to(device=self.device, dtype=dt or a.dtype)
-        arr = np.asarray(a)
+        arr = foreign_to_numpy(a)
         if dt is None and arr.dtype.kind == "f":
             dt = self.dtype
         elif dt is None and arr.dtype.kind == "c":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -84,24 +84,25 @@ class Target:
                         f"target {t!r} is out of range on output axis {j + 1}: it has {size} entries"
                     )
 
-    def select(self, out: Any, idx: np.ndarray, as_index: Callable[[np.ndarray], Any]) -> Any:
+    def select(self, out: Any, idx: np.ndarray, backend: Any) -> Any:
         """The explained scalar of each row of ``out`` (rows belong to samples ``idx``).
 
-        ``as_index`` turns a numpy integer array into an index the framework accepts.
+        ``backend`` provides ``reshape(a, shape)`` and ``pick(out, cols)`` (``out[i, cols[0][i], ...]``
+        for every row ``i``), the two operations whose spelling differs between frameworks.
         """
         k = self.kind
         rows = out.shape[0]
         if k == "scalar":
-            return out.reshape((rows,))
+            return backend.reshape(out, (rows,))
         if k == "index":
             return out[:, int(self.value)]
         if k == "tuple":
             return out[(slice(None),) + tuple(int(v) for v in self.value)]
         if k == "rows":
-            return out[as_index(np.arange(rows)), as_index(self.value[idx])]
+            return backend.pick(out, (self.value[idx],))
         if k == "rows_tuple":
             cols = self.value[idx]  # (rows, n_axes)
-            return out[(as_index(np.arange(rows)),) + tuple(as_index(cols[:, j]) for j in range(cols.shape[1]))]
+            return backend.pick(out, tuple(cols[:, j] for j in range(cols.shape[1])))
         y = self.value(out)
         shape = tuple(getattr(y, "shape", ()))
         if shape != (rows,):

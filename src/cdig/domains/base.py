@@ -15,7 +15,7 @@ class Domain:
     Both transforms work on a batch in the canonical layout ``(N, C, T)`` (cdig moves the user's
     time axis there) and are written with ``xp``, an Array-API namespace of the model's framework
     (``xp.fft.rfft``, ``xp.matmul``, ``xp.exp``, ...), so gradients flow through them on any backend
-    and device. Constants go to the input's device with ``xp.asarray(c, dtype=x.dtype, device=x.device)``.
+    and device. Constants go to the input's device and dtype with ``self.constant(c, like=x, xp=xp)``.
 
     * A **linear** (or affine) domain, ``x = M z + b``, rides the shared time-domain pass: its map is
       ``Re[Δz ⊙ conj(Mᴴ ḡ)]`` from one vector–Jacobian product of ``inverse``; no extra model calls.
@@ -61,6 +61,17 @@ class Domain:
     def inverse(self, z: Any, xp: Any) -> Any:
         """The canonical batch ``(N, C, T)`` whose coefficients are ``z``; differentiable in ``z``."""
         raise NotImplementedError(f"{type(self).__name__} must implement inverse(z, xp)")
+
+    @staticmethod
+    def constant(value: Any, like: Any, xp: Any) -> Any:
+        """``value`` (numpy) as an array of ``xp`` with the dtype and device of ``like``.
+
+        Works inside traced code too (JAX tracers have no ``device``).
+        """
+        device = getattr(like, "device", None)
+        if device is None or callable(device):
+            return xp.asarray(value, dtype=like.dtype)
+        return xp.asarray(value, dtype=like.dtype, device=device)
 
     def select_rows(self, idx: np.ndarray) -> "Domain":
         """The domain for rows that belong to samples ``idx`` (differs only for per-sample domains)."""

@@ -168,14 +168,12 @@ class ICA(Domain):
         return view
 
     def forward(self, x: Any, xp: Any) -> Any:
-        w = xp.asarray(self.unmixing_, dtype=x.dtype, device=x.device)
-        mean = xp.asarray(self.mean_[..., None], dtype=x.dtype, device=x.device)
+        w = self.constant(self.unmixing_, x, xp)
+        mean = self.constant(self.mean_[..., None], x, xp)
         return xp.matmul(w, x - mean)
 
     def inverse(self, z: Any, xp: Any) -> Any:
-        a = xp.asarray(self.mixing_, dtype=z.dtype, device=z.device)
-        mean = xp.asarray(self.mean_[..., None], dtype=z.dtype, device=z.device)
-        return xp.matmul(a, z) + mean
+        return xp.matmul(self.constant(self.mixing_, z, xp), z) + self.constant(self.mean_[..., None], z, xp)
 
     def reduce(self, values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...] | None, dict[str, np.ndarray]]:
         return values.sum(axis=-1), ("component",), {"per_time": values}

@@ -1,0 +1,263 @@
+"""The TensorFlow / Keras backend: the only module of cdig that imports TensorFlow.
+
+Keras 3 models on the TensorFlow backend, ``tf.Module`` objects, ``tf.function`` callables and any
+callable on ``tf.Tensor`` are run here. The model's forward pass is compiled once per input shape
+(``tf.function``); gradients are taken with a ``GradientTape`` that watches only the path points.
+TensorFlow's gradient of a real loss with respect to a complex tensor is ``∂/∂Re + i ∂/∂Im`` (the
+convention cdig uses), as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+import numpy as np
+import tensorflow as tf
+
+from ..core.errors import CdigModelError, CdigTypeError
+from .base import Backend, foreign_to_numpy
+
+__all__ = ["TensorflowBackend", "BACKEND", "TFNamespace"]
+
+
+def _is_keras_model(model: Any, backend: str) -> bool:
+    keras = sys.modules.get("keras")
+    if keras is None or not isinstance(model, keras.Model):
+        return False
+    return str(keras.backend.backend()) == backend
+
+
+def _move_axis_last(x: tf.Tensor, axis: int) -> tuple[tf.Tensor, list[int] | None]:
+    nd = x.shape.rank
+    axis = axis % nd
+    if axis == nd - 1:
+        return x, None
+    perm = [i for i in range(nd) if i != axis] + [axis]
+    return tf.transpose(x, perm), perm
+
+
+def _undo(x: tf.Tensor, perm: list[int] | None) -> tf.Tensor:
+    return x if perm is None else tf.transpose(x, np.argsort(perm).tolist())
+
+
+class _FFT:
+    """``xp.fft`` for TensorFlow: the Array-API spelling over ``tf.signal`` (innermost axis only)."""
+
+    @staticmethod
+    def rfft(x: tf.Tensor, n: int | None = None, axis: int = -1) -> tf.Tensor:
+        x, perm = _move_axis_last(x, axis)
+        n = int(x.shape[-1]) if n is None else n
+        return _undo(tf.signal.rfft(x, fft_length=[n]), perm)
+
+    @staticmethod
+    def irfft(z: tf.Tensor, n: int | None = None, axis: int = -1) -> tf.Tensor:
+        z, perm = _move_axis_last(z, axis)
+        n = 2 * (int(z.shape[-1]) - 1) if n is None else n
+        return _undo(tf.signal.irfft(z, fft_length=[n]), perm)
+
+    @staticmethod
+    def fft(x: tf.Tensor, n: int | None = None, axis: int = -1) -> tf.Tensor:
+        x, perm = _move_axis_last(x, axis)
+        return _undo(tf.signal.fft(x), perm)
+
+    @staticmethod
+    def ifft(z: tf.Tensor, n: int | None = None, axis: int = -1) -> tf.Tensor:
+        z, perm = _move_axis_last(z, axis)
+        return _undo(tf.signal.ifft(z), perm)
+
+
+class TFNamespace:
+    """The part of the Array-API namespace that cdig's domains use, spelt for TensorFlow."""
+
+    fft = _FFT
+
+    @staticmethod
+    def asarray(obj: Any, dtype: Any = None, device: Any = None) -> tf.Tensor:
+        with tf.device(device) if device else _nullcontext():
+            return tf.convert_to_tensor(np.asarray(obj) if not tf.is_tensor(obj) else obj, dtype=dtype)
+
+    @staticmethod
+    def matmul(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+        return tf.linalg.matmul(a, b) if a.shape.rank == b.shape.rank else tf.einsum("...ij,...jk->...ik", a, b)
+
+    @staticmethod
+    def permute_dims(x: tf.Tensor, axes: tuple[int, ...]) -> tf.Tensor:
+        return tf.transpose(x, axes)
+
+    @staticmethod
+    def expand_dims(x: tf.Tensor, axis: int) -> tf.Tensor:
+        return tf.expand_dims(x, axis)
+
+    @staticmethod
+    def reshape(x: tf.Tensor, shape: tuple[int, ...]) -> tf.Tensor:
+        return tf.reshape(x, shape)
+
+    @staticmethod
+    def flip(x: tf.Tensor, axis: int) -> tf.Tensor:
+        return tf.reverse(x, [axis])
+
+    @staticmethod
+    def sum(x: tf.Tensor, axis: Any = None) -> tf.Tensor:
+        return tf.reduce_sum(x, axis=axis)
+
+    real = staticmethod(tf.math.real)
+    imag = staticmethod(tf.math.imag)
+    conj = staticmethod(tf.math.conj)
+    abs = staticmethod(tf.math.abs)
+    sign = staticmethod(tf.math.sign)
+    exp = staticmethod(tf.math.exp)
+    log = staticmethod(tf.math.log)
+    sqrt = staticmethod(tf.math.sqrt)
+    sin = staticmethod(tf.math.sin)
+    cos = staticmethod(tf.math.cos)
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+class TensorflowBackend(Backend):
+    """TensorFlow 2 / Keras 3 models (Sequential, functional, subclassed, loaded) and ``tf.function`` callables."""
+
+    name = "tensorflow"
+    xp = TFNamespace
+    default_time_axis = 1
+
+    def __init__(self, model: Any, x: Any) -> None:
+        super().__init__(model, x)
+        if not callable(model):
+            raise CdigTypeError(f"model must be callable (a Keras model or a function), got {type(model).__name__}")
+        weights = [tf.as_dtype(w.dtype) for w in getattr(model, "weights", [])]
+        weights = [dt for dt in weights if dt.is_floating]
+        if weights:
+            self.dtype = weights[0]
+        elif tf.is_tensor(x):
+            self.dtype = x.dtype
+        else:
+            self.dtype = tf.as_dtype(foreign_to_numpy(x).dtype)
+        self.device = x.device if isinstance(x, tf.Tensor) and getattr(x, "device", "") else None
+        self._compiled = tf.function(self._call_model, reduce_retracing=True)
+
+    def _call_model(self, inputs: Any, *args: Any) -> Any:
+        return self.model(inputs, *args)
+
+    @classmethod
+    def owns_model(cls, model: Any) -> bool:
+        if _is_keras_model(model, "tensorflow"):
+            return True
+        keras = sys.modules.get("keras")
+        if keras is not None and isinstance(model, keras.Model):
+            return False  # a Keras model on another backend
+        return isinstance(model, tf.Module) or hasattr(model, "get_concrete_function")
+
+    @classmethod
+    def owns_array(cls, x: Any) -> bool:
+        return tf.is_tensor(x) or isinstance(x, tf.Variable)
+
+    def device_name(self) -> str:
+        return str(self.device or "tensorflow default")
+
+    def asarray(self, a: Any, dtype: Any = None) -> tf.Tensor:
+        dt = tf.as_dtype(dtype) if dtype is not None else None
+        if tf.is_tensor(a):
+            if dt is None and a.dtype.is_floating and self.dtype.is_floating:
+                dt = self.dtype
+            return tf.identity(a) if dt is None or dt == a.dtype else tf.cast(a, dt)
+        arr = foreign_to_numpy(a)
+        if dt is None and arr.dtype.kind == "f":
+            dt = self.dtype
+        elif dt is None and arr.dtype.kind == "c":
+            dt = tf.complex128 if self.dtype == tf.float64 else tf.complex64
+        return tf.convert_to_tensor(arr, dtype=dt)
+
+    def to_numpy(self, t: Any) -> np.ndarray:
+        if tf.is_tensor(t) or isinstance(t, tf.Variable):
+            if t.dtype in (tf.bfloat16, tf.float16):
+                t = tf.cast(t, tf.float32)
+            return t.numpy()
+        return np.asarray(t)
+
+    @classmethod
+    def from_numpy(cls, a: np.ndarray, device: Any = None) -> tf.Tensor:
+        if device and device != "tensorflow default":
+            with tf.device(device):
+                return tf.convert_to_tensor(a)
+        return tf.convert_to_tensor(a)
+
+    def is_array(self, a: Any) -> bool:
+        return tf.is_tensor(a)
+
+    def as_index(self, a: np.ndarray) -> tf.Tensor:
+        return tf.convert_to_tensor(np.asarray(a, dtype=np.int64))
+
+    def take(self, a: Any, idx: np.ndarray) -> tf.Tensor:
+        return tf.gather(a, self.as_index(idx), axis=0)
+
+    def reshape(self, a: Any, shape: tuple[int, ...]) -> tf.Tensor:
+        return tf.reshape(a, shape)
+
+    def pick(self, out: Any, cols: tuple[np.ndarray, ...]) -> tf.Tensor:
+        rows = np.arange(int(out.shape[0]))
+        return tf.gather_nd(out, self.as_index(np.stack((rows,) + tuple(cols), axis=1)))
+
+    # --- the model ---------------------------------------------------------------------
+    def call(self, inputs: Any, args: tuple) -> Any:
+        return self._compiled(inputs, *args)
+
+    def forward(self, inputs: Any, args: tuple) -> Any:
+        return self._compiled(inputs, *args)
+
+    # --- the path primitives -----------------------------------------------------------
+    def zeros_like(self, a: Any) -> tf.Tensor:
+        return tf.zeros(a.shape, dtype=tf.complex128 if a.dtype.is_complex else tf.float64)
+
+    def _column(self, v: np.ndarray, like: tf.Tensor) -> tf.Tensor:
+        real = like.dtype.real_dtype
+        return tf.reshape(tf.convert_to_tensor(v, dtype=real), (-1,) + (1,) * (like.shape.rank - 1))
+
+    def path_grad(
+        self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, idx: np.ndarray,
+        alphas: np.ndarray, want_h: bool,
+    ) -> tuple[tf.Tensor, np.ndarray | None]:
+        ti = self.as_index(idx)
+        d = tf.gather(delta, ti, axis=0)
+        a = self._column(alphas, d)
+        points = tf.gather(start, ti, axis=0) + tf.cast(a, d.dtype) * d
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(points)
+            y = fn(points, idx)
+            total = tf.reduce_sum(y)
+        g = tape.gradient(total, points)
+        if g is None:
+            raise CdigModelError(
+                "the model's output does not depend on its input (TensorFlow's gradient is None); check that "
+                "the model uses the input and does not cast it to an integer type or stop its gradient"
+            )
+        if isinstance(g, tf.IndexedSlices):
+            g = tf.convert_to_tensor(g)
+        h = None
+        if want_h:
+            prod = (tf.math.real(d) * tf.math.real(g) + tf.math.imag(d) * tf.math.imag(g)) if g.dtype.is_complex else d * g
+            h = tf.reduce_sum(tf.reshape(tf.cast(prod, tf.float64), (len(idx), -1)), axis=1).numpy()
+        return g, h
+
+    def accumulate(self, acc: Any, idx: np.ndarray, grads: Any, weights: np.ndarray) -> tf.Tensor:
+        samples, rows_of = np.unique(idx, return_inverse=True)
+        part = tf.math.unsorted_segment_sum(grads * tf.cast(self._column(weights, grads), grads.dtype),
+                                            self.as_index(rows_of), len(samples))
+        return tf.tensor_scatter_nd_add(acc, self.as_index(samples[:, None]), tf.cast(part, acc.dtype))
+
+    def vjp(self, fn: Callable[[Any], Any], z: Any, cotangent: Any) -> tf.Tensor:
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(z)
+            out = fn(z)
+        g = tape.gradient(out, z, output_gradients=tf.cast(cotangent, out.dtype))
+        return tf.zeros_like(z) if g is None else g
+
+
+BACKEND = TensorflowBackend
