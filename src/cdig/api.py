@@ -380,6 +380,18 @@ def _reconstructs(d: Domain, xc: np.ndarray, scale: float, be: Backend, back: An
     return diff.shape == xc.shape and float(np.abs(diff).max(initial=0.0)) <= tol * scale
 
 
+def _array_type_of(a: Any) -> Any:
+    """The backend class whose framework ``a`` is an array of (None for numpy and others)."""
+    import sys
+
+    from .backends import BACKENDS, get_backend_by_name
+
+    for name, (_, framework) in BACKENDS.items():
+        if framework in sys.modules and get_backend_by_name(name).owns_array(a):
+            return get_backend_by_name(name)
+    return None
+
+
 def _host(v: Any, be: Backend) -> Any:
     """Framework tensors in ``target``/``baselines`` become numpy (small, host-side values)."""
     if be.is_array(v):
@@ -481,9 +493,8 @@ class CrossDomainIG:
                     time_axis=self.time_axis, fs=self.fs, additional_forward_args=additional_forward_args,
                     multiply_by_inputs=self._multiply, rtol=rtol, max_steps=max_steps, backend=self.backend)
         self.attribution_ = att = a[self.domain.name]
-        if isinstance(inputs, np.ndarray):
+        out_type = _array_type_of(inputs)
+        if out_type is None:
             return (att.values, att.delta) if return_convergence_delta else att.values
-        be = get_backend(self.forward_func, inputs, self.backend)
-        device = getattr(inputs, "device", None)
-        vals = be.from_numpy(att.values, device)
-        return (vals, be.from_numpy(att.delta, device)) if return_convergence_delta else vals
+        vals = out_type.like(att.values, inputs)
+        return (vals, out_type.like(att.delta, inputs)) if return_convergence_delta else vals

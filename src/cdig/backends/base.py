@@ -7,23 +7,42 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..core.errors import CdigTypeError
+
 __all__ = ["Backend", "foreign_to_numpy"]
 
 
-def foreign_to_numpy(a: Any) -> np.ndarray:
+def foreign_to_numpy(a: Any, framework: str = "") -> np.ndarray:
     """An array of any framework (torch, TensorFlow, JAX, numpy) as numpy, without importing any.
 
-    Used when the input's framework differs from the model's: a copy through the host is always
-    safe for the numeric data cdig explains.
+    Used when the input's framework differs from the model's (``framework``): a copy through the
+    host is safe for the dense, real-valued signals cdig explains; anything else (sparse, ragged or
+    meta tensors, objects) gets a :class:`CdigTypeError` naming both frameworks.
     """
-    if hasattr(a, "detach") and hasattr(a, "cpu"):  # torch
-        a = a.detach().cpu()
-        if str(getattr(a, "dtype", "")) in ("torch.bfloat16", "torch.float16"):
-            a = a.float()
-        return a.numpy()
-    if hasattr(a, "numpy") and callable(a.numpy):  # TensorFlow eager tensors and variables
-        return np.asarray(a.numpy())
-    return np.asarray(a)  # numpy, JAX (via __array__), lists
+    source = type(a).__module__.split(".")[0]
+    try:
+        if hasattr(a, "detach") and hasattr(a, "cpu"):  # torch
+            t = a.detach().cpu()
+            if str(getattr(t, "dtype", "")) in ("torch.bfloat16", "torch.float16"):
+                t = t.float()
+            arr = t.numpy()
+        elif hasattr(a, "numpy") and callable(a.numpy):  # TensorFlow eager tensors and variables
+            arr = np.asarray(a.numpy())
+        else:
+            arr = np.asarray(a)  # numpy, JAX (via __array__), lists
+    except Exception as e:  # noqa: BLE001 - any failure to convert is the same user error
+        raise CdigTypeError(
+            f"cannot convert the input ({source} {type(a).__name__}) to a dense array for the "
+            f"{framework or 'model'} model: {e}. Pass a dense {framework or 'numpy'} array or numpy array"
+        ) from None
+    if arr.dtype.name in ("bfloat16", "float8_e4m3fn", "float8_e5m2"):  # ml_dtypes from JAX/TF
+        arr = arr.astype(np.float32)
+    if arr.dtype == object:
+        raise CdigTypeError(
+            f"cannot convert the input ({source} {type(a).__name__}) to a dense numeric array for the "
+            f"{framework or 'model'} model (sparse or ragged tensors are not explained); pass a dense array"
+        )
+    return arr
 
 
 class Backend:
@@ -73,6 +92,11 @@ class Backend:
     @classmethod
     def from_numpy(cls, a: np.ndarray, device: Any = None) -> Any:
         raise NotImplementedError
+
+    @classmethod
+    def like(cls, values: np.ndarray, ref: Any) -> Any:
+        """``values`` as an array of this framework on the device of ``ref`` (an array of it)."""
+        return cls.from_numpy(values, getattr(ref, "device", None))
 
     def device_name(self) -> str:
         return str(self.device)

@@ -42,7 +42,7 @@ class JaxBackend(Backend):
             self.dtype = x.dtype
             self.device = next(iter(x.devices()))
         else:
-            self.dtype = jnp.asarray(foreign_to_numpy(x)[:0]).dtype
+            self.dtype = jnp.asarray(foreign_to_numpy(x, "jax")[:0]).dtype
             self.device = jax.devices()[0]
         # float64 exists only with jax_enable_x64 (JAX's own rule); otherwise float64 input runs in float32.
         self.float64 = bool(jax.config.read("jax_enable_x64"))
@@ -64,7 +64,7 @@ class JaxBackend(Backend):
             dt = dtype if dtype is not None else (self.dtype if jnp.issubdtype(a.dtype, jnp.floating) else None)
             out = a if dt is None else a.astype(dt)
         else:
-            arr = foreign_to_numpy(a)
+            arr = foreign_to_numpy(a, self.name)
             dt = dtype
             if dt is None and arr.dtype.kind == "f":
                 dt = self.dtype
@@ -86,6 +86,10 @@ class JaxBackend(Backend):
         if device is not None and not isinstance(device, str):
             out = jax.device_put(out, device)
         return out
+
+    @classmethod
+    def like(cls, values: np.ndarray, ref: Any) -> jax.Array:
+        return jax.device_put(jnp.asarray(values), next(iter(ref.devices())))
 
     def is_array(self, a: Any) -> bool:
         return isinstance(a, jax.Array)

@@ -10,6 +10,7 @@ convention cdig uses), as in PyTorch.
 from __future__ import annotations
 
 import sys
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -18,7 +19,7 @@ import tensorflow as tf
 from ..core.errors import CdigModelError, CdigTypeError
 from .base import Backend, foreign_to_numpy
 
-__all__ = ["TensorflowBackend", "BACKEND", "TFNamespace"]
+__all__ = ["TensorflowBackend", "BACKEND", "TFNamespace", "CompatOps"]
 
 
 def _is_keras_model(model: Any, backend: str) -> bool:
@@ -121,6 +122,25 @@ class _nullcontext:
         return None
 
 
+#: One compiled forward per model, reused by every explanation (a new tf.function per call would
+#: retrace each time). Weak keys: the cache never keeps a model alive.
+_COMPILED: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+
+
+def _compiled(model: Any) -> Any:
+    try:
+        return _COMPILED[model]
+    except (KeyError, TypeError):
+        pass
+    try:
+        ref = weakref.ref(model)
+    except TypeError:  # not weak-referenceable (e.g. a builtin): compile without caching
+        return tf.function(lambda inputs, *args: model(inputs, *args), reduce_retracing=True)
+    fn = tf.function(lambda inputs, *args: ref()(inputs, *args), reduce_retracing=True)
+    _COMPILED[model] = fn
+    return fn
+
+
 class TensorflowBackend(Backend):
     """TensorFlow 2 / Keras 3 models (Sequential, functional, subclassed, loaded) and ``tf.function`` callables."""
 
@@ -139,12 +159,9 @@ class TensorflowBackend(Backend):
         elif tf.is_tensor(x):
             self.dtype = x.dtype
         else:
-            self.dtype = tf.as_dtype(foreign_to_numpy(x).dtype)
+            self.dtype = tf.as_dtype(foreign_to_numpy(x, "tensorflow").dtype)
         self.device = x.device if isinstance(x, tf.Tensor) and getattr(x, "device", "") else None
-        self._compiled = tf.function(self._call_model, reduce_retracing=True)
-
-    def _call_model(self, inputs: Any, *args: Any) -> Any:
-        return self.model(inputs, *args)
+        self._compiled = _compiled(model)
 
     @classmethod
     def owns_model(cls, model: Any) -> bool:
@@ -168,7 +185,7 @@ class TensorflowBackend(Backend):
             if dt is None and a.dtype.is_floating and self.dtype.is_floating:
                 dt = self.dtype
             return tf.identity(a) if dt is None or dt == a.dtype else tf.cast(a, dt)
-        arr = foreign_to_numpy(a)
+        arr = foreign_to_numpy(a, self.name)
         if dt is None and arr.dtype.kind == "f":
             dt = self.dtype
         elif dt is None and arr.dtype.kind == "c":
@@ -261,3 +278,86 @@ class TensorflowBackend(Backend):
 
 
 BACKEND = TensorflowBackend
+
+
+class CompatOps:
+    """What :mod:`cdig.compat` needs from TensorFlow to mimic the reference package's TensorFlow classes.
+
+    The names of the PyTorch ``CompatOps`` (conversion, devices, the two-sided FFT pair), plus the
+    reference's conventions on this side: inputs laid out ``(N, T, C)`` (the domains transpose them
+    to ``(N, C, T)`` and back) and maps without the sample axis when one sample is explained.
+    """
+
+    name = "tensorflow"
+    #: The reference's TensorFlow domains take the model's channels-last input.
+    channels_last = True
+    #: The reference's TensorFlow ``run`` drops the sample axis of a batch of one.
+    squeeze_one_sample = True
+
+    @staticmethod
+    def owns(obj: Any) -> bool:
+        return TensorflowBackend.owns_model(obj) or TensorflowBackend.owns_array(obj)
+
+    @staticmethod
+    def is_dtype(obj: Any) -> bool:
+        return isinstance(obj, tf.dtypes.DType)
+
+    @staticmethod
+    def default_dtype() -> Any:
+        return tf.float32
+
+    @staticmethod
+    def model_device(model: Any, x: Any = None) -> Any:
+        """None: TensorFlow places tensors itself (its default device)."""
+        return None
+
+    @staticmethod
+    def device(device: Any) -> Any:
+        return None if device is None else str(device)
+
+    @staticmethod
+    def is_tensor(a: Any) -> bool:
+        return tf.is_tensor(a) or isinstance(a, tf.Variable)
+
+    @staticmethod
+    def tensor(a: Any, dtype: Any, device: Any) -> Any:
+        """``a`` (numpy, tensor or nested lists) as a tensor of ``dtype`` (on ``device`` when given)."""
+        if CompatOps.is_tensor(a):
+            t = tf.stop_gradient(tf.convert_to_tensor(a))
+            t = t if t.dtype == dtype else tf.cast(t, dtype)
+        else:
+            t = tf.constant(np.asarray(a), dtype=dtype)
+        if not device:
+            return t
+        with tf.device(device):
+            return tf.identity(t)
+
+    @staticmethod
+    def to_numpy(t: Any) -> np.ndarray:
+        if CompatOps.is_tensor(t):
+            return np.asarray(t.numpy())
+        return np.asarray(t)
+
+    @staticmethod
+    def broadcast(a: Any, shape: tuple[int, ...]) -> Any:
+        return tf.broadcast_to(a, shape)
+
+    @staticmethod
+    def zeros_like(a: Any) -> Any:
+        return tf.zeros_like(a)
+
+    @staticmethod
+    def transpose(x: Any, perm: tuple[int, ...]) -> Any:
+        return tf.transpose(x, perm)
+
+    @staticmethod
+    def complex_dtype(dtype: Any) -> Any:
+        return tf.complex128 if dtype == tf.float64 else tf.complex64
+
+    @staticmethod
+    def fft(x: Any, axis: int, dtype: Any) -> Any:
+        return TFNamespace.fft.fft(tf.cast(x, CompatOps.complex_dtype(dtype)), axis=axis)
+
+    @staticmethod
+    def ifft_real(z: Any, axis: int, dtype: Any) -> Any:
+        return tf.cast(tf.math.real(TFNamespace.fft.ifft(z, axis=axis)), dtype)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -46,13 +47,16 @@ class TorchBackend(Backend):
             self.device = x.device
         else:
             self.device = torch.device("cpu")
+        keras = sys.modules.get("keras")
+        if keras is not None and isinstance(model, keras.Model):
+            self.default_time_axis = 1  # a Keras model on the torch Keras backend: channels last
         # Floating inputs are cast to the model's parameter dtype (a float64 array for a float32 model).
         if ref is not None and ref.is_floating_point():
             self.dtype = ref.dtype
         elif isinstance(x, torch.Tensor):
             self.dtype = x.dtype
         else:
-            self.dtype = torch.from_numpy(np.zeros(0, dtype=foreign_to_numpy(x).dtype)).dtype
+            self.dtype = torch.from_numpy(np.zeros(0, dtype=foreign_to_numpy(x, "torch").dtype)).dtype
 
     @classmethod
     def owns_model(cls, model: Any) -> bool:
@@ -71,7 +75,7 @@ class TorchBackend(Backend):
             if dt is None and a.is_floating_point() and self.dtype.is_floating_point:
                 dt = self.dtype
             return a.detach().to(device=self.device, dtype=dt or a.dtype)
-        arr = foreign_to_numpy(a)
+        arr = foreign_to_numpy(a, self.name)
         if dt is None and arr.dtype.kind == "f":
             dt = self.dtype
         elif dt is None and arr.dtype.kind == "c":
@@ -184,9 +188,14 @@ BACKEND = TorchBackend
 
 class CompatOps:
     """What :mod:`cdig.compat` needs from PyTorch to mimic the reference package's torch classes:
-    conversion, devices and the two-sided FFT pair. A Keras counterpart provides the same names."""
+    conversion, devices and the two-sided FFT pair, and the reference's conventions on this side.
+    The TensorFlow backend's ``CompatOps`` provides the same names."""
 
     name = "torch"
+    #: The reference's torch domains take the model's channels-first input ``(N, C, T)``.
+    channels_last = False
+    #: The reference's torch ``run`` keeps the sample axis of a batch of one.
+    squeeze_one_sample = False
 
     @staticmethod
     def owns(obj: Any) -> bool:
@@ -239,6 +248,10 @@ class CompatOps:
     @staticmethod
     def zeros_like(a: Any) -> Any:
         return torch.zeros_like(a)
+
+    @staticmethod
+    def transpose(x: Any, perm: tuple[int, ...]) -> Any:
+        return x.permute(*perm)
 
     @staticmethod
     def complex_dtype(dtype: Any) -> Any:
