@@ -181,6 +181,7 @@ class _Run:
     rtol: float
     max_steps: int
     progress: bool
+    out_shape: tuple = ()
 
     # --- model calls ---------------------------------------------------------------------
     def _args(self, idx: np.ndarray) -> tuple:
@@ -192,6 +193,10 @@ class _Run:
     def scalar(self, inputs: Any, idx: np.ndarray) -> Any:
         """The explained scalar of each row (with gradients)."""
         return self.target.select(self.be.call(inputs, self._args(idx)), idx, self.be)
+
+    def model_path(self) -> "_ModelPath":
+        """The time path's function, with what compiled backends need to run a chunk as one graph."""
+        return _ModelPath(self)
 
     def outputs(self, inputs: Any, check: bool = False, what: str = "path's end points") -> np.ndarray:
         """The explained scalar per sample at ``inputs`` (N rows), without gradients."""
@@ -208,8 +213,15 @@ class _Run:
                         "a batch of outputs with the samples on the first axis"
                     )
                 self.target.check_output(shape[1:], self.n)
+                self.out_shape = shape[1:]
                 check = False
-            vals.append(self.be.to_numpy(self.target.select(out, idx, self.be)).astype(np.float64))
+            sel = self.be.to_numpy(self.target.select(out, idx, self.be))
+            if sel.dtype.kind not in "fc":
+                raise CdigModelError(
+                    f"the explained output has dtype {sel.dtype}; it must be floating (an integer output, "
+                    "e.g. argmax, has no gradient): explain the logits or probabilities instead"
+                )
+            vals.append(sel.astype(np.float64))
         y = np.concatenate(vals)
         if np.iscomplexobj(y) or y.shape != (self.n,):
             raise CdigModelError(f"the explained output must be one real scalar per sample; got shape {y.shape}")
@@ -270,7 +282,7 @@ class _Run:
             xe, x0e = prepared[members[0]][3]
             f1 = f_x if key[0] == "x" else self.outputs(xe)
             f0 = f_x0 if key[1] == "x0" else self.outputs(x0e)
-            res = self.path(self.scalar, x0e, xe - x0e, f1 - f0, _noise_floor(f1, f0, xn.dtype),
+            res = self.path(self.model_path(), x0e, xe - x0e, f1 - f0, _noise_floor(f1, f0, xn.dtype),
                             "+".join(prepared[i][0].name for i in members))
             gbar = layout.to_canonical(res.grad, xp)
             for i in members:
@@ -351,6 +363,28 @@ class _Run:
             )
 
 
+class _ModelPath:
+    """``fn(points, idx)`` of the straight time path: the explained scalar of each row.
+
+    Besides being callable (the generic route every backend can take), it offers the pieces a
+    compiling backend (TensorFlow, JAX) uses to run a whole chunk as one graph: the one-hot
+    cotangent that selects each row's output (``mask(idx)``, None for callable targets) and the
+    model's extra arguments for the rows (``args(idx)``).
+    """
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+
+    def __call__(self, points: Any, idx: np.ndarray) -> Any:
+        return self.run.scalar(points, idx)
+
+    def mask(self, idx: np.ndarray) -> np.ndarray | None:
+        return self.run.target.mask(self.run.out_shape, idx)
+
+    def args(self, idx: np.ndarray) -> tuple:
+        return self.run._args(idx)
+
+
 # --- helpers -------------------------------------------------------------------------------
 def _noise_floor(f1: np.ndarray, f0: np.ndarray, dtype: Any) -> np.ndarray:
     """Completeness errors below this are float round-off of the model outputs themselves."""
@@ -373,10 +407,10 @@ def _reconstructs(d: Domain, xc: np.ndarray, scale: float, be: Backend, back: An
         again = be.to_numpy(d.inverse(d.forward(x64, be.xp), be.xp))
         diff, tol = again - xc.astype(np.float64), 1e-9
     except Exception:  # noqa: BLE001 - any failure means: judge in the explanation's precision
-        an, bn = be.to_numpy(back), be.to_numpy(x)
+        an, bn = be.to_numpy(back), be.to_numpy(x)  # both in the user's layout
         if an.shape != bn.shape:
             return False
-        diff, tol = an - bn, (1e-5 if an.dtype.itemsize <= 4 else 1e-10)
+        return float(np.abs(an - bn).max(initial=0.0)) <= (1e-5 if an.dtype.itemsize <= 4 else 1e-10) * scale
     return diff.shape == xc.shape and float(np.abs(diff).max(initial=0.0)) <= tol * scale
 
 

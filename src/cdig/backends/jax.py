@@ -9,6 +9,7 @@ conjugate of cdig's convention (``∂/∂Re − i ∂/∂Im``), so complex gradi
 from __future__ import annotations
 
 import sys
+import weakref
 from typing import Any, Callable
 
 import jax
@@ -25,6 +26,50 @@ __all__ = ["JaxBackend", "BACKEND"]
 def _is_keras_jax_model(model: Any) -> bool:
     keras = sys.modules.get("keras")
     return keras is not None and isinstance(model, keras.Model) and str(keras.backend.backend()) == "jax"
+
+
+def _make_step(call: Callable[..., Any]) -> Any:
+    """One chunk of the time path as one compiled function: points, forward, VJP with the target's mask."""
+
+    def step(start: Any, delta: Any, rows: Any, alphas: Any, mask: Any, *args: Any) -> tuple[Any, Any]:
+        d = jnp.take(delta, rows, axis=0)
+        points = jnp.take(start, rows, axis=0) + alphas.reshape((-1,) + (1,) * (d.ndim - 1)).astype(d.dtype) * d
+        out, pullback = jax.vjp(lambda p: call(p, *args), points)
+        (g,) = pullback(mask.astype(out.dtype))
+        return g, (d * g).reshape(d.shape[0], -1).sum(axis=1)
+
+    return jax.jit(step)
+
+
+#: Compiled model and chunk step per model (weak keys: the cache never keeps a model alive).
+_COMPILED: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+
+
+def _compiled(model: Any) -> tuple[Any, Any]:
+    """The compiled model and chunk step.
+
+    Functions the user jitted are compiled once and cached (they are pure by the user's choice). Any
+    other callable is wrapped afresh for each explanation: a plain function may read Python state
+    that changes between explanations, and modules may be unhashable (eq dataclasses, Equinox).
+    """
+    if _is_keras_jax_model(model):
+        return model, None  # Keras keeps state in Python objects: run it as it is, step by step
+
+    def call(inputs: Any, *args: Any) -> Any:
+        return model(inputs, *args)
+
+    if not isinstance(model, jax.stages.Wrapped):
+        return jax.jit(call), _make_step(call)
+    try:
+        return _COMPILED[model]
+    except (KeyError, TypeError):
+        pass
+    pair = (model, _make_step(call))
+    try:
+        _COMPILED[model] = pair
+    except TypeError:  # not weak-referenceable
+        pass
+    return pair
 
 
 class JaxBackend(Backend):
@@ -48,8 +93,7 @@ class JaxBackend(Backend):
         self.float64 = bool(jax.config.read("jax_enable_x64"))
         if not self.float64 and self.dtype == np.float64:
             self.dtype = jnp.float32
-        # Keras models keep state in Python objects: jit them through their own call, not jax.jit.
-        self._compiled = model if _is_keras_jax_model(model) else jax.jit(model)
+        self._compiled, self._step = _compiled(model)
 
     @classmethod
     def owns_model(cls, model: Any) -> bool:
@@ -122,6 +166,12 @@ class JaxBackend(Backend):
         self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, idx: np.ndarray,
         alphas: np.ndarray, want_h: bool,
     ) -> tuple[jax.Array, np.ndarray | None]:
+        mask = fn.mask(idx) if self._step is not None and hasattr(fn, "mask") and not jnp.iscomplexobj(delta) else None
+        args = fn.args(idx) if mask is not None else ()
+        if mask is not None and all(isinstance(a, jax.Array) for a in args):
+            # the time path with an index-like target: one compiled function per chunk shape
+            g, h = self._step(start, delta, self.as_index(idx), jnp.asarray(alphas), jnp.asarray(mask), *args)
+            return g, (np.asarray(h, dtype=np.float64) if want_h else None)
         ti = self.as_index(idx)
         d = jnp.take(delta, ti, axis=0)
         points = jnp.take(start, ti, axis=0) + self._column(alphas, d) * d

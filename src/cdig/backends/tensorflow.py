@@ -127,18 +127,45 @@ class _nullcontext:
 _COMPILED: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
-def _compiled(model: Any) -> Any:
+def _make_step(call: Callable[..., Any]) -> Any:
+    """One chunk of the time path as one graph: points, forward, selected outputs, input gradient."""
+
+    def step(start: tf.Tensor, delta: tf.Tensor, rows: tf.Tensor, alphas: tf.Tensor, mask: tf.Tensor,
+             want_h: tf.Tensor, *args: Any) -> tuple[tf.Tensor, tf.Tensor]:
+        d = tf.gather(delta, rows, axis=0)
+        a = tf.reshape(tf.cast(alphas, d.dtype), tf.concat([[-1], tf.ones([tf.rank(d) - 1], tf.int32)], 0))
+        points = tf.gather(start, rows, axis=0) + a * d
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(points)
+            out = call(points, *args)
+            total = tf.reduce_sum(out * tf.cast(mask, out.dtype))
+        g = tape.gradient(total, points)
+        if g is None:
+            raise CdigModelError(
+                "the model's output does not depend on its input (TensorFlow's gradient is None); check that "
+                "the model uses the input and does not cast it to an integer type or stop its gradient"
+            )
+        g = tf.convert_to_tensor(g)
+        h = tf.reduce_sum(tf.reshape(tf.cast(d * g, tf.float64), [tf.shape(d)[0], -1]), axis=1)
+        return g, h
+
+    return tf.function(step, reduce_retracing=True)
+
+
+def _compiled(model: Any) -> tuple[Any, Any]:
+    """The compiled forward and chunk step of ``model`` (cached per model, weakly)."""
     try:
         return _COMPILED[model]
     except (KeyError, TypeError):
         pass
     try:
         ref = weakref.ref(model)
+        call: Callable[..., Any] = lambda inputs, *args: ref()(inputs, *args)  # noqa: E731
     except TypeError:  # not weak-referenceable (e.g. a builtin): compile without caching
-        return tf.function(lambda inputs, *args: model(inputs, *args), reduce_retracing=True)
-    fn = tf.function(lambda inputs, *args: ref()(inputs, *args), reduce_retracing=True)
-    _COMPILED[model] = fn
-    return fn
+        return tf.function(lambda inputs, *args: model(inputs, *args), reduce_retracing=True), _make_step(model)
+    pair = (tf.function(call, reduce_retracing=True), _make_step(call))
+    _COMPILED[model] = pair
+    return pair
 
 
 class TensorflowBackend(Backend):
@@ -161,7 +188,7 @@ class TensorflowBackend(Backend):
         else:
             self.dtype = tf.as_dtype(foreign_to_numpy(x, "tensorflow").dtype)
         self.device = x.device if isinstance(x, tf.Tensor) and getattr(x, "device", "") else None
-        self._compiled = _compiled(model)
+        self._compiled, self._step = _compiled(model)
 
     @classmethod
     def owns_model(cls, model: Any) -> bool:
@@ -241,6 +268,11 @@ class TensorflowBackend(Backend):
         self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, idx: np.ndarray,
         alphas: np.ndarray, want_h: bool,
     ) -> tuple[tf.Tensor, np.ndarray | None]:
+        mask = fn.mask(idx) if hasattr(fn, "mask") and not delta.dtype.is_complex else None
+        if mask is not None:  # the time path with an index-like target: one compiled graph per chunk
+            g, h = self._step(start, delta, self.as_index(idx), tf.convert_to_tensor(alphas), tf.constant(mask),
+                              tf.constant(want_h), *fn.args(idx))
+            return g, (h.numpy() if want_h else None)
         ti = self.as_index(idx)
         d = tf.gather(delta, ti, axis=0)
         a = self._column(alphas, d)

@@ -76,6 +76,8 @@ class TorchBackend(Backend):
                 dt = self.dtype
             return a.detach().to(device=self.device, dtype=dt or a.dtype)
         arr = foreign_to_numpy(a, self.name)
+        if not arr.flags.writeable:  # e.g. a view of a JAX array; torch wants writable memory
+            arr = arr.copy()
         if dt is None and arr.dtype.kind == "f":
             dt = self.dtype
         elif dt is None and arr.dtype.kind == "c":

@@ -84,6 +84,31 @@ class Target:
                         f"target {t!r} is out of range on output axis {j + 1}: it has {size} entries"
                     )
 
+    def mask(self, out_shape: tuple[int, ...], idx: np.ndarray) -> np.ndarray | None:
+        """The one-hot cotangent that selects each row's explained output, ``(rows, *out_shape)``.
+
+        ``Σ mask ⊙ out`` is the sum of the selected scalars, so compiled backends can take the
+        gradient without Python-side indexing. None for callable targets.
+        """
+        k = self.kind
+        rows = len(idx)
+        if k == "callable":
+            return None
+        m = np.zeros((rows,) + tuple(out_shape), dtype=np.float32)
+        r = np.arange(rows)
+        if k == "scalar":
+            m[...] = 1.0
+        elif k == "index":
+            m[:, int(self.value)] = 1.0
+        elif k == "tuple":
+            m[(slice(None),) + tuple(int(v) for v in self.value)] = 1.0
+        elif k == "rows":
+            m[r, self.value[idx]] = 1.0
+        else:
+            cols = self.value[idx]
+            m[(r,) + tuple(cols[:, j] for j in range(cols.shape[1]))] = 1.0
+        return m
+
     def select(self, out: Any, idx: np.ndarray, backend: Any) -> Any:
         """The explained scalar of each row of ``out`` (rows belong to samples ``idx``).
 
