@@ -140,31 +140,47 @@ def _make_step(call: Callable[..., Any]) -> Any:
             out = call(points, *args)
             total = tf.reduce_sum(out * tf.cast(mask, out.dtype))
         g = tape.gradient(total, points)
-        if g is None:
-            raise CdigModelError(
-                "the model's output does not depend on its input (TensorFlow's gradient is None); check that "
-                "the model uses the input and does not cast it to an integer type or stop its gradient"
-            )
+        if g is None:  # known while tracing; raised outside the graph (errors inside are wrapped)
+            return tf.zeros_like(points), tf.zeros([tf.shape(d)[0]], tf.float64), tf.constant(False)
         g = tf.convert_to_tensor(g)
         h = tf.reduce_sum(tf.reshape(tf.cast(d * g, tf.float64), [tf.shape(d)[0], -1]), axis=1)
-        return g, h
+        return g, h, tf.constant(True)
 
     return tf.function(step, reduce_retracing=True)
 
 
+_NO_GRADIENT = (
+    "the model's output does not depend on its input (TensorFlow's gradient is None); check that the model "
+    "uses the input and does not cast it to an integer type, round it or stop its gradient"
+)
+
+
 def _compiled(model: Any) -> tuple[Any, Any]:
-    """The compiled forward and chunk step of ``model`` (cached per model, weakly)."""
-    try:
-        return _COMPILED[model]
-    except (KeyError, TypeError):
-        pass
+    """The compiled forward and chunk step of ``model``.
+
+    Keras models, ``tf.Module`` objects and ``tf.function`` callables are compiled once and cached
+    (weakly): their state is in variables, which a trace reads afresh. Any other callable is wrapped
+    afresh for each explanation: it may read Python state that changes between explanations.
+    """
+    keras = sys.modules.get("keras")
+    cacheable = isinstance(model, tf.Module) or hasattr(model, "get_concrete_function") or (
+        keras is not None and isinstance(model, keras.Model))
+    if cacheable:
+        try:
+            return _COMPILED[model]
+        except (KeyError, TypeError):
+            pass
     try:
         ref = weakref.ref(model)
         call: Callable[..., Any] = lambda inputs, *args: ref()(inputs, *args)  # noqa: E731
-    except TypeError:  # not weak-referenceable (e.g. a builtin): compile without caching
-        return tf.function(lambda inputs, *args: model(inputs, *args), reduce_retracing=True), _make_step(model)
+    except TypeError:  # not weak-referenceable (e.g. a builtin)
+        call = lambda inputs, *args: model(inputs, *args)  # noqa: E731
     pair = (tf.function(call, reduce_retracing=True), _make_step(call))
-    _COMPILED[model] = pair
+    if cacheable:
+        try:
+            _COMPILED[model] = pair
+        except TypeError:  # unhashable
+            pass
     return pair
 
 
@@ -270,8 +286,10 @@ class TensorflowBackend(Backend):
     ) -> tuple[tf.Tensor, np.ndarray | None]:
         mask = fn.mask(idx) if hasattr(fn, "mask") and not delta.dtype.is_complex else None
         if mask is not None:  # the time path with an index-like target: one compiled graph per chunk
-            g, h = self._step(start, delta, self.as_index(idx), tf.convert_to_tensor(alphas), tf.constant(mask),
-                              tf.constant(want_h), *fn.args(idx))
+            g, h, ok = self._step(start, delta, self.as_index(idx), tf.convert_to_tensor(alphas),
+                                  tf.constant(mask), tf.constant(want_h), *fn.args(idx))
+            if not bool(ok):
+                raise CdigModelError(_NO_GRADIENT)
             return g, (h.numpy() if want_h else None)
         ti = self.as_index(idx)
         d = tf.gather(delta, ti, axis=0)
@@ -283,10 +301,7 @@ class TensorflowBackend(Backend):
             total = tf.reduce_sum(y)
         g = tape.gradient(total, points)
         if g is None:
-            raise CdigModelError(
-                "the model's output does not depend on its input (TensorFlow's gradient is None); check that "
-                "the model uses the input and does not cast it to an integer type or stop its gradient"
-            )
+            raise CdigModelError(_NO_GRADIENT)
         if isinstance(g, tf.IndexedSlices):
             g = tf.convert_to_tensor(g)
         h = None

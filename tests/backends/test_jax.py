@@ -1,0 +1,492 @@
+"""The JAX backend: plain, jitted and parameter-closure functions, closed forms, completeness, the
+complex VJP (JAX's gradient is the conjugate of cdig's convention), errors instead of silent zeros,
+foreign inputs, tensor types, the channels-last default, and double precision (in a subprocess:
+``jax_enable_x64`` is process-wide).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+
+import cdig  # noqa: E402
+from cdig.backends import get_backend  # noqa: E402
+from cdig.backends.jax import JaxBackend  # noqa: E402
+
+
+def _load_helpers():
+    name = "_cdig_tests_triplets"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_triplets.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+tr = _load_helpers()
+
+N, T, C = 3, 16, 3  # C = 3: the channels of the session's fitted_ica
+
+pytestmark = pytest.mark.skipif(jax.config.read("jax_enable_x64"), reason="these tests expect JAX's default float32")
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(11)
+    w = rng.normal(size=(T, C)).astype(np.float32)
+    x = rng.normal(size=(N, T, C)).astype(np.float32)
+    x0 = (0.3 * rng.normal(size=(N, T, C))).astype(np.float32)
+    return w, x, x0
+
+
+# --- every kind of JAX model ---------------------------------------------------------------------------
+
+
+class _Callable:
+    """An object with ``__call__`` holding its parameters (hashable by identity)."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def __call__(self, v):
+        return _apply(self.params, v)
+
+
+def _apply(params, v):
+    """A Flax-style ``apply(params, x)``."""
+    return (v * params["w"]).sum(axis=(1, 2)) + params["b"]
+
+
+@pytest.fixture(scope="module")
+def kinds(data):
+    w, _, _ = data
+    params = {"w": jnp.asarray(w), "b": jnp.asarray(0.5, dtype=jnp.float32)}
+
+    def plain(v):
+        return _apply(params, v)
+
+    jitted = jax.jit(plain)
+    return {  # kind -> (model, input type, extra explain kwargs)
+        "plain-jax-input": (plain, "jax", {}),
+        "plain-numpy-backend": (plain, "numpy", {"backend": "jax"}),
+        "jit-numpy": (jitted, "numpy", {}),
+        "jit-jax": (jitted, "jax", {}),
+        "params-closure": (lambda v: _apply(params, v), "jax", {}),
+        "params-partial": (functools.partial(_apply, params), "jax", {}),
+        "jit-params-partial-numpy": (jax.jit(functools.partial(_apply, params)), "numpy", {}),
+        "callable-object": (_Callable(params), "jax", {}),
+    }
+
+
+@pytest.mark.parametrize("kind", ["plain-jax-input", "plain-numpy-backend", "jit-numpy", "jit-jax", "params-closure",
+                                  "params-partial", "jit-params-partial-numpy", "callable-object"])
+def test_every_kind_of_function_gives_the_closed_form(kind, kinds, data, closed, fitted_ica):
+    w, x, x0 = data
+    model, input_type, kw = kinds[kind]
+    inp = jnp.asarray(x) if input_type == "jax" else x
+    res = cdig.explain(model, inp, ["time", "fourier", cdig.ICA(fitted_ica)], baselines=x0, n_steps=4, **kw)
+    tr.assert_linear_maps(res, w, x, x0, closed, fitted_ica)
+    a = res["time"]
+    assert a.settings["backend"] == "jax" and a.settings["time_axis"] == 1
+    assert a.values.shape == (N, C, T) and res["fourier"].values.shape == (N, C, T // 2 + 1)
+    np.testing.assert_allclose(a.output, (x * w).sum(axis=(1, 2)) + 0.5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_unhashable_callable_modules(frozen, data, closed):
+    """Dataclass modules (eq=True; frozen ones hash their arrays, as Equinox's) are not hashable: jax.jit of
+    the object itself would fail, so the backend must wrap it."""
+    w, x, x0 = data
+
+    @dataclasses.dataclass(frozen=frozen)
+    class Module:
+        w: jax.Array
+
+        def __call__(self, v):
+            return (v * self.w).sum(axis=(1, 2))
+
+    if frozen:  # a pytree, like an Equinox module: its hash would hash the arrays
+        jax.tree_util.register_pytree_node(Module, lambda m: ((m.w,), None), lambda _, ch: Module(*ch))
+    res = cdig.explain(Module(jnp.asarray(w)), jnp.asarray(x), ["time", "fourier"], baselines=x0, n_steps=4)
+    tr.assert_linear_maps(res, w, x, x0, closed, None)
+
+
+def test_a_plain_function_is_read_afresh_by_every_explanation(data):
+    """jax.jit caches its trace on the function's identity; cdig wraps a plain function afresh for every
+    explanation, so Python state it reads (here a numpy array changed in place) is never stale."""
+    w, x, _ = data
+    weights = w.copy()
+
+    def plain(v):
+        return (v * weights).sum(axis=(1, 2))
+
+    first = cdig.explain(plain, jnp.asarray(x), "time", n_steps=4)["time"]
+    weights *= 3.0  # the function itself now returns three times as much
+    np.testing.assert_allclose(np.asarray(plain(jnp.asarray(x))), 3 * first.output, rtol=1e-5)
+    second = cdig.explain(plain, jnp.asarray(x), "time", n_steps=4)["time"]
+    np.testing.assert_allclose(second.output, 3 * first.output, rtol=1e-5)
+    np.testing.assert_allclose(second.values, 3 * first.values, rtol=1e-5, atol=1e-6)
+
+
+def test_float64_input_runs_in_float32_without_x64(data, closed):
+    w, x, x0 = data
+    res = cdig.explain(jax.jit(lambda v: (v * w).sum(axis=(1, 2))), x.astype(np.float64), ["time", "fourier"],
+                       baselines=x0, n_steps=4)
+    assert res["time"].values.dtype == np.float32 and res["fourier"].coefficients.dtype == np.complex64
+    tr.assert_linear_maps(res, w, x, x0, closed, None)
+
+
+# --- completeness on smooth models ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("builder,target", [("conv_classifier", 2), ("attention_regressor", None)])
+def test_completeness_gausslegendre_64_in_every_domain(builder, target):
+    trip = getattr(tr, builder)()
+    fn = trip.make_jax().fn
+    c, t = trip.shape
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.normal(size=(N, t, c)).astype(np.float32))
+    res = cdig.explain(fn, x, ["time", "fourier", cdig.ICA(tr.fit_ica(c))], target=target, n_steps=64)
+    pick = 0 if target is None else target
+    y = np.asarray(fn(x)).reshape(N, -1)[:, pick]
+    y0 = np.asarray(fn(jnp.zeros_like(x))).reshape(N, -1)[:, pick]
+    for name, a in res.items():
+        change = a.output - a.baseline_output
+        assert np.all(np.abs(change) > 1e-3), name
+        assert np.all(np.abs(a.delta) <= 1e-3 * np.abs(change)), (name, a.delta, change)
+        np.testing.assert_allclose(a.output, y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(res["time"].baseline_output, y0, rtol=1e-5, atol=1e-6)
+
+
+# --- the backend's primitives ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_times", [16, 17])
+def test_vjp_through_the_fourier_inverse_matches_finite_differences(rng, n_times):
+    """JAX's own VJP is ∂/∂Re z − i ∂/∂Im z; the backend must return cdig's ∂/∂Re z + i ∂/∂Im z
+    (float32 here, against float64 central differences; the float64 check runs in a subprocess below)."""
+    f = n_times // 2 + 1
+    z = rng.normal(size=(2, 2, f)) + 1j * rng.normal(size=(2, 2, f))
+    cot = rng.normal(size=(2, 2, n_times))
+    be = JaxBackend(lambda v: v, jnp.asarray(cot, dtype=jnp.float32))
+    dom = cdig.Fourier().fit(np.zeros((2, 2, n_times)))
+    g = be.vjp(lambda zz: dom.inverse(zz, jnp), jnp.asarray(z, dtype=jnp.complex64),
+               jnp.asarray(cot, dtype=jnp.float32))
+    assert g.dtype == jnp.complex64
+    fd = tr.fourier_fd_gradient(z, cot, n_times)
+    np.testing.assert_allclose(np.asarray(g), fd, rtol=0, atol=1e-5 * np.abs(fd).max())
+    assert np.abs(np.asarray(g) - np.conj(fd)).max() > 0.1 * np.abs(fd.imag).max()  # not the conjugate
+
+
+def test_vjp_through_the_ica_inverse_is_the_transposed_mixing(rng, fitted_ica):
+    dom = cdig.ICA(fitted_ica).fit(np.zeros((2, 3, 8)))
+    z, cot = rng.normal(size=(2, 3, 8)).astype(np.float32), rng.normal(size=(2, 3, 8)).astype(np.float32)
+    be = JaxBackend(lambda v: v, jnp.asarray(cot))
+    g = be.vjp(lambda zz: dom.inverse(zz, jnp), jnp.asarray(z), jnp.asarray(cot))
+    np.testing.assert_allclose(np.asarray(g), np.einsum("ck,nct->nkt", fitted_ica.mixing_, cot), rtol=1e-5, atol=1e-5)
+
+
+def test_path_grad_and_accumulate_against_a_plain_loop(rng):
+    w = rng.normal(size=(2, 8)).astype(np.float32)
+
+    def fn(points, idx):
+        return jnp.sin((points * w).sum(axis=(1, 2)))
+
+    be = JaxBackend(fn, jnp.asarray(w))
+    start = rng.normal(size=(3, 2, 8)).astype(np.float32)
+    delta = rng.normal(size=(3, 2, 8)).astype(np.float32)
+    idx = np.array([0, 0, 2, 1, 2])
+    alphas = np.array([0.1, 0.7, 0.5, 0.2, 0.9])
+    grads, h = be.path_grad(fn, jnp.asarray(start), jnp.asarray(delta), idx, alphas, True)
+    for r, (i, a) in enumerate(zip(idx, alphas)):
+        p = start[i].astype(np.float64) + a * delta[i]
+        expected = np.cos((p * w).sum()) * w
+        np.testing.assert_allclose(np.asarray(grads[r]), expected, atol=1e-5)
+        np.testing.assert_allclose(h[r], float((delta[i] * expected).sum()), atol=1e-4)
+    weights = np.array([0.5, 0.25, 1.0, 2.0, -1.0])
+    acc = be.accumulate(be.zeros_like(jnp.asarray(start)), idx, grads, weights)
+    ref = np.zeros(start.shape)
+    for r, i in enumerate(idx):
+        ref[i] += weights[r] * np.asarray(grads[r], dtype=np.float64)
+    np.testing.assert_allclose(np.asarray(acc), ref, atol=1e-5)
+
+
+def test_nonlinear_path_with_complex_coefficients_matches_the_shared_pass(data):
+    """A domain flagged nonlinear integrates its own path in complex ``z`` (``path_grad`` on complex
+    points, where JAX's conjugate convention matters): it must give the shared linear pass's map."""
+    _, x, _ = data
+
+    class FourierOwnPath(cdig.Fourier):
+        name, linear = "fourier_own_path", False
+
+    fn = tr.conv_classifier(channels=C, length=T).make_jax().fn
+    res = cdig.explain(fn, jnp.asarray(x), ["fourier", FourierOwnPath()], target=0, n_steps=16)
+    tr.assert_maps_close(res["fourier"].values, res["fourier_own_path"].values, 1e-5)
+    grads = cdig.explain(fn, jnp.asarray(x), ["fourier", FourierOwnPath()], target=0, n_steps=16,
+                         multiply_by_inputs=False)
+    tr.assert_maps_close(grads["fourier"].values, grads["fourier_own_path"].values, 1e-5)
+
+
+@pytest.fixture(scope="module")
+def jax_conv():
+    return jax.jit(tr.conv_classifier(channels=C, length=T).make_jax().fn)
+
+
+# --- targets, extra arguments, chunks ---------------------------------------------------------------
+
+
+def test_targets_as_arrays_extra_arguments_and_chunks(data, jax_conv):
+    w, x, _ = data
+    fn = jax_conv
+    ref = cdig.explain(fn, x, ["time", "fourier"], target=[0, 2, 1], n_steps=16)
+    as_array = cdig.explain(fn, jnp.asarray(x), ["time", "fourier"], target=jnp.asarray([0, 2, 1]), n_steps=16)
+    chunked = cdig.explain(fn, x, ["time", "fourier"], target=np.array([0, 2, 1]), n_steps=16, internal_batch_size=7)
+    for name in ref:
+        tr.assert_maps_close(ref[name].values, as_array[name].values, 1e-6)
+        tr.assert_maps_close(ref[name].values, chunked[name].values, 1e-6)
+
+    def scaled(v, s):
+        return (v * w).sum(axis=(1, 2)) * s
+
+    s = np.array([1.0, -2.0, 3.0], dtype=np.float32)  # split with the batch
+    a = cdig.explain(scaled, jnp.asarray(x), "time", additional_forward_args=(jnp.asarray(s),), n_steps=4,
+                     internal_batch_size=5)["time"]
+    np.testing.assert_allclose(a.values, tr.transpose_last(w * x) * s[:, None, None], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("target", [(2, 1), [(0, 1), (3, 0), (2, 2)]], ids=["tuple", "tuple-per-sample"])
+def test_tuple_targets_of_a_forecaster(target, data):
+    """``out[n, h, c] = Σ_{t,d} W[h, c, t, d] x[n, t, d]``: the map of output ``(h, c)`` is ``W[h, c] ⊙ x``."""
+    _, x, _ = data
+    weights = np.random.default_rng(5).normal(size=(4, C, T, C)).astype(np.float32)
+    a = cdig.explain(lambda v: jnp.einsum("hctd,ntd->nhc", weights, v), jnp.asarray(x), "time", target=target,
+                     n_steps=2)["time"]
+    rows = [target] * N if isinstance(target, tuple) else target
+    expected = np.stack([tr.transpose_last(weights[h, c] * x[i]) for i, (h, c) in enumerate(rows)])
+    np.testing.assert_allclose(a.values, expected, rtol=1e-5, atol=1e-6)
+
+
+# --- errors, not silent zeros -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case,jit", [("round", True), ("astype-int32", False), ("astype-int32", True),
+                                      ("stop_gradient", False), ("int-output", True)])
+def test_a_function_without_a_gradient_is_an_error(case, jit, data):
+    w, x, _ = data
+
+    def model(v):
+        if case == "round":
+            v = jnp.round(4.0 * v)
+        elif case == "astype-int32":
+            v = (4.0 * v).astype(jnp.int32).astype(jnp.float32)
+        elif case == "stop_gradient":
+            v = jax.lax.stop_gradient(v)
+        y = (v * w).sum(axis=(1, 2))
+        return (100.0 * y).astype(jnp.int32) if case == "int-output" else y
+
+    with pytest.raises(cdig.CdigModelError, match="gradient|integer"):
+        cdig.explain(jax.jit(model) if jit else model, jnp.asarray(x), ["time", "fourier"], n_steps=8)
+
+
+# --- other frameworks' tensors -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["torch", "torch-float64", "tensorflow", "numpy-float64"])
+def test_foreign_inputs_to_a_jax_function_are_converted(kind, jax_conv, data):
+    _, x, _ = data
+    ref = cdig.explain(jax_conv, x, ["time", "fourier"], target=1, n_steps=16)
+    if kind.startswith("torch"):
+        inp = torch.as_tensor(x, dtype=torch.float64 if kind == "torch-float64" else torch.float32)
+    elif kind == "tensorflow":
+        tf = pytest.importorskip("tensorflow")
+        inp = tf.constant(x)
+    else:
+        inp = x.astype(np.float64)
+    res = cdig.explain(jax_conv, inp, ["time", "fourier"], target=1, n_steps=16)
+    assert isinstance(res["time"].as_tensor(), jax.Array)  # the model's framework
+    for name in ref:
+        assert res[name].settings["backend"] == "jax" and res[name].values.dtype == np.float32
+        tr.assert_maps_close(ref[name].values, res[name].values, 1e-6, name)
+
+
+def test_a_plain_jax_function_on_a_tf_tensor_with_backend_jax(data):
+    """A plain function cannot be told apart from a TensorFlow one: the input's framework would run
+    it, so ``backend="jax"`` names the one that can."""
+    tf = pytest.importorskip("tensorflow")
+    w, x, x0 = data
+
+    def plain(v):
+        return (v * w).sum(axis=(1, 2))
+
+    a = cdig.explain(plain, tf.constant(x), "time", baselines=x0, n_steps=4, backend="jax")["time"]
+    assert a.settings["backend"] == "jax"
+    np.testing.assert_allclose(a.values, tr.transpose_last(w * (x - x0)), rtol=1e-5, atol=1e-6)
+
+
+def test_jax_arrays_to_a_torch_model_are_converted(models):
+    net = models.conv_net(channels=2, length=T, n_out=3)
+    x = np.random.default_rng(0).normal(size=(N, 2, T)).astype(np.float32)
+    ref = cdig.explain(net, x, ["time", "fourier"], target=1, n_steps=16)
+    res = cdig.explain(net, jnp.asarray(x), ["time", "fourier"], target=1, n_steps=16)
+    for name in ref:
+        assert res[name].settings["backend"] == "torch" and res[name].settings["time_axis"] == 2
+        np.testing.assert_array_equal(res[name].values, ref[name].values)
+
+
+def test_bfloat16_jax_input_to_a_torch_model(models):
+    net = models.conv_net(channels=2, length=T, n_out=3)
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(N, 2, T)), dtype=jnp.bfloat16)
+    ref = cdig.explain(net, np.asarray(x.astype(jnp.float32)), "time", target=1, n_steps=8)["time"]
+    res = cdig.explain(net, x, "time", target=1, n_steps=8)["time"]
+    np.testing.assert_allclose(res.values, ref.values, rtol=1e-6)
+
+
+def test_crossdomainig_with_a_torch_input_to_a_jax_function(jax_conv, data):
+    _, x, _ = data
+    ref = cdig.CrossDomainIG(jax_conv, "fourier").attribute(x, target=1, n_steps=8)
+    attr = cdig.CrossDomainIG(jax_conv, "fourier").attribute(torch.as_tensor(x), target=1, n_steps=8)
+    assert isinstance(attr, torch.Tensor)  # "in the input's array type" (the docstring)
+    assert attr.device == torch.device("cpu")
+    np.testing.assert_allclose(np.asarray(attr), ref, rtol=1e-6, atol=1e-7)
+
+
+# --- tensors stay JAX arrays ----------------------------------------------------------------------------
+
+
+def test_crossdomainig_returns_jax_arrays_for_jax_input(jax_conv, data):
+    _, x, x0 = data
+    ig = cdig.CrossDomainIG(jax_conv, "fourier")
+    attr, delta = ig.attribute(jnp.asarray(x), baselines=jnp.asarray(x0), target=2, n_steps=16,
+                               return_convergence_delta=True)
+    assert isinstance(attr, jax.Array) and isinstance(delta, jax.Array)
+    assert attr.shape == (N, C, T // 2 + 1) and delta.shape == (N,)
+    assert "cpu" in ig.attribution_.settings["device"].lower()
+    as_tensor = ig.attribution_.as_tensor()
+    assert isinstance(as_tensor, jax.Array)
+    np.testing.assert_array_equal(np.asarray(as_tensor), np.asarray(attr))
+    attr_np = ig.attribute(x, baselines=x0, target=2, n_steps=16)
+    assert isinstance(attr_np, np.ndarray)
+    np.testing.assert_array_equal(attr_np, np.asarray(attr))
+    assert isinstance(cdig.explain(jax_conv, x, "time", target=2, n_steps=8)["time"].as_tensor(), jax.Array)
+
+
+def test_backend_detection(data, jax_conv):
+    _, x, _ = data
+    assert isinstance(get_backend(jax_conv, x), JaxBackend)
+    assert isinstance(get_backend(lambda v: v, jnp.asarray(x)), JaxBackend)
+    assert isinstance(get_backend(jax_conv, torch.as_tensor(x)), JaxBackend)  # the model decides
+    assert JaxBackend.default_time_axis == 1
+
+
+# --- the time axis ------------------------------------------------------------------------------------
+
+
+def test_channels_last_by_default_time_axis_minus_one_for_channels_first(data, closed):
+    w, x, x0 = data
+    wc, xc, x0c = tr.transpose_last(w), tr.transpose_last(x), tr.transpose_last(x0)
+    fn = jax.jit(lambda v: (v * w).sum(axis=(1, 2)))
+    res = cdig.explain(fn, x, ["time", "fourier"], baselines=x0, n_steps=4)
+    assert res["time"].settings["time_axis"] == 1
+    tr.assert_linear_maps(res, w, x, x0, closed, None)
+    channels_first = jax.jit(lambda v: (v * wc).sum(axis=(1, 2)))
+    for axis in (-1, 2):
+        res = cdig.explain(channels_first, jnp.asarray(xc), ["time", "fourier"], baselines=x0c, n_steps=4,
+                           time_axis=axis)
+        assert res["time"].settings["time_axis"] == 2
+        tr.assert_linear_maps(res, w, x, x0, closed, None)
+    # 2-D input is (N, T) in every framework; the maps have no channel axis
+    univariate = cdig.explain(lambda v: v @ w[:, 0], jnp.asarray(x[..., 0]), ["time", "fourier"],
+                              baselines=x0[..., 0], n_steps=4)
+    assert univariate["time"].values.shape == (N, T) and univariate["fourier"].values.shape == (N, T // 2 + 1)
+    np.testing.assert_allclose(univariate["time"].values, w[:, 0] * (x - x0)[..., 0], rtol=1e-5, atol=1e-6)
+
+
+# --- double precision (jax_enable_x64 in a fresh process) ---------------------------------------------
+
+_X64_SCRIPT = r'''
+import json, warnings
+import numpy as np
+import jax
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp
+import cdig
+from cdig.backends.jax import JaxBackend
+
+out = {"vjp": {}}
+rng = np.random.default_rng(0)
+for n in (16, 17):
+    f = n // 2 + 1
+    z = rng.normal(size=(2, 2, f)) + 1j * rng.normal(size=(2, 2, f))
+    cot = rng.normal(size=(2, 2, n))
+    be = JaxBackend(lambda v: v, jnp.asarray(cot))
+    dom = cdig.Fourier().fit(np.zeros((2, 2, n)))
+    g = np.asarray(be.vjp(lambda zz: dom.inverse(zz, jnp), jnp.asarray(z), jnp.asarray(cot)))
+    out["vjp"][n] = {"z": [z.real.tolist(), z.imag.tolist()], "cot": cot.tolist(),
+                     "g": [g.real.tolist(), g.imag.tolist()], "dtype": str(g.dtype)}
+
+w = rng.normal(size=(16, 3))
+x, x0 = rng.normal(size=(2, 16, 3)), 0.3 * rng.normal(size=(2, 16, 3))
+r = cdig.explain(jax.jit(lambda v: jnp.sum(v * w, axis=(1, 2))), x, ["time", "fourier"], baselines=x0, n_steps=4)
+out["explain"] = {"w": w.tolist(), "x": x.tolist(), "x0": x0.tolist(), "dtype": str(r["time"].values.dtype),
+                  "time": r["time"].values.tolist(), "fourier": r["fourier"].values.tolist()}
+
+import torch  # a jax.Array into a torch model: converted without torch's warnings
+net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+with warnings.catch_warnings(record=True) as rec:
+    warnings.simplefilter("always")
+    cdig.explain(net, jnp.ones((2, 2, 8), dtype=jnp.float32), "time", target=0, n_steps=4)
+out["torch_warnings"] = [(w.category.__name__ + ": " + str(w.message))[:300] for w in rec]
+print("RESULT:" + json.dumps(out))
+'''
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _x64_process(request):
+    """Started with the module's first test (when any test here needs it), to overlap with the others."""
+    wanted = any("x64_run" in getattr(item, "fixturenames", ()) for item in request.session.items)
+    proc = tr.start_script(_X64_SCRIPT, JAX_ENABLE_X64="1") if wanted else None
+    yield proc
+    if proc is not None:
+        tr.stop_script(proc)
+
+
+@pytest.fixture(scope="module")
+def x64_run(_x64_process):
+    out = tr.finish_script(_x64_process)
+    assert "error" not in out, out["error"]
+    return out
+
+
+@pytest.mark.parametrize("n_times", ["16", "17"])
+def test_float64_vjp_through_the_fourier_inverse_matches_finite_differences(x64_run, n_times):
+    part = x64_run["vjp"][n_times]
+    assert part["dtype"] == "complex128"
+    z = np.asarray(part["z"][0]) + 1j * np.asarray(part["z"][1])
+    g = np.asarray(part["g"][0]) + 1j * np.asarray(part["g"][1])
+    fd = tr.fourier_fd_gradient(z, np.asarray(part["cot"]), int(n_times))
+    np.testing.assert_allclose(g, fd, rtol=0, atol=1e-8)
+
+
+def test_float64_maps_with_x64(x64_run, closed):
+    part = x64_run["explain"]
+    assert part["dtype"] == "float64"
+    w, x, x0 = (np.swapaxes(np.asarray(part[k]), -1, -2) for k in ("w", "x", "x0"))
+    tr.assert_maps_close(w * (x - x0), np.asarray(part["time"]), 1e-12, "time")
+    tr.assert_maps_close(closed.fourier_linear_map(x, x0, w), np.asarray(part["fourier"]), 1e-12, "fourier")
+
+
+def test_jax_input_to_a_torch_model_raises_no_warning(x64_run):
+    """A jax.Array as numpy is a read-only view: torch warns about it (once per process, hence the
+    fresh process) unless the conversion copies it."""
+    assert x64_run["torch_warnings"] == []
