@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -24,17 +23,7 @@ from cdig.backends import get_backend  # noqa: E402
 from cdig.backends.jax import JaxBackend  # noqa: E402
 
 
-def _load_helpers():
-    name = "_cdig_tests_triplets"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_triplets.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-tr = _load_helpers()
+tr = sys.modules["_cdig_tests_triplets"]  # loaded by tests/backends/conftest.py
 
 N, T, C = 3, 16, 3  # C = 3: the channels of the session's fitted_ica
 

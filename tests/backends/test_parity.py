@@ -8,10 +8,8 @@ domain, for every integration rule, for every kind of target and through ``Cross
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import warnings
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -29,17 +27,7 @@ if keras.backend.backend() != "tensorflow":  # pragma: no cover - depends on KER
     pytest.skip("the parity triplets need Keras on the TensorFlow backend", allow_module_level=True)
 
 
-def _load_helpers():
-    name = "_cdig_tests_triplets"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_triplets.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-tr = _load_helpers()
+tr = sys.modules["_cdig_tests_triplets"]  # loaded by tests/backends/conftest.py
 
 N = 4
 FRAMEWORKS = ("torch", "keras", "jax")

@@ -26,17 +26,7 @@ if keras.backend.backend() != "tensorflow":  # pragma: no cover - depends on KER
     pytest.skip("these tests need Keras on the TensorFlow backend", allow_module_level=True)
 
 
-def _load_helpers():
-    name = "_cdig_tests_triplets"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_triplets.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-tr = _load_helpers()
+tr = sys.modules["_cdig_tests_triplets"]  # loaded by tests/backends/conftest.py
 
 N, T, C = 3, 16, 3  # C = 3: the channels of the session's fitted_ica
 
