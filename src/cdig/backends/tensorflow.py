@@ -102,7 +102,40 @@ class TFNamespace:
     def sum(x: tf.Tensor, axis: Any = None) -> tf.Tensor:
         return tf.reduce_sum(x, axis=axis)
 
+    pi = float(np.pi)
+
+    @staticmethod
+    def stack(arrays: Any, axis: int = 0) -> tf.Tensor:
+        return tf.stack(list(arrays), axis=axis)
+
+    @staticmethod
+    def concat(arrays: Any, axis: int = 0) -> tf.Tensor:
+        return tf.concat(list(arrays), axis=axis)
+
+    @staticmethod
+    def where(cond: Any, a: Any, b: Any) -> tf.Tensor:
+        return tf.where(cond, a, b)
+
+    @staticmethod
+    def cumulative_sum(x: tf.Tensor, axis: int | None = None) -> tf.Tensor:
+        return tf.math.cumsum(x, axis=0 if axis is None else axis)
+
+    @staticmethod
+    def matrix_transpose(x: tf.Tensor) -> tf.Tensor:
+        return tf.linalg.matrix_transpose(x)
+
+    @staticmethod
+    def zeros_like(x: tf.Tensor) -> tf.Tensor:
+        return tf.zeros_like(x)
+
+    @staticmethod
+    def ones_like(x: tf.Tensor) -> tf.Tensor:
+        return tf.ones_like(x)
+
     real = staticmethod(tf.math.real)
+    atan2 = staticmethod(tf.math.atan2)
+    maximum = staticmethod(tf.math.maximum)
+    minimum = staticmethod(tf.math.minimum)
     imag = staticmethod(tf.math.imag)
     conj = staticmethod(tf.math.conj)
     abs = staticmethod(tf.math.abs)
