@@ -117,7 +117,7 @@ CASES = [
     ("max_steps-small", dict(n_steps="auto", max_steps=3), cdig.CdigValueError, r"max_steps=3"),
     ("max_steps-float", dict(n_steps="auto", max_steps=100.0), cdig.CdigTypeError, r"max_steps.*100\.0"),
     # domains
-    ("domain-unknown", dict(domains="wavelet"), cdig.CdigValueError, r"unknown domain 'wavelet'.*fourier"),
+    ("domain-unknown", dict(domains="shapelet"), cdig.CdigValueError, r"unknown domain 'shapelet'.*fourier"),
     ("domain-unknown-in-list", dict(domains=["time", "stft"]), cdig.CdigValueError, r"unknown domain 'stft'"),
     ("domain-duplicate", dict(domains=["time", "fourier", "time"]), cdig.CdigValueError,
      r"domain name\(s\) \['time'\] appear twice"),

@@ -2,7 +2,7 @@
 
 >>> import cdig
 >>> sorted(cdig.DOMAINS)
-['fourier', 'ica', 'time']
+['cepstrum', 'dct', 'fourier', 'ica', 'magphase', 'time', 'wavelet']
 """
 
 from .api import CrossDomainIG, explain
@@ -16,11 +16,15 @@ from .core.errors import (
     ConvergenceWarning,
 )
 from .core.rules import RULES
-from .domains import DOMAINS, ICA, Domain, Fourier, Time
+from .domains import (
+    DCT, DOMAINS, ICA, STFT, ComplexCepstrum, Domain, Fourier, FrequencyBands, LinearBasis, MagnitudePhase,
+    Time, TrendSeason, Wavelet,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "explain", "CrossDomainIG", "Attribution", "Domain", "Time", "Fourier", "ICA", "DOMAINS", "RULES",
+    "explain", "CrossDomainIG", "Attribution", "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet",
+    "LinearBasis", "FrequencyBands", "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "DOMAINS", "RULES",
     "CdigError", "CdigValueError", "CdigTypeError", "CdigModelError", "CdigWarning", "ConvergenceWarning",
 ]

@@ -60,8 +60,10 @@ def explain(
         The batch, ``(N, C, T)`` / ``(N, T, C)`` or ``(N, T)``; numpy or the model's framework
         (any device: the work runs on the model's device).
     domains : str, Domain or sequence of them
-        ``"time"``, ``"fourier"``, ``"ica"`` or :class:`cdig.Domain` objects. All linear domains
-        whose path is the same share one batched pass of gradients.
+        Names (``"time"``, ``"fourier"``, ``"ica"``, ``"dct"``, ``"wavelet"``, ``"magphase"``,
+        ``"cepstrum"``) or :class:`cdig.Domain` objects (e.g. ``cdig.STFT(64)``,
+        ``cdig.FrequencyBands(fs=...)``, ``cdig.TrendSeason(period)``, ``cdig.LinearBasis(pca)``).
+        All linear domains whose path is the same share one batched pass of gradients.
     target : None, int, sequence of int, tuple, sequence of tuples, or callable
         The explained output: None for one scalar per sample, an output index (same for all or one
         per sample), a tuple index into multi-dimensional outputs (e.g. ``(horizon, channel)``), or
@@ -331,7 +333,8 @@ class _Run:
         values, dims = layout.squeeze_channels(values, dims)
         if layout.ndim == 2 and full_dims[:1] == ("channel",):
             coords.pop("channel", None)
-            extras = {k: v[:, 0] if v.ndim == raw.ndim else v for k, v in extras.items()}
+            # extras keep the map's sample and channel axes first: drop the channel axis there too
+            extras = {k: v[:, 0] if v.ndim >= 2 and v.shape[1] == 1 else v for k, v in extras.items()}
         self._warn(d.name, delta, f1, f0, res)
         return Attribution(
             values=values, domain=d.name, dims=tuple(dims), coords=coords, delta=delta, output=f1,

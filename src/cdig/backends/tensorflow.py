@@ -132,6 +132,8 @@ class TFNamespace:
     def ones_like(x: tf.Tensor) -> tf.Tensor:
         return tf.ones_like(x)
 
+    complex = staticmethod(tf.complex)  # TF does not promote ``1j * tensor``
+    round = staticmethod(tf.math.round)
     real = staticmethod(tf.math.real)
     atan2 = staticmethod(tf.math.atan2)
     maximum = staticmethod(tf.math.maximum)

@@ -5,15 +5,30 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..core.errors import CdigTypeError, CdigValueError
+from .bands import FrequencyBands
 from .base import Domain
+from .basis import LinearBasis
+from .cepstrum import ComplexCepstrum
+from .dct import DCT
 from .fourier import Fourier
 from .ica import ICA
+from .magphase import MagnitudePhase
+from .stft import STFT
 from .time import Time
+from .trend import TrendSeason
+from .wavelet import Wavelet
 
-__all__ = ["Domain", "Time", "Fourier", "ICA", "DOMAINS", "resolve"]
+__all__ = [
+    "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet", "LinearBasis", "FrequencyBands",
+    "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "DOMAINS", "resolve",
+]
 
-#: Domain names accepted by :func:`cdig.explain`; each makes a fresh object.
-DOMAINS: dict[str, Callable[[], Domain]] = {"time": Time, "fourier": Fourier, "ica": ICA}
+#: Domain names accepted by :func:`cdig.explain`; each makes a fresh object with its defaults.
+#: Domains that need parameters (STFT's n_fft, a basis, bands' fs, a period) are passed as objects.
+DOMAINS: dict[str, Callable[[], Domain]] = {
+    "time": Time, "fourier": Fourier, "ica": ICA, "dct": DCT, "wavelet": Wavelet,
+    "magphase": MagnitudePhase, "cepstrum": ComplexCepstrum,
+}
 
 
 def resolve(domains: Any) -> list[Domain]:

@@ -1,0 +1,149 @@
+"""The DCT domain: scipy.fft.dct as the independent reference, closed forms, completeness, planted
+truth (a model reading one coefficient), the shared pass, coordinates and bad input."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.fft import dct, idct
+
+import cdig
+from cdig.core.errors import CdigValueError
+from cdig.core.rules import RULES
+from cdig.domains.dct import DCT
+
+N, C = 3, 2
+
+
+@pytest.mark.parametrize("kind", [2, 3])
+@pytest.mark.parametrize("n_times", [16, 33])
+def test_transform_matches_scipy_and_inverts(rng, kind, n_times):
+    x = rng.normal(size=(N, C, n_times))
+    d = DCT(type=kind).fit(x)
+    z = d.forward(x, np)
+    np.testing.assert_allclose(z, dct(x, type=kind, norm="ortho", axis=-1), atol=1e-12)
+    np.testing.assert_allclose(d.inverse(z, np), x, atol=1e-12)
+    np.testing.assert_allclose(d.inverse(z, np), idct(z, type=kind, norm="ortho", axis=-1), atol=1e-12)
+    from array_api_compat import torch as xp
+
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    back = d.inverse(d.forward(xt, xp), xp)
+    assert back.dtype == torch.float32
+    np.testing.assert_allclose(back.numpy(), x, atol=2e-5)
+
+
+@pytest.mark.parametrize("method", sorted(RULES))
+@pytest.mark.parametrize("kind", [2, 3])
+def test_linear_model_closed_form(rng, models, method, kind):
+    """f(x) = <w, x>: x = Dᵀz, so ∂g/∂z = D w and A = Δz ⊙ D w (exact for every rule)."""
+    n_times = 40
+    w = rng.normal(size=(C, n_times))
+    x, x0 = rng.normal(size=(N, C, n_times)), rng.normal(size=(N, C, n_times))
+    a = cdig.explain(models.Linear(w, -0.2).eval(), torch.as_tensor(x), DCT(type=kind), baselines=x0,
+                     n_steps=3, method=method)["dct"]
+    dz = dct(x - x0, type=kind, norm="ortho", axis=-1)
+    expected = dz * dct(w, type=kind, norm="ortho", axis=-1)
+    assert a.values.shape == (N, C, n_times) and a.dims == ("channel", "frequency")
+    np.testing.assert_allclose(a.values, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(a.sum(), (w * (x - x0)).sum((1, 2)), atol=1e-12)
+    np.testing.assert_allclose(a.delta, 0.0, atol=1e-12)
+    np.testing.assert_allclose(a.coefficients, dct(x, type=kind, norm="ortho", axis=-1), atol=1e-12)
+    assert not np.iscomplexobj(a.values)
+
+
+@pytest.mark.parametrize("act", ["tanh", "softplus"])
+def test_completeness_smooth_model(models, act):
+    model = models.conv_net(channels=C, length=48, n_out=3, act=act, dtype=torch.float64)
+    x = torch.randn(N, C, 48, dtype=torch.float64)
+    a = cdig.explain(model, x, ["time", DCT()], target=2, n_steps=64, method="gausslegendre")["dct"]
+    assert np.all(a.relative_delta < 1e-3), a.relative_delta
+    np.testing.assert_allclose(a.sum() - (a.output - a.baseline_output), a.delta, atol=1e-12)
+
+
+def test_shares_the_time_pass(models):
+    counter = models.CallCounter(models.conv_net(channels=C, length=40, n_out=2, dtype=torch.float64))
+    x = torch.randn(N, C, 40, dtype=torch.float64)
+    cdig.explain(counter, x, ("time",), target=1, n_steps=16)
+    rows_time = counter.rows
+    counter.reset()
+    cdig.explain(counter, x, ("time", "fourier", DCT()), target=1, n_steps=16)
+    assert counter.rows == rows_time
+
+
+class OneCoefficient(torch.nn.Module):
+    """Planted truth: a nonlinear function of DCT-II coefficient ``k`` (orthonormal) of channel 0 only."""
+
+    def __init__(self, n_times: int, k: int) -> None:
+        super().__init__()
+        self.register_buffer("basis", torch.as_tensor(dct(np.eye(n_times), norm="ortho", axis=0)[k]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x[:, 0] @ self.basis) ** 2 + 0.5 * torch.sin(x[:, 0] @ self.basis)
+
+
+def test_model_reading_one_coefficient_gives_it_all_the_attribution():
+    n_times, k = 64, 7
+    model = OneCoefficient(n_times, k)
+    x = torch.randn(5, C, n_times, dtype=torch.float64)
+    a = cdig.explain(model, x, DCT(), n_steps=64, fs=128.0)["dct"]
+    rest = np.ones(a.values.shape[1:], bool)
+    rest[0, k] = False
+    np.testing.assert_allclose(a.values[:, rest], 0.0, atol=1e-12)
+    np.testing.assert_allclose(a.values[:, 0, k], a.output - a.baseline_output, rtol=1e-6)
+    assert a.coords["frequency"][k] == pytest.approx(k * 128.0 / (2 * n_times))  # 7 Hz
+
+
+@pytest.mark.parametrize("fs", [None, 50.0])
+@pytest.mark.parametrize("kind", [2, 3])
+def test_coordinates(rng, models, fs, kind):
+    n_times = 25
+    model = models.Linear(rng.normal(size=(C, n_times)), 0.0).eval()
+    a = cdig.explain(model, torch.as_tensor(rng.normal(size=(2, C, n_times))), DCT(type=kind), n_steps=1,
+                     fs=fs)["dct"]
+    shift = 0.5 if kind == 3 else 0.0
+    scale = 1.0 if fs is None else fs
+    np.testing.assert_allclose(a.coords["frequency"], (np.arange(n_times) + shift) / (2 * n_times) * scale)
+    assert a.units["frequency"] == ("cycles/sample" if fs is None else "Hz")
+    assert a.settings["domain"] == {"name": "dct", "class": "DCT", "linear": True, "type": kind, "norm": "ortho"}
+
+
+def test_tensorflow_model_matches_torch(rng):
+    tf = pytest.importorskip("tensorflow")
+    w = rng.normal(size=(C, 24)).astype(np.float32)
+    x = rng.normal(size=(N, C, 24)).astype(np.float32)
+    wt = tf.constant(w)
+    f_tf = tf.function(lambda v: tf.tanh(0.3 * tf.reduce_sum(v * wt, axis=[1, 2])))
+    a = cdig.explain(f_tf, tf.constant(x), DCT(), n_steps=64, time_axis=-1, backend="tensorflow")["dct"]
+    assert np.all(a.relative_delta < 1e-3), a.relative_delta
+    wp = torch.as_tensor(w)
+    b = cdig.explain(lambda v: torch.tanh(0.3 * (v * wp).sum((1, 2))), torch.as_tensor(x), DCT(), n_steps=64,
+                     backend="torch")["dct"]
+    np.testing.assert_allclose(a.values, b.values, atol=2e-4 * np.abs(b.values).max())
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(type=1), "type=1"), (dict(type=4), "type=4"), (dict(type=True), "type=True"),
+    (dict(norm=None), "norm=None"), (dict(norm="backward"), "norm='backward'"),
+])
+def test_bad_parameters(kw, match):
+    with pytest.raises(CdigValueError, match=re.escape(match)):
+        DCT(**kw)
+
+
+def test_unfitted_domain_is_refused():
+    with pytest.raises(CdigValueError, match="not fitted"):
+        DCT().forward(np.zeros((1, 1, 8)), np)
+
+
+def test_docs_page_runs(tmp_path, monkeypatch):
+    page = Path(__file__).resolve().parents[2] / "docs" / "domains" / "dct.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "docs_dct"}
+    for code in blocks:
+        exec(compile(code, str(page), "exec"), namespace)
