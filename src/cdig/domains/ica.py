@@ -11,9 +11,62 @@ from .base import Domain, time_coords
 
 __all__ = ["ICA"]
 
+#: Fitted attributes of ``mne.preprocessing.ICA``; any of them (or ``get_sources``) marks an MNE ICA.
+MNE_ATTRS = ("unmixing_matrix_", "mixing_matrix_", "pca_components_", "pca_mean_", "pre_whitener_", "n_components_")
+
+
+def _is_mne_ica(obj: Any) -> bool:
+    """Duck typing, so that mne is never imported: MNE's fitted attributes, or its ``get_sources``."""
+    return any(hasattr(obj, a) for a in MNE_ATTRS) or (
+        callable(getattr(obj, "get_sources", None)) and hasattr(obj, "n_pca_components"))
+
+
+def _mne_matrices(obj: Any, n_channels: int, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unmixing W (K, C), mixing A (C, K), mean (C,)) of a fitted ``mne.preprocessing.ICA``.
+
+    MNE computes sources as ``U P_K (G x - pca_mean)`` (``ICA._transform``), with ``G`` the
+    pre-whitening: ``x / pre_whitener_`` (per channel (C, 1), or a scalar), or the matrix
+    ``pre_whitener_ @ x`` when fitted with a noise covariance; active SSP projectors of the ICA's
+    ``info`` come first (``ICA._do_proj``). Its back-projection with ``K`` PCA components
+    (``apply(n_pca_components=K)``) is ``G⁻¹ (P_Kᵀ M s + pca_mean)``. So ``W = U P_K G``,
+    ``A = G⁻¹ P_Kᵀ M`` and ``mean = G⁻¹ pca_mean``; ``W (x - mean)`` are MNE's sources because
+    ``W G⁻¹ = U P_K`` (``G⁻¹`` is the pseudo-inverse where ``G`` is singular, e.g. with projectors).
+    """
+    missing = [a for a in MNE_ATTRS if not hasattr(obj, a)]
+    if missing:
+        raise CdigValueError(
+            f"{which} ({type(obj).__name__}) looks like an MNE ICA but is not fitted: it lacks "
+            f"{', '.join(missing)}; call ica.fit(raw_or_epochs) first"
+        )
+    k = int(obj.n_components_)
+    pca = np.asarray(obj.pca_components_, dtype=np.float64)
+    n_fit = pca.shape[1] if pca.ndim == 2 else -1
+    names = list(getattr(obj, "ch_names", None) or [])
+    if n_fit != n_channels:
+        got = f" ({', '.join(map(str, names[:8]))}{', ...' if len(names) > 8 else ''})" if names else ""
+        raise CdigValueError(
+            f"{which} (MNE ICA) was fitted on {n_fit} channels{got} but the input has {n_channels}; give the "
+            "input the ICA's channels in the order of ica.ch_names, e.g. raw.get_data(picks=ica.ch_names)"
+        )
+    pw = np.asarray(obj.pre_whitener_, dtype=np.float64)
+    if pw.ndim == 2 and pw.shape == (n_channels, n_channels) and n_channels > 1:
+        g = pw.copy()  # a noise-covariance whitener: pre_whitener_ @ x
+    else:
+        g = np.diag(1.0 / np.broadcast_to(pw.reshape(-1), (n_channels,)))
+    if getattr(obj, "noise_cov", None) is None and hasattr(obj, "_do_proj"):
+        g = g @ np.asarray(obj._do_proj(np.eye(n_channels)), dtype=np.float64)  # SSP projectors, if active
+    g_inv = np.linalg.inv(g) if np.linalg.matrix_rank(g) == n_channels else np.linalg.pinv(g)
+    pca_mean = getattr(obj, "pca_mean_", None)
+    pca_mean = np.zeros(pca.shape[0]) if pca_mean is None else np.asarray(pca_mean, dtype=np.float64).reshape(-1)
+    unmixing = np.asarray(obj.unmixing_matrix_, dtype=np.float64) @ pca[:k] @ g
+    mixing = g_inv @ pca[:k].T @ np.asarray(obj.mixing_matrix_, dtype=np.float64)
+    return unmixing, mixing, g_inv @ pca_mean
+
 
 def _matrices(obj: Any, n_channels: int, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(unmixing W (K, C), mixing A (C, K), mean (C,)) of one fitted FastICA-like object."""
+    """(unmixing W (K, C), mixing A (C, K), mean (C,)) of one fitted FastICA-like or MNE ICA object."""
+    if _is_mne_ica(obj):
+        return _mne_matrices(obj, n_channels, which)
     missing = [a for a in ("mixing_", "mean_") if not hasattr(obj, a)]
     if missing:
         raise CdigValueError(
@@ -45,9 +98,10 @@ class ICA(Domain):
     ----------
     ica : object, sequence of objects, or None
         A fitted object with sklearn ``FastICA``'s interface (``mixing_``, ``mean_``, ``transform``),
-        fitted on samples of shape
-        ``(time steps, channels)``: either one for the whole data set, or a sequence with one per
-        sample of the batch explained. ``None`` fits a seeded ``FastICA`` on the first batch given to
+        fitted on samples of shape ``(time steps, channels)``, or a fitted ``mne.preprocessing.ICA``
+        (on Raw or Epochs; the input's channels are then ``ica.ch_names`` in that order, and its
+        sources are ``ica.get_sources(...)``'s): either one for the whole data set, or a sequence with
+        one per sample of the batch explained. ``None`` fits a seeded ``FastICA`` on the first batch given to
         it (all its time steps pooled) and records that in the result's settings.
     random_state, max_iter : int
         Used only when ``ica`` is None.
@@ -123,9 +177,10 @@ class ICA(Domain):
             self.per_sample_ = True
             self._check_transform(self.ica[0], x[0], self.unmixing_[0], self.mean_[0])
         else:
-            if not hasattr(self.ica, "mixing_") and not hasattr(self.ica, "transform"):
+            if not (hasattr(self.ica, "mixing_") or hasattr(self.ica, "transform") or _is_mne_ica(self.ica)):
                 raise CdigTypeError(
-                    f"ica must be a fitted FastICA-like object, a sequence of them, or None; got {type(self.ica).__name__}"
+                    "ica must be a fitted FastICA-like object, an mne.preprocessing.ICA, a sequence of them, or "
+                    f"None; got {type(self.ica).__name__}"
                 )
             self.unmixing_, self.mixing_, self.mean_ = _matrices(self.ica, c, "ica")
             self.per_sample_ = False

@@ -1,0 +1,100 @@
+"""Cost of the domain library: every linear domain added to a request vs the time-domain map alone.
+
+All linear domains ride the one shared pass of time-domain path gradients; each adds only its
+transform, one vector–Jacobian product of its inverse and the reduction of its map. Target: adding
+every linear domain costs <= 1.2x the time-domain map alone (issue 4). Also printed, for information:
+the cost of each domain on its own and of the two nonlinear domains, which need their own path.
+
+    python benchmarks/bench_domains.py [--quick] [--threads N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Row, describe_machine, fmt_seconds, measure, print_table, ratios, write_json  # noqa: E402
+
+import cdig  # noqa: E402
+
+
+def make_model(channels: int, width: int = 32, classes: int = 5) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv1d(channels, width, 7, padding=3), nn.GELU(),
+        nn.Conv1d(width, 2 * width, 7, stride=2, padding=3), nn.GELU(),
+        nn.Conv1d(2 * width, 2 * width, 7, stride=2, padding=3), nn.GELU(),
+        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(2 * width, classes),
+    ).eval()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small sizes, 3 repeats (< 1 min)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--json", default=None, help="write the results to this JSON file")
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    n, c, t, steps, repeats = (8, 3, 256, 32, 3) if a.quick else (16, 3, 512, 50, 5)
+    fs = 128.0
+    model = make_model(c)
+    x = torch.randn(n, c, t)
+    target = 1
+    from sklearn.decomposition import PCA, FastICA
+
+    pooled = x.numpy().transpose(0, 2, 1).reshape(-1, c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ica = FastICA(random_state=0, whiten="unit-variance").fit(pooled)
+    pca = PCA(random_state=0).fit(pooled)
+    linear = ["time", "fourier", cdig.ICA(ica), cdig.STFT(64), cdig.DCT(), cdig.Wavelet("db4"),
+              cdig.LinearBasis(pca), cdig.FrequencyBands(fs=fs), cdig.TrendSeason(period=32)]
+    names = [d if isinstance(d, str) else d.name for d in linear]
+
+    def run(domains: list) -> callable:
+        def f() -> object:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", cdig.ConvergenceWarning)
+                return cdig.explain(model, x, domains, target=target, n_steps=steps, fs=fs)
+        return f
+
+    fns = {"time": run(["time"]), "all linear": run(linear)}
+    for d, name in zip(linear[1:], names[1:]):
+        fns[f"time+{name}"] = run(["time", d])
+    fns["time+magphase (own path)"] = run(["time", cdig.MagnitudePhase()])
+    machine = describe_machine("cpu")
+    print(f"model: GELU Conv1d classifier, input {n} x {c} x {t}, {steps} Gauss-Legendre steps, fs {fs}; "
+          f"torch threads {torch.get_num_threads()}; median of {repeats} interleaved rounds")
+    res = measure(fns, repeats, 1)
+    rows_out = []
+    for name in fns:
+        if name == "time":
+            continue
+        rs = ratios(res[name]["times_s"], res["time"]["times_s"])
+        rows_out.append((name, fmt_seconds(res[name]["median_s"]), f"{rs['paired']:.3f}"))
+    print_table(["request", "median", "/ time alone"], [("time", fmt_seconds(res["time"]["median_s"]), "1")] + rows_out)
+    all_ratio = ratios(res["all linear"]["times_s"], res["time"]["times_s"])["paired"]
+    maps = fns["all linear"]()
+    worst = max(float(np.max(a.relative_delta)) for a in maps.values())
+    print(f"\nall {len(linear)} linear domains in one request: {all_ratio:.3f} x the time map alone; worst "
+          f"completeness |delta|/|f(x)-f(0)| over them {worst:.1e}")
+    row = Row("D", f"explain(all {len(linear)} linear domains) / explain(time)", all_ratio, f"{all_ratio:.3f}",
+              "<= 1.2", all_ratio <= 1.2, {"times": res, "worst_relative_delta": worst})
+    print_table(["row", "measured", "value", "target", "verdict"],
+                [(row.row, row.name, row.shown, row.target, row.verdict)])
+    print(f"\n{machine.get('cpu', '')}, torch {torch.__version__}")
+    if a.json:
+        write_json(a.json, machine, vars(a), [row])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
