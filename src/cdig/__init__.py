@@ -17,7 +17,7 @@ from .core.errors import (
 )
 from .core.rules import RULES
 from .domains import (
-    DCT, DOMAINS, ICA, STFT, ComplexCepstrum, Domain, Fourier, FrequencyBands, LinearBasis, MagnitudePhase,
+    DCT, DOMAINS, ICA, STFT, ComplexCepstrum, Compose, Domain, Fourier, FrequencyBands, LinearBasis, MagnitudePhase,
     Time, TrendSeason, Wavelet,
 )
 
@@ -25,6 +25,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "explain", "CrossDomainIG", "Attribution", "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet",
-    "LinearBasis", "FrequencyBands", "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "DOMAINS", "RULES",
+    "LinearBasis", "FrequencyBands", "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "Compose", "DOMAINS", "RULES",
     "CdigError", "CdigValueError", "CdigTypeError", "CdigModelError", "CdigWarning", "ConvergenceWarning",
 ]

@@ -9,6 +9,7 @@ from .bands import FrequencyBands
 from .base import Domain
 from .basis import LinearBasis
 from .cepstrum import ComplexCepstrum
+from .compose import Compose
 from .dct import DCT
 from .fourier import Fourier
 from .ica import ICA
@@ -20,7 +21,7 @@ from .wavelet import Wavelet
 
 __all__ = [
     "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet", "LinearBasis", "FrequencyBands",
-    "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "DOMAINS", "resolve",
+    "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "Compose", "DOMAINS", "resolve",
 ]
 
 #: Domain names accepted by :func:`cdig.explain`; each makes a fresh object with its defaults.
