@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import CdigTypeError, CdigValueError
-from .base import Domain, time_coords
+from ._channels import ChannelMixing
 
 __all__ = ["LinearBasis"]
 
@@ -32,7 +32,7 @@ def _from_fitted(obj: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return comps, None if mean is None else np.asarray(mean, dtype=np.float64)
 
 
-class LinearBasis(Domain):
+class LinearBasis(ChannelMixing):
     """Coefficients on a fixed linear basis of the channels; one score per component (summed over time).
 
     Parameters
@@ -72,8 +72,6 @@ class LinearBasis(Domain):
     """
 
     name = "basis"
-    linear = True
-    dims = ("component",)
 
     def __init__(self, components: Any, mean: Any = None) -> None:
         self.components = components
@@ -127,6 +125,7 @@ class LinearBasis(Domain):
         self.components_ = comps
         self.inverse_ = comps.T.copy() if self.orthonormal_ else np.linalg.pinv(comps)
         self.mean_ = mean
+        self.unmixing_, self.mixing_ = self.components_, self.inverse_  # ChannelMixing's names
         self.note_ = None
         if np.linalg.matrix_rank(comps) < c:
             self.note_ = (f"{k} components of rank {np.linalg.matrix_rank(comps)} for {c} channels: the domain "
@@ -148,31 +147,9 @@ class LinearBasis(Domain):
                 f"PCA's interface ({type(obj).__name__} differs); pass its analysis matrix as an array instead"
             )
 
-    @property
-    def n_components_(self) -> int:
-        self._fitted()
-        return int(self.components_.shape[0])
-
-    def _fitted(self) -> None:
+    def _require_fitted(self) -> None:
         if getattr(self, "components_", None) is None:
             raise CdigValueError("this LinearBasis domain is not fitted: call .fit(x) with a (N, C, T) batch first")
-
-    # --- the transform ---------------------------------------------------------------------
-    def forward(self, x: Any, xp: Any) -> Any:
-        self._fitted()
-        return xp.matmul(self.constant(self.components_, x, xp), x - self.constant(self.mean_[:, None], x, xp))
-
-    def inverse(self, z: Any, xp: Any) -> Any:
-        self._fitted()
-        return xp.matmul(self.constant(self.inverse_, z, xp), z) + self.constant(self.mean_[:, None], z, xp)
-
-    # --- reporting -------------------------------------------------------------------------
-    def reduce(self, values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...] | None, dict[str, np.ndarray]]:
-        return values.sum(axis=-1), ("component",), {"per_time": values}
-
-    def coords(self, shape: tuple[int, ...], fs: float | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        t, unit = time_coords(shape[-1], fs)
-        return {"component": np.arange(shape[0]), "time": t}, {"time": unit}
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

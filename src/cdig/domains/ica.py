@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..core.errors import CdigTypeError, CdigValueError
-from .base import Domain, time_coords
+from ._channels import ChannelMixing
 
 __all__ = ["ICA"]
 
@@ -91,7 +91,7 @@ def _matrices(obj: Any, n_channels: int, which: str) -> tuple[np.ndarray, np.nda
     return unmixing, mixing, mean
 
 
-class ICA(Domain):
+class ICA(ChannelMixing):
     """Independent components of the channels; one score per component (summed over time).
 
     Parameters
@@ -128,8 +128,6 @@ class ICA(Domain):
     """
 
     name = "ica"
-    linear = True
-    dims = ("component",)
 
     def __init__(self, ica: Any = None, *, random_state: int = 0, max_iter: int = 1000) -> None:
         self.ica = ica
@@ -191,10 +189,6 @@ class ICA(Domain):
                           "A W (x - mean) + mean, which differs from the input")
         return self
 
-    @property
-    def n_components_(self) -> int:
-        return int(self.unmixing_.shape[-2])
-
     def _check_channels(self, c: int) -> None:
         if self.mixing_.shape[-2] != c:
             raise CdigValueError(
@@ -221,21 +215,6 @@ class ICA(Domain):
         view.__dict__.update(self.__dict__)
         view.unmixing_, view.mixing_, view.mean_ = self.unmixing_[idx], self.mixing_[idx], self.mean_[idx]
         return view
-
-    def forward(self, x: Any, xp: Any) -> Any:
-        w = self.constant(self.unmixing_, x, xp)
-        mean = self.constant(self.mean_[..., None], x, xp)
-        return xp.matmul(w, x - mean)
-
-    def inverse(self, z: Any, xp: Any) -> Any:
-        return xp.matmul(self.constant(self.mixing_, z, xp), z) + self.constant(self.mean_[..., None], z, xp)
-
-    def reduce(self, values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...] | None, dict[str, np.ndarray]]:
-        return values.sum(axis=-1), ("component",), {"per_time": values}
-
-    def coords(self, shape: tuple[int, ...], fs: float | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        t, unit = time_coords(shape[-1], fs)
-        return {"component": np.arange(shape[0]), "time": t}, {"time": unit}
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
