@@ -122,6 +122,7 @@ def main() -> None:
         "bands": cdig.FrequencyBands({"delta": (0.5, 4), "theta": (4, 8), "alpha": (8, 13), "beta": (13, 30)}, fs=fs),
         "trend": cdig.TrendSeason(period=16), "magphase": cdig.MagnitudePhase(),
         "cepstrum": cdig.ComplexCepstrum(),
+        "compose": cdig.Compose(cdig.ICA(ica), cdig.Fourier(), name="compose"),
     }
     maps = cdig.explain(model, sample, list(domains.values()), target=target, fs=fs, n_steps=64)
     for name, att in maps.items():
