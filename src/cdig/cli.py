@@ -94,8 +94,304 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- explain --------------------------------------------------------------------------------------
+class CliError(Exception):
+    """A problem with the user's files or options: one line, ``cdig COMMAND: error: ...``, exit status 2."""
+
+
+#: Domain names ``cdig explain`` accepts: cdig's named domains, plus ``bands`` (EEG rhythms, needs --fs).
+_HZ_DOMAINS = ("bands",)
+#: Domains with a figure in :mod:`cdig.plot`.
+_PLOTTED = ("time", "fourier", "ica")
+
+_EXPLAIN_DESCRIPTION = """\
+Explain a saved model's output on a data file with cross-domain Integrated Gradients, in the time
+domain and in other domains (Fourier spectrum, independent components, ...), and write the maps,
+a summary and figures into one folder.
+
+The target is, by default, the model's predicted class of each sample (the argmax of its output)
+when the output has more than one column, and the output itself when it is one scalar per sample.
+Attributions start from the zero signal (--baseline zero) or the mean of the explained samples
+(--baseline mean); their completeness error (delta) is reported per domain in summary.json."""
+
+_EXPLAIN_EPILOG = """\
+MODEL FORMATS
+  .pt, .pth       TorchScript: torch.jit.save(torch.jit.script(model), "model.pt")
+  .pt2            torch.export: torch.export.save(torch.export.export(model, (x,),
+                  dynamic_shapes=...), "model.pt2"); give it a dynamic batch dimension
+  .keras, .h5     Keras: model.save("model.keras")
+
+DATA FORMATS
+  .npy            the array as saved: (N, C, T) for PyTorch, (N, T, C) for Keras, or (N, T)
+  .npz            one array of the archive: --npz-key NAME (not needed if it holds one)
+  .csv            one series per row, comma-separated, no header: (N, T); with --channels C
+                  each row holds C consecutive series of equal length: (N, C, T)
+  .ts             UCR/UEA (sktime) time-series file, equal-length series without '?';
+                  read as (N, C, T), class labels ignored
+  CSV and .ts data are given to Keras models channels last, as (N, T, C).
+
+OUTPUT (in --out DIR)
+  DOMAIN.npz      one map per domain (cdig.Attribution.load reads it)
+  DOMAIN.nc       the same as NetCDF, when xarray is installed
+  DOMAIN.png      a figure of the first explained sample (time, fourier, ica)
+  summary.json    per-domain max |delta| and relative delta, targets, settings, files
+
+EXAMPLES
+  cdig explain model.pt X_test.npy --fs 250 --out results
+  cdig explain model.pt2 data.npz --npz-key X --domain fourier --domain ica --target 1
+  cdig explain model.keras ECG200_TEST.ts --domain time --domain fourier --steps auto
+  cdig explain model.pt signals.csv --channels 3 --samples 10 --baseline mean
+
+Exit status: 0 on success, 2 for bad options or files (one line on stderr), 1 when a needed
+package (torch, keras, scikit-learn, matplotlib) is missing."""
+
+
+def _domain_name(text: str) -> str:
+    from .domains import DOMAINS
+
+    key = text.strip().lower()
+    if key not in DOMAINS and key not in _HZ_DOMAINS:
+        raise argparse.ArgumentTypeError(
+            f"unknown domain {text!r}; accepted: {', '.join([*DOMAINS, *_HZ_DOMAINS])}")
+    return key
+
+
+def _target(text: str) -> int | str:
+    if text.strip().lower() in ("auto", "argmax"):
+        return text.strip().lower()
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither an output index nor 'auto' / 'argmax'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be a non-negative output index")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value} must be a positive finite number")
+    return value
+
+
+def _add_explain(sub: Any) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="explain a saved model (TorchScript, torch.export, Keras) on a data file (.npy, .npz, .csv, .ts)",
+        description=_EXPLAIN_DESCRIPTION, epilog=_EXPLAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="the model file: .pt/.pth, .pt2, .keras or .h5")
+    p.add_argument("data", metavar="DATA", help="the data file: .npy, .npz, .csv or .ts")
+    p.add_argument("--domain", dest="domains", metavar="NAME", action="append", type=_domain_name,
+                   help="a domain to explain in, repeatable: time, fourier, ica, dct, wavelet, magphase, "
+                        "cepstrum, bands (default: time and fourier)")
+    p.add_argument("--target", type=_target, default="auto",
+                   help="output index to explain for every sample, 'argmax' (the predicted class) or "
+                        "'auto': argmax for outputs with several columns, the output itself when scalar "
+                        "(default: %(default)s)")
+    p.add_argument("--fs", metavar="HZ", type=_positive_float, default=None,
+                   help="sampling rate in Hz: coordinates in s and Hz (needed by the bands domain)")
+    p.add_argument("--out", metavar="DIR", default="cdig-explain",
+                   help="folder for the results, created if needed (default: %(default)s)")
+    p.add_argument("--steps", metavar="S", type=_steps, default=50,
+                   help="Gauss-Legendre points per sample, or 'auto' for the adaptive rule (default: %(default)s)")
+    p.add_argument("--baseline", choices=("zero", "mean"), default="zero",
+                   help="the reference signal: zeros, or the mean of the explained samples (default: %(default)s)")
+    p.add_argument("--time-axis", metavar="AXIS", type=int, default=None,
+                   help="axis of the data holding time (default: -1 for PyTorch, 1 for Keras; 1 for 2-D data)")
+    p.add_argument("--batch-size", metavar="B", type=_int_at_least(1), default=None,
+                   help="path points per forward/backward pass (default: as many as fit 2**24 values)")
+    p.add_argument("--samples", metavar="N", type=_int_at_least(1), default=None,
+                   help="explain only the first N samples (default: all)")
+    p.add_argument("--npz-key", metavar="KEY", default=None, help="which array of an .npz data file")
+    p.add_argument("--channels", metavar="C", type=_int_at_least(1), default=None,
+                   help="CSV data: split each row into C series, giving (N, C, T) (default: univariate (N, T))")
+    p.add_argument("--no-figures", dest="figures", action="store_false", help="write no figures")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bars")
+    p.set_defaults(run=_run_explain)
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    import json
+    import time
+    from pathlib import Path
+
+    import numpy as np
+
+    from .core.errors import CdigError
+    from .io import load_data, load_model, predict
+
+    t_start = time.perf_counter()
+    domains = list(dict.fromkeys(args.domains or ["time", "fourier"]))
+    needs_hz = [d for d in domains if d in _HZ_DOMAINS]
+    if needs_hz and args.fs is None:
+        raise CliError(f"the {', '.join(needs_hz)} domain needs the sampling rate: give --fs HZ")
+    try:
+        x = load_data(args.data, npz_key=args.npz_key, channels=args.channels)
+        model, framework = load_model(args.model)
+    except CdigError as e:
+        raise CliError(str(e)) from None
+    n_total = len(x)
+    if args.samples is not None:
+        x = x[:args.samples]
+    from_file_layout = Path(args.data).suffix.lower() in (".csv", ".ts") and x.ndim == 3
+    if framework == "keras" and from_file_layout:
+        x = np.ascontiguousarray(x.transpose(0, 2, 1))  # (N, C, T) -> Keras' channels last
+    try:
+        first = predict(model, framework, x[:1])
+    except Exception as e:  # noqa: BLE001 - the model's own error, reported with the data's shape
+        raise CliError(
+            f"{args.model}: the model refuses data of shape {x.shape} from {args.data} (first sample, shape "
+            f"{x[:1].shape}): {_squash(e)}") from None
+    try:
+        out = predict(model, framework, x, args.batch_size or 256) if len(x) > 1 else first
+    except Exception as e:  # noqa: BLE001
+        raise CliError(
+            f"{args.model}: the model runs one sample but fails on a batch of {min(len(x), args.batch_size or 256)} "
+            f"(a torch.export program needs a dynamic batch dimension): {_squash(e)}") from None
+    target, target_note = _choose_target(args.target, out, args.model)
+
+    import cdig
+
+    doms = [cdig.FrequencyBands(fs=args.fs) if d == "bands" else d for d in domains]
+    baselines = x.mean(axis=0, keepdims=True) if args.baseline == "mean" else None
+    xin: Any = x
+    if framework == "torch":
+        import torch
+
+        xin = torch.from_numpy(x)
+    try:
+        maps = cdig.explain(model, xin, doms, target=target, baselines=baselines, n_steps=args.steps,
+                            internal_batch_size=args.batch_size, time_axis=args.time_axis, fs=args.fs,
+                            backend="torch" if framework == "torch" else None, progress=args.progress)
+    except CdigError as e:
+        raise CliError(f"{args.model} on {args.data} (shape {x.shape}): {_squash(e)}") from None
+    t_explain = time.perf_counter() - t_start
+
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: list[str] = []
+    notes: list[str] = []
+    for name, att in maps.items():
+        files.append(att.save(out_dir / f"{name}.npz").name)
+    files += _write_netcdf(maps, out_dir, notes)
+    if args.figures:
+        files += _write_figures(maps, out_dir, args.progress, notes)
+    summary = {
+        "cdig_version": __version__,
+        "model": {"file": str(Path(args.model).resolve()), "framework": framework},
+        "data": {"file": str(Path(args.data).resolve()), "n_samples": n_total, "explained_shape": list(x.shape)},
+        "target": {"rule": target_note, "per_sample": _jsonable_target(target, len(x)),
+                   "output_shape": list(out.shape[1:])},
+        "deltas": {name: {"max_abs_delta": float(np.max(np.abs(att.delta))),
+                          "max_relative_delta": float(np.max(att.relative_delta))} for name, att in maps.items()},
+        "settings": {"domains": domains, "n_steps": args.steps,
+                     "method": "gausskronrod_adaptive" if args.steps == "auto" else "gausslegendre",
+                     "baseline": args.baseline, "fs": args.fs,
+                     "time_axis": next(iter(maps.values())).settings.get("time_axis"),
+                     "internal_batch_size": args.batch_size, "samples": args.samples, "npz_key": args.npz_key,
+                     "channels": args.channels},
+        "runtime_s": {"explain": round(t_explain, 3), "total": round(time.perf_counter() - t_start, 3)},
+        "notes": notes,
+        "out_dir": str(out_dir.resolve()),
+        "files": files + ["summary.json"],
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"cdig explain: {len(x)} sample(s) of {args.data} in {', '.join(maps)}; max relative |delta| "
+          + ", ".join(f"{k} {v['max_relative_delta']:.1e}" for k, v in summary["deltas"].items()))
+    for note in notes:
+        print(f"  note: {note}")
+    print(f"  wrote {len(summary['files'])} files to {summary['out_dir']}: {', '.join(summary['files'])}")
+    return 0
+
+
+def _squash(e: BaseException) -> str:
+    from .io import _one_line
+
+    return _one_line(e)
+
+
+def _choose_target(choice: int | str, out: Any, model_path: str) -> tuple[Any, str]:
+    import numpy as np
+
+    rest = out.shape[1:]
+    scalar = len(rest) == 0 or (len(rest) == 1 and rest[0] == 1)
+    if isinstance(choice, int):
+        if scalar or len(rest) != 1 or choice >= rest[0]:
+            raise CliError(f"{model_path}: --target {choice} is out of range for the model's output of shape "
+                           f"{tuple(out.shape)}")
+        return choice, f"output {choice}"
+    if scalar:
+        if choice == "argmax":
+            raise CliError(f"{model_path}: --target argmax needs an output with several columns; the model's "
+                           f"output has shape {tuple(out.shape)} (leave --target at auto for a scalar output)")
+        return (None if len(rest) == 0 else 0), "the scalar output"
+    if len(rest) == 1:
+        return np.argmax(out, axis=1).tolist(), "argmax: the predicted class of each sample"
+    raise CliError(f"{model_path}: the model's output has shape {tuple(out.shape)}; explain it from Python with "
+                   "cdig.explain(..., target=(index, ...)) (the command line explains scalar or (N, K) outputs)")
+
+
+def _jsonable_target(target: Any, n: int) -> list[Any]:
+    return list(target) if isinstance(target, list) else [target] * n
+
+
+def _write_netcdf(maps: Any, out_dir: Any, notes: list[str]) -> list[str]:
+    try:
+        import xarray as xr
+    except ImportError:
+        notes.append("NetCDF maps skipped: xarray is not installed (pip install xarray netCDF4)")
+        return []
+    files = []
+    for name, att in maps.items():
+        dims = ("sample", *att.dims)
+        coords = {k: v for k, v in att.coords.items() if k in dims and len(v) == att.values.shape[dims.index(k)]}
+        da = xr.DataArray(att.values, dims=dims, coords=coords, name=f"{name}_attribution",
+                          attrs={"domain": name, "units": str(att.units)})
+        ds = xr.Dataset({da.name: da, "delta": ("sample", att.delta), "output": ("sample", att.output)})
+        try:
+            ds.to_netcdf(out_dir / f"{name}.nc")
+        except Exception as e:  # noqa: BLE001 - e.g. no NetCDF engine installed
+            notes.append(f"NetCDF maps skipped: {_squash(e)}")
+            return files
+        files.append(f"{name}.nc")
+    return files
+
+
+def _write_figures(maps: Any, out_dir: Any, progress: bool, notes: list[str]) -> list[str]:
+    from .plot import plot_attribution
+
+    todo = [name for name in maps if name in _PLOTTED]
+    skipped = [name for name in maps if name not in _PLOTTED]
+    if skipped:
+        notes.append(f"no figure for {', '.join(skipped)} (cdig.plot draws {', '.join(_PLOTTED)})")
+    bar = None
+    if progress and todo:
+        try:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(todo), desc="cdig explain: figures", unit="fig", leave=False)
+        except ImportError:
+            pass
+    files = []
+    for name in todo:
+        fig = plot_attribution(maps[name], 0, title=f"{name} IG of the first explained sample")
+        fig.savefig(out_dir / f"{name}.png", dpi=100)
+        files.append(f"{name}.png")
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return files
+
+
 #: The subcommands, in the order ``cdig --help`` lists them.
-COMMANDS: tuple[Callable[[Any], None], ...] = (_add_demo,)
+COMMANDS: tuple[Callable[[Any], None], ...] = (_add_demo, _add_explain)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,7 +413,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``cdig`` command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
     ``--help``, ``--version`` and argument errors exit through argparse (``SystemExit`` with 0 or 2).
-    A missing optional dependency is reported in one line with the install hint, status 1.
+    A problem with the user's files or options (:class:`CliError`) is one line, status 2; a missing
+    optional dependency is reported in one line with the install hint, status 1.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -126,6 +423,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args))
+    except CliError as e:
+        print(f"cdig {args.command}: error: {e}", file=sys.stderr)
+        return 2
     except ImportError as e:
         print(f"cdig {args.command}: error: {e}", file=sys.stderr)
         return 1
