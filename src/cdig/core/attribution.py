@@ -77,6 +77,16 @@ class Attribution:
         backend = get_backend_by_name(self.settings.get("backend", "numpy"))
         return backend.from_numpy(self.values, self.settings.get("device"))
 
+    def plot(self, sample: int = 0, **kwargs: Any) -> Any:
+        """Plot one sample with the plotter of this map's domain (see :func:`cdig.plot.plot_attribution`).
+
+        Returns a ``matplotlib.figure.Figure`` not attached to pyplot; ``**kwargs`` go to the plotter
+        (``title=``, ``figsize=``, and domain options such as ``band=`` for Fourier).
+        """
+        from ..plot import plot_attribution  # an edge: imported only when drawing
+
+        return plot_attribution(self, sample, **kwargs)
+
     def __repr__(self) -> str:
         shape = "×".join(map(str, self.values.shape))
         return (

@@ -13,17 +13,49 @@ from __future__ import annotations
 
 from typing import Any
 
+import math
+
+import numpy as np
+
+from ..core.errors import CdigValueError
+from .domains import (check_sample, plot_bands, plot_generic, plot_magphase, plot_stft, plot_trend,
+                      plot_wavelet)
 from .fourier import plot_fourier
 from .ica import plot_ica
 from .time import plot_time
 
-__all__ = ["plot_attribution", "plot_time", "plot_fourier", "plot_ica"]
+__all__ = ["plot_attribution", "summary", "plot_time", "plot_fourier", "plot_ica", "plot_stft", "plot_wavelet",
+           "plot_bands", "plot_trend", "plot_magphase", "plot_generic"]
 
-_PLOTTERS = {"time": plot_time, "fourier": plot_fourier, "ica": plot_ica}
+_PLOTTERS = {"time": plot_time, "fourier": plot_fourier, "ica": plot_ica, "stft": plot_stft,
+             "wavelet": plot_wavelet, "bands": plot_bands, "trend": plot_trend, "magphase": plot_magphase}
+
+
+def _plotter(att: Any) -> Any:
+    """The domain's own plotter when its name and axes match what that plotter draws, else the fallback."""
+    dims = tuple(att.dims)
+    if att.domain in _PLOTTERS:
+        return _PLOTTERS[att.domain]
+    # custom domains named otherwise, recognised by their axes
+    if dims[-2:] == ("frequency", "time"):
+        return plot_stft
+    if dims[-2:] == ("component", "time") and len(dims) == 3:
+        return plot_trend
+    if dims[-2:] == ("component", "frequency") and len(dims) == 3:
+        return plot_magphase
+    if "per_level" in att.extras:
+        return plot_wavelet
+    if dims[-1:] == ("band",):
+        return plot_bands
+    return plot_generic
 
 
 def plot_attribution(att: Any, sample: int = 0, **kwargs: Any) -> Any:
-    """Plot one sample of ``att`` with the plotter of its domain (``plot_time``, ``plot_fourier``, ``plot_ica``).
+    """Plot one sample of ``att`` with the plotter of its domain.
+
+    ``time``, ``fourier``, ``ica``, ``stft``, ``wavelet``, ``bands``, ``trend`` and ``magphase`` have
+    their own plotters (custom domains with the same axes are recognised by ``att.dims``); every
+    other domain (``dct``, ``cepstrum``, ``basis``, ``compose``, ...) is drawn by :func:`plot_generic`.
 
     Parameters
     ----------
@@ -40,13 +72,92 @@ def plot_attribution(att: Any, sample: int = 0, **kwargs: Any) -> Any:
 
     Raises
     ------
-    ValueError
-        For a domain without a plotter.
+    cdig.CdigValueError
+        When ``sample`` is not an index of the batch (also an ``IndexError``).
     """
-    try:
-        plotter = _PLOTTERS[att.domain]
-    except KeyError:
-        raise ValueError(
-            f"no plotter for the {att.domain!r} domain; available: {', '.join(_PLOTTERS)}"
-        ) from None
-    return plotter(att, sample, **kwargs)
+    check_sample(att, sample)
+    return _plotter(att)(att, sample, **kwargs)
+
+
+def summary(maps: Any, sample: int = 0, *, title: str | None = None,
+            figsize: tuple[float, float] | None = None, ncols: int = 3) -> Any:
+    """All domains of one sample on one page: a grid with one compact panel per domain.
+
+    Parameters
+    ----------
+    maps : dict of str to Attribution, or sequence of Attribution
+        E.g. the result of ``cdig.explain(model, x, [...domains])``.
+    sample : int
+        Which sample of the batch (the same in every map).
+    title : str, optional
+    figsize : (float, float), optional
+        Default: 4.2 x 3 inches per panel.
+    ncols : int
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per domain (named by the map's key), in the order given.
+
+    Examples
+    --------
+    >>> import torch, cdig
+    >>> from cdig.plot import summary
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1))
+    >>> maps = cdig.explain(model, torch.randn(1, 1, 64), ["time", "fourier"], fs=64.0, n_steps=4)
+    >>> len(summary(maps).axes)
+    2
+    """
+    from ._mpl import new_figure
+
+    items = list(maps.items()) if isinstance(maps, dict) else [(a.domain, a) for a in maps]
+    if not items:
+        raise CdigValueError("maps is empty; summary needs at least one Attribution")
+    for _, att in items:
+        check_sample(att, sample)
+    ncols = max(1, min(int(ncols), len(items)))
+    nrows = math.ceil(len(items) / ncols)
+    fig = new_figure(figsize or (4.2 * ncols, 3.0 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(items):]:
+        fig.delaxes(ax)
+    for ax, (name, att) in zip(axes, items):
+        _compact(att, sample, ax)
+        ax.set_title(f"{name} (sum {float(np.sum(att.values[sample])):.3g})", fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.label.set_size(8)
+        ax.yaxis.label.set_size(8)
+    fig.suptitle(title or f"Attributions of sample {sample % len(items[0][1].values)} in every domain", fontsize=11)
+    return fig
+
+
+def _compact(att: Any, sample: int, ax: Any) -> None:
+    """One small panel of ``att`` in ``ax``: the domain's plotter when it can draw into an axes."""
+    plotter = _plotter(att)
+    if plotter in (plot_stft, plot_wavelet, plot_bands, plot_trend, plot_magphase, plot_generic):
+        plotter(att, sample, ax=ax)
+        return
+    s = check_sample(att, sample)
+    v = np.asarray(att.values[s], dtype=float)
+    if att.domain == "time" or plotter is plot_time:
+        # channel heat map over time: compact and readable for many channels
+        from .domains import _coord, _heat
+        v = v.reshape(-1, v.shape[-1])
+        _heat(ax.figure, ax, _coord(att, "time", v.shape[1]), np.arange(len(v)), v, colorbar=False)
+        ax.set_yticks(np.arange(len(v)), [str(c) for c in range(len(v))] if len(v) <= 8 else None)
+        ax.set_xlabel(f"time ({att.units['time']})" if "time" in att.units else "time")
+        ax.set_ylabel("channel")
+        return
+    # fourier (sum over channels) and ica (one bar per component): the generic shapes
+    if att.domain == "fourier" and v.ndim == 2:
+        from .domains import _coord
+        from ._mpl import NEGATIVE, POSITIVE
+        row = v.sum(axis=0)
+        f = _coord(att, "frequency", len(row))
+        step = float(f[1] - f[0]) if len(f) > 1 else 1.0
+        ax.bar(f, row, width=0.9 * step, color=np.where(row >= 0, POSITIVE, NEGATIVE), lw=0)
+        ax.axhline(0.0, color="black", lw=0.5)
+        ax.set_xlabel(f"frequency ({att.units['frequency']})" if "frequency" in att.units else "frequency")
+        return
+    plot_generic(att, sample, ax=ax)

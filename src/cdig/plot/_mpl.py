@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import CdigValueError
+
 #: Diverging colour map of signed attributions: red pushes the explained output up, blue down.
 CMAP = "RdBu_r"
 POSITIVE, NEGATIVE = "#c0392b", "#2e6da4"
@@ -22,10 +24,16 @@ def new_figure(figsize: tuple[float, float]) -> Any:
     return Figure(figsize=figsize, layout="constrained")
 
 
+class SampleIndexError(CdigValueError, IndexError):
+    """``sample`` is not an index of the attribution's batch (an IndexError too, like plain indexing)."""
+
+
 def check_sample(att: Any, sample: int) -> int:
+    """``sample`` as a non-negative index into ``att.values``; a cdig error naming the batch size otherwise."""
     n = len(att.values)
     if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not -n <= sample < n:
-        raise IndexError(f"sample={sample!r} is out of range for an attribution of {n} sample(s)")
+        raise SampleIndexError(f"sample={sample!r} is out of range for an attribution of {n} sample(s); "
+                               f"accepted: an integer in [{-n}, {n})")
     return int(sample) % n
 
 

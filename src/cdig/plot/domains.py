@@ -1,0 +1,351 @@
+"""Figures of the remaining domains: STFT, wavelet, bands, trend/season, magnitude/phase, and a fallback.
+
+Every function takes ``att, sample=0, title=None, figsize=None`` (plus a few domain options) and
+returns a ``matplotlib.figure.Figure`` not attached to pyplot. Signed maps use the diverging colour
+map of :mod:`cdig.plot` centred on zero (red raises the explained output, blue lowers it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import CdigValueError
+from ._mpl import CMAP, NEGATIVE, POSITIVE, SampleIndexError, axis_label, check_sample, new_figure, symmetric_limit  # noqa: F401
+
+__all__ = ["plot_stft", "plot_wavelet", "plot_bands", "plot_trend", "plot_magphase", "plot_generic"]
+
+
+def channel_names(att: Any, n: int) -> list[str]:
+    """Labels of the ``n`` channels: the coordinate's strings when it holds names, else ``channel i``."""
+    names = np.asarray(att.coords.get("channel", np.arange(n)))
+    if names.dtype.kind in "US" and len(names) == n:
+        return [str(c) for c in names]
+    return [f"channel {c}" for c in range(n)]
+
+
+def _coord(att: Any, name: str, n: int) -> np.ndarray:
+    c = np.asarray(att.coords.get(name, np.arange(n)))
+    return c.astype(float) if c.dtype.kind in "fiu" and len(c) == n else np.arange(n, dtype=float)
+
+
+def _names(att: Any, name: str, n: int) -> list[str]:
+    c = att.coords.get(name)
+    return [str(v) for v in c] if c is not None and len(c) == n else [str(i) for i in range(n)]
+
+
+def _title(fig: Any, title: str | None, default: str, values: np.ndarray) -> None:
+    fig.suptitle(title or f"{default} (sum {float(np.sum(values)):.3g})", fontsize=10)
+
+
+def _grouped_bars(ax: Any, groups: np.ndarray, names: list[str], labels: list[str]) -> None:
+    """Bars of ``groups`` (series x groups), side by side per group; signed colours when one series."""
+    k, g = groups.shape
+    width = 0.8 / k
+    x = np.arange(g)
+    for i in range(k):
+        if k == 1:
+            ax.bar(x, groups[i], 0.8, color=np.where(groups[i] >= 0, POSITIVE, NEGATIVE))
+        else:
+            ax.bar(x + (i - (k - 1) / 2) * width, groups[i], width, label=labels[i])
+    ax.set_xticks(x, names)
+    ax.axhline(0.0, color="black", lw=0.6)
+    if k > 1:
+        ax.legend(fontsize=7, frameon=False)
+
+
+def _heat(fig: Any, ax: Any, x: np.ndarray, y: np.ndarray, m: np.ndarray, colorbar: bool = True) -> Any:
+    vmax = symmetric_limit(m)
+    image = ax.pcolormesh(x, y, m, cmap=CMAP, vmin=-vmax, vmax=vmax, shading="nearest")
+    if colorbar:
+        fig.colorbar(image, ax=ax, pad=0.01).set_label("attribution (output units)")
+    return image
+
+
+# --- the domains -----------------------------------------------------------------------------
+def plot_stft(att: Any, sample: int = 0, *, channels: str = "sum", title: str | None = None,
+              figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+    """Plot an STFT map of one sample as a spectrogram-style heat map (frequency x time).
+
+    Parameters
+    ----------
+    att : Attribution
+        An ``"stft"`` map (``values`` ``(N, C, F, frames)``).
+    sample : int
+        Which sample of the batch.
+    channels : {"sum", "each"}
+        One heat map of the channel sum, or one panel per channel.
+    title : str, optional
+    figsize : (float, float), optional
+    ax : matplotlib Axes, optional
+        Draw a compact channel-sum heat map (no colour bar) into this axes; returns its figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import torch, cdig
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1))
+    >>> att = cdig.explain(model, torch.randn(1, 1, 64), cdig.STFT(16), fs=64.0, n_steps=4)["stft"]
+    >>> len(plot_stft(att).axes)  # heat map and colour bar
+    2
+    """
+    s = check_sample(att, sample)
+    if channels not in ("sum", "each"):
+        raise CdigValueError(f"channels={channels!r} is not accepted; accepted: 'sum', 'each'")
+    v = np.asarray(att.values[s], dtype=float)
+    v = v.reshape((-1,) + v.shape[-2:])
+    f = _coord(att, "frequency", v.shape[1])
+    t = _coord(att, "time", v.shape[2])
+    xlabel = axis_label("time", att.units.get("time"))
+    ylabel = axis_label("frequency", att.units.get("frequency"))
+    if ax is not None:
+        _heat(ax.figure, ax, t, f, v.sum(axis=0), colorbar=False)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        return ax.figure
+    maps = [v.sum(axis=0)] if channels == "sum" or len(v) == 1 else list(v)
+    labels = ["sum over channels"] if channels == "sum" and len(v) > 1 else channel_names(att, len(v))
+    fig = new_figure(figsize or (8.0, 1.0 + 2.6 * len(maps)))
+    axes = fig.subplots(len(maps), 1, sharex=True, squeeze=False)[:, 0]
+    vmax = symmetric_limit(np.stack(maps))
+    image = None
+    for a, m, label in zip(axes, maps, labels):
+        image = a.pcolormesh(t, f, m, cmap=CMAP, vmin=-vmax, vmax=vmax, shading="nearest")
+        a.set_ylabel(ylabel)
+        a.set_title(label, fontsize=9)
+    axes[-1].set_xlabel(xlabel)
+    fig.colorbar(image, ax=list(axes), pad=0.01).set_label("attribution (output units)")
+    _title(fig, title, f"STFT attributions, sample {s}", v)
+    return fig
+
+
+def plot_wavelet(att: Any, sample: int = 0, *, kind: str = "bars", title: str | None = None,
+                 figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+    """Plot a wavelet map of one sample: per-level bars, or a level x position heat map (scalogram).
+
+    Parameters
+    ----------
+    att : Attribution
+        A ``"wavelet"`` map (``values`` ``(N, C, coefficients)``, ``extras["per_level"]``,
+        coords ``band_name``, ``level``, ``position``).
+    sample : int
+    kind : {"bars", "scalogram"}
+        ``"bars"``: each level's attribution per channel; ``"scalogram"``: the channel sum of each
+        coefficient at its level (rows) and time position (columns).
+    title, figsize, ax : optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    s = check_sample(att, sample)
+    if kind not in ("bars", "scalogram"):
+        raise CdigValueError(f"kind={kind!r} is not accepted; accepted: 'bars', 'scalogram'")
+    v = np.asarray(att.values[s], dtype=float)
+    v = v.reshape(-1, v.shape[-1])
+    per_level = att.extras.get("per_level")
+    if per_level is not None:
+        groups = np.asarray(per_level[s], dtype=float).reshape(len(v), -1)
+    else:
+        band = np.asarray(att.coords.get("band", np.zeros(v.shape[1], int)), dtype=int)
+        groups = np.stack([np.bincount(band, weights=row) for row in v])
+    names = _names(att, "band_name", groups.shape[1])
+    fig = ax.figure if ax is not None else new_figure(figsize or (8.0, 3.4))
+    target = ax if ax is not None else fig.add_subplot()
+    if kind == "bars":
+        _grouped_bars(target, groups if ax is None else groups.sum(axis=0, keepdims=True), names,
+                      channel_names(att, len(groups)))
+        target.set_xlabel("wavelet band (A: approximation, D: details)")
+        target.set_ylabel("attribution")
+    else:
+        band = np.asarray(att.coords.get("band", np.zeros(v.shape[1], int)), dtype=int)
+        n_t = v.shape[1]
+        n_bands = groups.shape[1]
+        # the coefficients' "time" is the start of each dyadic block; the finest band gives the sample step
+        start = np.asarray(att.coords.get("time", np.arange(n_t)), dtype=float)
+        finest = np.flatnonzero(band == np.bincount(band).argmax())
+        dt = (start[finest[1]] - start[finest[0]]) * len(finest) / n_t if len(finest) > 1 else 1.0
+        t = float(start.min()) + dt * np.arange(n_t)
+        m = np.full((n_bands, n_t), 0.0)
+        total = v.sum(axis=0)
+        for b in range(n_bands):
+            idx = np.flatnonzero(band == b)
+            # each coefficient of a coarse band covers len(t)/len(idx) samples: spread it over them
+            cols = np.minimum((np.arange(len(t)) * len(idx)) // len(t), len(idx) - 1)
+            m[b] = total[idx][cols] if len(idx) else 0.0
+        _heat(fig, target, t, np.arange(n_bands), m, colorbar=ax is None)
+        target.set_yticks(np.arange(n_bands), names)
+        target.set_xlabel(axis_label("time", att.units.get("time")))
+        target.set_ylabel("band")
+    if ax is None:
+        _title(fig, title, f"Wavelet attributions, sample {s}", v)
+    return fig
+
+
+def plot_bands(att: Any, sample: int = 0, *, title: str | None = None,
+               figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+    """Plot a frequency-band map of one sample: signed bars per named band, grouped by channel.
+
+    Parameters
+    ----------
+    att : Attribution
+        A ``"bands"`` map (``values`` ``(N, C, B)``, coords ``band`` with the names and
+        ``band_low`` / ``band_high`` with the edges).
+    sample : int
+    title, figsize, ax : optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    s = check_sample(att, sample)
+    v = np.asarray(att.values[s], dtype=float)
+    v = v.reshape(-1, v.shape[-1])
+    names = _names(att, "band", v.shape[1])
+    lo, hi = att.coords.get("band_low"), att.coords.get("band_high")
+    if lo is not None and hi is not None and len(lo) == len(names) and ax is None:
+        # the "other" band (bins outside every named band) has no edges: keep its bare name
+        names = [f"{n}\n{float(a):g}-{float(b):g}" if np.isfinite([a, b]).all() else n
+                 for n, a, b in zip(names, lo, hi)]
+    fig = ax.figure if ax is not None else new_figure(figsize or (8.0, 3.4))
+    target = ax if ax is not None else fig.add_subplot()
+    _grouped_bars(target, v if ax is None else v.sum(axis=0, keepdims=True), names, channel_names(att, len(v)))
+    target.set_xlabel(axis_label("band", att.units.get("band_low")))
+    target.set_ylabel("attribution")
+    if ax is None:
+        _title(fig, title, f"Band attributions, sample {s}", v)
+    return fig
+
+
+def _component_panels(att: Any, s: int, axis: str, title: str | None, default: str,
+                      figsize: tuple[float, float] | None, ax: Any) -> Any:
+    v = np.asarray(att.values[s], dtype=float)
+    v = v.reshape((-1,) + v.shape[-2:])  # channel, component, axis
+    parts = v.sum(axis=0)
+    names = _names(att, "component", parts.shape[0])
+    x = _coord(att, axis, parts.shape[1])
+    xlabel = axis_label(axis, att.units.get(axis))
+    if ax is not None:
+        for row, name in zip(parts, names):
+            ax.plot(x, row, lw=0.9, label=name)
+        ax.axhline(0.0, color="black", lw=0.5)
+        ax.legend(fontsize=6, frameon=False)
+        ax.set_xlabel(xlabel)
+        return ax.figure
+    fig = new_figure(figsize or (8.0, 0.8 + 1.5 * len(parts)))
+    axes = fig.subplots(len(parts), 1, sharex=True, squeeze=False)[:, 0]
+    labels = channel_names(att, len(v))
+    for a, k, name in zip(axes, range(len(parts)), names):
+        if len(v) > 1:
+            for c in range(len(v)):
+                a.plot(x, v[c, k], lw=0.7, alpha=0.6, label=labels[c])
+        a.plot(x, parts[k], lw=1.1, color="black", label="sum over channels" if len(v) > 1 else None)
+        a.axhline(0.0, color="0.5", lw=0.5)
+        a.set_ylabel(f"{name}\n({float(parts[k].sum()):.3g})", fontsize=8)
+    if len(v) > 1:
+        axes[0].legend(fontsize=7, frameon=False, ncol=min(len(v) + 1, 4), loc="upper right")
+    axes[-1].set_xlabel(xlabel)
+    _title(fig, title, default, v)
+    return fig
+
+
+def plot_trend(att: Any, sample: int = 0, *, title: str | None = None,
+               figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+    """Plot a trend/season map of one sample: stacked trend, seasonal and residual panels over time.
+
+    Each panel shows the component's attribution per time step, per channel and summed (black);
+    its total is under its name.
+
+    Parameters
+    ----------
+    att : Attribution
+        A ``"trend"`` map (``values`` ``(N, C, 3, T)``).
+    sample : int
+    title, figsize, ax : optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    s = check_sample(att, sample)
+    return _component_panels(att, s, "time", title, f"Trend/season attributions, sample {s}", figsize, ax)
+
+
+def plot_magphase(att: Any, sample: int = 0, *, title: str | None = None,
+                  figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+    """Plot a magnitude/phase map of one sample: a magnitude panel and a phase panel over frequency.
+
+    Parameters
+    ----------
+    att : Attribution
+        A ``"magphase"`` map (``values`` ``(N, C, 2, F)``).
+    sample : int
+    title, figsize, ax : optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    s = check_sample(att, sample)
+    return _component_panels(att, s, "frequency", title, f"Magnitude/phase attributions, sample {s}",
+                             figsize, ax)
+
+
+def plot_generic(att: Any, sample: int = 0, *, title: str | None = None,
+                 figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+    """Plot any map of one sample by its shape: bars for a vector, lines per row for a matrix, a heat map beyond.
+
+    The fallback for ``dct``, ``cepstrum``, ``basis``, ``compose`` and custom domains: a 1-D map is
+    drawn as signed bars over its coordinate; a 2-D map as one line per row (channel or component)
+    over the last axis; a higher one as a heat map of its last two axes summed over the others.
+
+    Parameters
+    ----------
+    att : Attribution
+    sample : int
+    title, figsize, ax : optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    s = check_sample(att, sample)
+    v = np.asarray(att.values[s], dtype=float)
+    dims = tuple(att.dims)
+    fig = ax.figure if ax is not None else new_figure(figsize or (8.0, 3.2))
+    target = ax if ax is not None else fig.add_subplot()
+    if v.ndim <= 1:
+        v = v.reshape(-1)
+        dim = dims[0] if dims else "index"
+        names = _names(att, dim, len(v))
+        target.bar(np.arange(len(v)), v, color=np.where(v >= 0, POSITIVE, NEGATIVE))
+        target.set_xticks(np.arange(len(v)), names if len(v) <= 24 else None)
+        target.axhline(0.0, color="black", lw=0.6)
+        target.set_xlabel(dim)
+    elif v.ndim == 2:
+        last = dims[-1] if dims else "index"
+        x = _coord(att, last, v.shape[1])
+        row_dim = dims[0] if dims else "row"
+        labels = channel_names(att, len(v)) if row_dim == "channel" else \
+            [f"{row_dim} {n}" for n in _names(att, row_dim, len(v))]
+        for row, label in zip(v, labels):
+            target.plot(x, row, lw=1.0, label=label)
+        target.axhline(0.0, color="black", lw=0.5)
+        target.set_xlabel(axis_label(last, att.units.get(last)))
+        if len(v) <= 8:
+            target.legend(fontsize=7, frameon=False)
+    else:
+        m = v.reshape((-1,) + v.shape[-2:]).sum(axis=0)
+        ydim, xdim = (dims[-2], dims[-1]) if len(dims) >= 2 else ("row", "column")
+        _heat(fig, target, _coord(att, xdim, m.shape[1]), _coord(att, ydim, m.shape[0]), m, colorbar=ax is None)
+        target.set_xlabel(axis_label(xdim, att.units.get(xdim)))
+        target.set_ylabel(axis_label(ydim, att.units.get(ydim)))
+    if v.ndim <= 2:
+        target.set_ylabel("attribution")
+    if ax is None:
+        _title(fig, title, f"{att.domain} attributions, sample {s}", v)
+    return fig

@@ -1,0 +1,136 @@
+"""Every domain's map plots: through ``Attribution.plot`` and ``cdig.plot.plot_attribution``, and on one page."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+torch = pytest.importorskip("torch")
+sklearn_decomposition = pytest.importorskip("sklearn.decomposition")
+
+import cdig  # noqa: E402
+from cdig.plot import plot_attribution, summary  # noqa: E402
+
+# axes of each figure with its default options (colour bars count as axes)
+EXPECTED_AXES = {
+    "time": 3,        # two channels and a colour bar
+    "fourier": 2,     # bars and the spectrum's twin axis
+    "ica": 4,         # bars, two time courses, colour bar
+    "stft": 2,        # heat map of the channel sum and its colour bar
+    "dct": 1,
+    "wavelet": 1,
+    "basis": 1,
+    "bands": 1,
+    "trend": 3,       # trend, seasonal, residual
+    "magphase": 2,    # magnitude, phase
+    "cepstrum": 1,
+    "compose": 1,
+}
+DIVERGING = ("time", "stft")
+
+
+@pytest.fixture(scope="module")
+def maps():
+    torch.manual_seed(0)
+    x = torch.randn(2, 2, 64)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(128, 1))
+    pooled = x.numpy().transpose(0, 2, 1).reshape(-1, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ica = sklearn_decomposition.FastICA(whiten="unit-variance", random_state=0).fit(pooled)
+    domains = ["time", "fourier", cdig.ICA(ica), cdig.STFT(16), cdig.DCT(), cdig.Wavelet("haar", level=2),
+               cdig.LinearBasis(sklearn_decomposition.PCA().fit(pooled)),
+               cdig.FrequencyBands({"low": (1, 8), "high": (8, 20)}, fs=64.0), cdig.TrendSeason(8),
+               cdig.MagnitudePhase(), cdig.ComplexCepstrum(), cdig.Compose(cdig.ICA(ica), cdig.Fourier(), name="compose")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = cdig.explain(model, x, domains, fs=64.0, n_steps=4)
+    assert set(out) == set(EXPECTED_AXES)
+    return out
+
+
+def _images(fig):
+    return [im for ax in fig.axes for im in list(ax.images) + list(ax.collections) if hasattr(im, "get_clim")
+            and im.get_array() is not None and getattr(im, "cmap", None) is not None and im.cmap.name == "RdBu_r"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_AXES))
+def test_every_domain_plots(maps, name, tmp_path):
+    from matplotlib.figure import Figure
+
+    att = maps[name]
+    fig = att.plot(sample=1)
+    assert isinstance(fig, Figure)
+    assert fig.canvas.manager is None  # not attached to pyplot
+    assert len(fig.axes) == EXPECTED_AXES[name]
+    again = plot_attribution(att, 1)
+    assert len(again.axes) == EXPECTED_AXES[name]
+    path = tmp_path / f"{name}.png"
+    fig.savefig(path)
+    assert path.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name", DIVERGING)
+def test_diverging_maps_are_centred_on_zero(maps, name):
+    images = _images(maps[name].plot())
+    assert images
+    for im in images:
+        lo, hi = im.get_clim()
+        assert lo == pytest.approx(-hi) and hi > 0
+
+
+def test_stft_per_channel_and_scalogram_are_symmetric(maps):
+    fig = maps["stft"].plot(channels="each")
+    assert len(fig.axes) == 3  # two channels, one shared colour bar
+    fig = maps["wavelet"].plot(kind="scalogram")
+    assert len(fig.axes) == 2
+    for im in _images(fig):
+        lo, hi = im.get_clim()
+        assert lo == pytest.approx(-hi)
+
+
+def test_channel_names_are_used(maps):
+    att = maps["bands"]
+    named = cdig.Attribution(**{**att.__dict__, "coords": {**att.coords, "channel": np.array(["Fz", "Cz"])}})
+    fig = named.plot()
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["Fz", "Cz"]
+    assert "low" in fig.axes[0].get_xticklabels()[0].get_text()
+
+
+def test_summary_has_one_panel_per_domain(maps, tmp_path):
+    fig = summary(maps, sample=1)
+    assert len(fig.axes) == len(maps)
+    assert [ax.get_title().split(" ")[0] for ax in fig.axes] == list(maps)
+    fig.savefig(tmp_path / "summary.png")
+    assert (tmp_path / "summary.png").stat().st_size > 1000
+    assert len(summary([maps["time"], maps["dct"]]).axes) == 2
+
+
+@pytest.mark.parametrize("sample", [2, -3, 1.0, True, "0"])
+def test_bad_sample_is_a_cdig_error(maps, sample):
+    for name in ("time", "stft", "dct"):
+        with pytest.raises(cdig.CdigError, match="sample"):
+            maps[name].plot(sample=sample)
+    with pytest.raises(cdig.CdigError, match="sample"):
+        summary(maps, sample=sample)
+
+
+def test_bad_options_are_cdig_errors(maps):
+    with pytest.raises(cdig.CdigValueError, match="channels"):
+        maps["stft"].plot(channels="all")
+    with pytest.raises(cdig.CdigValueError, match="kind"):
+        maps["wavelet"].plot(kind="pie")
+    with pytest.raises(cdig.CdigValueError, match="empty"):
+        summary({})
+
+
+def test_core_does_not_import_plot_at_module_level():
+    import subprocess
+    import sys
+
+    code = "import sys, cdig.core.attribution; print('cdig.plot' in sys.modules or 'matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
