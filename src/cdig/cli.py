@@ -40,16 +40,26 @@ def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], i
     return parse
 
 
-def _steps(text: str) -> int | str:
-    if text.strip().lower() == "auto":
-        return "auto"
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a positive integer nor 'auto'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be a positive integer (or 'auto')")
-    return value
+def _int_or_word(words: tuple[str, ...], minimum: int, what: str) -> Callable[[str], int | str]:
+    """An argument that is one of ``words`` or an integer ``>= minimum`` (e.g. ``--steps auto``)."""
+
+    def parse(text: str) -> int | str:
+        if text.strip().lower() in words:
+            return text.strip().lower()
+        try:
+            value = int(text)
+        except ValueError:
+            choices = " / ".join(repr(w) for w in words)
+            raise argparse.ArgumentTypeError(f"{text!r} is neither {what} nor {choices}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be {what} (>= {minimum})")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+_steps = _int_or_word(("auto",), 1, "a positive integer")
 
 
 # --- subcommands --------------------------------------------------------------------------------
@@ -156,16 +166,7 @@ def _domain_name(text: str) -> str:
     return key
 
 
-def _target(text: str) -> int | str:
-    if text.strip().lower() in ("auto", "argmax"):
-        return text.strip().lower()
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither an output index nor 'auto' / 'argmax'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be a non-negative output index")
-    return value
+_target = _int_or_word(("auto", "argmax"), 0, "an output index")
 
 
 def _positive_float(text: str) -> float:
