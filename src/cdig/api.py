@@ -6,6 +6,7 @@ Data flows one way: user input -> checks -> backend (model gradients along the p
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from .backends import Backend, get_backend
 from .core.attribution import Attribution
 from .core.checks import Layout, check_baseline, check_input, check_positive_int, check_steps
 from .core.errors import CdigModelError, CdigTypeError, CdigValueError, ConvergenceWarning
+from .core.memory import DEFAULT_FRACTION, HEURISTIC_FACTOR, chunk_rows, parse_bytes
 from .core.path import PathResult, integrate_adaptive, integrate_fixed
 from .core.rules import get_rule
 from .core.targets import Target, make_target
@@ -39,7 +41,7 @@ def explain(
     baselines: Any = None,
     n_steps: int | str = 50,
     method: str = "gausslegendre",
-    internal_batch_size: int | None = None,
+    internal_batch_size: int | str | None = None,
     time_axis: int | None = None,
     fs: float | None = None,
     additional_forward_args: Any = None,
@@ -48,6 +50,7 @@ def explain(
     max_steps: int = 4096,
     backend: str | None = None,
     progress: bool = False,
+    memory_budget: int | str | None = None,
 ) -> dict[str, Attribution]:
     """Cross-domain Integrated Gradients of ``model`` at ``x`` in one or more domains.
 
@@ -79,9 +82,10 @@ def explain(
     method : str
         ``"gausslegendre"`` (default), ``"riemann_left"``, ``"riemann_right"``,
         ``"riemann_middle"`` or ``"riemann_trapezoid"``; ignored when ``n_steps="auto"``.
-    internal_batch_size : int, optional
+    internal_batch_size : int, "auto" or None
         Path points per forward/backward pass; memory depends on it, not on ``n_steps``. Default:
-        as many as fit ``2**24`` input elements.
+        as many as fit ``2**24`` input elements. ``"auto"``: as many as fit ``memory_budget``, from
+        the measured cost of one more path point (see :mod:`cdig.core.memory`).
     time_axis : int, optional
         Axis of ``x`` holding time. Default: the framework's convention — ``-1`` for PyTorch
         ``(N, C, T)``, ``1`` for TensorFlow/Keras and JAX ``(N, T, C)`` (channels last); 2-D input is
@@ -99,6 +103,10 @@ def explain(
         ``"torch"``; detected from the model and input when omitted.
     progress : bool
         Show a progress bar (tqdm when installed).
+    memory_budget : int or str, optional
+        Bytes (or ``"512MiB"``, ``"2GB"``...) an ``internal_batch_size="auto"`` run may use; default
+        half the memory the device reports free (GPU memory on a GPU, else the host's available RAM).
+        The size chosen is recorded in ``settings["internal_batch_size_used"]``.
 
     Returns
     -------
@@ -130,6 +138,54 @@ def explain(
     >>> bool(abs(maps["fourier"].delta).max() < 1e-4)
     True
     """
+    check_steps(n_steps, method, rtol, max_steps)
+    if n_steps != "auto":
+        get_rule(method, n_steps)  # validates n_steps against the rule
+    auto = _check_batch_size(internal_batch_size, memory_budget)
+    s = _prepare(model, x, target=target, time_axis=time_axis, additional_forward_args=additional_forward_args,
+                 internal_batch_size=None if auto else internal_batch_size, backend=backend, n_steps=n_steps,
+                 method=method, rtol=rtol, max_steps=max_steps, progress=progress)
+    if auto:
+        s.run.auto_budget = parse_bytes(memory_budget) if memory_budget is not None else -1
+    be, xb, xn, layout, run = s.be, s.xb, s.xn, s.layout, s.run
+    if fs is not None and (isinstance(fs, bool) or not isinstance(fs, (int, float, np.number))
+                           or not 0 < fs < np.inf):
+        raise CdigValueError(f"fs={fs!r}: the sampling rate must be a positive finite number (in Hz), or None")
+    if not isinstance(multiply_by_inputs, (bool, np.bool_)):
+        raise CdigTypeError(f"multiply_by_inputs must be True or False, got {multiply_by_inputs!r}")
+    doms = resolve(domains)
+    time_base, coef_bases = _split_baselines(baselines, [d.name for d in doms])
+    x0b = be.asarray(check_baseline(_host(time_base, be), xn.shape, xn.dtype))
+    tgt = run.target
+    settings = {
+        "method": "gausskronrod_adaptive" if n_steps == "auto" else method,
+        "n_steps": n_steps, "rtol": rtol if n_steps == "auto" else None,
+        "max_steps": max_steps if n_steps == "auto" else None,
+        "internal_batch_size": internal_batch_size, "internal_batch_size_used": None,
+        "multiply_by_inputs": multiply_by_inputs, "backend": be.name, "device": be.device_name(), "time_axis": layout.time_axis,
+        "input_shape": list(xn.shape), "fs": fs,
+    }
+    with be.prepared():
+        return run.explain_all(doms, xb, x0b, xn, layout, coef_bases, fs, multiply_by_inputs, settings, tgt)
+
+
+@dataclass
+class _Prepared:
+    """What every computation on a model and a batch starts from (see :func:`_prepare`)."""
+
+    be: Backend
+    xb: Any
+    xn: np.ndarray
+    layout: Layout
+    run: "_Run"
+
+
+def _prepare(model: Any, x: Any, *, target: Any, time_axis: int | None, additional_forward_args: Any,
+             internal_batch_size: int | None, backend: str | None, n_steps: int | str = 1,
+             method: str = "gausslegendre", rtol: float = 1e-3, max_steps: int = 4096,
+             progress: bool = False) -> _Prepared:
+    """Backend, validated input and layout, target, model arguments and chunk size: shared by
+    :func:`explain` and :mod:`cdig.metrics`, so both see the model, its input and its output alike."""
     be = get_backend(model, x, backend)
     xb = be.asarray(x)
     xn = be.to_numpy(xb)
@@ -138,34 +194,13 @@ def explain(
     if time_axis is None:
         time_axis = be.default_time_axis if xn.ndim == 3 else 1
     layout = Layout.make(xn.shape, time_axis)
-    if fs is not None and (isinstance(fs, bool) or not isinstance(fs, (int, float, np.number))
-                           or not 0 < fs < np.inf):
-        raise CdigValueError(f"fs={fs!r}: the sampling rate must be a positive finite number (in Hz), or None")
-    if not isinstance(multiply_by_inputs, (bool, np.bool_)):
-        raise CdigTypeError(f"multiply_by_inputs must be True or False, got {multiply_by_inputs!r}")
-    check_steps(n_steps, method, rtol, max_steps)
-    if n_steps != "auto":
-        get_rule(method, n_steps)  # validates n_steps against the rule
     check_positive_int(internal_batch_size, "internal_batch_size", allow_none=True)
-    doms = resolve(domains)
     tgt = make_target(_host(target, be), n)
-    time_base, coef_bases = _split_baselines(baselines, [d.name for d in doms])
-    x0b = be.asarray(check_baseline(_host(time_base, be), xn.shape, xn.dtype))
     args = _forward_args(additional_forward_args, be)
     per_row = int(np.prod(xn.shape[1:]))
     batch_rows = internal_batch_size or max(1, DEFAULT_CHUNK_ELEMENTS // per_row)
-
     run = _Run(be, model, tgt, args, n, batch_rows, n_steps, method, rtol, max_steps, progress)
-    settings = {
-        "method": "gausskronrod_adaptive" if n_steps == "auto" else method,
-        "n_steps": n_steps, "rtol": rtol if n_steps == "auto" else None,
-        "max_steps": max_steps if n_steps == "auto" else None,
-        "internal_batch_size": internal_batch_size, "multiply_by_inputs": multiply_by_inputs,
-        "backend": be.name, "device": be.device_name(), "time_axis": layout.time_axis,
-        "input_shape": list(xn.shape), "fs": fs,
-    }
-    with be.prepared():
-        return run.explain_all(doms, xb, x0b, xn, layout, coef_bases, fs, multiply_by_inputs, settings, tgt)
+    return _Prepared(be, xb, xn, layout, run)
 
 
 @dataclass
@@ -184,6 +219,8 @@ class _Run:
     max_steps: int
     progress: bool
     out_shape: tuple = ()
+    #: None: ``batch_rows`` as given; -1: size it to half the free memory; > 0: to this many bytes.
+    auto_budget: int | None = None
 
     # --- model calls ---------------------------------------------------------------------
     def _args(self, idx: np.ndarray) -> tuple:
@@ -235,6 +272,27 @@ class _Run:
             )
         return y
 
+    def size_chunks(self, xb: Any, x0b: Any) -> dict[str, Any]:
+        """``internal_batch_size="auto"``: set ``batch_rows`` from the budget and the measured cost of a point."""
+        be = self.be
+        budget = self.auto_budget if self.auto_budget and self.auto_budget > 0 else None
+        if budget is None:
+            free = be.free_memory()
+            if free is None:
+                raise CdigValueError("internal_batch_size='auto' needs memory_budget=... here: the free "
+                                     "memory of this device is unknown")
+            budget = int(free * DEFAULT_FRACTION)
+        row = int(np.prod(tuple(xb.shape)[1:]))
+        itemsize = int(np.dtype(be.to_numpy(be.take(xb, np.arange(1))).dtype).itemsize)
+        per = be.point_bytes(self.model_path(), x0b, xb - x0b)
+        measured = per is not None
+        if per is None:
+            per = float(HEURISTIC_FACTOR * row * itemsize)
+        fixed = float(self.n * row * (16 + 3 * itemsize))   # float64 accumulators (x2: adaptive), ends, direction
+        most = self.n * (int(self.n_steps) if self.n_steps != "auto" else self.max_steps)
+        self.batch_rows = chunk_rows(budget, per, fixed, most)
+        return {"memory_budget": budget, "bytes_per_point": round(per), "bytes_per_point_measured": measured}
+
     # --- the path ------------------------------------------------------------------------
     def path(self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, change: np.ndarray,
              floor: np.ndarray, label: str) -> PathResult:
@@ -256,6 +314,9 @@ class _Run:
         be, xp = self.be, self.be.xp
         f_x = self.outputs(xb, check=True, what="input")
         f_x0 = self.outputs(x0b, what="baseline")
+        if self.auto_budget is not None:
+            settings.update(self.size_chunks(xb, x0b))
+        settings["internal_batch_size_used"] = self.batch_rows
         xc, x0c = layout.to_canonical(xb, xp), layout.to_canonical(x0b, xp)
         xcn = layout.to_canonical_np(xn)
         x0n = be.to_numpy(x0b)
@@ -340,7 +401,7 @@ class _Run:
             values=values, domain=d.name, dims=tuple(dims), coords=coords, delta=delta, output=f1,
             baseline_output=f0, n_steps=res.steps, target=tgt.describe(), units=units,
             settings={**settings, "domain": d.describe()}, coefficients=zn, baseline_coefficients=z0n,
-            extras=extras,
+            extras=extras, domain_object=copy.copy(d),
         )
 
     def _warn(self, name: str, delta: np.ndarray, f1: np.ndarray, f0: np.ndarray, res: PathResult) -> None:
@@ -469,6 +530,20 @@ def _coef_baseline(value: Any, z: Any, be: Backend, name: str) -> Any:
     return be.asarray(np.array(arr, dtype=zc.dtype))
 
 
+def _check_batch_size(internal_batch_size: Any, memory_budget: Any) -> bool:
+    """Whether chunks are sized automatically; validates the pair."""
+    if isinstance(internal_batch_size, str):
+        if internal_batch_size != "auto":
+            raise CdigTypeError(f"internal_batch_size must be an int >= 1, 'auto' or None, got {internal_batch_size!r}")
+        if memory_budget is not None:
+            parse_bytes(memory_budget)
+        return True
+    if memory_budget is not None:
+        raise CdigValueError("memory_budget sizes internal_batch_size='auto'; with internal_batch_size="
+                             f"{internal_batch_size!r} it would be ignored: pass internal_batch_size='auto'")
+    return False
+
+
 def _forward_args(extra: Any, be: Backend) -> tuple:
     if extra is None:
         return ()
@@ -519,8 +594,8 @@ class CrossDomainIG:
 
     def attribute(self, inputs: Any, baselines: Any = None, target: Any = None,
                   additional_forward_args: Any = None, n_steps: int | str = 50, method: str = "gausslegendre",
-                  internal_batch_size: int | None = None, return_convergence_delta: bool = False, *,
-                  rtol: float = 1e-3, max_steps: int = 4096) -> Any:
+                  internal_batch_size: int | str | None = None, return_convergence_delta: bool = False, *,
+                  rtol: float = 1e-3, max_steps: int = 4096, memory_budget: int | str | None = None) -> Any:
         """Attributions of ``inputs`` (and the per-sample delta on request), in the input's array type.
 
         The full :class:`cdig.Attribution` (coordinates, outputs, steps) is kept in ``attribution_``.
@@ -528,7 +603,8 @@ class CrossDomainIG:
         a = explain(self.forward_func, inputs, [self.domain], target=target, baselines=baselines,
                     n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
                     time_axis=self.time_axis, fs=self.fs, additional_forward_args=additional_forward_args,
-                    multiply_by_inputs=self._multiply, rtol=rtol, max_steps=max_steps, backend=self.backend)
+                    multiply_by_inputs=self._multiply, rtol=rtol, max_steps=max_steps, backend=self.backend,
+                    memory_budget=memory_budget)
         self.attribution_ = att = a[self.domain.name]
         out_type = _array_type_of(inputs)
         if out_type is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -133,6 +133,28 @@ class Backend:
     def forward(self, inputs: Any, args: tuple) -> Any:
         """The model's output without gradient bookkeeping."""
         raise NotImplementedError
+
+    # --- memory (internal_batch_size="auto", see cdig.core.memory) ------------------------
+    def point_bytes(self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any) -> float | None:
+        """Bytes one more path point costs in a forward+backward chunk; None when it cannot be measured."""
+        return None
+
+    def free_memory(self) -> int | None:
+        """Bytes free for the explanation on the device it runs on (host RAM by default)."""
+        from ..core.memory import available_memory
+
+        return available_memory()
+
+    def as_module(self, fn: Callable[[Any], Any], parts: Sequence[Any] = ()) -> Any:
+        """``fn`` as this framework's model object (e.g. a ``torch.nn.Module`` that holds ``parts``)."""
+        raise CdigTypeError(f"cdig cannot wrap a function as a {self.name or 'framework'} model object")
+
+    def randomized_copy(self, model: Any, seed: int) -> Any:
+        """A copy of ``model`` with re-initialised weights (the model itself is left unchanged)."""
+        raise CdigTypeError(
+            f"cdig cannot copy and re-initialise a {self.name or type(model).__name__} model "
+            f"({type(model).__name__}); pass randomized_model=... (the same architecture with fresh weights)"
+        )
 
     # --- the path primitives (see cdig.core.path) --------------------------------------
     def zeros_like(self, a: Any) -> Any:

@@ -307,6 +307,21 @@ class TensorflowBackend(Backend):
     def forward(self, inputs: Any, args: tuple) -> Any:
         return self._compiled(inputs, *args)
 
+    def randomized_copy(self, model: Any, seed: int) -> Any:
+        """``keras.models.clone_model`` (new variables), every weight drawn Gaussian under ``seed`` with
+        its original's standard deviation (``1/sqrt(fan_in)`` for constant ones, e.g. zero biases)."""
+        keras = sys.modules.get("keras")
+        if keras is None or not isinstance(model, keras.Model):
+            return super().randomized_copy(model, seed)
+        clone = keras.models.clone_model(model)
+        rng = np.random.default_rng(seed)
+        for w, ref in zip(clone.weights, model.weights):
+            v = np.asarray(ref.numpy())
+            std = float(v.std()) if v.size > 1 else 0.0
+            std = std if std > 0 else 1.0 / max(1, v.shape[0] if v.ndim else 1) ** 0.5
+            w.assign(rng.normal(0.0, std, v.shape).astype(v.dtype))
+        return clone
+
     # --- the path primitives -----------------------------------------------------------
     def zeros_like(self, a: Any) -> tf.Tensor:
         return tf.zeros(a.shape, dtype=tf.complex128 if a.dtype.is_complex else tf.float64)

@@ -30,6 +30,19 @@ def _model_tensor(model: Any) -> torch.Tensor | None:
     return None
 
 
+class _FunctionModule(torch.nn.Module):
+    """``fn`` as a module (inputs cast to ``dtype``: callers such as Quantus hand over float32 tensors)."""
+
+    def __init__(self, fn: Callable[[Any], Any], parts: list, dtype: Any) -> None:
+        super().__init__()
+        self.fn, self.parts, self.dtype = fn, torch.nn.ModuleList(parts), dtype
+        self.eval()
+
+    def forward(self, x: Any) -> Any:
+        x = torch.as_tensor(x)
+        return self.fn(x.to(self.dtype) if x.is_floating_point() and self.dtype is not None else x)
+
+
 class TorchBackend(Backend):
     """PyTorch models (``nn.Module``, TorchScript, or any callable on tensors)."""
 
@@ -137,6 +150,77 @@ class TorchBackend(Backend):
             return self.model(inputs, *args)
 
     # --- the path primitives -----------------------------------------------------------
+    def point_bytes(self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any) -> float | None:
+        """Measured: on CUDA the allocator's peak during a chunk; elsewhere the tensors autograd keeps for
+        the backward pass (counted once per storage), twice over for the gradients flowing back, plus
+        the points, their gradients and the scaled direction. Chunks of 1 and 4 points of the first
+        sample; the difference per point is the cost of one more."""
+        from ..core.memory import PROBE_ROWS
+
+        cuda = self.device is not None and self.device.type == "cuda"
+        sizes = []
+        for rows in PROBE_ROWS:
+            idx = np.zeros(rows, dtype=np.int64)
+            alphas = np.full(rows, 0.5)
+            if cuda:
+                torch.cuda.synchronize(self.device)
+                torch.cuda.reset_peak_memory_stats(self.device)
+                base = torch.cuda.memory_allocated(self.device)
+                g, _ = self.path_grad(fn, start, delta, idx, alphas, False)
+                torch.cuda.synchronize(self.device)
+                sizes.append(torch.cuda.max_memory_allocated(self.device) - base)
+                del g
+                continue
+            seen: dict[int, int] = {}
+
+            def pack(t: torch.Tensor) -> torch.Tensor:
+                try:
+                    storage = t.untyped_storage()
+                    seen[storage.data_ptr()] = storage.nbytes()
+                except (RuntimeError, NotImplementedError):  # e.g. sparse or functional tensors
+                    seen[id(t)] = t.numel() * t.element_size()
+                return t
+
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                g, _ = self.path_grad(fn, start, delta, idx, alphas, False)
+            sizes.append(2 * sum(seen.values()) + 3 * g.numel() * g.element_size())
+        per = (sizes[1] - sizes[0]) / (PROBE_ROWS[1] - PROBE_ROWS[0])
+        point = start[:1].numel() * start.element_size()
+        return float(max(per, 3 * point))
+
+    def free_memory(self) -> int | None:
+        if self.device is not None and self.device.type == "cuda":
+            return int(torch.cuda.mem_get_info(self.device)[0])
+        return super().free_memory()
+
+    def as_module(self, fn: Callable[[Any], Any], parts: Any = ()) -> Any:
+        """A ``torch.nn.Module`` whose forward is ``fn``; ``parts`` (e.g. the wrapped model) are its
+        submodules, so ``.eval()``, ``.to()`` and parameter lists reach them."""
+        return _FunctionModule(fn, [p for p in parts if isinstance(p, torch.nn.Module)], self.dtype)
+
+    def randomized_copy(self, model: Any, seed: int) -> Any:
+        """``copy.deepcopy(model)``; each layer's ``reset_parameters()`` under ``seed``, and parameters no
+        layer resets drawn Gaussian with their original's standard deviation."""
+        import copy
+
+        if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+            return super().randomized_copy(model, seed)
+        clone = copy.deepcopy(model)
+        devices = [self.device] if self.device is not None and self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            # not seed itself: a fresh model built after torch.manual_seed(seed) would come back unchanged
+            torch.manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+            reset = set()
+            for m in clone.modules():
+                if callable(getattr(m, "reset_parameters", None)):
+                    m.reset_parameters()
+                    reset.update(id(p) for p in m.parameters(recurse=False))
+            for p in clone.parameters():
+                if id(p) not in reset and p.is_floating_point():
+                    std = float(p.std()) if p.numel() > 1 else 0.0
+                    p.normal_(0.0, std if std > 0 else 1.0 / max(1, p.shape[-1] if p.ndim else 1) ** 0.5)
+        return clone
+
     def zeros_like(self, a: Any) -> torch.Tensor:
         # Accumulate in double precision: the adaptive rule adds and removes interval contributions.
         return torch.zeros(a.shape, dtype=torch.complex128 if a.is_complex() else torch.float64, device=a.device)

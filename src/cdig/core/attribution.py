@@ -42,6 +42,10 @@ class Attribution:
         The domain coefficients of the input and of the baseline (canonical layout).
     extras : dict of str to ndarray
         Domain-specific arrays, e.g. ICA's per-time map and source time courses.
+    domain_object : Domain or None
+        The fitted domain that computed the map (a snapshot: refitting the user's object later does
+        not change it), used by :mod:`cdig.metrics` to map perturbed coefficients back to signals.
+        Not saved: :meth:`load` returns None here, and the metrics then take ``domain=``.
     """
 
     values: np.ndarray
@@ -58,6 +62,7 @@ class Attribution:
     coefficients: np.ndarray | None = None
     baseline_coefficients: np.ndarray | None = None
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    domain_object: Any = field(default=None, repr=False, compare=False)
 
     @property
     def relative_delta(self) -> np.ndarray:

@@ -43,6 +43,10 @@ class ChannelMixing(Domain):
     def reduce(self, values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...] | None, dict[str, np.ndarray]]:
         return values.sum(axis=-1), ("component",), {"per_time": values}
 
+    def value_index(self, shape: tuple[int, ...]) -> np.ndarray:
+        # a component's value sums its time course: every time step of component k counts towards k
+        return np.broadcast_to(np.arange(shape[0], dtype=np.int64)[:, None], shape).copy()
+
     def coords(self, shape: tuple[int, ...], fs: float | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         t, unit = time_coords(shape[-1], fs)
         return {"component": np.arange(shape[0]), "time": t}, {"time": unit}

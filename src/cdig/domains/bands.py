@@ -159,6 +159,11 @@ class FrequencyBands(Fourier):
         extras = {"per_bin": values, "band_index": self.band_index_.copy(), "band_edges": self.band_edges_.copy()}
         return summed, ("channel", "band"), extras
 
+    def value_index(self, shape: tuple[int, ...]) -> np.ndarray:
+        # bin f of channel c counts towards band band_index_[f] of channel c
+        n_bands = len(self.band_names_)
+        return np.arange(shape[0], dtype=np.int64)[:, None] * n_bands + self.band_index_[None, :].astype(np.int64)
+
     def coords(self, shape: tuple[int, ...], fs: float | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         if fs is not None and not np.isclose(float(fs), self.fs, rtol=1e-9, atol=0.0):
             raise CdigValueError(

@@ -90,6 +90,20 @@ class Domain:
         """Turn the per-coefficient map into the reported one: ``(values, dims or None, extras)``."""
         return values, None, {}
 
+    def value_index(self, shape: tuple[int, ...]) -> np.ndarray:
+        """For each coefficient (``shape``: one sample's coefficients), the flat index of the reported
+        value it counts towards: the inverse of :meth:`reduce`, used by :mod:`cdig.metrics` to remove or
+        insert everything a reported value stands for. Default: one value per coefficient.
+
+        A domain whose :meth:`reduce` sums coefficients into fewer values overrides both.
+
+        Examples
+        --------
+        >>> Domain().value_index((2, 3)).tolist()
+        [[0, 1, 2], [3, 4, 5]]
+        """
+        return np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+
     def describe(self) -> dict[str, Any]:
         """The domain's settings, recorded in each result."""
         return {"name": self.name, "class": type(self).__name__, "linear": self.linear}

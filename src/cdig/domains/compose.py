@@ -125,6 +125,9 @@ class Compose(Domain):
         values, dims, extras = self.domains[-1].reduce(values)
         return values, self._rename(tuple(dims) if dims is not None else None), extras
 
+    def value_index(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self.domains[-1].value_index(shape)
+
     def axis_names(self, ndim: int) -> tuple[str, ...]:
         return self._rename(self.domains[-1].axis_names(ndim))  # type: ignore[return-value]
 
