@@ -124,14 +124,25 @@ def test_more_domains_options_and_notes(torch_models, files, tmp_path, capsys):
     summary = _check_outputs(out, ["fourier", "ica", "dct", "bands"], n=2)
     assert summary["target"]["per_sample"] == [1, 1]
     assert summary["settings"]["baseline"] == "mean" and summary["settings"]["internal_batch_size"] == 5
-    assert {"fourier.png", "ica.png"} <= set(summary["files"]) and "dct.png" not in summary["files"]
-    assert any("no figure for dct, bands" in note for note in summary["notes"])
+    assert {"fourier.png", "ica.png", "dct.png", "bands.png", "summary.png"} <= set(summary["files"])
+    assert not any("no figure" in note for note in summary["notes"])
     try:
-        import xarray  # noqa: F401
-    except ImportError:
+        import xarray as xr
+    except ImportError:  # pragma: no cover - the test extra installs xarray
         assert any("xarray is not installed" in note for note in summary["notes"])
-    else:  # pragma: no cover - depends on the environment
-        assert "fourier.nc" in summary["files"] or any("NetCDF" in note for note in summary["notes"])
+        return
+    import cdig
+
+    assert {f"{d}.nc" for d in ("fourier", "ica", "dct", "bands")} <= set(summary["files"]), summary["notes"]
+    for d in ("fourier", "bands"):
+        att = cdig.Attribution.load(out / f"{d}.npz")
+        with xr.open_dataset(out / f"{d}.nc") as ds:
+            da = ds[f"{d}_attribution"]
+            assert da.dims == ("sample", *att.dims) and da.attrs["units"] == str(att.units)
+            np.testing.assert_array_equal(da.values, att.values)
+            np.testing.assert_array_equal(ds["delta"].values, att.delta)
+            for k in set(att.dims) & set(att.coords):
+                np.testing.assert_array_equal(da[k].values, np.asarray(att.coords[k]))
 
 
 def test_default_target_is_argmax_or_the_scalar(torch_models, files, tmp_path):

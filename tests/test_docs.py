@@ -1,4 +1,10 @@
-"""Every ```python block of README.md and docs/*.md runs (blocks of one file share a namespace)."""
+"""Every ```python block of README.md and docs/**/*.md runs (blocks of one file share a namespace).
+
+The site (``mkdocs.yml``, built by ``tests/test_docs_site.py``) shows the same files, so every
+code block a reader sees there has run here. Blocks in other languages (``bash``, ``text``, ...)
+are shown and not run; :func:`test_no_block_is_silently_skipped` makes sure that every block
+either runs or says what it is.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,27 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n]*)$", re.M)
+# Languages shown but not run: shell commands, program output, diffs, file formats.
+NOT_RUN = {"bash", "sh", "shell", "console", "text", "diff", "json", "yaml", "toml", "ini", "csv"}
+RUNNABLE = [p for p in PAGES if BLOCK.search(p.read_text())]
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def _fences(text: str) -> list[tuple[int, str, str]]:
+    """(line, indent, info string) of every opening code fence of a Markdown text."""
+    out, open_fence = [], None
+    for m in FENCE.finditer(text):
+        if open_fence is None:
+            open_fence = m.group("fence")
+            out.append((text.count("\n", 0, m.start()) + 1, m.group("indent"), m.group("info").strip()))
+        elif m.group("fence")[0] == open_fence[0] and len(m.group("fence")) >= len(open_fence) and not m.group("info").strip():
+            open_fence = None
+    return out
+
+
+@pytest.mark.parametrize("page", RUNNABLE, ids=[str(p.relative_to(ROOT)) for p in RUNNABLE])
 def test_code_blocks_run(page: Path, tmp_path, monkeypatch) -> None:
     blocks = BLOCK.findall(page.read_text())
-    if not blocks:
-        pytest.skip(f"{page.name} has no python blocks")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": f"docs_{page.stem}"}
     for i, code in enumerate(blocks):
@@ -24,6 +44,26 @@ def test_code_blocks_run(page: Path, tmp_path, monkeypatch) -> None:
             exec(compile(code, f"{page.name}[block {i}]", "exec"), namespace)
         except Exception as e:  # pragma: no cover - the message is the point
             raise AssertionError(f"{page.name} block {i} failed: {e!r}\n{code}") from e
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_no_block_is_silently_skipped(page: Path) -> None:
+    """Every fence is ```python at the margin (run above) or names a language that is not run."""
+    text = page.read_text()
+    fences = _fences(text)
+    for line, indent, info in fences:
+        where = f"{page.relative_to(ROOT)}:{line}"
+        lang = info.split()[0].lstrip("{.").rstrip("}") if info else ""
+        if lang == "python" or "py" in lang.lower():
+            assert info == "python" and indent == "", (
+                f"{where}: a Python block must open with a bare ```python at the margin to be run, got "
+                f"{indent!r} + {info!r}")
+        else:
+            assert lang in NOT_RUN, (
+                f"{where}: code block {'without a language' if not lang else f'in {lang!r}'} is neither run "
+                f"nor marked as not run; label it ```python (run by this test) or one of {sorted(NOT_RUN)}")
+    assert sum(info == "python" for _, _, info in fences) == len(BLOCK.findall(text)), (
+        f"{page.relative_to(ROOT)}: the number of ```python fences differs from the blocks that are run")
 
 
 def test_readme_has_the_two_commands() -> None:

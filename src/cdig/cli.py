@@ -65,6 +65,7 @@ _steps = _int_or_word(("auto",), 1, "a positive integer")
 # --- subcommands --------------------------------------------------------------------------------
 def _add_demo(sub: Any) -> None:
     from .demo import DEFAULT_EPOCHS, DEFAULT_STEPS
+    from .demo_real import REAL_EPOCHS
 
     p = sub.add_parser(
         "demo",
@@ -78,15 +79,23 @@ def _add_demo(sub: Any) -> None:
             "Writes into --out: time.npz, fourier.npz, ica.npz (cdig.Attribution.load reads them), "
             "explained.npz (the explained samples), summary.json (accuracy, completeness deltas, "
             "planted-truth checks, settings) and time.png, fourier.png, ica.png, fourier_mean.png. "
-            "Needs torch, scikit-learn and matplotlib: pip install 'cdig[all]'."
+            "Needs torch, scikit-learn and matplotlib: pip install 'cdig[all]'. "
+            "With --real: time.npz, fourier.npz, bands.npz, explained.npz, summary.json (accuracy, deltas, "
+            "attribution vs power per band) and time.png, fourier.png, bands.png, band_shares.png."
         ),
     )
-    p.add_argument("--out", metavar="DIR", default="cdig-demo",
-                   help="folder for the results, created if needed (default: %(default)s)")
+    p.add_argument("--real", action="store_true",
+                   help="run the real-data demo instead: a CNN on the ACSF1 appliance power curves (UCR archive, "
+                        "read from sktime's installed files), explained in time, Fourier and named frequency "
+                        "bands; needs pip install 'cdig[examples]'")
+    p.add_argument("--out", metavar="DIR", default=_DefaultOut("cdig-demo"),
+                   help="folder for the results, created if needed (default: cdig-demo, or cdig-demo-real "
+                        "with --real)")
     p.add_argument("--samples", metavar="N", type=_int_at_least(2, 100), default=32,
-                   help="held-out samples to explain, half of each class, 2-100 (default: %(default)s)")
-    p.add_argument("--epochs", metavar="E", type=_int_at_least(1), default=DEFAULT_EPOCHS,
-                   help="training epochs (default: %(default)s)")
+                   help="held-out samples to explain, half of each class (with --real: taken in turn from the 10 "
+                        "classes), 2-100 (default: %(default)s)")
+    p.add_argument("--epochs", metavar="E", type=_int_at_least(1), default=None,
+                   help=f"training epochs (default: {DEFAULT_EPOCHS}, or {REAL_EPOCHS} with --real)")
     p.add_argument("--steps", metavar="S", type=_steps, default=DEFAULT_STEPS,
                    help="integration points per sample (Gauss-Legendre), or 'auto' for the adaptive rule "
                         "(default: %(default)s)")
@@ -96,11 +105,22 @@ def _add_demo(sub: Any) -> None:
     p.set_defaults(run=_run_demo)
 
 
-def _run_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+class _DefaultOut(str):
+    """``--out``'s default, told apart from the same name typed by the user (``--real`` changes it)."""
 
-    run_demo(args.out, n_explain=args.samples, epochs=args.epochs, n_steps=args.steps, seed=args.seed,
-             progress=args.progress, verbose=True)
+
+def _run_demo(args: argparse.Namespace) -> int:
+    if args.real:
+        from .demo_real import REAL_EPOCHS, run_real_demo
+
+        out = "cdig-demo-real" if isinstance(args.out, _DefaultOut) else args.out
+        run_real_demo(out, n_explain=args.samples, epochs=args.epochs or REAL_EPOCHS, n_steps=args.steps,
+                      seed=args.seed, progress=args.progress, verbose=True)
+        return 0
+    from .demo import DEFAULT_EPOCHS, run_demo
+
+    run_demo(str(args.out), n_explain=args.samples, epochs=args.epochs or DEFAULT_EPOCHS, n_steps=args.steps,
+             seed=args.seed, progress=args.progress, verbose=True)
     return 0
 
 
@@ -112,8 +132,6 @@ class CliError(Exception):
 #: Domain names ``cdig explain`` accepts: cdig's named domains, plus ``bands`` (EEG rhythms, needs --fs).
 _HZ_DOMAINS = ("bands",)
 #: Domains with a figure in :mod:`cdig.plot`.
-_PLOTTED = ("time", "fourier", "ica")
-
 _EXPLAIN_DESCRIPTION = """\
 Explain a saved model's output on a data file with cross-domain Integrated Gradients, in the time
 domain and in other domains (Fourier spectrum, independent components, ...), and write the maps,
@@ -143,7 +161,8 @@ DATA FORMATS
 OUTPUT (in --out DIR)
   DOMAIN.npz      one map per domain (cdig.Attribution.load reads it)
   DOMAIN.nc       the same as NetCDF, when xarray is installed
-  DOMAIN.png      a figure of the first explained sample (time, fourier, ica)
+  DOMAIN.png      a figure of the first explained sample in that domain
+  summary.png     every domain of the first explained sample on one page
   summary.json    per-domain max |delta| and relative delta, targets, settings, files
 
 EXAMPLES
@@ -365,34 +384,91 @@ def _write_netcdf(maps: Any, out_dir: Any, notes: list[str]) -> list[str]:
 
 
 def _write_figures(maps: Any, out_dir: Any, progress: bool, notes: list[str]) -> list[str]:
-    from .plot import plot_attribution
+    """One figure per domain (``DOMAIN.png``, the first explained sample) and ``summary.png`` (all domains)."""
+    import matplotlib.pyplot as plt
 
-    todo = [name for name in maps if name in _PLOTTED]
-    skipped = [name for name in maps if name not in _PLOTTED]
-    if skipped:
-        notes.append(f"no figure for {', '.join(skipped)} (cdig.plot draws {', '.join(_PLOTTED)})")
+    from .plot import plot_attribution, summary
+
     bar = None
-    if progress and todo:
+    if progress:
         try:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(todo), desc="cdig explain: figures", unit="fig", leave=False)
+            bar = tqdm(total=len(maps) + 1, desc="cdig explain: figures", unit="fig", leave=False)
         except ImportError:
             pass
     files = []
-    for name in todo:
-        fig = plot_attribution(maps[name], 0, title=f"{name} IG of the first explained sample")
-        fig.savefig(out_dir / f"{name}.png", dpi=100)
-        files.append(f"{name}.png")
+
+    def save(name: str, draw: Callable[[], Any]) -> None:
+        try:
+            fig = draw()
+        except Exception as e:  # noqa: BLE001 - a figure must not cost the user the maps already written
+            notes.append(f"no figure for {name}: {_squash(e)}")
+        else:
+            fig.savefig(out_dir / f"{name}.png", dpi=100)
+            plt.close(fig)
+            files.append(f"{name}.png")
         if bar is not None:
             bar.update(1)
+
+    for name, att in maps.items():
+        save(name, lambda: plot_attribution(att, 0, title=f"{name} IG of the first explained sample"))
+    save("summary", lambda: summary(maps, 0, title="The first explained sample in every domain"))
     if bar is not None:
         bar.close()
     return files
 
 
+# --- report ---------------------------------------------------------------------------------------
+def _add_report(sub: Any) -> None:
+    p = sub.add_parser(
+        "report",
+        help="write one self-contained HTML page about the maps in a folder written by 'cdig demo' or 'cdig explain'",
+        description=(
+            "Read the maps (*.npz Attributions) of a folder written by 'cdig demo' or 'cdig explain' and write "
+            "one HTML page with everything inline (figures as PNG, no other files): completeness per domain, "
+            "maps averaged per predicted class (when the folder says which), and for the first samples a "
+            "figure of every domain and each domain's top coefficients."
+        ),
+        epilog="Python: cdig.report.write_report(maps, 'report.html', y=...). "
+               "Needs matplotlib: pip install 'cdig[plot]'.",
+    )
+    p.add_argument("folder", metavar="DIR", help="the folder written by cdig demo or cdig explain")
+    p.add_argument("--out", metavar="FILE", default=None, help="the HTML file to write (default: DIR/report.html)")
+    p.add_argument("--samples", metavar="N", type=_int_at_least(1), default=8,
+                   help="samples (the first ones) with their own figures and tables (default: %(default)s)")
+    p.add_argument("--top-k", metavar="K", type=_int_at_least(1), default=10,
+                   help="coefficients per table, by largest |attribution| (default: %(default)s)")
+    p.add_argument("--title", metavar="T", default=None, help="the page's title (default: 'cdig report: DIR')")
+    p.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .core.errors import CdigError
+    from .report import read_folder, write_report
+
+    folder = Path(args.folder)
+    out = Path(args.out) if args.out else folder / "report.html"
+    try:
+        found = read_folder(folder)
+        if not out.parent.is_dir():
+            raise CliError(f"{out}: its folder {out.parent} does not exist")
+        write_report(found.maps, out, x=found.x, y=found.y, y_label=found.y_label, y_true=found.y_true,
+                     class_names=found.class_names, samples=args.samples, top_k=args.top_k,
+                     title=args.title or f"cdig report: {folder.resolve().name}", info=found.info)
+    except CdigError as e:
+        raise CliError(_squash(e)) from None
+    except OSError as e:
+        raise CliError(f"{out}: cannot write the report ({_squash(e)})") from None
+    n = len(next(iter(found.maps.values())).values)
+    print(f"cdig report: {n} sample(s) in {', '.join(found.maps)}; wrote {out} ({out.stat().st_size // 1024} kB)")
+    return 0
+
+
 #: The subcommands, in the order ``cdig --help`` lists them.
-COMMANDS: tuple[Callable[[Any], None], ...] = (_add_demo, _add_explain)
+COMMANDS: tuple[Callable[[Any], None], ...] = (_add_demo, _add_explain, _add_report)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -807,8 +807,9 @@ class ICAIG(CrossDomainIG):
 
     Returns
     -------
-    From :meth:`run`: a tensor ``(N, K)``, or ``(K,)`` when the batch holds one sample (the reference's
-    shape on both sides; ``result.reshape(len(x), -1)`` gives ``(N, K)`` in both cases).
+    tensor
+        From :meth:`run`: ``(N, K)``, or ``(K,)`` when the batch holds one sample (the reference's
+        shape on both sides; ``result.reshape(len(x), -1)`` gives ``(N, K)`` in both cases).
 
     Examples
     --------

@@ -148,6 +148,7 @@ def _compact(att: Any, sample: int, ax: Any) -> None:
         ax.set_yticks(np.arange(len(v)), [str(c) for c in range(len(v))] if len(v) <= 8 else None)
         ax.set_xlabel(f"time ({att.units['time']})" if "time" in att.units else "time")
         ax.set_ylabel("channel")
+        ax.invert_yaxis()  # channel 0 on top, as in plot_time
         return
     # fourier (sum over channels) and ica (one bar per component): the generic shapes
     if att.domain == "fourier" and v.ndim == 2:

@@ -35,8 +35,14 @@ def _names(att: Any, name: str, n: int) -> list[str]:
     return [str(v) for v in c] if c is not None and len(c) == n else [str(i) for i in range(n)]
 
 
+def _total(values: np.ndarray) -> float:
+    """The sum of ``values``, 0 when it is only rounding residue of terms that cancel (e.g. 1.4e-17)."""
+    total = float(np.sum(values))
+    return 0.0 if abs(total) <= 1e-12 * float(np.sum(np.abs(values))) else total
+
+
 def _title(fig: Any, title: str | None, default: str, values: np.ndarray) -> None:
-    fig.suptitle(title or f"{default} (sum {float(np.sum(values)):.3g})", fontsize=10)
+    fig.suptitle(title or f"{default} (sum {_total(values):.3g})", fontsize=10)
 
 
 def _grouped_bars(ax: Any, groups: np.ndarray, names: list[str], labels: list[str]) -> None:
@@ -245,9 +251,11 @@ def _component_panels(att: Any, s: int, axis: str, title: str | None, default: s
                 a.plot(x, v[c, k], lw=0.7, alpha=0.6, label=labels[c])
         a.plot(x, parts[k], lw=1.1, color="black", label="sum over channels" if len(v) > 1 else None)
         a.axhline(0.0, color="0.5", lw=0.5)
-        a.set_ylabel(f"{name}\n({float(parts[k].sum()):.3g})", fontsize=8)
+        a.set_ylabel(f"{name}\n({_total(parts[k]):.3g})", fontsize=8)
     if len(v) > 1:
-        axes[0].legend(fontsize=7, frameon=False, ncol=min(len(v) + 1, 4), loc="upper right")
+        # above the first panel, not inside it: inside, "upper right" covers the curves
+        axes[0].legend(fontsize=7, frameon=False, ncol=min(len(v) + 1, 4), loc="lower right",
+                       bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2)
     axes[-1].set_xlabel(xlabel)
     _title(fig, title, default, v)
     return fig

@@ -58,7 +58,7 @@ def plot_time(att: Any, sample: int = 0, *, title: str | None = None,
         ax.set_ylabel(f"channel {c}")
     axes[-1].set_xlabel(axis_label("time", att.units.get("time")))
     cbar = fig.colorbar(image, ax=list(axes), shrink=0.9, pad=0.01)
-    cbar.set_label("attribution")
+    cbar.set_label("attribution (output units)")
     fig.suptitle(title or f"Time-domain attributions, sample {s} (sum {float(heat.sum()):.3g})")
     return fig
 
