@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
     window_label = f"{starts[top] / fs:.1f}-{(starts[top] + PAST + FUTURE) / fs:.1f} s"
     plot_time(maps["time"], 0, title=f"ECG window {window_label}: time-domain IG of the anomaly score "
               "(the last 0.5 s is forecast)").savefig(out / "time.png", dpi=100)
-    plot_stft(maps["stft"], 0, title=f"ECG window {window_label}: STFT IG of the anomaly score").savefig(
+    plot_stft(maps["stft"], 0, fmax=40.0, title=f"ECG window {window_label}: STFT IG of the anomaly score").savefig(
         out / "stft.png", dpi=100)
     summary = {"score_normal_median": float(np.median(score[normal])), "score_normal_max": float(score[normal].max()),
                "score_anomalous_max": float(score[anomalous].max()), "top_window_s": float(starts[top] / fs),

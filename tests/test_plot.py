@@ -22,7 +22,7 @@ EXPECTED_AXES = {
     "stft": 2,        # heat map of the channel sum and its colour bar
     "dct": 1,
     "wavelet": 1,
-    "basis": 1,
+    "basis": 4,       # like ica: bars, two time courses, colour bar
     "bands": 1,
     "trend": 3,       # trend, seasonal, residual
     "magphase": 2,    # magnitude, phase
@@ -134,3 +134,21 @@ def test_core_does_not_import_plot_at_module_level():
 
     code = "import sys, cdig.core.attribution; print('cdig.plot' in sys.modules or 'matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_stft_fmax_limits_the_frequency_axis():
+    import matplotlib.pyplot as plt
+    import torch
+
+    import cdig
+    from cdig.plot import plot_stft
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(128, 1))
+    att = cdig.explain(model, torch.randn(1, 1, 128), cdig.STFT(32), fs=128.0, n_steps=4)["stft"]
+    fig = plot_stft(att, fmax=20.0)
+    mesh = fig.axes[0].collections[0]
+    rows = mesh.get_array().shape[0]
+    assert rows == int((np.asarray(att.coords["frequency"]) <= 20.0).sum()) < len(att.coords["frequency"])
+    plt.close(fig)
+    with pytest.raises(cdig.CdigValueError, match="fmax"):
+        plot_stft(att, fmax=-1.0)

@@ -158,7 +158,7 @@ def build_maps() -> dict[str, Attribution]:
                             "position": position, "time": wtime},
                            {"time": "s"}, extras={"per_level": per_level})
 
-    # basis (PCA): (N, K) scores, drawn by the generic plotter as bars
+    # basis (PCA): (N, K) scores with time courses, drawn like ICA
     maps["basis"] = _att("basis", _pair([0.21, -0.07]), ("component",), ica_coords, {"time": "s"},
                          coefficients=_pair(courses), extras={"per_time": _pair(per_time)})
 
@@ -265,7 +265,7 @@ def test_attribution_plot_matches_baseline(maps, name, tmp_path):
 
 # the plotter each domain dispatches to: calling it directly draws the very same figure
 DIRECT = {"time": plot_time, "fourier": plot_fourier, "ica": plot_ica, "stft": plot_stft, "dct": plot_generic,
-          "wavelet": plot_wavelet, "basis": plot_generic, "bands": plot_bands, "trend": plot_trend,
+          "wavelet": plot_wavelet, "basis": plot_ica, "bands": plot_bands, "trend": plot_trend,
           "magphase": plot_magphase, "cepstrum": plot_generic, "compose": plot_generic}
 
 

@@ -263,7 +263,7 @@ def run_demo(
 
     Raises
     ------
-    ValueError
+    CdigValueError
         For arguments out of range.
     ImportError
         When torch, scikit-learn or matplotlib is missing (with the install hint).
@@ -404,13 +404,13 @@ def _check_args(n_explain: Any, epochs: Any, n_steps: Any, seed: Any) -> None:
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
     if not is_int(n_explain) or not 2 <= n_explain <= 100:
-        raise ValueError(f"n_explain={n_explain!r}: expected an integer from 2 to 100 (the held-out samples)")
+        raise CdigValueError(f"n_explain={n_explain!r}: expected an integer from 2 to 100 (the held-out samples)")
     if not is_int(epochs) or epochs < 1:
-        raise ValueError(f"epochs={epochs!r}: expected a positive integer")
+        raise CdigValueError(f"epochs={epochs!r}: expected a positive integer")
     if n_steps != "auto" and (not is_int(n_steps) or n_steps < 1):
-        raise ValueError(f"n_steps={n_steps!r}: expected a positive integer or 'auto'")
+        raise CdigValueError(f"n_steps={n_steps!r}: expected a positive integer or 'auto'")
     if not is_int(seed) or seed < 0:
-        raise ValueError(f"seed={seed!r}: expected a non-negative integer")
+        raise CdigValueError(f"seed={seed!r}: expected a non-negative integer")
 
 
 def _imports() -> tuple[Any, Any]:

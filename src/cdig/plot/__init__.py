@@ -27,7 +27,7 @@ from .time import plot_time
 __all__ = ["plot_attribution", "summary", "plot_time", "plot_fourier", "plot_ica", "plot_stft", "plot_wavelet",
            "plot_bands", "plot_trend", "plot_magphase", "plot_generic"]
 
-_PLOTTERS = {"time": plot_time, "fourier": plot_fourier, "ica": plot_ica, "stft": plot_stft,
+_PLOTTERS = {"time": plot_time, "fourier": plot_fourier, "ica": plot_ica, "basis": plot_ica, "stft": plot_stft,
              "wavelet": plot_wavelet, "bands": plot_bands, "trend": plot_trend, "magphase": plot_magphase}
 
 
@@ -53,9 +53,10 @@ def _plotter(att: Any) -> Any:
 def plot_attribution(att: Any, sample: int = 0, **kwargs: Any) -> Any:
     """Plot one sample of ``att`` with the plotter of its domain.
 
-    ``time``, ``fourier``, ``ica``, ``stft``, ``wavelet``, ``bands``, ``trend`` and ``magphase`` have
-    their own plotters (custom domains with the same axes are recognised by ``att.dims``); every
-    other domain (``dct``, ``cepstrum``, ``basis``, ``compose``, ...) is drawn by :func:`plot_generic`.
+    ``time``, ``fourier``, ``ica`` and ``basis`` (component bars and time courses), ``stft``,
+    ``wavelet``, ``bands``, ``trend`` and ``magphase`` have their own plotters (custom domains with
+    the same axes are recognised by ``att.dims``); every other domain (``dct``, ``cepstrum``,
+    ``compose``, ...) is drawn by :func:`plot_generic`.
 
     Parameters
     ----------

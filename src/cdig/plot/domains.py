@@ -70,8 +70,8 @@ def _heat(fig: Any, ax: Any, x: np.ndarray, y: np.ndarray, m: np.ndarray, colorb
 
 
 # --- the domains -----------------------------------------------------------------------------
-def plot_stft(att: Any, sample: int = 0, *, channels: str = "sum", title: str | None = None,
-              figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+def plot_stft(att: Any, sample: int = 0, *, channels: str = "sum", fmax: float | None = None,
+              title: str | None = None, figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
     """Plot an STFT map of one sample as a spectrogram-style heat map (frequency x time).
 
     Parameters
@@ -82,6 +82,9 @@ def plot_stft(att: Any, sample: int = 0, *, channels: str = "sum", title: str | 
         Which sample of the batch.
     channels : {"sum", "each"}
         One heat map of the channel sum, or one panel per channel.
+    fmax : float, optional
+        Draw frequencies up to this one only (in the map's frequency units, Hz when ``fs`` was
+        given); the colour scale then fits what is drawn.
     title : str, optional
     figsize : (float, float), optional
     ax : matplotlib Axes, optional
@@ -106,6 +109,11 @@ def plot_stft(att: Any, sample: int = 0, *, channels: str = "sum", title: str | 
     v = v.reshape((-1,) + v.shape[-2:])
     f = _coord(att, "frequency", v.shape[1])
     t = _coord(att, "time", v.shape[2])
+    if fmax is not None:
+        if isinstance(fmax, bool) or not isinstance(fmax, (int, float)) or not fmax > f.min():
+            raise CdigValueError(f"fmax={fmax!r} must be a number above the lowest frequency {f.min():g}")
+        keep = f <= fmax
+        v, f = v[:, keep], f[keep]
     xlabel = axis_label("time", att.units.get("time"))
     ylabel = axis_label("frequency", att.units.get("frequency"))
     if ax is not None:
@@ -215,7 +223,7 @@ def plot_bands(att: Any, sample: int = 0, *, title: str | None = None,
     lo, hi = att.coords.get("band_low"), att.coords.get("band_high")
     if lo is not None and hi is not None and len(lo) == len(names) and ax is None:
         # the "other" band (bins outside every named band) has no edges: keep its bare name
-        names = [f"{n}\n{float(a):g}-{float(b):g}" if np.isfinite([a, b]).all() else n
+        names = [f"{n}\n{float(a):.3g}-{float(b):.3g}" if np.isfinite([a, b]).all() else n
                  for n, a, b in zip(names, lo, hi)]
     fig = ax.figure if ax is not None else new_figure(figsize or (8.0, 3.4))
     target = ax if ax is not None else fig.add_subplot()

@@ -13,7 +13,7 @@ __all__ = ["plot_ica"]
 
 def plot_ica(att: Any, sample: int = 0, *, highlight: int | None = None, title: str | None = None,
              figsize: tuple[float, float] | None = None) -> Any:
-    """Plot an ICA :class:`cdig.Attribution` of one sample: component bars and source time courses.
+    """Plot an ICA (or PCA/basis) :class:`cdig.Attribution` of one sample: component bars and time courses.
 
     Left, the score of each component (summed over time). Right, each component's time course
     (``att.coefficients``) with its per-time attributions (``att.extras["per_time"]``, when present)
@@ -50,6 +50,8 @@ def plot_ica(att: Any, sample: int = 0, *, highlight: int | None = None, title: 
     4
     """
     s = check_sample(att, sample)
+    # the same drawing serves every channel-mixing domain: ICA components, PCA/basis components
+    prefix, kind = ("IC", "ICA") if att.domain == "ica" else ("C", f"{att.domain} component")
     scores = np.asarray(att.values[s], dtype=float).reshape(-1)
     k = len(scores)
     if highlight is not None and not -k <= int(highlight) < k:
@@ -67,7 +69,7 @@ def plot_ica(att: Any, sample: int = 0, *, highlight: int | None = None, title: 
     edges = ["black" if highlight is not None and c == int(highlight) % k else "none" for c in comps]
     bars.barh(comps, scores, color=colors, edgecolor=edges, linewidth=1.5)
     bars.axvline(0.0, color="black", lw=0.6)
-    bars.set_yticks(comps, [f"IC {c}" + (" *" if edges[c] == "black" else "") for c in comps])
+    bars.set_yticks(comps, [f"{prefix} {c}" + (" *" if edges[c] == "black" else "") for c in comps])
     bars.invert_yaxis()
     bars.set_xlabel("attribution (summed over time)")
     if highlight is not None:
@@ -84,12 +86,12 @@ def plot_ica(att: Any, sample: int = 0, *, highlight: int | None = None, title: 
                 image = heat_line(ax, t, courses[c], heat[c], vmax)
             else:
                 ax.plot(t, courses[c], color="black", lw=0.8)
-            ax.set_ylabel(f"IC {c}" + (" *" if edges[c] == "black" else ""))
+            ax.set_ylabel(f"{prefix} {c}" + (" *" if edges[c] == "black" else ""))
             if c < k - 1:
                 ax.tick_params(labelbottom=False)
             axes.append(ax)
         axes[-1].set_xlabel(axis_label("time", att.units.get("time")))
         if image is not None:
             fig.colorbar(image, ax=axes, shrink=0.9, pad=0.01).set_label("attribution per time step")
-    fig.suptitle(title or f"ICA attributions, sample {s} (sum {float(scores.sum()):.3g})")
+    fig.suptitle(title or f"{kind} attributions, sample {s} (sum {float(scores.sum()):.3g})")
     return fig
