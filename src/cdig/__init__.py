@@ -16,6 +16,7 @@ from .core.errors import (
     ConvergenceWarning,
 )
 from .core.rules import RULES
+from .dataset import ExplainedDataset, explain_dataset, open_explained
 from .domains import (
     DCT, DOMAINS, ICA, STFT, ComplexCepstrum, Compose, Domain, Fourier, FrequencyBands, LinearBasis, MagnitudePhase,
     Time, TrendSeason, Wavelet,
@@ -24,7 +25,7 @@ from .domains import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "explain", "CrossDomainIG", "Attribution", "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet",
+    "explain", "CrossDomainIG", "Attribution", "explain_dataset", "open_explained", "ExplainedDataset", "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet",
     "LinearBasis", "FrequencyBands", "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "Compose", "DOMAINS", "RULES",
     "CdigError", "CdigValueError", "CdigTypeError", "CdigModelError", "CdigWarning", "ConvergenceWarning",
 ]

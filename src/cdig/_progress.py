@@ -9,12 +9,13 @@ from typing import Any
 class Progress:
     """Counts rows (path points) as they are evaluated."""
 
-    def __init__(self, enabled: bool, total: int | None, desc: str) -> None:
+    def __init__(self, enabled: bool, total: int | None, desc: str, unit: str = "pt") -> None:
         self.bar: Any = None
         self.enabled = enabled
         self.done = 0
         self.total = total
         self.desc = desc
+        self.unit = unit
         if not enabled:
             return
         try:
@@ -22,7 +23,7 @@ class Progress:
         except ImportError:
             tqdm = None
         if tqdm is not None:
-            self.bar = tqdm(total=total, desc=desc, unit="pt", leave=False)
+            self.bar = tqdm(total=total, desc=desc, unit=unit, leave=False)
 
     def __call__(self, rows: int) -> None:
         if not self.enabled:
@@ -32,7 +33,8 @@ class Progress:
             self.bar.update(rows)
         else:
             total = f"/{self.total}" if self.total else ""
-            print(f"\r{self.desc}: {self.done}{total} path points", end="", file=sys.stderr)
+            what = "path points" if self.unit == "pt" else f"{self.unit}s"
+            print(f"\r{self.desc}: {self.done}{total} {what}", end="", file=sys.stderr)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -134,6 +134,10 @@ class Backend:
         """The model's output without gradient bookkeeping."""
         raise NotImplementedError
 
+    def model_digest(self, model: Any) -> str | None:
+        """A hash of the model's weights (None where the framework has no weights to read, e.g. a function)."""
+        return None
+
     # --- memory (internal_batch_size="auto", see cdig.core.memory) ------------------------
     def point_bytes(self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any) -> float | None:
         """Bytes one more path point costs in a forward+backward chunk; None when it cannot be measured."""

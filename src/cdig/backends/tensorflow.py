@@ -307,6 +307,18 @@ class TensorflowBackend(Backend):
     def forward(self, inputs: Any, args: tuple) -> Any:
         return self._compiled(inputs, *args)
 
+    def model_digest(self, model: Any) -> str | None:
+        import hashlib
+
+        weights = getattr(model, "weights", None)
+        if not weights:
+            return None
+        h = hashlib.sha256()
+        for w in weights:
+            h.update(str(getattr(w, "path", getattr(w, "name", ""))).encode())
+            h.update(np.ascontiguousarray(np.asarray(w.numpy())).tobytes())
+        return h.hexdigest()[:20]
+
     def randomized_copy(self, model: Any, seed: int) -> Any:
         """``keras.models.clone_model`` (new variables), every weight drawn Gaussian under ``seed`` with
         its original's standard deviation (``1/sqrt(fan_in)`` for constant ones, e.g. zero biases)."""

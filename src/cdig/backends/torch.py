@@ -188,6 +188,17 @@ class TorchBackend(Backend):
         point = start[:1].numel() * start.element_size()
         return float(max(per, 3 * point))
 
+    def model_digest(self, model: Any) -> str | None:
+        import hashlib
+
+        if not isinstance(model, torch.nn.Module):
+            return None
+        h = hashlib.sha256()
+        for name, t in model.state_dict().items():
+            h.update(name.encode())
+            h.update(t.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        return h.hexdigest()[:20]
+
     def free_memory(self) -> int | None:
         if self.device is not None and self.device.type == "cuda":
             return int(torch.cuda.mem_get_info(self.device)[0])

@@ -104,6 +104,11 @@ class Domain:
         """
         return np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
 
+    def batch_dependent(self) -> str | None:
+        """Why this domain would differ from one batch to the next (it fits itself on each batch), or
+        None. Explaining a data set chunk by chunk refuses such a domain: fit it once beforehand."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """The domain's settings, recorded in each result."""
         return {"name": self.name, "class": type(self).__name__, "linear": self.linear}

@@ -128,6 +128,9 @@ class Compose(Domain):
     def value_index(self, shape: tuple[int, ...]) -> np.ndarray:
         return self.domains[-1].value_index(shape)
 
+    def batch_dependent(self) -> str | None:
+        return next((r for r in (d.batch_dependent() for d in self.domains) if r), None)
+
     def axis_names(self, ndim: int) -> tuple[str, ...]:
         return self._rename(self.domains[-1].axis_names(ndim))  # type: ignore[return-value]
 

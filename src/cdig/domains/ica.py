@@ -189,6 +189,14 @@ class ICA(ChannelMixing):
                           "A W (x - mean) + mean, which differs from the input")
         return self
 
+    def batch_dependent(self) -> str | None:
+        if self.ica is None and getattr(self, "unmixing_", None) is None:
+            return ("ICA() fits FastICA on each batch it explains; fit it once on the data set and pass "
+                    "cdig.ICA(fitted_fastica)")
+        if isinstance(self.ica, Sequence) and not isinstance(self.ica, (str, bytes)):
+            return "ICA([...]) holds one fitted object per sample of one batch; pass one object fitted on the data set"
+        return None
+
     def _check_channels(self, c: int) -> None:
         if self.mixing_.shape[-2] != c:
             raise CdigValueError(
