@@ -102,7 +102,7 @@ def run_real_demo(
     >>> summary["accuracy"] > 0.1                                              # doctest: +SKIP
     True
     """
-    from .demo import _check_args, _torch_settings, make_model, train_classifier
+    from .demo import _check_args, _torch_settings, deltas_summary, make_model, train_classifier
 
     t_start = time.perf_counter()
     _check_args(n_explain, epochs, n_steps, seed)
@@ -164,8 +164,7 @@ def run_real_demo(
     summary: dict[str, Any] = {
         "cdig_version": cdig.__version__,
         "accuracy": accuracy,
-        "deltas": {name: {"max_abs_delta": float(np.max(np.abs(att.delta))),
-                          "max_relative_delta": float(np.max(att.relative_delta))} for name, att in maps.items()},
+        "deltas": deltas_summary(maps),
         "bands": {"names": names, "edges_hz": [list(e) for e in ACSF1_BANDS.values()],
                   "attribution_share": np.round(attribution_share, 4).tolist(),
                   "power_share": np.round(power_share, 4).tolist(),
