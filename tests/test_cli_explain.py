@@ -66,6 +66,7 @@ def keras_models(tmp_path_factory):
         warnings.simplefilter("ignore")  # Keras' "HDF5 is legacy" notice and numpy-2 chatter
         model.save(d / "k.keras")
         model.save(d / "k.h5")
+        model.export(str(d / "saved"), verbose=False)
     return d
 
 
@@ -103,7 +104,7 @@ KERAS_DATA = {"npy": ["xl.npy"], "npz": ["xl.npz", "--npz-key", "X"], "csv": DAT
 
 
 @pytest.mark.parametrize("data", list(KERAS_DATA))
-@pytest.mark.parametrize("model", ["k.keras", "k.h5"])
+@pytest.mark.parametrize("model", ["k.keras", "k.h5", "saved"])
 def test_keras_models_on_every_data_format(keras_models, files, tmp_path, model, data, capsys):
     args = KERAS_DATA[data]
     out = tmp_path / "out"
@@ -111,8 +112,23 @@ def test_keras_models_on_every_data_format(keras_models, files, tmp_path, model,
                  "--domain", "fourier", *FAST])
     assert code == 0, capsys.readouterr().err
     summary = _check_outputs(out, ["fourier"])
-    assert summary["model"]["framework"] == "keras"
+    assert summary["model"]["framework"] == ("tensorflow" if model == "saved" else "keras")
     assert summary["data"]["explained_shape"] == [N, T, C]  # CSV and .ts are given to Keras channels last
+
+
+def test_saved_model_maps_equal_the_keras_models(keras_models, files, tmp_path, capsys):
+    import cdig
+
+    outs = {}
+    for model in ("k.keras", "saved"):
+        out = tmp_path / model
+        assert main(["explain", str(keras_models / model), str(files / "xl.npy"), "--out", str(out),
+                     "--domain", "fourier", *FAST]) == 0, capsys.readouterr().err
+        outs[model] = cdig.Attribution.load(out / "fourier.npz")
+    np.testing.assert_allclose(outs["saved"].values, outs["k.keras"].values, rtol=1e-5, atol=1e-7)
+    (tmp_path / "empty").mkdir()
+    assert main(["explain", str(tmp_path / "empty"), str(files / "xl.npy"), "--out", str(tmp_path / "o")]) == 2
+    assert "not a TensorFlow SavedModel" in capsys.readouterr().err
 
 
 def test_more_domains_options_and_notes(torch_models, files, tmp_path, capsys):

@@ -148,6 +148,8 @@ MODEL FORMATS
   .pt2            torch.export: torch.export.save(torch.export.export(model, (x,),
                   dynamic_shapes=...), "model.pt2"); give it a dynamic batch dimension
   .keras, .h5     Keras: model.save("model.keras")
+  DIR/            a TensorFlow SavedModel folder (saved_model.pb): model.export("DIR") in
+                  Keras 3, or tf.saved_model.save; its 'serve' endpoint or 'serving_default'
 
 DATA FORMATS
   .npy            the array as saved: (N, C, T) for PyTorch, (N, T, C) for Keras, or (N, T)
@@ -156,7 +158,7 @@ DATA FORMATS
                   each row holds C consecutive series of equal length: (N, C, T)
   .ts             UCR/UEA (sktime) time-series file, equal-length series without '?';
                   read as (N, C, T), class labels ignored
-  CSV and .ts data are given to Keras models channels last, as (N, T, C).
+  CSV and .ts data are given to Keras and SavedModel models channels last, as (N, T, C).
 
 OUTPUT (in --out DIR)
   DOMAIN.npz      one map per domain (cdig.Attribution.load reads it)
@@ -205,7 +207,7 @@ def _add_explain(sub: Any) -> None:
         description=_EXPLAIN_DESCRIPTION, epilog=_EXPLAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", metavar="MODEL", help="the model file: .pt/.pth, .pt2, .keras or .h5")
+    p.add_argument("model", metavar="MODEL", help="the model file: .pt/.pth, .pt2, .keras, .h5, or a SavedModel folder")
     p.add_argument("data", metavar="DATA", help="the data file: .npy, .npz, .csv or .ts")
     p.add_argument("--domain", dest="domains", metavar="NAME", action="append", type=_domain_name,
                    help="a domain to explain in, repeatable: time, fourier, ica, dct, wavelet, magphase, "
@@ -260,7 +262,7 @@ def _run_explain(args: argparse.Namespace) -> int:
     if args.samples is not None:
         x = x[:args.samples]
     from_file_layout = Path(args.data).suffix.lower() in (".csv", ".ts") and x.ndim == 3
-    if framework == "keras" and from_file_layout:
+    if framework in ("keras", "tensorflow") and from_file_layout:
         x = np.ascontiguousarray(x.transpose(0, 2, 1))  # (N, C, T) -> Keras' channels last
     try:
         first = predict(model, framework, x[:1])
@@ -288,7 +290,8 @@ def _run_explain(args: argparse.Namespace) -> int:
     try:
         maps = cdig.explain(model, xin, doms, target=target, baselines=baselines, n_steps=args.steps,
                             internal_batch_size=args.batch_size, time_axis=args.time_axis, fs=args.fs,
-                            backend="torch" if framework == "torch" else None, progress=args.progress)
+                            backend={"torch": "torch", "tensorflow": "tensorflow"}.get(framework),
+                            progress=args.progress)
     except CdigError as e:
         raise CliError(f"{args.model} on {args.data} (shape {x.shape}): {_squash(e)}") from None
     t_explain = time.perf_counter() - t_start

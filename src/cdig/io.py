@@ -59,7 +59,10 @@ def load_model(path: str | Path) -> tuple[Callable[..., Any], str]:
 
     ``.pt``/``.pth`` are TorchScript (``torch.jit.save``), ``.pt2`` a ``torch.export`` program
     (``torch.export.save``; export it with a dynamic batch dimension, because cdig evaluates
-    batches of path points), ``.keras``/``.h5``/``.hdf5`` Keras models (``model.save``).
+    batches of path points), ``.keras``/``.h5``/``.hdf5`` Keras models (``model.save``), and a
+    folder holding ``saved_model.pb`` a TensorFlow SavedModel (Keras 3 ``model.export(path)``, or
+    ``tf.saved_model.save``): its ``serve`` endpoint, else its ``serving_default`` signature
+    (framework ``"tensorflow"``; channels last like Keras).
 
     Raises
     ------
@@ -67,11 +70,15 @@ def load_model(path: str | Path) -> tuple[Callable[..., Any], str]:
         The file does not exist, its ending is not one of :data:`MODEL_SUFFIXES`, or it fails to load.
     """
     path = Path(path)
+    if path.is_dir():
+        if not (path / "saved_model.pb").is_file():
+            raise CdigValueError(f"{path}: a folder, but not a TensorFlow SavedModel (no saved_model.pb in it)")
+        return _load_saved_model(path), "tensorflow"
     suffix = path.suffix.lower()
     if suffix not in MODEL_SUFFIXES:
         raise CdigValueError(
             f"{path}: unknown model file type {suffix or '(no extension)'!r}; expected TorchScript .pt/.pth, "
-            "torch.export .pt2, or Keras .keras/.h5"
+            "torch.export .pt2, Keras .keras/.h5, or a SavedModel folder"
         )
     if not path.is_file():
         raise CdigValueError(f"{path}: model file not found")
@@ -100,6 +107,41 @@ def load_model(path: str | Path) -> tuple[Callable[..., Any], str]:
     except Exception as e:  # noqa: BLE001
         raise CdigValueError(f"{path}: cannot load as a Keras model ({_one_line(e)})") from None
     return model, "keras"
+
+
+def _load_saved_model(path: Path) -> Any:
+    tf = _import("tensorflow", path)
+    try:
+        obj = tf.saved_model.load(str(path))
+    except Exception as e:  # noqa: BLE001
+        raise CdigValueError(f"{path}: cannot load as a TensorFlow SavedModel ({_one_line(e)})") from None
+    if callable(getattr(obj, "serve", None)):
+        fn = obj.serve
+    else:
+        sig = getattr(obj, "signatures", {}).get("serving_default")
+        if sig is None:
+            raise CdigValueError(f"{path}: the SavedModel has neither a 'serve' endpoint nor a 'serving_default' "
+                                 "signature; export it with model.export(path) (Keras 3)")
+        names = list(sig.structured_outputs)
+        if len(names) != 1:
+            raise CdigValueError(f"{path}: the 'serving_default' signature has {len(names)} outputs {names}; "
+                                 "cdig explains a model with one output tensor")
+        key = list(sig.structured_input_signature[1])[0]
+
+        def fn(x: Any) -> Any:
+            return sig(**{key: x})[names[0]]
+
+    class SavedModel(tf.Module):
+        """The loaded SavedModel's endpoint; holds the loaded object, whose variables the endpoint uses."""
+
+        def __init__(self) -> None:
+            super().__init__(name="saved_model")
+            self.loaded = obj
+
+        def __call__(self, x: Any) -> Any:
+            return fn(x)
+
+    return SavedModel()
 
 
 def _load_exported(path: Path) -> Any:
@@ -137,6 +179,11 @@ def predict(model: Any, framework: str, x: np.ndarray, batch_size: int = 256) ->
             with torch.no_grad():
                 out = model(torch.from_numpy(np.ascontiguousarray(rows)))
             outs.append(out.detach().cpu().numpy())
+        elif framework == "tensorflow":
+            import tensorflow as tf
+
+            outs.append(np.asarray(model(tf.constant(np.ascontiguousarray(rows))).numpy()))
+            continue
         else:
             import keras
 
