@@ -187,3 +187,6 @@ def test_wrong_input_target_or_object_is_refused():
         deletion(model, x, maps)
     with pytest.raises(cdig.CdigTypeError, match="cdig.Attribution"):
         insertion(model, x, maps["time"].values)
+    grads = cdig.explain(model, x, "fourier", target=0, n_steps=4, multiply_by_inputs=False)["fourier"]
+    with pytest.raises(cdig.CdigValueError, match="multiply_by_inputs=True"):
+        deletion(model, x, grads)

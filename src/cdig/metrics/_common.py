@@ -73,11 +73,14 @@ def domain_of(att: Attribution, domain: Any) -> Domain:
 
 def setup(model: Any, x: Any, att: Any, *, domain: Any, target: Any, time_axis: int | None,
           additional_forward_args: Any, internal_batch_size: int | None, backend: str | None,
-          check_output: bool = True) -> Setup:
+          check_output: bool = True, need_scores: bool = True) -> Setup:
     """Prepare the model exactly as :func:`cdig.explain` did and check that ``x``/``target`` are those of ``att``."""
     from ..api import _prepare
 
     att = check_attribution(att)
+    if need_scores and (att.settings.get("multiply_by_inputs") is False or np.iscomplexobj(att.values)):
+        raise CdigValueError("this attribution holds path-integrated gradients (multiply_by_inputs=False), not "
+                             "scores; rank coefficients by attributions: explain with multiply_by_inputs=True")
     if att.coefficients is None or att.baseline_coefficients is None:
         raise CdigValueError("the attribution has no coefficients (it was built by hand?); metrics need the "
                              "input's and the baseline's coefficients that cdig.explain records")

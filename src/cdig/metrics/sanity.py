@@ -120,7 +120,7 @@ def sensitivity(model: Any, x: Any, attribution: Any, *, radius: float = 0.02, n
     n_perturb = check_positive_int(n_perturb, "n_perturb")
     s = setup(model, x, att, domain=domain, target=target, time_axis=time_axis,
               additional_forward_args=additional_forward_args, internal_batch_size=internal_batch_size,
-              backend=backend)
+              backend=backend, need_scores=False)
     be, xn = s.prep.be, s.prep.xn
     ref = np.asarray(att.values, dtype=np.float64).reshape(len(xn), -1)
     norm = np.maximum(np.linalg.norm(ref, axis=1), 1e-30)
