@@ -16,7 +16,7 @@ from .core.errors import (
     ConvergenceWarning,
 )
 from .core.rules import RULES
-from .dataset import ExplainedDataset, explain_dataset, open_explained
+from .dataset import ExplainedDataset, Windows, explain_dataset, open_explained, windows
 from .domains import (
     DCT, DOMAINS, ICA, STFT, ComplexCepstrum, Compose, Domain, Fourier, FrequencyBands, LinearBasis, MagnitudePhase,
     Time, TrendSeason, Wavelet,
@@ -25,7 +25,7 @@ from .domains import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "explain", "CrossDomainIG", "Attribution", "explain_dataset", "open_explained", "ExplainedDataset", "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet",
+    "explain", "CrossDomainIG", "Attribution", "explain_dataset", "open_explained", "ExplainedDataset", "windows", "Windows", "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet",
     "LinearBasis", "FrequencyBands", "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "Compose", "DOMAINS", "RULES",
     "CdigError", "CdigValueError", "CdigTypeError", "CdigModelError", "CdigWarning", "ConvergenceWarning",
 ]

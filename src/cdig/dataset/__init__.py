@@ -4,9 +4,12 @@
   chunk by chunk into a Zarr store; a killed job resumes where it stopped; ``engine="ray"`` spreads
   the chunks over a Ray cluster.
 * :func:`open_explained` — read a store back (:class:`ExplainedDataset`).
+* :func:`windows` — a long recording as windows to explain; :meth:`Windows.stitch` puts their
+  time and STFT maps back on the recording's time axis.
 """
 
 from .run import explain_dataset
 from .store import ExplainedDataset, open_explained
+from .recording import Stitched, Windows, windows
 
-__all__ = ["explain_dataset", "open_explained", "ExplainedDataset"]
+__all__ = ["explain_dataset", "open_explained", "ExplainedDataset", "windows", "Windows", "Stitched"]

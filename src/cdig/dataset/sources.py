@@ -33,6 +33,7 @@ class Source:
     n: int | None                      # rows in total, when known before reading
     _get: Any = field(repr=False)       # (start, stop) -> (x, labels) for random access, else None
     _iter: Any = field(repr=False)      # () -> iterator of (x, labels), for streams
+    extra: dict[str, Any] = field(default_factory=dict)   # more of what identifies the data (e.g. windows)
 
     def chunks(self, skip: frozenset[int] = frozenset()) -> Iterator[tuple[int, int, Any, Any]]:
         """``(chunk index, first row, x, labels or None)`` for every chunk not in ``skip``, in order."""
@@ -69,7 +70,8 @@ class Source:
         xn = foreign_to_numpy(x)
         digest = hashlib.sha256(np.ascontiguousarray(xn).tobytes()).hexdigest()[:16]
         return {"kind": self.kind, "rows": self.n, "chunk_rows": self.chunk_rows,
-                "sample_shape": list(xn.shape[1:]), "dtype": str(xn.dtype), "first_chunk_sha256": digest}
+                "sample_shape": list(xn.shape[1:]), "dtype": str(xn.dtype), "first_chunk_sha256": digest,
+                **self.extra}
 
 
 class _Pushback:
@@ -135,7 +137,11 @@ def make_source(data: Any, batch_size: int | None = None) -> Source:
         return Source("memmap" if isinstance(data, np.memmap) else "array", rows or DEFAULT_BATCH, len(data),
                       lambda a, b: (data[a:b], None), None)
     if hasattr(data, "stitch") and hasattr(data, "starts"):   # cdig.Windows: random access, lazily cut
-        return Source("windows", rows or DEFAULT_BATCH, len(data), lambda a, b: (data[a:b], None), None)
+        src = Source("windows", rows or DEFAULT_BATCH, len(data), lambda a, b: (data[a:b], None), None)
+        src.extra = {"length": int(data.length), "hop": int(data.hop), "tail": str(getattr(data, "tail", "")),
+                     "recording_samples": int(data.n_samples),
+                     "starts_sha256": hashlib.sha256(np.asarray(data.starts).tobytes()).hexdigest()[:16]}
+        return src
     if mod.startswith("torch.utils.data") and hasattr(data, "batch_size") and hasattr(data, "sampler"):
         sampler = type(data.sampler).__name__
         if sampler not in ("SequentialSampler",) and data.batch_sampler is not None and \
