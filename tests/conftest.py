@@ -9,11 +9,15 @@ numpy, never an earlier output of cdig.
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+
+# Ray (tests/dataset/test_ray.py) must not report usage statistics: no traffic leaves the machine.
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 # --------------------------------------------------------------------------------------------
 # models
