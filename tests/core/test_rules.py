@@ -167,3 +167,17 @@ def test_unknown_method(method):
     with pytest.raises(cdig.CdigValueError, match="method=") as e:
         get_rule(method, 10)
     assert "gausslegendre" in str(e.value)  # names what is accepted
+
+
+@pytest.mark.parametrize("n", [129, 500, 4096])
+def test_gauss_legendre_above_128_points_is_exact_and_cheap(n):
+    """Large rules come from scipy's O(n) roots: they integrate polynomials up to degree 2n-1 exactly."""
+    a, w = get_rule("gausslegendre", n)
+    assert a.shape == w.shape == (n,) and np.all(np.diff(a) > 0) and 0 < a[0] and a[-1] < 1
+    for k in (0, 1, 7, 2 * n - 1):
+        assert float(np.sum(w * a**k)) == pytest.approx(1.0 / (k + 1), rel=1e-9, abs=1e-12)
+    if n <= 500:
+        x, ww = np.polynomial.legendre.leggauss(n)
+        np.testing.assert_allclose(a, 0.5 * (x + 1), rtol=0, atol=1e-13)
+        np.testing.assert_allclose(w, 0.5 * ww, rtol=0, atol=1e-13)   # leggauss's end weights drift by ~1e-9 relative
+    assert not a.flags.writeable and not w.flags.writeable   # cached: shared, so read-only

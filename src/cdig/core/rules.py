@@ -5,6 +5,8 @@ The path integral never branches on a rule's name: it only consumes the nodes an
 
 from __future__ import annotations
 
+import functools
+
 from typing import Callable
 
 import numpy as np
@@ -43,9 +45,33 @@ def riemann_trapezoid(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gausslegendre(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss–Legendre nodes and weights mapped from [-1, 1] to [0, 1]."""
-    x, w = np.polynomial.legendre.leggauss(n)
-    return 0.5 * (x + 1.0), 0.5 * w
+    """Gauss–Legendre nodes and weights mapped from [-1, 1] to [0, 1].
+
+    Up to 128 points from numpy's ``leggauss`` (as Captum, to the last bit); above, from
+    ``scipy.special.roots_legendre`` (O(n) memory and time, where ``leggauss`` builds an n×n
+    companion matrix: 258 MiB and 40 s at 4096 points). Cached: the arrays returned are read-only.
+
+    Examples
+    --------
+    >>> a, w = gausslegendre(3)
+    >>> np.round(a, 6).tolist(), round(float(w.sum()), 12)
+    ([0.112702, 0.5, 0.887298], 1.0)
+    """
+    return _gausslegendre(int(n))
+
+
+@functools.lru_cache(maxsize=64)
+def _gausslegendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    if n <= 128:
+        x, w = np.polynomial.legendre.leggauss(n)
+    else:
+        from scipy.special import roots_legendre
+
+        x, w = roots_legendre(n)
+    a, wt = 0.5 * (x + 1.0), 0.5 * w
+    a.setflags(write=False)
+    wt.setflags(write=False)
+    return a, wt
 
 
 RULES: dict[str, Rule] = {
