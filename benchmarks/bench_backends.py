@@ -592,7 +592,33 @@ def _versions(names: list[str]) -> dict[str, Any]:
     return info
 
 
-def main(argv: list[str] | None = None) -> int:
+def configure_tensorflow(args: argparse.Namespace, threads: dict[str, Any]) -> None:
+    """TensorFlow's threads and visible devices, set before it runs; drops it from ``args.backends`` if absent."""
+    if "tensorflow" not in args.backends:
+        return
+    try:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads["threads"])
+        tf.config.threading.set_inter_op_parallelism_threads(threads["tf_inter_op_threads"])
+        gpus = tf.config.list_physical_devices("GPU")
+        if args.device.startswith("cuda") and gpus:
+            gpu = gpus[_cuda_index(args.device)]
+            tf.config.set_visible_devices([gpu], "GPU")
+            tf.config.experimental.set_memory_growth(gpu, True)
+        else:
+            tf.config.set_visible_devices([], "GPU")
+            if args.device.startswith("cuda"):
+                print("note: TensorFlow sees no GPU here: its rows are skipped")
+                args.backends.remove("tensorflow")
+        tf.get_logger().setLevel("ERROR")
+    except ImportError as e:
+        print(f"note: TensorFlow is not installed ({e}): its rows are skipped")
+        args.backends.remove("tensorflow")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line's options (benchmarks/suite.py builds its settings from them too)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats: a smoke run under a minute")
     p.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default: torch,tensorflow,jax)")
@@ -612,6 +638,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="skip the extra TensorFlow run that splits cdig's time (eager tape vs retracing)")
     p.add_argument("--tf-xla", action="store_true",
                    help="compile TensorFlow's plain forward+backward with XLA (jit_compile=True)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
     args = p.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     bad = [b for b in args.backends if b not in BACKENDS]
@@ -626,26 +657,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print(f"--device {args.device}: CUDA is not available to torch here; nothing measured")
         return 0
-    if "tensorflow" in args.backends:
-        try:
-            import tensorflow as tf
-
-            tf.config.threading.set_intra_op_parallelism_threads(threads["threads"])
-            tf.config.threading.set_inter_op_parallelism_threads(threads["tf_inter_op_threads"])
-            gpus = tf.config.list_physical_devices("GPU")
-            if args.device.startswith("cuda") and gpus:
-                gpu = gpus[_cuda_index(args.device)]
-                tf.config.set_visible_devices([gpu], "GPU")
-                tf.config.experimental.set_memory_growth(gpu, True)
-            else:
-                tf.config.set_visible_devices([], "GPU")
-                if args.device.startswith("cuda"):
-                    print("note: TensorFlow sees no GPU here: its rows are skipped")
-                    args.backends.remove("tensorflow")
-            tf.get_logger().setLevel("ERROR")
-        except ImportError as e:
-            print(f"note: TensorFlow is not installed ({e}): its rows are skipped")
-            args.backends.remove("tensorflow")
+    configure_tensorflow(args, threads)
 
     machine = describe_machine(args.device)
     machine.update(_versions(args.backends))

@@ -5,7 +5,7 @@ transform, one vector–Jacobian product of its inverse and the reduction of its
 every linear domain costs <= 1.2x the time-domain map alone (issue 4). Also printed, for information:
 the cost of each domain on its own and of the two nonlinear domains, which need their own path.
 
-    python benchmarks/bench_domains.py [--quick] [--threads N] [--json PATH]
+    python benchmarks/bench_domains.py [--quick] [--threads N] [--device cuda] [--json PATH]
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Row, describe_machine, fmt_seconds, measure, print_table, ratios, write_json  # noqa: E402
+from _common import (Row, describe_machine, fmt_seconds, measure, print_table, ratios, synchronizer,  # noqa: E402
+                     write_json)
 
 import cdig  # noqa: E402
 
@@ -34,18 +35,13 @@ def make_model(channels: int, width: int = 32, classes: int = 5) -> nn.Module:
     ).eval()
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="small sizes, 3 repeats (< 1 min)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    p.add_argument("--json", default=None, help="write the results to this JSON file")
-    a = p.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
+def rows(quick: bool = False, device: str = "cpu", repeats: int | None = None) -> list[Row]:
+    """Time every linear domain in one request, and each alone, against the time map alone; one Row (target <= 1.2)."""
     torch.manual_seed(0)
-    n, c, t, steps, repeats = (8, 3, 256, 32, 3) if a.quick else (16, 3, 512, 50, 5)
+    n, c, t, steps, reps = (8, 3, 256, 32, 3) if quick else (16, 3, 512, 50, 5)
+    repeats = repeats or reps
     fs = 128.0
-    model = make_model(c)
+    model = make_model(c).to(device)
     x = torch.randn(n, c, t)
     target = 1
     from sklearn.decomposition import PCA, FastICA
@@ -55,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore")
         ica = FastICA(random_state=0, whiten="unit-variance").fit(pooled)
     pca = PCA(random_state=0).fit(pooled)
+    x = x.to(device)
     linear = ["time", "fourier", cdig.ICA(ica), cdig.STFT(64), cdig.DCT(), cdig.Wavelet("db4"),
               cdig.LinearBasis(pca), cdig.FrequencyBands(fs=fs), cdig.TrendSeason(period=32)]
     names = [d if isinstance(d, str) else d.name for d in linear]
@@ -70,10 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     for d, name in zip(linear[1:], names[1:]):
         fns[f"time+{name}"] = run(["time", d])
     fns["time+magphase (own path)"] = run(["time", cdig.MagnitudePhase()])
-    machine = describe_machine("cpu")
     print(f"model: GELU Conv1d classifier, input {n} x {c} x {t}, {steps} Gauss-Legendre steps, fs {fs}; "
           f"torch threads {torch.get_num_threads()}; median of {repeats} interleaved rounds")
-    res = measure(fns, repeats, 1)
+    res = measure(fns, repeats, 1, synchronizer(device))
     rows_out = []
     for name in fns:
         if name == "time":
@@ -86,13 +82,27 @@ def main(argv: list[str] | None = None) -> int:
     worst = max(float(np.max(a.relative_delta)) for a in maps.values())
     print(f"\nall {len(linear)} linear domains in one request: {all_ratio:.3f} x the time map alone; worst "
           f"completeness |delta|/|f(x)-f(0)| over them {worst:.1e}")
-    row = Row("D", f"explain(all {len(linear)} linear domains) / explain(time)", all_ratio, f"{all_ratio:.3f}",
-              "<= 1.2", all_ratio <= 1.2, {"times": res, "worst_relative_delta": worst})
+    return [Row("D", f"explain(all {len(linear)} linear domains) / explain(time)", all_ratio, f"{all_ratio:.3f}",
+                "<= 1.2", all_ratio <= 1.2, {"times": res, "worst_relative_delta": worst, "domains": names,
+                                             "input_shape": [n, c, t], "n_steps": steps})]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small sizes, 3 repeats (< 1 min)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, ...")
+    p.add_argument("--json", default=None, help="write the results to this JSON file")
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    machine = describe_machine(a.device)
+    out = rows(a.quick, a.device)
     print_table(["row", "measured", "value", "target", "verdict"],
-                [(row.row, row.name, row.shown, row.target, row.verdict)])
+                [(r.row, r.name, r.shown, r.target, r.verdict) for r in out])
     print(f"\n{machine.get('cpu', '')}, torch {torch.__version__}")
     if a.json:
-        write_json(a.json, machine, vars(a), [row])
+        write_json(a.json, machine, vars(a), out)
     return 0
 
 

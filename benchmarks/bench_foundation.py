@@ -148,29 +148,32 @@ class Bench:
               f"{self.channels} x {self.length}, n_steps={self.n_steps}, internal_batch_size={self.ibs}, "
               f"median of {self.repeats} interleaved repeats after 1 warm-up\n")
 
-    def _cdig_time(self, method: str = "gausslegendre") -> Callable[[], Any]:
+    def _cdig_time(self, method: str = "gausslegendre", n_steps: int | None = None) -> Callable[[], Any]:
         ig = cdig.CrossDomainIG(self.model, "time")
+        n_steps = n_steps or self.n_steps
 
         def run() -> Any:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", cdig.ConvergenceWarning)
-                return ig.attribute(self.x, baselines=self.x0, target=self.target, n_steps=self.n_steps,
+                return ig.attribute(self.x, baselines=self.x0, target=self.target, n_steps=n_steps,
                                     method=method, internal_batch_size=self.ibs, return_convergence_delta=True)
         return run
 
     # 1 -----------------------------------------------------------------------------------
-    def row1(self) -> list[Row]:
+    def row1(self, n_steps: int | None = None) -> list[Row]:
+        """cdig / Captum, time domain; ``n_steps`` overrides ``--n-steps`` (benchmarks/suite.py runs several)."""
         from captum.attr import IntegratedGradients
 
         self.describe_timing_setup()
         captum_ig = IntegratedGradients(self.model)
+        n_steps = n_steps or self.n_steps
 
         def captum_run() -> Any:
-            return captum_ig.attribute(self.x, baselines=self.x0, target=self.target, n_steps=self.n_steps,
+            return captum_ig.attribute(self.x, baselines=self.x0, target=self.target, n_steps=n_steps,
                                        method="gausslegendre", internal_batch_size=self.ibs,
                                        return_convergence_delta=True)
 
-        cdig_run = self._cdig_time()
+        cdig_run = self._cdig_time(n_steps=n_steps)
         t = measure({"cdig": cdig_run, "captum": captum_run}, self.repeats, 1, self.sync)
         a_c, d_c = cdig_run()
         a_r, d_r = captum_run()
@@ -178,13 +181,16 @@ class Bench:
         ddelta = float((d_c.double().cpu() - d_r.double().cpu()).abs().max())
         rs = ratios(t["cdig"]["times_s"], t["captum"]["times_s"])
         ratio = rs["paired"]
-        print(f"[1] cdig CrossDomainIG('time') {fmt_seconds(t['cdig']['median_s'])}, Captum IntegratedGradients "
+        print(f"[1] {n_steps} steps: cdig CrossDomainIG('time') {fmt_seconds(t['cdig']['median_s'])}, "
+              f"Captum IntegratedGradients "
               f"{fmt_seconds(t['captum']['median_s'])} (medians) -> ratio {_fmt_ratios(rs)}")
         _warn_noise(t)
         print(f"    maps agree to {agree:.2e} (max abs difference / max abs map); deltas differ by at most "
               f"{ddelta:.2e}\n")
         return [Row("1", "time IG: cdig / Captum (gausslegendre, delta on)", ratio, f"{ratio:.3f}", "<= 1.05",
-                    ratio <= 1.05, {"times": t, "ratios": rs, "map_rel_diff": agree, "delta_abs_diff": ddelta})]
+                    ratio <= 1.05, {"times": t, "ratios": rs, "map_rel_diff": agree, "delta_abs_diff": ddelta,
+                                    "n_steps": n_steps, "input_shape": list(self.x.shape),
+                                    "internal_batch_size": self.ibs})]
 
     # 2 -----------------------------------------------------------------------------------
     def row2(self) -> list[Row]:
@@ -286,18 +292,40 @@ class Bench:
                     "loop_samples": n_loop, "input_shape": list(x.shape), "map_rel_diff": agree})
 
     # 4 -----------------------------------------------------------------------------------
-    def row4(self) -> list[Row]:
+    def trained_model(self, name: str) -> tuple[nn.Module, float, float]:
+        """One of row 4's models ("relu-cnn", "attention"), briefly trained on the synthetic task, once per Bench.
+
+        Returns (model, held-out accuracy, training seconds). Both models are initialised from the
+        same seed whichever is asked for first, so each gets the same weights either way.
+        """
+        if not hasattr(self, "_untrained"):
+            a = self.args
+            torch.manual_seed(a.seed)
+            self._untrained = {
+                "relu-cnn": ConvClassifier(self.channels, len(FREQS), width=8),
+                "attention": AttentionClassifier(self.channels, len(FREQS), d_model=32, heads=2, length=a.conv_length),
+            }
+            self._trained: dict[str, tuple[nn.Module, float, float]] = {}
+        if name not in self._trained:
+            a = self.args
+            steps = a.train_steps if a.train_steps is not None else (100 if a.quick else 400)
+            model = self._untrained[name]
+            t0 = time.perf_counter()
+            acc = train(model, steps, self.channels, a.conv_length, a.seed + 2)
+            self._trained[name] = (model.to(self.device).eval(), acc, time.perf_counter() - t0)
+        return self._trained[name]
+
+    def row4(self, models: tuple[str, ...] = ("relu-cnn", "attention"), full_grid: int = 0) -> list[Row]:
+        """Steps per rule for rtol 1e-3; ``full_grid=M`` also evaluates every rule at every grid value up to M.
+
+        The latter gives the completeness error against n_steps of each rule (accuracy per cost).
+        """
         a, q = self.args, self.args.quick
         length, n_expl = a.conv_length, a.conv_samples
         steps = a.train_steps if a.train_steps is not None else (100 if q else 400)
         cap = a.max_grid or (512 if q else 8192)
         refine = a.refine if a.refine is not None else (0 if q else 3)
         grid = [n for n in (2 ** k for k in range(3, 30)) if n <= cap]
-        torch.manual_seed(a.seed)
-        models = {
-            "relu-cnn": ConvClassifier(self.channels, len(FREQS), width=8),
-            "attention": AttentionClassifier(self.channels, len(FREQS), d_model=32, heads=2, length=length),
-        }
         gen = torch.Generator().manual_seed(a.seed + 1)
         pool, _ = synthetic(max(64, 8 * n_expl), self.channels, length, gen)
         print(f"[4] rtol {RTOL:g}: smallest n_steps with |delta| <= rtol |f(x) - f(0)| on all {n_expl} samples "
@@ -309,21 +337,19 @@ class Bench:
               "(2 heads, softmax attention, ReLU feed-forward) + mean pooling + linear; both briefly trained on the "
               "synthetic burst-frequency task with a fixed seed")
         out: list[Row] = []
-        for name, model in models.items():
-            t0 = time.perf_counter()
-            acc = train(model, steps, self.channels, length, a.seed + 2)
-            model.to(self.device).eval()
+        for name in models:
+            model, acc, seconds = self.trained_model(name)
             xd, tgt, f1, f0, skipped = _well_conditioned(model, pool.to(self.device), n_expl)
             change = (f1 - f0).abs()
-            print(f"  {name}: trained {steps} Adam steps in {time.perf_counter() - t0:.1f} s (held-out accuracy "
+            print(f"  {name}: trained {steps} Adam steps in {seconds:.1f} s (held-out accuracy "
                   f"{acc:.2f}); |f(x) - f(0)| from {float(change.min()):.3g} to {float(change.max()):.3g}, "
                   f"|f(x)| + |f(0)| up to {float((f1.abs() + f0.abs()).max()):.3g} ({skipped} pool samples skipped)")
-            out += self._convergence(name, model, xd, tgt, grid, refine)
+            out += self._convergence(name, model, xd, tgt, grid, refine, full_grid)
         print()
         return out
 
     def _convergence(self, name: str, model: nn.Module, x: torch.Tensor, tgt: torch.Tensor, grid: list[int],
-                     refine: int) -> list[Row]:
+                     refine: int, full_grid: int = 0) -> list[Row]:
         cache: dict[tuple[str, int], float] = {}
         t_start = time.perf_counter()
         ibs = self.args.conv_internal_batch_size
@@ -344,6 +370,10 @@ class Bench:
             print(f"    {rule:18s} {shown:>7s}  (max rel. delta at the grid: "
                   + ", ".join(f"{n}: {cache[rule, n]:.1e}" for n in grid if (rule, n) in cache) + ")")
         gl128 = rel("gausslegendre", 128)
+        for rule in RULES:  # the error of every rule at every grid value up to full_grid: accuracy per cost
+            for n in grid:
+                if n <= full_grid:
+                    rel(rule, n)
         max_steps = self.args.auto_max_steps or 8192
         t0 = time.perf_counter()
         with warnings.catch_warnings():
@@ -368,7 +398,7 @@ class Bench:
                  "riemann_trapezoid": "trap", "gausslegendre": "GL"}
         return [
             Row("4", f"{name}: steps for rtol 1e-3 (" + "/".join(short[r] for r in RULES) + ")", None,
-                "/".join(fmt[r] for r in RULES), "", None, {"needed": needed, "evaluated": {
+                "/".join(fmt[r] for r in RULES), "", None, {"needed": needed, "grid": grid, "evaluated": {
                     f"{r}@{n}": v for (r, n), v in sorted(cache.items())}}),
             Row("4", f"{name}: auto steps per sample (mean/max)", float(used.mean()),
                 f"{used.mean():.0f}/{used.max()}", "", None, {"steps": used, "max_steps": max_steps,
@@ -448,7 +478,8 @@ def _rows_evaluated(model: nn.Module, fn: Callable[[], Any]) -> int:
     return count[0]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line's options (benchmarks/suite.py builds its settings from them too)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", default="1,2,3,4", help="comma-separated rows to run (default: 1,2,3,4)")
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats: a smoke run under a minute")
@@ -473,6 +504,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--refine", type=int, default=None,
                    help="bisection steps after the doubling grid (default 3; --quick 0)")
     g.add_argument("--auto-max-steps", type=int, default=None, help="max_steps of n_steps='auto' (default 8192)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
     args = p.parse_args(argv)
 
     rows = sorted({int(r) for r in args.rows.split(",") if r.strip()})
