@@ -14,6 +14,8 @@ steps      accuracy per cost: completeness error vs n_steps for each rule on two
            models; Gauss-Legendre needs >= 4x fewer steps than right Riemann for rtol 1e-3.
 memory     benchmarks/bench_memory.py, when present.
 scale      benchmarks/bench_scale.py, when present.
+dataset    benchmarks/bench_dataset.py: windows/s of explain_dataset serial vs Ray (2 local workers), and
+           streaming to disk / explaining in memory (target <= 1.10).
 
 Every timing row is a ratio of two functions measured in the same interleaved rounds (the median
 over rounds of the ratio of the two runs of a round; see _common.measure). The script reports; it
@@ -55,7 +57,7 @@ import dft_lrp  # noqa: E402
 from _common import (Row, describe_machine, fmt_seconds, load_average, measure, print_table, ratios,  # noqa: E402
                      synchronizer, write_json)
 
-GROUPS = ("captum", "reference", "dftlrp", "overhead", "domains", "steps", "memory", "scale")
+GROUPS = ("captum", "reference", "dftlrp", "overhead", "domains", "steps", "memory", "scale", "dataset")
 STEPS = (16, 50, 200)
 TARGET_CAPTUM = 1.05
 TARGET_OVERHEAD = 1.10

@@ -29,3 +29,14 @@ __all__ = [
     "LinearBasis", "FrequencyBands", "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "Compose", "DOMAINS", "RULES",
     "CdigError", "CdigValueError", "CdigTypeError", "CdigModelError", "CdigWarning", "ConvergenceWarning",
 ]
+
+#: Submodules at the edges, imported on first use (``cdig.metrics.deletion(...)`` after ``import cdig``).
+_LAZY = ("metrics", "plot", "report", "data", "io", "compat", "demo")
+
+
+def __getattr__(name: str):  # noqa: ANN201 - module-level lazy attributes (PEP 562)
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
