@@ -36,6 +36,103 @@ def test_transform_matches_scipy_and_inverts(rng, kind, n_times):
     np.testing.assert_allclose(back.numpy(), x, atol=2e-5)
 
 
+@pytest.mark.parametrize("kind", [2, 3])
+@pytest.mark.parametrize("n_times", [1, 2, 3, 8, 31, 64, 101])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(4,), (2, 3)])
+def test_fast_transform_matches_scipy_for_every_length_dtype_and_rank(rng, kind, n_times, dtype, shape):
+    """The FFT-based transform against scipy.fft.dct / idct: odd and even T, 2-D and 3-D input."""
+    from array_api_compat import torch as xp
+
+    x = rng.normal(size=shape + (n_times,))
+    d = DCT(type=kind).fit(x)
+    ref = dct(x, type=kind, norm="ortho", axis=-1)
+    tol = dict(rtol=0, atol=1e-12) if dtype == np.float64 else dict(rtol=0, atol=1e-5 * np.abs(ref).max())
+    for z in (d.forward(x.astype(dtype), np), d.forward(torch.as_tensor(x.astype(dtype)), xp)):
+        z = np.asarray(z)
+        assert z.dtype == dtype and z.shape == x.shape
+        np.testing.assert_allclose(z, ref, **tol)
+    for back in (d.inverse(ref.astype(dtype), np), d.inverse(torch.as_tensor(ref.astype(dtype)), xp)):
+        back = np.asarray(back)
+        assert back.dtype == dtype
+        np.testing.assert_allclose(back, idct(ref, type=kind, norm="ortho", axis=-1), **tol)
+        np.testing.assert_allclose(back, x, **tol)
+
+
+@pytest.mark.parametrize("kind", [2, 3])
+@pytest.mark.parametrize("n_times", [7, 12])
+def test_gradient_through_the_inverse_is_the_matrix_transpose(rng, kind, n_times):
+    """Autograd through the inverse: the vector–Jacobian product with w is D w (D = scipy's matrix),
+    and torch's finite-difference check passes."""
+    from array_api_compat import torch as xp
+
+    d = DCT(type=kind).fit(np.zeros((1, 1, n_times)))
+    matrix = dct(np.eye(n_times), type=kind, norm="ortho", axis=0)  # z = D x, x = Dᵀ z
+    w = rng.normal(size=(2, 3, n_times))
+    z = torch.as_tensor(rng.normal(size=(2, 3, n_times)), dtype=torch.float64).requires_grad_(True)
+    (d.inverse(z, xp) * torch.as_tensor(w)).sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), w @ matrix.T, rtol=0, atol=1e-12)
+    zf = z.detach().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda v: torch.tanh(d.inverse(v, xp)) ** 2, (zf,))
+    assert torch.autograd.gradcheck(lambda v: torch.sin(d.forward(v, xp)), (zf,))
+
+
+@pytest.mark.parametrize("framework", ["tensorflow", "jax"])
+@pytest.mark.parametrize("kind", [2, 3])
+def test_gradient_through_the_inverse_on_other_frameworks(rng, framework, kind):
+    n_times = 9
+    d = DCT(type=kind).fit(np.zeros((1, 1, n_times)))
+    w = rng.normal(size=(2, 1, n_times)).astype(np.float32)
+    z = rng.normal(size=(2, 1, n_times)).astype(np.float32)
+    if framework == "tensorflow":
+        tf = pytest.importorskip("tensorflow")
+        from cdig.backends.tensorflow import TFNamespace
+
+        zt = tf.constant(z)
+        with tf.GradientTape() as tape:
+            tape.watch(zt)
+            loss = tf.reduce_sum(d.inverse(zt, TFNamespace) * w)
+        grad = tape.gradient(loss, zt).numpy()
+    else:
+        jax = pytest.importorskip("jax")
+        jnp = jax.numpy
+        grad = np.asarray(jax.grad(lambda v: jnp.sum(d.inverse(v, jnp) * w))(jnp.asarray(z)))
+    assert grad.dtype == np.float32
+    np.testing.assert_allclose(grad, dct(w.astype(np.float64), type=kind, norm="ortho", axis=-1), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", [2, 3])
+def test_long_signal_is_fast_and_needs_no_matrix(rng, kind):
+    """T = 2**17: the dense matrix would need 128 GiB; the FFT path takes milliseconds and O(T) memory."""
+    import time
+
+    from array_api_compat import torch as xp
+
+    n_times = 2**17
+    x = rng.normal(size=(1, 1, n_times))
+    d = DCT(type=kind).fit(x)
+    arrays = [a for v in vars(d).values() for a in (v if isinstance(v, tuple) else (v,))]
+    assert sum(a.nbytes for a in arrays if isinstance(a, np.ndarray)) < 64 * n_times  # O(T), not T²
+    xt = torch.as_tensor(x)
+    start = time.perf_counter()
+    z = d.forward(xt, xp)
+    forward_s = time.perf_counter() - start
+    start = time.perf_counter()
+    back = d.inverse(z, xp)
+    inverse_s = time.perf_counter() - start
+    assert forward_s < 1.0 and inverse_s < 1.0, (forward_s, inverse_s)
+    np.testing.assert_allclose(back.numpy(), x, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(z.numpy(), dct(x, type=kind, norm="ortho", axis=-1), rtol=0, atol=1e-10)
+
+
+def test_a_batch_of_another_length_is_refused():
+    d = DCT().fit(np.zeros((1, 1, 8)))
+    with pytest.raises(CdigValueError, match="fitted to 8 samples, got an array with 9"):
+        d.forward(np.zeros((1, 1, 9)), np)
+    with pytest.raises(CdigValueError, match="fitted to 8 samples"):
+        d.inverse(np.zeros((1, 1, 4)), np)
+
+
 @pytest.mark.parametrize("method", sorted(RULES))
 @pytest.mark.parametrize("kind", [2, 3])
 def test_linear_model_closed_form(rng, models, method, kind):

@@ -8,8 +8,31 @@ import numpy as np
 
 from ..core.errors import CdigValueError
 from .base import Domain
+from .magphase import complex_from_parts
 
 __all__ = ["DCT"]
+
+
+def _twiddles(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The real constants of the two FFT-based transforms of length ``n`` (``O(n)`` memory).
+
+    With ``θ_k = π k / 2n`` and the orthonormal scale ``c_0 = √(1/n)``, ``c_k = √(2/n)``:
+
+    * DCT-II: ``X_k = c_k Re(e^{-iθ_k} V_k)``, ``V = rfft(x, 2n)``, so ``X = cos_ii·Re V + sin_ii·Im V``;
+    * DCT-III: ``x_t = Σ_k c_k X_k cos(θ_k (2t + 1)) = irfft(Z, 2n)[t]`` for ``t < n`` with
+      ``Z_k = g_k c_k e^{iθ_k} X_k`` (``g_0 = 2n``, ``g_k = n``: the inverse real FFT counts bins
+      ``1 .. n-1`` twice and divides by ``2n``) and ``Z_n = 0``.
+    """
+    k = np.arange(n, dtype=np.float64)
+    theta = np.pi * k / (2.0 * n)
+    scale = np.full(n, np.sqrt(2.0 / n))
+    scale[0] = np.sqrt(1.0 / n)
+    cos_ii, sin_ii = scale * np.cos(theta), scale * np.sin(theta)
+    gain = np.full(n + 1, float(n))
+    gain[0], gain[n] = 2.0 * n, 0.0  # bin n (the Nyquist bin of length 2n) is zero
+    cos_iii, sin_iii = np.zeros(n + 1), np.zeros(n + 1)
+    cos_iii[:n], sin_iii[:n] = cos_ii, sin_ii
+    return cos_ii, sin_ii, gain * cos_iii, gain * sin_iii
 
 
 class DCT(Domain):
@@ -17,9 +40,13 @@ class DCT(Domain):
 
     Unlike the Fourier domain the coefficients are real and there are ``T`` of them, one per cosine
     ``cos(π k (2t + 1) / 2T)`` (type 2); a signal's smooth trend and its ends do not leak into high
-    frequencies as they do with the FFT's periodic extension. The transform is the matrix ``D`` of
-    ``scipy.fft.dct`` applied with ``xp.matmul``; it is orthogonal, so the inverse is ``Dᵀ`` (exact to
-    round-off). The map sums to ``f(x) - f(baseline)`` and shares the time-domain pass.
+    frequencies as they do with the FFT's periodic extension. The transform is computed with a real
+    FFT of length ``2T`` and a cosine/sine twiddle (``O(T log T)`` time, ``O(T)`` memory; no ``T × T``
+    matrix), written with ``xp`` so that every backend differentiates it: DCT-II is
+    ``Re(e^{-iπk/2T} rfft(x, 2T)_k)`` scaled, DCT-III (its inverse and transpose) the first ``T`` samples
+    of an inverse real FFT of length ``2T``. Both types are exact to round-off, and the inverse is the
+    transpose (orthogonal transform). The map sums to ``f(x) - f(baseline)`` and shares the time-domain
+    pass.
 
     Parameters
     ----------
@@ -63,24 +90,40 @@ class DCT(Domain):
         t = int(x.shape[-1])
         if t == self.n_times_:
             return self
-        from scipy.fft import dct
-
-        # column j is the transform of the unit impulse e_j: z = D x for a column signal x
-        self.matrix_ = dct(np.eye(t), type=self.type, norm="ortho", axis=0)
+        self._twiddle = _twiddles(t)
         self.n_times_ = t
         return self
 
-    def _ready(self) -> None:
+    def _ready(self, a: Any) -> int:
         if self.n_times_ is None:
             raise CdigValueError("this DCT domain is not fitted: call .fit(x) with a (N, C, T) batch first")
+        t = a.shape[-1]
+        if t is not None and int(t) != self.n_times_:
+            raise CdigValueError(
+                f"this DCT domain was fitted to {self.n_times_} samples, got an array with {int(t)} along its "
+                f"last axis: call .fit(x) again"
+            )
+        return self.n_times_
+
+    def _dct2(self, x: Any, xp: Any) -> Any:
+        n = self._ready(x)
+        cos_ii, sin_ii = self._twiddle[:2]
+        spec = xp.fft.rfft(x, n=2 * n, axis=-1)[..., :n]  # zero-padded: bins k/2n cycles/sample
+        re, im = xp.real(spec), xp.imag(spec)
+        return re * self.constant(cos_ii, re, xp) + im * self.constant(sin_ii, im, xp)
+
+    def _dct3(self, z: Any, xp: Any) -> Any:
+        n = self._ready(z)
+        cos_iii, sin_iii = self._twiddle[2:]
+        padded = xp.concat([z, xp.zeros_like(z[..., :1])], axis=-1)  # bin n of the length-2n spectrum
+        spec = complex_from_parts(padded * self.constant(cos_iii, z, xp), padded * self.constant(sin_iii, z, xp), xp)
+        return xp.fft.irfft(spec, n=2 * n, axis=-1)[..., :n]
 
     def forward(self, x: Any, xp: Any) -> Any:
-        self._ready()
-        return xp.matmul(x, self.constant(self.matrix_.T, x, xp))  # rows: zᵀ = xᵀ Dᵀ
+        return self._dct2(x, xp) if self.type == 2 else self._dct3(x, xp)
 
     def inverse(self, z: Any, xp: Any) -> Any:
-        self._ready()
-        return xp.matmul(z, self.constant(self.matrix_, z, xp))  # D orthogonal: x = Dᵀ z
+        return self._dct3(z, xp) if self.type == 2 else self._dct2(z, xp)  # orthogonal: the inverse is the transpose
 
     def coords(self, shape: tuple[int, ...], fs: float | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         n = shape[-1]
