@@ -74,7 +74,8 @@ def _analysis_step(h: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
 def dwt_matrix(h: np.ndarray, n_times: int, level: int) -> np.ndarray:
     """The orthonormal ``(T, T)`` matrix ``W`` of the ``level``-level periodized DWT: ``z = W x``.
 
-    Rows are laid out level by level: ``[cA_L, cD_L, cD_{L-1}, ..., cD_1]``.
+    Rows are laid out level by level: ``[cA_L, cD_L, cD_{L-1}, ..., cD_1]``. The dense reference
+    of the filter bank that :class:`Wavelet` runs (O(T²) memory, O(T³) time): for checks at small ``T``.
     """
     approx = np.eye(n_times)
     details = []
@@ -83,6 +84,68 @@ def dwt_matrix(h: np.ndarray, n_times: int, level: int) -> np.ndarray:
         details.append(hi @ approx)
         approx = lo @ approx
     return np.vstack([approx, *details[::-1]])
+
+
+# --- the fast filter bank ----------------------------------------------------------------------
+# One analysis step of ``dwt_matrix`` written out: ``lo[o] = Σ_r h[r] x[(2o + r - s) mod m]`` and
+# ``hi[o] = Σ_r g[r] x[(2o + r - s) mod m]`` with ``s = F/2 - 1`` and ``g[r] = (-1)^r h[F-1-r]``.
+# Read in pairs ``(x[2k], x[2k+1])``, that is ``F/2`` shifted copies of the pair sequence, each times
+# a 2 x 2 block of taps. The transform is orthogonal, so a synthesis step is its transpose; by parity
+# of the output sample, ``y[2p + b] = Σ_i h[2i+b] a[(p-i) mod n] + g[2i+b] d[(p-i) mod n]`` (``n = m/2``,
+# ``y`` the output rolled by ``s``): again shifted copies times 2 x 2 blocks, a gather and never a
+# scatter. Both are O(m F) in time and O(m) in memory, and use only slices, ``concat``, ``stack``,
+# ``reshape`` and ``matmul``, which every backend's namespace offers and differentiates (no integer
+# index arrays to move between devices). Summing the taps in another order than ``W x`` changes
+# results by round-off only.
+
+
+def _filter_blocks(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(F/2, 2, 2)`` blocks of taps of one analysis and one synthesis step.
+
+    Analysis block ``q`` maps the pair ``(e[2k], e[2k+1])`` to its share of ``(lo, hi)[k - q]``:
+    ``[[h[2q], g[2q]], [h[2q+1], g[2q+1]]]``. Synthesis block ``i`` maps ``(a, d)[p - i]`` to its share of
+    ``(y[2p], y[2p+1])``: ``[[h[2i], h[2i+1]], [g[2i], g[2i+1]]]``.
+    """
+    g = np.array([(-1) ** r * h[len(h) - 1 - r] for r in range(len(h))])
+    return np.stack([h, g], axis=1).reshape(-1, 2, 2), np.stack([h.reshape(-1, 2), g.reshape(-1, 2)], axis=1)
+
+
+def _circular(x: Any, start: int, length: int, xp: Any) -> Any:
+    """``x[..., (start + k) mod m]`` for ``k < length``, from slices of the last axis (wraps any number of times)."""
+    m = int(x.shape[-1])
+    pos, pieces = start % m, []
+    while length > 0:
+        take = min(m - pos, length)
+        pieces.append(x[..., pos:pos + take])
+        pos, length = 0, length - take
+    return pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=-1)
+
+
+def _lead(x: Any) -> tuple[int, ...]:
+    """The leading (batch) axes of ``x`` for ``reshape``; -1 for one not known until run time (a traced batch)."""
+    return tuple(-1 if d is None else int(d) for d in x.shape[:-1])
+
+
+def _analysis_level(x: Any, blocks: Any, xp: Any) -> tuple[Any, Any]:
+    """One periodized analysis step on the last axis (``m`` samples): ``(lo, hi)``, ``m/2`` each."""
+    lead, n, half = _lead(x), int(x.shape[-1]) // 2, int(blocks.shape[0])
+    # pairs[k] = (e[2k], e[2k+1]) with e[k] = x[(k - s) mod m]; output o reads pairs o .. o + F/2 - 1
+    pairs = xp.reshape(_circular(x, 1 - half, 2 * (n + half - 1), xp), (*lead, n + half - 1, 2))
+    out = xp.matmul(pairs[..., :n, :], blocks[0])
+    for q in range(1, half):
+        out = out + xp.matmul(pairs[..., q:q + n, :], blocks[q])
+    return out[..., 0], out[..., 1]
+
+
+def _synthesis_level(a: Any, d: Any, blocks: Any, xp: Any) -> Any:
+    """The transpose of :func:`_analysis_level`: ``2n`` samples from ``n`` approximation and detail coefficients."""
+    lead, n, half = _lead(a), int(a.shape[-1]), int(blocks.shape[0])
+    # ad[k] = (a, d)[(k - F/2 + 1) mod n], so that (a, d)[(p - i) mod n] = ad[p - i + F/2 - 1]
+    ad = xp.stack([_circular(v, 1 - half, n + half - 1, xp) for v in (a, d)], axis=-1)
+    y = xp.matmul(ad[..., half - 1:half - 1 + n, :], blocks[0])
+    for i in range(1, half):
+        y = y + xp.matmul(ad[..., half - 1 - i:half - 1 - i + n, :], blocks[i])
+    return _circular(xp.reshape(y, (*lead, 2 * n)), half - 1, 2 * n, xp)  # (y[2p], y[2p+1]); x[t] = y[t + s]
 
 
 def _two_adic(n: int) -> int:
@@ -111,17 +174,20 @@ class Wavelet(Domain):
 
     Notes
     -----
-    The coefficients ``z = W x`` (per sample and channel) come from the orthonormal ``(T, T)``
-    matrix ``W`` of the periodized filter bank, built once in :meth:`fit`; the inverse is ``Wᵀ``.
-    The transform is linear, so the domain rides the shared time-domain pass. The length ``T`` must
-    be divisible by ``2**L``. ``W`` holds ``T²`` numbers (32 MiB in double precision for
-    ``T = 2048``): meant for windows of up to a few thousand samples.
+    The coefficients ``z = W x`` (per sample and channel) are those of the orthonormal ``(T, T)``
+    matrix ``W`` of the periodized filter bank, and the inverse is ``Wᵀ``; both run as the filter
+    bank itself, level by level (shifted slices of the signal times the taps, see the module), in
+    O(T·F) time and O(T) memory for ``F`` taps, on every backend and differentiably. ``W`` is never
+    formed (:attr:`matrix_` builds it on request, for checks at small ``T``). The transform is
+    linear, so the domain rides the shared time-domain pass. The length ``T`` must be divisible by
+    ``2**L``.
 
     Coefficients are laid out along the time axis level by level, as PyWavelets' ``wavedec``
     concatenated: ``[cA_L (T/2^L), cD_L (T/2^L), cD_{L-1} (T/2^{L-1}), ..., cD_1 (T/2)]``, with
     PyWavelets' filters and the alignment of its ``periodization`` routine
-    (``out[o] = Σ_j f[j] x[(F/2 + 2o - j) mod T]``); checked against hand-computed Haar sums and
-    published Daubechies tables, not against PyWavelets itself (cdig does not depend on it). ``values`` is the map per coefficient,
+    (``out[o] = Σ_j f[j] x[(F/2 + 2o - j) mod T]``); checked against hand-computed Haar sums,
+    published Daubechies tables and, where it is installed, PyWavelets itself (cdig does not depend
+    on it). ``values`` is the map per coefficient,
     ``(N, C, T)``; the coordinates give each coefficient's ``band`` (index into ``band_name``,
     ``["A<L>", "D<L>", ..., "D1"]``), ``level``, ``position`` within its band and ``time`` (the first
     sample of its dyadic block, ``position·2**level``). ``extras["per_level"]`` sums the map per band,
@@ -156,7 +222,7 @@ class Wavelet(Domain):
         self.level = None if level is None else int(level)
         self.mode = mode
         self.filter_ = daubechies(1 if key == "haar" else int(key[2:]))
-        self.matrix_: np.ndarray | None = None
+        self._analysis, self._synthesis = _filter_blocks(self.filter_)
         self.level_: int | None = None
         self.n_times_: int | None = None
 
@@ -186,24 +252,42 @@ class Wavelet(Domain):
                     f"{t} samples; accepted lengths for this level: multiples of {2**level}; accepted for "
                     f"{t} samples: {accepted}"
                 )
-        if self.matrix_ is None or self.n_times_ != t or self.level_ != level:
-            self.matrix_ = dwt_matrix(self.filter_, t, level)
-            self._matrix_t = np.ascontiguousarray(self.matrix_.T)
-            self.n_times_, self.level_ = t, level
+        self.n_times_, self.level_ = t, level
         return self
 
+    @property
+    def matrix_(self) -> np.ndarray:
+        """The dense orthonormal ``(T, T)`` matrix ``W`` of the fitted transform (``z = W x``).
+
+        Built on each access, in O(T²) memory: for inspection and checks at small ``T``. The transform
+        itself never forms it (:meth:`forward` and :meth:`inverse` run the filter bank).
+        """
+        self._fitted()
+        return dwt_matrix(self.filter_, self.n_times_, self.level_)
+
     def _fitted(self) -> None:
-        if self.matrix_ is None:
+        if self.n_times_ is None:
             raise CdigValueError("this Wavelet domain is not fitted: call .fit(x) with a (N, C, T) batch first")
 
     # --- the transform ---------------------------------------------------------------------
     def forward(self, x: Any, xp: Any) -> Any:
         self._fitted()
-        return xp.matmul(x, self.constant(self._matrix_t, x, xp))
+        analysis = self.constant(self._analysis, x, xp)
+        approx, details = x, []
+        for _ in range(self.level_):
+            approx, detail = _analysis_level(approx, analysis, xp)
+            details.append(detail)
+        return xp.concat([approx, *details[::-1]], axis=-1)
 
     def inverse(self, z: Any, xp: Any) -> Any:
         self._fitted()
-        return xp.matmul(z, self.constant(self.matrix_, z, xp))
+        synthesis = self.constant(self._synthesis, z, xp)
+        size = self.n_times_ // 2**self.level_
+        approx, start = z[..., :size], size
+        for _ in range(self.level_):
+            approx = _synthesis_level(approx, z[..., start:start + size], synthesis, xp)
+            start, size = start + size, 2 * size
+        return approx
 
     # --- reporting -------------------------------------------------------------------------
     def bands(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
