@@ -4,6 +4,7 @@ planted truth (a tone burst), the shared pass, coordinates and bad input."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,166 @@ def test_inverse_matches_scipy_istft(rng):
     z = rng.normal(size=(N, C, 9, d.n_frames_)) + 1j * rng.normal(size=(N, C, 9, d.n_frames_))
     _, ref = istft(z / get_window("hann", 16).sum(), window="hann", nperseg=16, noverlap=12, boundary=True)
     np.testing.assert_allclose(d.inverse(z, np), ref[..., :64], atol=1e-12)
+
+
+# --- agreement with the dense least-squares maps ----------------------------------------------
+
+
+def _dense_maps(n_fft, hop, window, center, pad_mode, n_times):
+    """The framing matrix ``F`` (rows: coefficients ``k * frames + j`` of the windowed frames, columns:
+    samples) built from the definition with numpy's padding, and its dense pseudo-inverse ``F⁺``: the
+    least-squares inverse, computed without cdig's index arithmetic."""
+    w = get_window(window, n_fft) if isinstance(window, (str, tuple)) else np.asarray(window, float)
+    pad = n_fft // 2 if center else 0
+    eye = np.eye(n_times)
+    padded = np.pad(eye, ((0, 0), (pad, pad)), mode=pad_mode)  # row s: sample s's unit impulse, padded
+    padded = np.pad(padded, ((0, 0), (0, (-(padded.shape[1] - n_fft)) % hop)))
+    n_frames = (padded.shape[1] - n_fft) // hop + 1
+    frames = np.stack([padded[:, j * hop:j * hop + n_fft] * w for j in range(n_frames)], axis=-1)
+    f = frames.reshape(n_times, -1).T  # (n_fft * frames, T)
+    return f, np.linalg.pinv(f), n_frames
+
+
+_DENSE_CASES = [(16, 4, "hann"), (15, 4, "hann"), (16, 5, "hamming"), (16, 3, ("tukey", 0.5)),
+                (12, 7, "hamming"), (16, 16, "boxcar"), (9, 1, "hann"), (8, 6, "blackman")]
+
+
+@pytest.mark.parametrize("n_fft, hop, window", _DENSE_CASES)
+@pytest.mark.parametrize("center, pad_mode", [(True, "constant"), (True, "reflect"), (False, "constant")])
+@pytest.mark.parametrize("n_times", [16, 17, 40, 67])
+def test_matches_the_dense_pseudo_inverse(rng, n_fft, hop, window, center, pad_mode, n_times):
+    if not center and window not in ("hamming", "boxcar"):
+        window = "hamming"  # a window that is zero at its start misses sample 0 (NOLA)
+    d = STFT(n_fft, hop, window=window, center=center, pad_mode=pad_mode).fit(np.zeros((1, 1, n_times)))
+    f, f_pinv, n_frames = _dense_maps(n_fft, hop, window, center, pad_mode, n_times)
+    assert d.n_frames_ == n_frames
+    x = rng.normal(size=(N, C, n_times))
+    ref = np.fft.rfft((x @ f.T).reshape(N, C, n_fft, n_frames), axis=-2)
+    np.testing.assert_allclose(d.forward(x, np), ref, rtol=0, atol=1e-12)
+    z = rng.normal(size=ref.shape) + 1j * rng.normal(size=ref.shape)  # not the coefficients of a signal
+    frames = np.fft.irfft(z, n=n_fft, axis=-2).reshape(N, C, -1)
+    np.testing.assert_allclose(d.inverse(z, np), frames @ f_pinv.T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(d.inverse(d.forward(x, np), np), x, rtol=0, atol=1e-12)
+
+    from array_api_compat import torch as xp
+
+    for dtype, tol in ((torch.float64, 1e-12), (torch.float32, 2e-5)):
+        xt = torch.as_tensor(x, dtype=dtype)
+        zt = d.forward(xt, xp)
+        assert zt.dtype == (torch.complex128 if dtype == torch.float64 else torch.complex64)
+        np.testing.assert_allclose(zt.numpy(), ref, rtol=0, atol=tol * 10)
+        back = d.inverse(torch.as_tensor(z, dtype=zt.dtype), xp)
+        assert back.dtype == dtype
+        np.testing.assert_allclose(back.numpy(), frames @ f_pinv.T, rtol=0, atol=tol * 10)
+
+
+@pytest.mark.parametrize("kw", [dict(n_fft=16, hop_length=4), dict(n_fft=15, hop_length=4, pad_mode="reflect"),
+                                dict(n_fft=16, hop_length=5, window="hamming", center=False),
+                                dict(n_fft=12, hop_length=7, window="hamming", pad_mode="reflect")])
+def test_gradients_match_the_dense_maps(rng, kw):
+    """The vector–Jacobian products of both maps in torch are those of the dense matrices."""
+    from array_api_compat import torch as xp
+
+    n_times = 41
+    d = STFT(**kw).fit(np.zeros((1, 1, n_times)))
+    f, f_pinv, _ = _dense_maps(kw["n_fft"], kw["hop_length"], kw.get("window", "hann"), kw.get("center", True),
+                               kw.get("pad_mode", "constant"), n_times)
+    g = torch.as_tensor(rng.normal(size=(N, C, n_times)))
+    shape = (N, C, d.n_freqs_, d.n_frames_)
+    z = torch.as_tensor(rng.normal(size=shape) + 1j * rng.normal(size=shape), dtype=torch.complex128)
+    z.requires_grad_(True)
+    (d.inverse(z, xp) * g).sum().backward()
+    zr = z.detach().clone().requires_grad_(True)
+    frames = torch.fft.irfft(zr, n=d.n_fft, dim=-2).reshape(N, C, -1)
+    ((frames @ torch.as_tensor(f_pinv.T)) * g).sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), zr.grad.numpy(), rtol=0, atol=1e-12)
+
+    x = torch.tensor(rng.normal(size=(N, C, n_times)), dtype=torch.float64, requires_grad=True)
+    gz = torch.as_tensor(rng.normal(size=shape) + 1j * rng.normal(size=shape))
+    torch.real(d.forward(x, xp) * gz).sum().backward()
+    xr = x.detach().clone().requires_grad_(True)
+    zr = torch.fft.rfft((xr @ torch.as_tensor(f.T)).reshape(N, C, d.n_fft, -1), dim=-2)
+    torch.real(zr * gz).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xr.grad.numpy(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("framework", ["jax", "tensorflow"])
+def test_other_frameworks_differentiate_like_the_dense_maps(rng, framework):
+    """jax.grad and tf.GradientTape through both maps (hop not dividing n_fft, reflect padding)."""
+    n_times, kw = 37, dict(n_fft=12, hop_length=5, window="hamming", pad_mode="reflect")
+    d = STFT(**kw).fit(np.zeros((1, 1, n_times)))
+    f, f_pinv, _ = _dense_maps(12, 5, "hamming", True, "reflect", n_times)
+    shape = (N, C, d.n_freqs_, d.n_frames_)
+    a, b = rng.normal(size=shape), rng.normal(size=shape)
+    g, gr, gi = rng.normal(size=(N, C, n_times)), rng.normal(size=shape), rng.normal(size=shape)
+    # references: the dense maps are linear, so their gradients are their transposes applied to g
+    ref_x = np.einsum("nckj,kjt->nct", gr, np.fft.rfft(f.T.reshape(n_times, 12, -1), axis=-2).real.transpose(1, 2, 0))
+    ref_x += np.einsum("nckj,kjt->nct", gi, np.fft.rfft(f.T.reshape(n_times, 12, -1), axis=-2).imag.transpose(1, 2, 0))
+    zt = torch.tensor(a + 1j * b, requires_grad=True)
+    frames = torch.fft.irfft(zt, n=12, dim=-2).reshape(N, C, -1)
+    ((frames @ torch.as_tensor(f_pinv.T)) * torch.as_tensor(g)).sum().backward()
+    ref_a, ref_b = zt.grad.real.numpy(), zt.grad.imag.numpy()
+    x = rng.normal(size=(N, C, n_times))
+    if framework == "jax":
+        jax = pytest.importorskip("jax")
+        jnp = jax.numpy
+        # JAX runs in float32 here (x64 is process-wide)
+
+        def through_inverse(a, b):
+            return jnp.sum(d.inverse(a + 1j * b, jnp) * g)
+
+        def through_forward(x):
+            z = d.forward(x, jnp)
+            return jnp.sum(jnp.real(z) * gr + jnp.imag(z) * gi)
+
+        grad_a, grad_b = jax.jit(jax.grad(through_inverse, argnums=(0, 1)))(jnp.asarray(a), jnp.asarray(b))
+        grad_x = jax.jit(jax.grad(through_forward))(jnp.asarray(x))
+        grad_a, grad_b, grad_x = (np.asarray(v, dtype=np.float64) for v in (grad_a, grad_b, grad_x))
+        tol = 1e-5
+    else:
+        tf = pytest.importorskip("tensorflow")
+        from cdig.backends.tensorflow import TFNamespace as xp
+
+        av, bv, xv = tf.constant(a), tf.constant(b), tf.constant(x)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([av, bv, xv])
+            through_inverse = tf.reduce_sum(d.inverse(tf.complex(av, bv), xp) * g)
+            z = d.forward(xv, xp)
+            through_forward = tf.reduce_sum(tf.math.real(z) * gr + tf.math.imag(z) * gi)
+        grad_a, grad_b = (tf.convert_to_tensor(v).numpy() for v in tape.gradient(through_inverse, [av, bv]))
+        grad_x = tf.convert_to_tensor(tape.gradient(through_forward, xv)).numpy()
+        tol = 1e-12
+    for got, ref in ((grad_a, ref_a), (grad_b, ref_b), (grad_x, ref_x)):
+        np.testing.assert_allclose(got, ref, rtol=0, atol=tol * np.abs(ref).max())
+
+
+def test_long_signal_is_fast_and_fitted_compactly(rng):
+    """T = 2**16: the cost is log-linear (the dense maps had T² · n_fft / hop entries)."""
+    from array_api_compat import torch as xp
+
+    n_times = 2 ** 16
+    x = torch.as_tensor(rng.normal(size=(1, 2, n_times)))
+    for pad_mode in ("constant", "reflect"):
+        d = STFT(256, 64, pad_mode=pad_mode)
+        start = time.perf_counter()
+        d.fit(x.numpy())
+        fitted = time.perf_counter()
+        z = d.forward(x, xp)
+        forward = time.perf_counter()
+        back = d.inverse(z, xp)
+        inverse = time.perf_counter()
+        assert fitted - start < 2.0 and forward - fitted < 1.0 and inverse - forward < 1.0, (
+            fitted - start, forward - fitted, inverse - forward)
+        np.testing.assert_allclose(back.numpy(), x.numpy(), rtol=0, atol=1e-12)
+        sizes = [v.size for v in vars(d).values() if isinstance(v, np.ndarray)]
+        assert max(sizes) <= 8 * (n_times + 256 * d.n_frames_), sizes
+
+
+def test_an_ill_conditioned_synthesis_is_refused():
+    window = np.r_[np.ones(7), 3e-6]  # every 8th sample gets weight 9e-12, the others 1
+    with pytest.raises(CdigValueError, match=re.escape("condition number 1.11e+11")):
+        STFT(8, 8, window=window, center=False).fit(np.zeros((1, 1, 32)))
+    STFT(8, 8, window=np.r_[np.ones(7), 1e-3], center=False).fit(np.zeros((1, 1, 32)))
 
 
 # --- closed form for a linear model -------------------------------------------------------------
@@ -223,7 +384,7 @@ def test_tensorflow_round_trip_matches_numpy(rng):
     from cdig.backends.tensorflow import TFNamespace
 
     x = rng.normal(size=(N, C, 50))
-    for d in (STFT(16, 4), STFT(15, 4, pad_mode="reflect")):
+    for d in (STFT(16, 4), STFT(15, 4, pad_mode="reflect"), STFT(16, 5, window="hamming", center=False)):
         d.fit(x)
         z = d.forward(tf.constant(x), TFNamespace)
         np.testing.assert_allclose(z.numpy(), d.forward(x, np), atol=1e-12)

@@ -117,6 +117,10 @@ class TFNamespace:
         return tf.where(cond, a, b)
 
     @staticmethod
+    def take(x: tf.Tensor, indices: Any, axis: int | None = None) -> tf.Tensor:
+        return tf.gather(x, indices, axis=0 if axis is None else axis)
+
+    @staticmethod
     def cumulative_sum(x: tf.Tensor, axis: int | None = None) -> tf.Tensor:
         return tf.math.cumsum(x, axis=0 if axis is None else axis)
 

@@ -24,9 +24,11 @@ class STFT(Domain):
     with ``S = Fᵀ(F Fᵀ)⁻¹`` the left inverse of the framing map ``F`` (weighted overlap-add divided by
     ``Σ window²`` when the padding is zeros, as in ``scipy.signal.istft``), so ``inverse(forward(x))``
     is ``x`` exactly. That needs only the NOLA condition (every sample gets window weight from some
-    frame), not COLA. Both maps are matrix products and ``rfft``/``irfft``, so they run on every
-    backend; the framing matrix has ``T × frames·n_fft`` entries, which bounds the practical ``T`` to a
-    few thousand samples.
+    frame), not COLA. Each coefficient reads one padded sample, so ``F Fᵀ`` is diagonal (reflect
+    padding included): the synthesis is a gather-based overlap-add, the fold of the padding onto the
+    samples it copies and a division by each sample's window energy. Both maps are gathers with index
+    arrays precomputed by :meth:`fit` and ``rfft``/``irfft``, so they run (and differentiate) on every
+    backend in ``O(T · n_fft / hop_length)`` memory and log-linear time.
 
     Each bin's score adds the scores of its real and imaginary parts; the map sums to
     ``f(x) - f(baseline)`` and shares the time-domain pass (no extra model calls).
@@ -130,28 +132,35 @@ class STFT(Domain):
                 f"the signal has {t} time steps, fewer than n_fft={self.n_fft}: the window does not fit; "
                 f"use n_fft <= {t}"
             )
-        pad = self.n_fft // 2 if self.center else 0
+        n_fft, hop, window = self.n_fft, self.hop_length, self.window_
+        pad = n_fft // 2 if self.center else 0
         length = t + 2 * pad
-        extra = (-(length - self.n_fft)) % self.hop_length  # zeros at the end: the last samples get a frame
-        n_frames = (length + extra - self.n_fft) // self.hop_length + 1
-        # padded = pad_matrix @ x (rows: padded samples)
-        rows = np.full(length + extra, -1)
+        extra = (-(length - n_fft)) % hop  # zeros at the end: the last samples get a frame
+        n_frames = (length + extra - n_fft) // hop + 1
+        # rows[i]: the input sample that padded sample i copies, -1 for a zero
+        rows = np.full(length + extra, -1, dtype=np.int64)
         rows[pad:pad + t] = np.arange(t)
         if pad and self.pad_mode == "reflect":
             rows[:pad] = np.arange(pad, 0, -1)
             rows[pad + t:pad + t + pad] = np.arange(t - 2, t - 2 - pad, -1)
-        # framing[t, k * n_frames + j] = window[k] where padded sample j*hop + k is x[t]; laid out
-        # (n_fft, frames) so that rfft runs along axis -2 and no transposes are needed
-        framing = np.zeros((t, self.n_fft, n_frames))
-        for j in range(n_frames):
-            src = rows[j * self.hop_length: j * self.hop_length + self.n_fft]
-            k = np.nonzero(src >= 0)[0]
-            np.add.at(framing, (src[k], k, j), self.window_[k])
-        framing = framing.reshape(t, -1)
-        gram = framing @ framing.T
-        cover = np.diag(gram)
-        if cover.min() <= 1e-12 * cover.max():
-            bad = np.nonzero(cover <= 1e-12 * cover.max())[0]
+        # analysis: coefficient (k, j) of the frames, flattened k*frames + j (the layout rfft reads along
+        # axis -2), is window[k] * x[rows[j*hop + k]]: one gather and a product
+        src = rows[np.arange(n_fft)[:, None] + hop * np.arange(n_frames)[None, :]].reshape(-1)
+        # synthesis: the framing map is a weighted selection of padded samples, so its adjoint is the
+        # weighted overlap-add followed by the fold of the padding onto the samples it copies, and its
+        # Gram matrix F Fᵀ is diagonal (each coefficient reads one sample, even with reflect padding):
+        # S = Fᵀ(F Fᵀ)⁻¹ is that adjoint divided by each sample's window energy. Padded sample i is
+        # offset i%hop + r*hop of frame i//hop - r, r < ceil(n_fft / hop).
+        used = np.nonzero(rows >= 0)[0]  # padded samples that copy an input sample
+        n_cover = -(-n_fft // hop)
+        r = np.arange(n_cover)[:, None]
+        j = used[None, :] // hop - r
+        k = used[None, :] % hop + r * hop
+        ok = (j >= 0) & (j < n_frames) & (k < n_fft)
+        wk = np.where(ok, window[np.minimum(k, n_fft - 1)], 0.0)
+        energy = np.bincount(rows[used], weights=(wk ** 2).sum(0), minlength=t)  # diag(F Fᵀ)
+        if energy.min() <= 1e-12 * energy.max():
+            bad = np.nonzero(energy <= 1e-12 * energy.max())[0]
             raise CdigValueError(
                 f"the STFT cannot be inverted (NOLA fails): sample(s) {bad[:10].tolist()} get no window "
                 f"weight from any frame with n_fft={self.n_fft}, hop_length={self.hop_length} and this window "
@@ -159,14 +168,27 @@ class STFT(Domain):
                 "hop_length, center=True (without padding the first sample only meets the window's first value) "
                 "or a window without zeros"
             )
-        cond = np.linalg.cond(gram)
+        cond = energy.max() / energy.min()  # the condition number of the diagonal Gram matrix
         if not cond < _MAX_CONDITION:
             raise CdigValueError(
                 f"the STFT cannot be inverted stably: its frames' Gram matrix has condition number {cond:.3g} "
                 f"(n_fft={self.n_fft}, hop_length={self.hop_length}); use a smaller hop_length or another window"
             )
-        self.framing_ = framing
-        self.synthesis_ = np.linalg.solve(gram, framing).T  # (n_fft·frames, T): S = Fᵀ (F Fᵀ)⁻¹
+        # nothing is stored before the checks: a refused length leaves an earlier fit intact
+        self.frame_index_ = np.maximum(src, 0)
+        self.frame_weight_ = np.where(src >= 0, np.repeat(window, n_frames), 0.0)
+        self.ola_index_ = np.where(ok, k * n_frames + j, 0).reshape(-1)  # (n_cover, used) flattened
+        self.ola_weight_ = wk
+        # the fold: input sample s collects the padded samples that copy it (itself and, with
+        # reflect padding, its mirror images near the ends), at positions of ``used``
+        order = np.argsort(rows[used], kind="stable")
+        owner = rows[used][order]
+        first = np.searchsorted(owner, np.arange(t))
+        n_copies = np.bincount(owner, minlength=t)
+        m = np.arange(n_copies.max())[:, None]
+        has = m < n_copies[None, :]
+        self.fold_index_ = np.where(has, order[np.minimum(first[None, :] + m, len(order) - 1)], 0).reshape(-1)
+        self.fold_weight_ = np.where(has, 1.0 / energy[None, :], 0.0)
         self.pad_ = pad
         self.n_frames_ = int(n_frames)
         self.n_freqs_ = self.n_fft // 2 + 1
@@ -177,10 +199,24 @@ class STFT(Domain):
         if self.n_times_ is None:
             raise CdigValueError("this STFT domain is not fitted: call .fit(x) with a (N, C, T) batch first")
 
+    @staticmethod
+    def _index(idx: np.ndarray, like: Any, xp: Any) -> Any:
+        device = getattr(like, "device", None)
+        if device is None or callable(device):
+            return xp.asarray(idx)
+        return xp.asarray(idx, device=device)
+
+    def _gather_sum(self, a: Any, index: np.ndarray, weight: np.ndarray, xp: Any) -> Any:
+        """``Σ_m weight[m, s] · a[..., index[m, s]]``: a weighted sum of ``len(weight)`` gathers."""
+        picked = xp.take(a, self._index(index, a, xp), axis=-1)
+        picked = xp.reshape(picked, tuple(a.shape[:-1]) + weight.shape)
+        return xp.sum(picked * self.constant(weight, a, xp), axis=-2)
+
     # --- the transform -------------------------------------------------------------------
     def forward(self, x: Any, xp: Any) -> Any:
         self._ready()
-        frames = xp.matmul(x, self.constant(self.framing_, x, xp))
+        frames = xp.take(x, self._index(self.frame_index_, x, xp), axis=-1)
+        frames = frames * self.constant(self.frame_weight_, x, xp)
         frames = xp.reshape(frames, tuple(frames.shape[:-1]) + (self.n_fft, self.n_frames_))
         return xp.fft.rfft(frames, axis=-2)
 
@@ -188,7 +224,8 @@ class STFT(Domain):
         self._ready()
         frames = xp.fft.irfft(z, n=self.n_fft, axis=-2)
         frames = xp.reshape(frames, tuple(frames.shape[:-2]) + (self.n_fft * self.n_frames_,))
-        return xp.matmul(frames, self.constant(self.synthesis_, frames, xp))
+        padded = self._gather_sum(frames, self.ola_index_, self.ola_weight_, xp)  # weighted overlap-add
+        return self._gather_sum(padded, self.fold_index_, self.fold_weight_, xp)  # fold, ÷ window energy
 
     # --- reporting -----------------------------------------------------------------------
     def frame_centres(self) -> np.ndarray:
