@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-__all__ = ["Row", "describe_machine", "load_average", "measure", "ratios", "synchronizer", "print_table",
+__all__ = ["rows_main", "Row", "describe_machine", "load_average", "measure", "ratios", "synchronizer", "print_table",
            "write_json", "fmt_seconds"]
 
 
@@ -186,3 +186,31 @@ def write_json(path: str | os.PathLike[str], machine: Mapping[str, Any], setting
     payload = {"machine": machine, "settings": settings, "rows": [asdict(r) | {"verdict": r.verdict} for r in rows]}
     p.write_text(json.dumps(_jsonable(payload), indent=2) + "\n", encoding="utf-8")
     return p
+
+
+def rows_main(doc: str, rows: Callable[[bool, str], list[Row]], quick_help: str,
+              argv: Sequence[str] | None = None) -> int:
+    """The command line of a benchmark module that exposes ``rows(quick, device)``: run, print the table."""
+    import argparse
+
+    import torch
+
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, ...")
+    p.add_argument("--json", default=None, help="write the results to this JSON file")
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    machine = describe_machine(a.device)
+    out = rows(a.quick, a.device)
+    print()
+    print_table(["row", "measured", "value", "target", "verdict"],
+                [(r.row, r.name, r.shown, r.target, r.verdict) for r in out])
+    print(f"\n{machine.get('cpu', '')}, {machine.get('usable_cores')} usable cores, torch {torch.__version__}, "
+          f"load average {machine.get('load_average')}")
+    if a.json:
+        write_json(a.json, machine, vars(a), out)
+    return 0
+

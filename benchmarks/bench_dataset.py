@@ -22,7 +22,6 @@ of the two runs of a round (see _common.measure). The script reports; it never g
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import shutil
@@ -37,7 +36,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Row, describe_machine, measure, print_table, ratios, write_json  # noqa: E402
+from _common import Row, measure, ratios, rows_main  # noqa: E402
 
 import cdig  # noqa: E402
 
@@ -155,24 +154,7 @@ def rows(quick: bool = False, device: str = "cpu") -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="a smaller job (about a minute on 2 CPU cores)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads of the driver (default: torch's)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, ...")
-    p.add_argument("--json", default=None, help="write the results to this JSON file")
-    a = p.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    machine = describe_machine(a.device)
-    out = rows(a.quick, a.device)
-    print()
-    print_table(["row", "measured", "value", "target", "verdict"],
-                [(r.row, r.name, r.shown, r.target, r.verdict) for r in out])
-    print(f"\n{machine.get('cpu', '')}, {machine.get('usable_cores')} usable cores, torch {torch.__version__}, "
-          f"load average {machine.get('load_average')}")
-    if a.json:
-        write_json(a.json, machine, vars(a), out)
-    return 0
+    return rows_main(__doc__ or "", rows, "a smaller job (about a minute on 2 CPU cores)", argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ the cost of each domain on its own and of the two nonlinear domains, which need 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -20,8 +19,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (Row, describe_machine, fmt_seconds, measure, print_table, ratios, synchronizer,  # noqa: E402
-                     write_json)
+from _common import Row, fmt_seconds, measure, ratios, rows_main, synchronizer  # noqa: E402
 
 import cdig  # noqa: E402
 
@@ -88,22 +86,7 @@ def rows(quick: bool = False, device: str = "cpu", repeats: int | None = None) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="small sizes, 3 repeats (< 1 min)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, ...")
-    p.add_argument("--json", default=None, help="write the results to this JSON file")
-    a = p.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    machine = describe_machine(a.device)
-    out = rows(a.quick, a.device)
-    print_table(["row", "measured", "value", "target", "verdict"],
-                [(r.row, r.name, r.shown, r.target, r.verdict) for r in out])
-    print(f"\n{machine.get('cpu', '')}, torch {torch.__version__}")
-    if a.json:
-        write_json(a.json, machine, vars(a), out)
-    return 0
+    return rows_main(__doc__ or "", rows, "small sizes, 3 repeats (< 1 min)", argv)
 
 
 if __name__ == "__main__":
