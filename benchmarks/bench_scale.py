@@ -2,24 +2,24 @@
 
 A tiny model whose own cost is linear in every size (one ``Conv1d`` with 4 filters of 5 taps, tanh,
 mean over time, a linear head) is explained with a few fixed steps (``n_steps=8``, Gauss-Legendre,
-the default chunking), so the time measured is cdig's own work around it. Sweeps, each for the
-domains "time" and "fourier":
+the default chunking), so the time measured is cdig's own work around it. Sweeps:
 
-S1. length 1e3 ... 1e6 samples (``--quick``: ... 1e5), batch 1, 1 channel;
-S2. channels 1, 4, 16, 64, 256 at length 1000, batch 1;
-S3. batch 1, 4, 16, 64, 256, 1024 (``--quick``: ... 256) at length 1000, 1 channel.
+S1. "time" and "fourier": length 1e3 ... 1e6 samples (``--quick``: ... 1e5), batch 1, 1 channel;
+S2. "time" and "fourier": channels 1, 4, 16, 64, 256 at length 1000, batch 1;
+S3. "time" and "fourier": batch 1, 4, 16, 64, 256, 1024 (``--quick``: ... 256) at length 1000, 1 channel;
+S4. "dct", "wavelet" (``Wavelet("db4")``) and "stft" (``STFT(64)``): the lengths of S1, batch 1,
+    1 channel. Their transforms are fast algorithms (DCT: an rFFT of length 2T, O(T log T); wavelet:
+    the periodized filter bank, O(T F); STFT: gathers and rFFTs of the frames, O(T n_fft/hop)); none
+    builds a T x T matrix, so they are held to the same target as the others.
 
 Row value: the slope of log(time) against log(size) fitted over the three largest sizes of the sweep
-(where fixed per-call overheads no longer dominate). Target <= 1.15 (linear). For the Fourier domain
-in S1 the slope is fitted against log(n log n) (the FFT): <= 1.15 means log-linear. Each sweep also
-times the model's own batched forward+backward over the same path points in the same chunks
-("model alone"): where that grows faster than linearly too, the machine (caches, memory bandwidth,
-page faults of large fresh buffers), not cdig, is what bends the curve.
-
-S4. the domains whose transforms are dense matrices ("dct", "wavelet", "stft") on short signals
-(from 256 samples to 4096 for dct, 2048 for wavelet, 1024 for stft; ``--quick``: dct 512 to 4096,
-wavelet to 1024), slope against log(n), target <= 1.15 like the others; one timed call per size
-after a warm-up.
+(where fixed per-call overheads no longer dominate). Target <= 1.15 (linear). For the FFT-based
+domains along length ("fourier" in S1, "dct" and "stft" in S4) the slope is fitted against
+log(n log n): <= 1.15 means log-linear (the row's details also keep the plain slope against log(n));
+the wavelet is fitted against log(n) (linear). Each sweep also times the model's own batched
+forward+backward over the same path points in the same chunks ("model alone"): where that grows
+faster than linearly too, the machine (caches, memory bandwidth, page faults of large fresh buffers),
+not cdig, is what bends the curve.
 
 The allocator. torch has no caching allocator on the CPU: every tensor comes from malloc, and glibc
 serves large blocks (always those above 32 MiB) with a fresh ``mmap`` whose pages the kernel faults in and
@@ -37,7 +37,7 @@ with one torch thread (and one BLAS thread where threadpoolctl is installed); on
 reported as values, never absolute times.
 
     python benchmarks/bench_scale.py --quick                      # well under a minute on 2 CPU cores
-    python benchmarks/bench_scale.py --plot docs/img/bench_scale.png
+    python benchmarks/bench_scale.py --plot docs/img/bench_scale.png   # about 2 minutes on 2 CPU cores
     python benchmarks/bench_scale.py --device cuda --json scale.json
 """
 
@@ -62,7 +62,10 @@ from _common import Row, describe_machine, measure, print_table, synchronizer, w
 
 N_STEPS = 8
 DOMAINS = ("time", "fourier")
-FFT_DOMAINS = {"fourier"}
+#: The domains of S4 (rewritten as fast transforms; once dense T x T matrices).
+FAST_DOMAINS = ("dct", "wavelet", "stft")
+#: Fitted against n log n along length (FFT-based); the others against n.
+FFT_DOMAINS = {"fourier", "dct", "stft"}
 FIT_POINTS = 3
 TARGET = 1.15
 #: Which of measure()'s statistics the fits use: the fastest of the interleaved rounds, the run least
@@ -71,20 +74,16 @@ STAT = "min_s"
 
 
 def sweeps(quick: bool) -> dict[str, dict[str, Any]]:
-    """Per sweep: the sizes and how a size becomes (batch, channels, length)."""
+    """Per sweep: the sizes, how a size becomes (batch, channels, length), and the domains timed."""
     lengths = [1000, 3000, 10_000, 30_000, 100_000] + ([] if quick else [300_000, 1_000_000])
     return {
-        "S1": {"label": "length", "sizes": lengths, "shape": lambda n: (1, 1, n)},
-        "S2": {"label": "channels", "sizes": [1, 4, 16, 64, 256], "shape": lambda c: (1, c, 1000)},
+        "S1": {"label": "length", "sizes": lengths, "shape": lambda n: (1, 1, n), "domains": DOMAINS},
+        "S2": {"label": "channels", "sizes": [1, 4, 16, 64, 256], "shape": lambda c: (1, c, 1000),
+               "domains": DOMAINS},
         "S3": {"label": "batch", "sizes": [1, 4, 16, 64, 256, 1024] if not quick else [1, 4, 16, 64, 256],
-               "shape": lambda b: (b, 1, 1000)},
+               "shape": lambda b: (b, 1, 1000), "domains": DOMAINS},
+        "S4": {"label": "length", "sizes": lengths, "shape": lambda n: (1, 1, n), "domains": FAST_DOMAINS},
     }
-
-
-def dense_sizes(quick: bool) -> dict[str, list[int]]:
-    if quick:
-        return {"dct": [512, 1024, 2048, 4096], "wavelet": [256, 512, 1024]}
-    return {"dct": [256, 512, 1024, 2048, 4096], "wavelet": [256, 512, 1024, 2048], "stft": [256, 512, 1024]}
 
 
 def make_model(channels: int) -> Any:
@@ -178,21 +177,6 @@ def run_sweep(sizes: list[int], shape: Callable[[int], tuple], domains: tuple[st
     return {d: [res[(d, n)][STAT] for n in sizes] for d in ("model",) + domains}
 
 
-def run_dense(sizes: list[int], domain: str, device: str) -> list[float]:
-    """One timed call per size (these grow fast), after one warm-up call at the smallest size."""
-    sync = synchronizer(device)
-    explainer((1, 1, sizes[0]), domain, device)()
-    out = []
-    for n in sizes:
-        fn = explainer((1, 1, n), domain, device)
-        sync()
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        out.append(time.perf_counter() - t0)
-    return out
-
-
 #: glibc told to keep the memory it frees (no ``munmap``, no trimming of the heap) in the child that
 #: runs the sweeps: see the module docstring.
 RETAIN_ENV = {"MALLOC_MMAP_THRESHOLD_": str(2**32), "MALLOC_TRIM_THRESHOLD_": str(2**32),
@@ -247,11 +231,11 @@ def measure_parts(quick: bool, device: str, parts: list[str], results: dict) -> 
     out: list[Row] = []
     todo = {k: v for k, v in sweeps(quick).items() if k in parts}
     if "S5" in parts:
-        todo["S5"] = dict(sweeps(quick)["S3"], label="batch, glibc defaults")
+        todo["S5"] = dict(sweeps(quick)["S3"], label="batch, glibc defaults", domains=("time",))
     with one_thread():
         for key, sw in todo.items():
             span = f"{sw['sizes'][0]:g}..{sw['sizes'][-1]:g}"
-            domains = ("time",) if key == "S5" else DOMAINS
+            domains = sw["domains"]
             try:
                 times = run_sweep(sw["sizes"], sw["shape"], domains, device, repeats)
             except Exception as exc:  # noqa: BLE001 - the suite must go on
@@ -261,35 +245,24 @@ def measure_parts(quick: bool, device: str, parts: list[str], results: dict) -> 
             results[key] = {"label": sw["label"], "sizes": sw["sizes"], "times": times}
             model_slope = fit_slope(sw["sizes"], times["model"])
             for domain in domains:
-                nlogn = key == "S1" and domain in FFT_DOMAINS
+                nlogn = sw["label"] == "length" and domain in FFT_DOMAINS
                 name = f"{domain}: time vs {sw['label']} {span}, log-log slope" + (" against n log n" if nlogn else "")
                 slope = fit_slope(sw["sizes"], times[domain], nlogn)
+                plain_slope = fit_slope(sw["sizes"], times[domain])
                 info = key == "S5"
                 out.append(Row(key, name, slope, f"{slope:.2f} (model alone {model_slope:.2f})",
                                "" if info else f"<= {TARGET}", None if info else slope <= TARGET,
                                {"sizes": sw["sizes"], "seconds": times[domain], "model_seconds": times["model"],
                                 "statistic": STAT, "allocator": allocator,
                                 "model_slope": model_slope, "fit_points": FIT_POINTS, "nlogn": nlogn,
-                                "n_steps": N_STEPS, "repeats": repeats}))
-        for domain, sizes in (dense_sizes(quick).items() if "S4" in parts else ()):
-            name = f"{domain}: time vs length {sizes[0]}..{sizes[-1]}, log-log slope"
-            try:
-                times = run_dense(sizes, domain, device)
-            except Exception as exc:  # noqa: BLE001
-                out.append(Row("S4", name, None, "not run", f"<= {TARGET}", None,
-                               {"error": f"{type(exc).__name__}: {exc}"}))
-                continue
-            slope = fit_slope(sizes, times)
-            results.setdefault("S4", {"label": "length (dense domains)", "sizes": {}, "times": {}})
-            results["S4"]["sizes"][domain] = sizes
-            results["S4"]["times"][domain] = times
-            out.append(Row("S4", name, slope, f"{slope:.2f}", f"<= {TARGET}", slope <= TARGET,
-                           {"sizes": sizes, "seconds": times, "n_steps": N_STEPS, "allocator": allocator}))
+                                "slope_vs_n": plain_slope, "n_steps": N_STEPS, "repeats": repeats}))
     return out
 
 
 def plot(results: dict, path: str | Path) -> Path:
-    """Log-log time against size, one panel per sweep, a line per domain, a dotted linear guide."""
+    """Log-log time against size, one panel per sweep, a line per domain, a dotted linear guide.
+
+    S4 (dct, wavelet, stft against length) is drawn in S1's panel, with S1's "model alone" line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -310,16 +283,17 @@ def plot(results: dict, path: str | Path) -> Path:
             ax.loglog(sizes, times, marker=m, color=c, ms=4, lw=1.3, label=dom)
         if key == "S1" and "S4" in results:
             for dom, times in results["S4"]["times"].items():
+                if dom == "model":
+                    continue
                 c, m = styles.get(dom, ("k", "."))
-                ax.loglog(results["S4"]["sizes"][dom], times, marker=m, color=c, ms=3, lw=1, ls="--",
-                          label=f"{dom} (dense)")
+                ax.loglog(results["S4"]["sizes"], times, marker=m, color=c, ms=4, lw=1.3, label=dom)
         if key == "S3" and "S5" in results:
             ax.loglog(sizes, results["S5"]["times"]["time"], marker="o", color="C0", ms=3, lw=1, ls="--",
                       mfc="none", label="time, glibc default allocator")
         ref = r["times"].get("time") or next(iter(r["times"].values()))
         ax.loglog(sizes, ref[-1] * sizes / sizes[-1], "k:", lw=1, label="linear")
         ax.set_xlabel({"S1": "signal length (samples)", "S2": "channels", "S3": "batch"}[key])
-        ax.set_title({"S1": "length (batch 1, 1 channel)", "S2": "channels (length 1000)",
+        ax.set_title({"S1": "length (batch 1, 1 channel; S1 + S4)", "S2": "channels (length 1000)",
                       "S3": "batch (length 1000)"}[key], fontsize=9)
         ax.grid(True, which="major", lw=0.4, alpha=0.5)
         ax.tick_params(labelsize=8)
