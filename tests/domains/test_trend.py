@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 import cdig
 from cdig.core.rules import RULES
 from cdig.domains.bands import FrequencyBands
-from cdig.domains.trend import TrendSeason
+from cdig.domains.trend import TrendSeason, decomposition_matrices
 
 N, C, T = 4, 2, 60
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,12 +57,106 @@ def test_forward_matches_an_independent_decomposition(rng, n_times, period, wind
 
 @pytest.mark.parametrize("edges", ["reflect", "shrink"])
 def test_trend_keeps_lines_inside_and_constants_everywhere(edges):
-    d = TrendSeason(6, edges=edges).fit(np.zeros((1, 1, 36)))
-    m_trend, m_seas, m_res = d.matrices_
+    m_trend, m_seas, m_res = decomposition_matrices(36, 6, edges=edges)
     np.testing.assert_allclose(m_trend + m_seas + m_res, np.eye(36), atol=1e-13)
     np.testing.assert_allclose(m_trend.sum(1), 1.0, atol=1e-13)  # a constant is all trend
     line = np.arange(36.0)
     np.testing.assert_allclose((m_trend @ line)[3:-3], line[3:-3], atol=1e-12)
+    d = TrendSeason(6, edges=edges).fit(np.zeros((1, 1, 36)))
+    z = d.forward(np.stack([np.full(36, 2.5), line])[:, None], np)
+    np.testing.assert_allclose(z[0, 0], [np.full(36, 2.5), np.zeros(36), np.zeros(36)], atol=1e-13)
+    np.testing.assert_allclose(z[1, 0, 0, 3:-3], line[3:-3], atol=1e-12)
+
+
+# --- the gathers against the reference matrices --------------------------------------------------------
+
+
+def by_matrices(x: np.ndarray, period: int, window: int | None, edges: str) -> np.ndarray:
+    """(…, 3, T): x times each of decomposition_matrices' (T, T) matrices, in float64."""
+    return np.einsum("kts,...s->...kt", decomposition_matrices(x.shape[-1], period, window, edges), x)
+
+
+CASES = [  # (T, period, trend_window): odd/even windows, window != period, T not a multiple of period
+    (60, 12, None), (61, 7, None), (50, 5, 9), (40, 4, 6), (53, 6, 11), (47, 10, 4), (30, 3, 30), (31, 15, 2),
+    (4, 2, None), (5, 2, 5), (7, 3, 2), (9, 4, 9),  # tiny T, window up to T
+]
+
+
+@pytest.mark.parametrize("edges", ["reflect", "shrink"])
+@pytest.mark.parametrize("n_times, period, window", CASES)
+def test_forward_equals_the_matrices(rng, n_times, period, window, edges):
+    x = rng.normal(size=(3, 2, n_times))
+    d = TrendSeason(period, window, edges=edges).fit(x)
+    z = d.forward(x, np)
+    assert z.shape == (3, 2, 3, n_times) and z.dtype == np.float64
+    np.testing.assert_allclose(z, by_matrices(x, period, window, edges), rtol=0, atol=1e-13)
+    # the residual is x - trend - seasonal, which is what M_residual = I - M_trend - M_seasonal applies
+    np.testing.assert_array_equal(z[..., 2, :], x - z[..., 0, :] - z[..., 1, :])
+    np.testing.assert_allclose(d.inverse(z, np), x, rtol=0, atol=1e-13)
+    # (N, T) and a single sample: the same rows
+    np.testing.assert_allclose(d.forward(x[:, 0], np), z[:, 0], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("edges", ["reflect", "shrink"])
+def test_float32_stays_float32_and_matches_to_its_round_off(rng, edges):
+    x = rng.normal(size=(4, 3, 75))
+    d = TrendSeason(8, 13, edges=edges).fit(x)
+    z32 = d.forward(x.astype(np.float32), np)
+    assert z32.dtype == np.float32
+    np.testing.assert_allclose(z32, by_matrices(x, 8, 13, edges), rtol=0, atol=2e-6)
+    import array_api_compat.torch as tnp
+
+    zt = d.forward(torch.as_tensor(x, dtype=torch.float32), tnp)
+    assert zt.dtype == torch.float32
+    np.testing.assert_allclose(zt.numpy(), by_matrices(x, 8, 13, edges), rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("edges", ["reflect", "shrink"])
+@pytest.mark.parametrize("n_times, period, window", [(61, 7, None), (40, 4, 6), (9, 4, 9)])
+def test_torch_gradient_is_the_transposed_matrices(rng, n_times, period, window, edges):
+    """The vector–Jacobian product of forward is Σ_c M_cᵀ g_c (what cdig's pass differentiates)."""
+    import array_api_compat.torch as tnp
+
+    x = torch.as_tensor(rng.normal(size=(N, C, n_times)), dtype=torch.float64).requires_grad_(True)
+    g = rng.normal(size=(N, C, 3, n_times))
+    d = TrendSeason(period, window, edges=edges).fit(x.detach().numpy())
+    (grad,) = torch.autograd.grad((d.forward(x, tnp) * torch.as_tensor(g)).sum(), x)
+    expected = np.einsum("kts,...kt->...s", decomposition_matrices(n_times, period, window, edges), g)
+    np.testing.assert_allclose(grad.numpy(), expected, rtol=0, atol=1e-13)
+
+
+def test_long_signal_is_linear_in_time_and_memory(rng):
+    """T = 2**17 (the matrices would take 3 x 128 GiB): the trend's taps, per-phase sums, milliseconds."""
+    n_times, period = 2 ** 17, 24
+    x = rng.normal(size=(2, 2, n_times))
+    d = TrendSeason(period).fit(x)
+    taps = 2 * (period // 2) + 1
+    fitted = sum(v.nbytes for v in vars(d).values() if isinstance(v, np.ndarray))
+    assert fitted <= 2 * 8 * n_times * taps + 16 * n_times  # the (T, taps) index and weights, O(T) besides
+    z = d.forward(x, np)  # warm
+    best_fwd = best_inv = np.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        z = d.forward(x, np)
+        t1 = time.perf_counter()
+        back = d.inverse(z, np)
+        t2 = time.perf_counter()
+        best_fwd, best_inv = min(best_fwd, t1 - t0), min(best_inv, t2 - t1)
+    assert best_fwd < 0.5 and best_inv < 0.5, (best_fwd, best_inv)
+    np.testing.assert_allclose(back, x, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(z[:1, :1], reference_decomposition(x[:1, :1], period), rtol=0, atol=1e-12)
+
+
+def test_unfitted_and_wrong_length_are_refused(rng):
+    x = rng.normal(size=(2, 1, 40))
+    with pytest.raises(cdig.CdigValueError, match="not fitted"):
+        TrendSeason(8).forward(x, np)
+    d = TrendSeason(8).fit(x)
+    with pytest.raises(cdig.CdigValueError, match="fitted to 40 samples, got an array with 41"):
+        d.forward(rng.normal(size=(2, 1, 41)), np)
+    x41 = rng.normal(size=(2, 1, 41))
+    d.fit(x41)  # refitting to another length
+    np.testing.assert_allclose(d.forward(x41, np), by_matrices(x41, 8, None, "reflect"), rtol=0, atol=1e-13)
 
 
 def test_straight_coefficient_path_is_the_straight_time_path(rng):
@@ -182,6 +277,13 @@ def test_forward_inverse_in_every_namespace(rng):
     zj = d.forward(jnp.asarray(x, dtype=jnp.float32), jnp)
     np.testing.assert_allclose(np.asarray(zj), ref, atol=1e-4)
     np.testing.assert_allclose(np.asarray(d.inverse(zj, jnp)), x, atol=1e-4)
+    # jitted and differentiated: Σ_c M_cᵀ g_c
+    import jax
+
+    g = rng.normal(size=(2, 3, 3, 40)).astype(np.float32)
+    grad = jax.jit(jax.grad(lambda a: (d.forward(a, jnp) * g).sum()))(jnp.asarray(x, dtype=jnp.float32))
+    expected = np.einsum("kts,...kt->...s", decomposition_matrices(40, 8), g)
+    np.testing.assert_allclose(np.asarray(grad), expected, rtol=0, atol=1e-5)
 
 
 def test_forward_inverse_tensorflow_namespace(rng):
@@ -193,6 +295,21 @@ def test_forward_inverse_tensorflow_namespace(rng):
     z = d.forward(tf.constant(x), TFNamespace)
     np.testing.assert_allclose(z.numpy(), d.forward(x, np), atol=1e-12)
     np.testing.assert_allclose(d.inverse(z, TFNamespace).numpy(), x, atol=1e-12)
+    # traced with a batch size known only at run time, and differentiated: Σ_c M_cᵀ g_c
+    g = rng.normal(size=(2, 3, 3, 40))
+    d = TrendSeason(6, 9, edges="shrink").fit(x)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 3, 40], tf.float64)])
+    def vjp(xt):
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            zt = d.forward(xt, TFNamespace)
+        return zt, tape.gradient(zt, xt, output_gradients=tf.constant(g))
+
+    zt, grad = vjp(tf.constant(x))
+    m = decomposition_matrices(40, 6, 9, "shrink")
+    np.testing.assert_allclose(zt.numpy(), by_matrices(x, 6, 9, "shrink"), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(grad.numpy(), np.einsum("kts,...kt->...s", m, g), rtol=0, atol=1e-13)
 
 
 def test_jax_model_channels_last(rng):

@@ -14,8 +14,33 @@ __all__ = ["TrendSeason", "decomposition_matrices"]
 COMPONENTS = ("trend", "seasonal", "residual")
 
 
+def _moving_average_taps(n_times: int, window: int, edges: str) -> tuple[np.ndarray, np.ndarray]:
+    """The centred moving average of ``window`` samples as ``(T, taps)`` source indices and weights.
+
+    ``trend[t] = Σ_j weight[t, j] · x[index[t, j]]`` with ``taps = 2 (window // 2) + 1``. An even
+    window is the classical centred ``2 x window`` average (``window + 1`` taps, the two end taps at
+    half weight), so that it stays centred. ``edges="reflect"`` mirrors the signal about its first and
+    last samples (``x[-k] = x[k]``; a sample met twice near an end appears twice); ``"shrink"`` keeps
+    the taps inside the signal and renormalises them (the taps outside get weight 0 and index 0).
+    ``O(T · window)`` memory.
+    """
+    half = window // 2
+    taps = np.ones(2 * half + 1)
+    if window % 2 == 0:
+        taps[0] = taps[-1] = 0.5
+    taps /= taps.sum()
+    idx = np.arange(n_times)[:, None] + np.arange(-half, half + 1)[None, :]
+    if edges == "reflect":
+        idx = np.abs(idx)  # half <= T/2 <= T - 1: one reflection at each end is enough
+        idx = np.where(idx > n_times - 1, 2 * (n_times - 1) - idx, idx)
+        return idx, np.broadcast_to(taps, idx.shape).copy()
+    keep = (idx >= 0) & (idx < n_times)
+    weight = np.where(keep, taps[None, :], 0.0)
+    return np.where(keep, idx, 0), weight / weight.sum(axis=1, keepdims=True)
+
+
 def _moving_average(n_times: int, window: int, edges: str) -> np.ndarray:
-    """The (T, T) matrix of a centred moving average of ``window`` samples.
+    """The (T, T) matrix of a centred moving average of ``window`` samples (the reference, row by row).
 
     An even window is the classical centred ``2 x window`` average (``window + 1`` taps, the two end
     taps at half weight), so that it stays centred. ``edges="reflect"`` mirrors the signal about its
@@ -47,6 +72,10 @@ def decomposition_matrices(n_times: int, period: int, trend_window: int | None =
     ``seasonal = (per-phase means of the detrended signal, minus their mean over the phases)``, repeated
     with the phase ``t mod period`` counted from the first sample.
 
+    The reference for :class:`TrendSeason`, which computes the same maps without them (``O(T · window)``
+    instead of ``O(T²)``): ``forward(x)[..., c, :] = x @ M_c.T`` to round-off. Built row by row in
+    ``O(T²)`` memory, for checks and small ``T``.
+
     Examples
     --------
     >>> m = decomposition_matrices(12, 4)
@@ -66,12 +95,13 @@ def decomposition_matrices(n_times: int, period: int, trend_window: int | None =
 class TrendSeason(Domain):
     """Trend, seasonal and residual components of each channel; scores per component and time step.
 
-    ``x = trend + seasonal + residual`` with each component a fixed linear map of ``x`` (built in
-    numpy by :meth:`fit`). The coefficients stack the three, ``z`` of shape ``(N, C, 3, T)``; the
-    inverse adds them up. That inverse is not injective (``forward(inverse(z)) != z`` in general) but
-    ``inverse(forward(x)) = x`` exactly, so the straight coefficient path from ``forward(x0)`` to
-    ``forward(x)`` maps onto the straight time path and the domain rides cdig's shared time-domain
-    pass: each component's map is ``(z_c - z0_c) * ḡ`` with ``ḡ`` the time-integrated gradient.
+    ``x = trend + seasonal + residual`` with each component a fixed linear map of ``x`` (its index
+    and weight arrays built in numpy by :meth:`fit`). The coefficients stack the three, ``z`` of shape
+    ``(N, C, 3, T)``; the inverse adds them up. That inverse is not injective
+    (``forward(inverse(z)) != z`` in general) but ``inverse(forward(x)) = x`` (to round-off), so the
+    straight coefficient path from ``forward(x0)`` to ``forward(x)`` maps onto the straight time path
+    and the domain rides cdig's shared time-domain pass: each component's map is ``(z_c - z0_c) * ḡ``
+    with ``ḡ`` the time-integrated gradient.
 
     Parameters
     ----------
@@ -91,7 +121,14 @@ class TrendSeason(Domain):
     period`` (phase 0 is the first sample), centred so that the phase means average to zero, and
     repeated. Residual: ``x - trend - seasonal``. ``values`` is ``(N, C, 3, T)`` with ``component =
     ("trend", "seasonal", "residual")``; ``extras["totals"]`` is the per-component total ``(N, C, 3)``
-    (it keeps the channel axis also for ``(N, T)`` input). The matrices take ``O(T²)`` memory.
+    (it keeps the channel axis also for ``(N, T)`` input).
+
+    No ``T × T`` matrix is formed (:func:`decomposition_matrices` is the reference): the trend is one
+    gather of the ``2 (window // 2) + 1`` taps of every sample (the reflected indices, or the taps inside
+    the signal renormalised) and a weighted sum; the seasonal part sums the detrended signal per phase
+    (zero-padded to whole periods and reshaped ``(..., periods, period)``), divides by each phase's
+    count, centres the phase means and gathers them back with ``t mod period``; the residual is
+    ``x - trend - seasonal``. ``O(T · window)`` time and memory, equal to the matrices to round-off.
     A coefficient baseline (``baselines={"trend": z0}``) stands for the signal ``z0.sum(axis=-2)``.
 
     Examples
@@ -134,16 +171,50 @@ class TrendSeason(Domain):
         if self.trend_window is not None and self.trend_window > t:
             raise CdigValueError(f"trend_window={self.trend_window} exceeds the signal length T={t}")
         if t != self.n_times_:
-            self.matrices_ = decomposition_matrices(t, self.period, self.trend_window, self.edges)
-            # forward as one product x @ P with P = [M_trend^T | M_seasonal^T | M_residual^T], (T, 3T)
-            self.projector_ = np.concatenate([m.T for m in self.matrices_], axis=1)
+            window = self.period if self.trend_window is None else self.trend_window
+            index, weight = _moving_average_taps(t, window, self.edges)
+            self.trend_index_ = index.reshape(-1)  # (T * taps,): row t's taps, one gather for all
+            self.trend_weight_ = weight  # (T, taps)
+            phase = np.arange(t) % self.period
+            self.phase_index_ = phase  # (T,): where each sample's seasonal value comes from
+            self.phase_scale_ = 1.0 / np.bincount(phase, minlength=self.period)  # (period,): 1 / samples per phase
+            self.n_periods_ = -(-t // self.period)
             self.n_times_ = t
         return self
 
+    def _ready(self, x: Any) -> int:
+        if self.n_times_ is None:
+            raise CdigValueError("this TrendSeason domain is not fitted: call .fit(x) with a (N, C, T) batch first")
+        t = x.shape[-1]
+        if t is not None and int(t) != self.n_times_:
+            raise CdigValueError(
+                f"this TrendSeason domain was fitted to {self.n_times_} samples, got an array with {int(t)} "
+                f"along its last axis: call .fit(x) again"
+            )
+        return self.n_times_
+
+    @staticmethod
+    def _index(idx: np.ndarray, like: Any, xp: Any) -> Any:
+        device = getattr(like, "device", None)
+        if device is None or callable(device):
+            return xp.asarray(idx)
+        return xp.asarray(idx, device=device)
+
     def forward(self, x: Any, xp: Any) -> Any:
-        t = self.n_times_
-        z = xp.matmul(x, self.constant(self.projector_, x, xp))
-        return xp.reshape(z, (*tuple(x.shape[:-1]), 3, t))
+        t = self._ready(x)
+        lead = tuple(-1 if d is None else int(d) for d in x.shape[:-1])  # -1: a batch known at run time
+        period, n_periods = self.period, self.n_periods_
+        taps = xp.take(x, self._index(self.trend_index_, x, xp), axis=-1)
+        taps = xp.reshape(taps, (*lead, *self.trend_weight_.shape))
+        trend = xp.sum(taps * self.constant(self.trend_weight_, x, xp), axis=-1)
+        detrended = x - trend
+        if n_periods * period > t:  # zeros complete the last period; the counts exclude them
+            detrended = xp.concat([detrended, xp.zeros_like(detrended[..., :n_periods * period - t])], axis=-1)
+        means = xp.sum(xp.reshape(detrended, (*lead, n_periods, period)), axis=-2)
+        means = means * self.constant(self.phase_scale_, x, xp)
+        means = means - xp.sum(means, axis=-1)[..., None] / period
+        seasonal = xp.take(means, self._index(self.phase_index_, x, xp), axis=-1)
+        return xp.stack([trend, seasonal, x - trend - seasonal], axis=-2)
 
     def inverse(self, z: Any, xp: Any) -> Any:
         return xp.sum(z, axis=-2)
