@@ -262,6 +262,10 @@ def test_api_errors(batch, tmp_path):
     short = Attribution(**{**maps["ica"].__dict__, "values": maps["ica"].values[:2]})
     with pytest.raises(CdigValueError, match="different sizes"):
         write_report({"time": maps["time"], "ica": short}, tmp_path / "r.html")
+    with pytest.raises(CdigValueError, match="does not exist"):
+        write_report(maps, tmp_path / "missing" / "r.html")
+    with pytest.raises(CdigValueError, match="it is a folder"):
+        write_report(maps, tmp_path)
     assert not (tmp_path / "r.html").exists()
 
 

@@ -351,6 +351,12 @@ def write_report(maps: Any, path: str | Path, *, x: Any = None, y: Any = None, c
     """
     items = _check_maps(maps)
     samples, top_k = _positive_int("samples", samples), _positive_int("top_k", top_k)
+    path = Path(path)
+    if path.is_dir():
+        raise CdigValueError(f"cannot write the report to {path}: it is a folder; give a file name, e.g. "
+                             f"{path / 'report.html'}")
+    if not path.parent.is_dir():
+        raise CdigValueError(f"cannot write the report to {path}: the folder {path.parent} does not exist")
     first = next(iter(items.values()))
     n = len(first.values)
     y, y_true = _classes("y", y, n), _classes("y_true", y_true, n)
@@ -446,7 +452,6 @@ def write_report(maps: Any, path: str | Path, *, x: Any = None, y: Any = None, c
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n"
             + "\n".join(parts) + "\n</body></html>\n")
-    path = Path(path)
     path.write_text(page, encoding="utf-8")
     return path
 
