@@ -46,6 +46,12 @@ def test_code_blocks_run(page: Path, tmp_path, monkeypatch) -> None:
             raise AssertionError(f"{page.name} block {i} failed: {e!r}\n{code}") from e
 
 
+def test_every_domain_page_has_a_running_example() -> None:
+    """Each page of docs/domains/ shows at least one ```python example (run by test_code_blocks_run)."""
+    missing = [p.name for p in sorted((ROOT / "docs" / "domains").glob("*.md")) if p not in RUNNABLE]
+    assert not missing, f"domain pages without a python example: {missing}"
+
+
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_no_block_is_silently_skipped(page: Path) -> None:
     """Every fence is ```python at the margin (run above) or names a language that is not run."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +12,6 @@ from cdig.core.rules import RULES
 from cdig.domains.bands import EEG_BANDS, FrequencyBands
 
 N, C = 4, 2
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _assign(n_times: int, fs: float, bands: dict) -> np.ndarray:
@@ -180,12 +177,3 @@ def test_band_above_nyquist_is_an_error_touching_edges_are_fine():
         FrequencyBands(fs=50.0).fit(np.zeros((1, 1, 100)))  # gamma starts at 30 Hz
     d = FrequencyBands({"a": (0, 4), "b": (4, 8)}, fs=16.0).fit(np.zeros((1, 1, 16)))
     np.testing.assert_array_equal(d.band_index_, [0, 0, 0, 0, 1, 1, 1, 1, 2])  # 8 Hz = Nyquist -> remainder
-
-
-def test_docs_page_runs(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "domains" / "bands.md").read_text(), re.S)
-    assert blocks
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "docs_bands"}
-    for code in blocks:
-        exec(compile(code, "bands.md", "exec"), namespace)

@@ -4,7 +4,6 @@ truth (a model reading one coefficient), the shared pass, coordinates and bad in
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,13 +233,3 @@ def test_bad_parameters(kw, match):
 def test_unfitted_domain_is_refused():
     with pytest.raises(CdigValueError, match="not fitted"):
         DCT().forward(np.zeros((1, 1, 8)), np)
-
-
-def test_docs_page_runs(tmp_path, monkeypatch):
-    page = Path(__file__).resolve().parents[2] / "docs" / "domains" / "dct.md"
-    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
-    assert blocks
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "docs_dct"}
-    for code in blocks:
-        exec(compile(code, str(page), "exec"), namespace)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -429,13 +428,3 @@ def test_refit_for_a_new_length(rng):
     for n_times in (32, 40, 32):
         x = rng.normal(size=(1, 1, n_times))
         np.testing.assert_allclose(d.fit(x).inverse(d.forward(x, np), np), x, atol=1e-12)
-
-
-def test_docs_page_runs(tmp_path, monkeypatch):
-    page = Path(__file__).resolve().parents[2] / "docs" / "domains" / "stft.md"
-    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
-    assert blocks
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "docs_stft"}
-    for code in blocks:
-        exec(compile(code, str(page), "exec"), namespace)

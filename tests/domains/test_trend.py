@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +14,6 @@ from cdig.domains.bands import FrequencyBands
 from cdig.domains.trend import TrendSeason, decomposition_matrices
 
 N, C, T = 4, 2, 60
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def reference_decomposition(x: np.ndarray, period: int, window: int | None = None) -> np.ndarray:
@@ -354,12 +351,3 @@ def test_period_longer_than_half_the_signal(rng, models):
     with pytest.raises(cdig.CdigValueError, match="trend_window=31"):
         cdig.explain(model, x, TrendSeason(5, 31), n_steps=1)
     cdig.explain(model, x, TrendSeason(15), n_steps=1)  # exactly two periods is fine
-
-
-def test_docs_page_runs(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "domains" / "trend.md").read_text(), re.S)
-    assert blocks
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "docs_trend"}
-    for code in blocks:
-        exec(compile(code, "trend.md", "exec"), namespace)
