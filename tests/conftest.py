@@ -238,6 +238,20 @@ def models() -> SimpleNamespace:
 
 
 @pytest.fixture(scope="session")
+def foreign_linear():
+    """``foreign_linear(framework, w, x) -> (f, x_in)``: ``f(v) = Σ v·wᵀ`` per sample in JAX or TensorFlow
+    (channels last: ``w`` is ``(C, T)``, ``x`` is ``(N, T, C)``), and ``x`` as that framework's array."""
+    def make(framework: str, w: np.ndarray, x: np.ndarray):
+        lib = pytest.importorskip(framework)
+        if framework == "jax":
+            wt = lib.numpy.asarray(w.T)
+            return (lambda v: (v * wt).sum(axis=(1, 2))), lib.numpy.asarray(x)
+        wt = lib.constant(w.T)
+        return (lambda v: lib.reduce_sum(v * wt, axis=[1, 2])), lib.constant(x)
+    return make
+
+
+@pytest.fixture(scope="session")
 def closed() -> SimpleNamespace:
     """Closed-form references: rfft bin weights, Fourier gradient and maps, ICA maps of linear models."""
     return SimpleNamespace(

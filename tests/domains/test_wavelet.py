@@ -400,23 +400,11 @@ def test_bad_length_through_explain(models):
 
 
 @pytest.mark.parametrize("framework", ["jax", "tensorflow"])
-def test_other_backends_give_the_closed_form(rng, framework):
+def test_other_backends_give_the_closed_form(rng, framework, foreign_linear):
     """A linear function in JAX / TensorFlow (channels last, float32) on the shared pass."""
-    lib = pytest.importorskip(framework)
     w = rng.normal(size=(C, T)).astype(np.float32)
     x = rng.normal(size=(N, T, C)).astype(np.float32)  # (N, T, C): the frameworks' default layout
-    if framework == "jax":
-        wt = lib.numpy.asarray(w.T)
-
-        def f(v):
-            return (v * wt).sum(axis=(1, 2))
-        xin = lib.numpy.asarray(x)
-    else:
-        wt = lib.constant(w.T)
-
-        def f(v):
-            return lib.reduce_sum(v * wt, axis=[1, 2])
-        xin = lib.constant(x)
+    f, xin = foreign_linear(framework, w, x)
     a = cdig.explain(f, xin, [Wavelet("db3", level=2)], n_steps=2, backend=framework)["wavelet"]
     m = synthesis_matrix(daubechies(3), T, 2)
     xc = x.transpose(0, 2, 1).astype(np.float64)
