@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import CdigValueError
+
 __all__ = ["Domain"]
 
 
@@ -72,6 +74,31 @@ class Domain:
         if device is None or callable(device):
             return xp.asarray(value, dtype=like.dtype)
         return xp.asarray(value, dtype=like.dtype, device=device)
+
+    @staticmethod
+    def index(idx: np.ndarray, like: Any, xp: Any) -> Any:
+        """An integer index array (numpy) as an array of ``xp`` on the device of ``like`` (for ``xp.take``)."""
+        device = getattr(like, "device", None)
+        if device is None or callable(device):
+            return xp.asarray(idx)
+        return xp.asarray(idx, device=device)
+
+    def fitted_length(self, a: Any = None) -> int:
+        """The length ``n_times_`` the domain was fitted to, after checking ``a``'s last axis against it
+        (``a=None``: only that the domain is fitted).
+
+        For domains that precompute per-length tables in :meth:`fit` (a gather with indices for another
+        length would silently read the wrong samples: JAX clamps out-of-range indices).
+        """
+        n = getattr(self, "n_times_", None)
+        if n is None:
+            raise CdigValueError(f"this {type(self).__name__} domain is not fitted: call .fit(x) with a (N, C, T) "
+                                 "batch first")
+        t = None if a is None else a.shape[-1]
+        if t is not None and int(t) != n:
+            raise CdigValueError(f"this {type(self).__name__} domain was fitted to {n} samples, got an array with "
+                                 f"{int(t)} along its last axis: call .fit(x) again")
+        return int(n)
 
     def select_rows(self, idx: np.ndarray) -> "Domain":
         """The domain for rows that belong to samples ``idx`` (differs only for per-sample domains)."""

@@ -94,26 +94,15 @@ class DCT(Domain):
         self.n_times_ = t
         return self
 
-    def _ready(self, a: Any) -> int:
-        if self.n_times_ is None:
-            raise CdigValueError("this DCT domain is not fitted: call .fit(x) with a (N, C, T) batch first")
-        t = a.shape[-1]
-        if t is not None and int(t) != self.n_times_:
-            raise CdigValueError(
-                f"this DCT domain was fitted to {self.n_times_} samples, got an array with {int(t)} along its "
-                f"last axis: call .fit(x) again"
-            )
-        return self.n_times_
-
     def _dct2(self, x: Any, xp: Any) -> Any:
-        n = self._ready(x)
+        n = self.fitted_length(x)
         cos_ii, sin_ii = self._twiddle[:2]
         spec = xp.fft.rfft(x, n=2 * n, axis=-1)[..., :n]  # zero-padded: bins k/2n cycles/sample
         re, im = xp.real(spec), xp.imag(spec)
         return re * self.constant(cos_ii, re, xp) + im * self.constant(sin_ii, im, xp)
 
     def _dct3(self, z: Any, xp: Any) -> Any:
-        n = self._ready(z)
+        n = self.fitted_length(z)
         cos_iii, sin_iii = self._twiddle[2:]
         padded = xp.concat([z, xp.zeros_like(z[..., :1])], axis=-1)  # bin n of the length-2n spectrum
         spec = complex_from_parts(padded * self.constant(cos_iii, z, xp), padded * self.constant(sin_iii, z, xp), xp)

@@ -195,33 +195,22 @@ class STFT(Domain):
         self.n_times_ = t
         return self
 
-    def _ready(self) -> None:
-        if self.n_times_ is None:
-            raise CdigValueError("this STFT domain is not fitted: call .fit(x) with a (N, C, T) batch first")
-
-    @staticmethod
-    def _index(idx: np.ndarray, like: Any, xp: Any) -> Any:
-        device = getattr(like, "device", None)
-        if device is None or callable(device):
-            return xp.asarray(idx)
-        return xp.asarray(idx, device=device)
-
     def _gather_sum(self, a: Any, index: np.ndarray, weight: np.ndarray, xp: Any) -> Any:
         """``Σ_m weight[m, s] · a[..., index[m, s]]``: a weighted sum of ``len(weight)`` gathers."""
-        picked = xp.take(a, self._index(index, a, xp), axis=-1)
+        picked = xp.take(a, self.index(index, a, xp), axis=-1)
         picked = xp.reshape(picked, tuple(a.shape[:-1]) + weight.shape)
         return xp.sum(picked * self.constant(weight, a, xp), axis=-2)
 
     # --- the transform -------------------------------------------------------------------
     def forward(self, x: Any, xp: Any) -> Any:
-        self._ready()
-        frames = xp.take(x, self._index(self.frame_index_, x, xp), axis=-1)
+        self.fitted_length(x)
+        frames = xp.take(x, self.index(self.frame_index_, x, xp), axis=-1)
         frames = frames * self.constant(self.frame_weight_, x, xp)
         frames = xp.reshape(frames, tuple(frames.shape[:-1]) + (self.n_fft, self.n_frames_))
         return xp.fft.rfft(frames, axis=-2)
 
     def inverse(self, z: Any, xp: Any) -> Any:
-        self._ready()
+        self.fitted_length()
         frames = xp.fft.irfft(z, n=self.n_fft, axis=-2)
         frames = xp.reshape(frames, tuple(frames.shape[:-2]) + (self.n_fft * self.n_frames_,))
         padded = self._gather_sum(frames, self.ola_index_, self.ola_weight_, xp)  # weighted overlap-add
@@ -230,7 +219,7 @@ class STFT(Domain):
     # --- reporting -----------------------------------------------------------------------
     def frame_centres(self) -> np.ndarray:
         """Centre of each frame, in samples of the input (frame j: j·hop + n_fft//2 - pad)."""
-        self._ready()
+        self.fitted_length()
         return np.arange(self.n_frames_) * self.hop_length + self.n_fft // 2 - self.pad_
 
     def coords(self, shape: tuple[int, ...], fs: float | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:

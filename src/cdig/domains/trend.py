@@ -182,29 +182,11 @@ class TrendSeason(Domain):
             self.n_times_ = t
         return self
 
-    def _ready(self, x: Any) -> int:
-        if self.n_times_ is None:
-            raise CdigValueError("this TrendSeason domain is not fitted: call .fit(x) with a (N, C, T) batch first")
-        t = x.shape[-1]
-        if t is not None and int(t) != self.n_times_:
-            raise CdigValueError(
-                f"this TrendSeason domain was fitted to {self.n_times_} samples, got an array with {int(t)} "
-                f"along its last axis: call .fit(x) again"
-            )
-        return self.n_times_
-
-    @staticmethod
-    def _index(idx: np.ndarray, like: Any, xp: Any) -> Any:
-        device = getattr(like, "device", None)
-        if device is None or callable(device):
-            return xp.asarray(idx)
-        return xp.asarray(idx, device=device)
-
     def forward(self, x: Any, xp: Any) -> Any:
-        t = self._ready(x)
+        t = self.fitted_length(x)
         lead = tuple(-1 if d is None else int(d) for d in x.shape[:-1])  # -1: a batch known at run time
         period, n_periods = self.period, self.n_periods_
-        taps = xp.take(x, self._index(self.trend_index_, x, xp), axis=-1)
+        taps = xp.take(x, self.index(self.trend_index_, x, xp), axis=-1)
         taps = xp.reshape(taps, (*lead, *self.trend_weight_.shape))
         trend = xp.sum(taps * self.constant(self.trend_weight_, x, xp), axis=-1)
         detrended = x - trend
@@ -213,7 +195,7 @@ class TrendSeason(Domain):
         means = xp.sum(xp.reshape(detrended, (*lead, n_periods, period)), axis=-2)
         means = means * self.constant(self.phase_scale_, x, xp)
         means = means - xp.sum(means, axis=-1)[..., None] / period
-        seasonal = xp.take(means, self._index(self.phase_index_, x, xp), axis=-1)
+        seasonal = xp.take(means, self.index(self.phase_index_, x, xp), axis=-1)
         return xp.stack([trend, seasonal, x - trend - seasonal], axis=-2)
 
     def inverse(self, z: Any, xp: Any) -> Any:

@@ -262,16 +262,12 @@ class Wavelet(Domain):
         Built on each access, in O(T²) memory: for inspection and checks at small ``T``. The transform
         itself never forms it (:meth:`forward` and :meth:`inverse` run the filter bank).
         """
-        self._fitted()
+        self.fitted_length()
         return dwt_matrix(self.filter_, self.n_times_, self.level_)
-
-    def _fitted(self) -> None:
-        if self.n_times_ is None:
-            raise CdigValueError("this Wavelet domain is not fitted: call .fit(x) with a (N, C, T) batch first")
 
     # --- the transform ---------------------------------------------------------------------
     def forward(self, x: Any, xp: Any) -> Any:
-        self._fitted()
+        self.fitted_length(x)
         analysis = self.constant(self._analysis, x, xp)
         approx, details = x, []
         for _ in range(self.level_):
@@ -280,7 +276,7 @@ class Wavelet(Domain):
         return xp.concat([approx, *details[::-1]], axis=-1)
 
     def inverse(self, z: Any, xp: Any) -> Any:
-        self._fitted()
+        self.fitted_length()
         synthesis = self.constant(self._synthesis, z, xp)
         size = self.n_times_ // 2**self.level_
         approx, start = z[..., :size], size
@@ -292,7 +288,7 @@ class Wavelet(Domain):
     # --- reporting -------------------------------------------------------------------------
     def bands(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """(band names, band index / level / position of each coefficient)."""
-        self._fitted()
+        self.fitted_length()
         t, big = self.n_times_, self.level_
         names = [f"A{big}"] + [f"D{j}" for j in range(big, 0, -1)]
         levels = [big] + list(range(big, 0, -1))
