@@ -16,6 +16,8 @@ memory     benchmarks/bench_memory.py, when present.
 scale      benchmarks/bench_scale.py, when present.
 dataset    benchmarks/bench_dataset.py: windows/s of explain_dataset serial vs Ray (2 local workers), and
            streaming to disk / explaining in memory (target <= 1.10).
+certified  benchmarks/bench_certified.py: true map error vs evaluations for every rule and "auto" on a
+           ReLU CNN, an attention regressor and a planted-data CNN; honesty of the error estimate.
 
 Every timing row is a ratio of two functions measured in the same interleaved rounds (the median
 over rounds of the ratio of the two runs of a round; see _common.measure). The script reports; it
@@ -57,7 +59,7 @@ import dft_lrp  # noqa: E402
 from _common import (Row, describe_machine, fmt_seconds, load_average, measure, print_table, ratios,  # noqa: E402
                      synchronizer, write_json)
 
-GROUPS = ("captum", "reference", "dftlrp", "overhead", "domains", "steps", "memory", "scale", "dataset")
+GROUPS = ("captum", "reference", "dftlrp", "overhead", "domains", "steps", "memory", "scale", "dataset", "certified")
 STEPS = (16, 50, 200)
 TARGET_CAPTUM = 1.05
 TARGET_OVERHEAD = 1.10

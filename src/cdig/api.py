@@ -19,7 +19,7 @@ from .core.attribution import Attribution
 from .core.checks import Layout, check_baseline, check_input, check_positive_int, check_steps
 from .core.errors import CdigModelError, CdigTypeError, CdigValueError, ConvergenceWarning
 from .core.memory import DEFAULT_FRACTION, HEURISTIC_FACTOR, chunk_rows, parse_bytes
-from .core.path import PathResult, integrate_adaptive, integrate_fixed
+from .core.path import MapCheck, PathResult, integrate_adaptive, integrate_fixed, relative, roundoff_floor
 from .core.rules import get_rule
 from .core.targets import Target, make_target
 from .domains import Domain, resolve
@@ -77,8 +77,10 @@ def explain(
         (e.g. complex rFFT bins ``(N, C, F)`` for ``"fourier"``); domains not named use zeros.
     n_steps : int or "auto"
         Points of the fixed rule, or ``"auto"``: globally adaptive Gauss–Kronrod, per sample, until
-        ``|delta| <= rtol·|f(x) - f(baseline)|`` or ``max_steps`` gradient evaluations are spent
-        (see :func:`cdig.core.path.integrate_adaptive`).
+        both the map's estimated relative L2 error (in every requested domain) is at most ``rtol``
+        and ``|delta| <= rtol·|f(x) - f(baseline)|``, or ``max_steps`` gradient evaluations are
+        spent (see :func:`cdig.core.path.integrate_adaptive`). The estimate is returned as
+        :attr:`cdig.Attribution.error_estimate`.
     method : str
         ``"gausslegendre"`` (default), ``"riemann_left"``, ``"riemann_right"``,
         ``"riemann_middle"`` or ``"riemann_trapezoid"``; ignored when ``n_steps="auto"``.
@@ -98,7 +100,7 @@ def explain(
         False returns the path-integrated gradients ``∫∂g/∂z`` (complex for complex coefficients)
         instead of the attributions; ``delta`` still refers to the attributions.
     rtol, max_steps : float, int
-        Tolerance and per-sample budget of ``n_steps="auto"``.
+        Tolerance (of the map and of its sum) and per-sample budget of ``n_steps="auto"``.
     backend : str, optional
         ``"torch"``; detected from the model and input when omitted.
     progress : bool
@@ -200,6 +202,7 @@ def _prepare(model: Any, x: Any, *, target: Any, time_axis: int | None, addition
     per_row = int(np.prod(xn.shape[1:]))
     batch_rows = internal_batch_size or max(1, DEFAULT_CHUNK_ELEMENTS // per_row)
     run = _Run(be, model, tgt, args, n, batch_rows, n_steps, method, rtol, max_steps, progress)
+    run.computed_in(xn.dtype if xn.dtype.kind == "f" else np.float64)
     return _Prepared(be, xb, xn, layout, run)
 
 
@@ -219,10 +222,19 @@ class _Run:
     max_steps: int
     progress: bool
     out_shape: tuple = ()
+    #: Machine epsilon of the precision the model computes in (the coarser of its input and output dtypes).
+    eps: float = 0.0
+    out_dtype: str = ""
     #: None: ``batch_rows`` as given; -1: size it to half the free memory; > 0: to this many bytes.
     auto_budget: int | None = None
 
     # --- model calls ---------------------------------------------------------------------
+    def computed_in(self, dtype: Any) -> None:
+        """Record that the model computes in ``dtype`` (round-off floors use the coarsest precision seen)."""
+        eps = float(np.finfo(dtype).eps)
+        if eps > self.eps or not self.out_dtype:
+            self.eps, self.out_dtype = max(eps, self.eps), np.dtype(dtype).name if eps >= self.eps else self.out_dtype
+
     def _args(self, idx: np.ndarray) -> tuple:
         be = self.be
         return tuple(
@@ -255,6 +267,8 @@ class _Run:
                 self.out_shape = shape[1:]
                 check = False
             sel = self.be.to_numpy(self.target.select(out, idx, self.be))
+            if sel.dtype.kind in "fc":
+                self.computed_in(sel.dtype)
             if sel.dtype.kind not in "fc":
                 raise CdigModelError(
                     f"the explained output has dtype {sel.dtype}; it must be floating (an integer output, "
@@ -295,13 +309,13 @@ class _Run:
 
     # --- the path ------------------------------------------------------------------------
     def path(self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, change: np.ndarray,
-             floor: np.ndarray, label: str) -> PathResult:
+             label: str, check: MapCheck | None = None) -> PathResult:
         total = None if self.n_steps == "auto" else self.n * int(self.n_steps)
         bar = Progress(self.progress, total, f"cdig {label}")
         try:
             if self.n_steps == "auto":
                 return integrate_adaptive(self.be, fn, start, delta, change, self.rtol, self.max_steps,
-                                          self.batch_rows, atol=floor, on_rows=bar)
+                                          self.batch_rows, eps=self.eps, on_rows=bar, check=check)
             return integrate_fixed(self.be, fn, start, delta, self.n, int(self.n_steps), self.method,
                                    self.batch_rows, on_rows=bar)
         finally:
@@ -317,6 +331,7 @@ class _Run:
         if self.auto_budget is not None:
             settings.update(self.size_chunks(xb, x0b))
         settings["internal_batch_size_used"] = self.batch_rows
+        settings["dtype"] = self.out_dtype
         xc, x0c = layout.to_canonical(xb, xp), layout.to_canonical(x0b, xp)
         xcn = layout.to_canonical_np(xn)
         x0n = be.to_numpy(x0b)
@@ -345,13 +360,21 @@ class _Run:
             xe, x0e = prepared[members[0]][3]
             f1 = f_x if key[0] == "x" else self.outputs(xe)
             f0 = f_x0 if key[1] == "x0" else self.outputs(x0e)
-            res = self.path(self.model_path(), x0e, xe - x0e, f1 - f0, _noise_floor(f1, f0, xn.dtype),
-                            "+".join(prepared[i][0].name for i in members))
-            gbar = layout.to_canonical(res.grad, xp)
+            def adjoint(v: Any, i: int) -> Any:
+                d, z = prepared[i][0], prepared[i][1]
+                return be.vjp(lambda zz: d.inverse(zz, xp), z, layout.to_canonical(v, xp))
+
+            def check(grad: Any, error: Any, members: list[int] = members) -> np.ndarray:
+                return np.max([self.map_error(prepared[i][0], prepared[i][1], prepared[i][2], adjoint(grad, i),
+                                              adjoint(error, i), True)[1] for i in members], axis=0)
+
+            res = self.path(self.model_path(), x0e, xe - x0e, f1 - f0,
+                            "+".join(prepared[i][0].name for i in members), check)
             for i in members:
                 d, z, z0, _ = prepared[i]
-                g = be.vjp(lambda zz, d=d: d.inverse(zz, xp), z, gbar)
-                results[i] = self.attribution(d, z, z0, g, f1, f0, res, layout, fs, multiply, settings, tgt)
+                g = adjoint(res.grad, i)
+                e = adjoint(res.error, i) if res.error is not None else None
+                results[i] = self.attribution(d, z, z0, g, e, f1, f0, res, layout, fs, multiply, settings, tgt)
         for i, (d, z, z0, ends) in enumerate(prepared):
             if ends is not None:
                 continue
@@ -361,19 +384,33 @@ class _Run:
             def fn(zr: Any, idx: np.ndarray, d: Domain = d) -> Any:
                 return self.scalar(layout.from_canonical(d.select_rows(idx).inverse(zr, xp), xp), idx)
 
-            res = self.path(fn, z0, z - z0, f1 - f0, _noise_floor(f1, f0, xn.dtype), d.name)
-            results[i] = self.attribution(d, z, z0, res.grad, f1, f0, res, layout, fs, multiply, settings, tgt)
+            def own_check(grad: Any, error: Any, d: Domain = d, z: Any = z, z0: Any = z0) -> np.ndarray:
+                return self.map_error(d, z, z0, grad, error, True)[1]
+
+            res = self.path(fn, z0, z - z0, f1 - f0, d.name, own_check)
+            results[i] = self.attribution(d, z, z0, res.grad, res.error, f1, f0, res, layout, fs, multiply,
+                                          settings, tgt)
         return {prepared[i][0].name: results[i] for i in range(len(prepared))}
 
-    def attribution(self, d: Domain, z: Any, z0: Any, g: Any, f1: np.ndarray, f0: np.ndarray, res: PathResult,
-                    layout: Layout, fs: float | None, multiply: bool, settings: dict, tgt: Target) -> Attribution:
+    def map_error(self, d: Domain, z: Any, z0: Any, g: Any, e: Any, multiply: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Absolute and relative L2 error per sample of the map ``d`` reports, from the gradient ``g``
+        and its error vector ``e`` (both in the domain's coefficients): both go through the same
+        multiplication by ``z - z0`` and the same reduction (a sum) as the map itself."""
+        be = self.be
+        dz = be.to_numpy(z) - be.to_numpy(z0)
+        maps = [d.reduce(_contrib(dz, be.to_numpy(v)) if multiply else be.to_numpy(v))[0] for v in (g, e)]
+        norm, err = (np.sqrt(np.sum(np.abs(m.reshape(self.n, -1)) ** 2, axis=1)) for m in maps)
+        return err, relative(err, norm)
+
+    def attribution(self, d: Domain, z: Any, z0: Any, g: Any, e: Any, f1: np.ndarray, f0: np.ndarray,
+                    res: PathResult, layout: Layout, fs: float | None, multiply: bool, settings: dict,
+                    tgt: Target) -> Attribution:
         be = self.be
         zn, z0n, gn = be.to_numpy(z), be.to_numpy(z0), be.to_numpy(g)
-        dz = zn - z0n
-        contrib = (dz.real * gn.real + dz.imag * gn.imag) if np.iscomplexobj(dz) or np.iscomplexobj(gn) else dz * gn
+        contrib = _contrib(zn - z0n, gn)
         delta = contrib.reshape(self.n, -1).sum(axis=1, dtype=np.float64) - (f1 - f0)
         flat = np.nonzero((np.abs(gn).reshape(self.n, -1).max(axis=1) == 0)
-                          & (np.abs(f1 - f0) > _noise_floor(f1, f0, np.float32)))[0]
+                          & (np.abs(f1 - f0) > _output_resolution(f1, f0, self.eps)))[0]
         if flat.size:
             raise CdigModelError(
                 f"[{d.name}] the model's gradient is zero all along the path for sample(s) {flat[:10].tolist()} "
@@ -388,6 +425,10 @@ class _Run:
             )
         raw = contrib if multiply else gn
         values, dims, extras = d.reduce(raw)
+        error_estimate = None
+        if e is not None:
+            absolute, rel = self.map_error(d, z, z0, g, e, multiply)
+            error_estimate = {"relative": rel, "absolute": absolute}
         full_dims = d.axis_names(raw.ndim - 1)
         dims = full_dims if dims is None else dims
         coords, units = d.coords(raw.shape[1:], fs)
@@ -396,33 +437,39 @@ class _Run:
             coords.pop("channel", None)
             # extras keep the map's sample and channel axes first: drop the channel axis there too
             extras = {k: v[:, 0] if v.ndim >= 2 and v.shape[1] == 1 else v for k, v in extras.items()}
-        self._warn(d.name, delta, f1, f0, res)
+        self._warn(d.name, delta, f1, f0, res, contrib)
         return Attribution(
             values=values, domain=d.name, dims=tuple(dims), coords=coords, delta=delta, output=f1,
             baseline_output=f0, n_steps=res.steps, target=tgt.describe(), units=units,
             settings={**settings, "domain": d.describe()}, coefficients=zn, baseline_coefficients=z0n,
-            extras=extras, domain_object=copy.copy(d),
+            extras=extras, domain_object=copy.copy(d), error_estimate=error_estimate,
         )
 
-    def _warn(self, name: str, delta: np.ndarray, f1: np.ndarray, f0: np.ndarray, res: PathResult) -> None:
+    def _warn(self, name: str, delta: np.ndarray, f1: np.ndarray, f0: np.ndarray, res: PathResult,
+              contrib: np.ndarray) -> None:
         change = np.abs(f1 - f0)
+        rel = relative(np.abs(delta), change)
+        resolution = _output_resolution(f1, f0, self.eps)
         if self.n_steps == "auto":
             if res.converged is not None and not res.converged.all():
-                bad = int((~res.converged).sum())
+                bad = ~res.converged
+                map_err = res.map_error[bad] if res.map_error is not None else np.array([np.nan])
                 warnings.warn(
-                    f"[{name}] n_steps='auto' spent its budget (max_steps={self.max_steps}) on {bad} of {self.n} "
-                    f"sample(s) before reaching rtol={self.rtol}; largest relative |delta| "
-                    f"{float(np.max(np.abs(delta) / np.maximum(change, 1e-300))):.3g}. Raise max_steps or rtol.",
+                    f"[{name}] n_steps='auto' spent its budget (max_steps={self.max_steps}) on {int(bad.sum())} of "
+                    f"{self.n} sample(s) before reaching rtol={self.rtol}: their estimated relative map error is up "
+                    f"to {float(np.max(map_err)):.3g} and their relative |delta| up to {float(np.max(rel[bad])):.3g}. "
+                    f"Raise max_steps or rtol.{_resolution_hint(f1, f0, change, resolution, self.rtol, self.out_dtype)}",
                     ConvergenceWarning, stacklevel=4,
                 )
             return
-        rel = np.abs(delta) / np.maximum(change, 1e-300)
-        off = np.abs(delta) > WARN_RELATIVE_DELTA * change + _noise_floor(f1, f0, np.float32)
+        floor = roundoff_floor(change, np.abs(contrib).reshape(self.n, -1).sum(axis=1), self.eps)
+        off = np.abs(delta) > WARN_RELATIVE_DELTA * change + floor
         if off.any():
             warnings.warn(
                 f"[{name}] completeness is off by up to {100 * float(rel[off].max()):.3g}% of "
                 f"|f(x) - f(baseline)| on {int(off.sum())} of {self.n} sample(s) with {self.n_steps} "
-                f"{self.method} steps; use n_steps='auto' (adaptive, with rtol) or more steps",
+                f"{self.method} steps; use n_steps='auto' (adaptive, with rtol) or more steps"
+                f"{_resolution_hint(f1, f0, change, resolution, WARN_RELATIVE_DELTA, self.out_dtype)}",
                 ConvergenceWarning, stacklevel=4,
             )
 
@@ -450,10 +497,28 @@ class _ModelPath:
 
 
 # --- helpers -------------------------------------------------------------------------------
-def _noise_floor(f1: np.ndarray, f0: np.ndarray, dtype: Any) -> np.ndarray:
-    """Completeness errors below this are float round-off of the model outputs themselves."""
-    eps = np.finfo(np.float32 if np.dtype(dtype).itemsize <= 4 else np.float64).eps
-    return 64 * eps * (np.abs(f1) + np.abs(f0)) + 1e-30
+def _contrib(dz: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``Re[dz · conj(g)]``: the attribution of each coefficient (real and imaginary parts added)."""
+    if np.iscomplexobj(dz) or np.iscomplexobj(g):
+        return dz.real * g.real + dz.imag * g.imag
+    return dz * g
+
+
+def _output_resolution(f1: np.ndarray, f0: np.ndarray, eps: float) -> np.ndarray:
+    """How finely ``f(x) - f(baseline)`` is known from the two outputs, each rounded in the model's precision."""
+    return 4 * eps * (np.abs(f1) + np.abs(f0)) + 1e-300
+
+
+def _resolution_hint(f1: np.ndarray, f0: np.ndarray, change: np.ndarray, resolution: np.ndarray,
+                     rtol: float, dtype: Any) -> str:
+    """A sentence for warnings where the outputs themselves cannot resolve the tolerance asked for."""
+    coarse = resolution > rtol * change
+    if not coarse.any():
+        return ""
+    k = int(np.argmax(np.where(coarse, resolution / np.maximum(change, 1e-300), -np.inf)))
+    return (f" Note: the model's outputs are about {max(abs(f1[k]), abs(f0[k])):.3g} in {dtype}, so f(x) - f(baseline) "
+            f"= {f1[k] - f0[k]:.3g} is only known to about ±{resolution[k]:.2g} on sample {k}: completeness cannot be "
+            "checked more finely than that. Remove the constant offset from the output, or compute in float64.")
 
 
 def _reconstructs(d: Domain, xc: np.ndarray, scale: float, be: Backend, back: Any, x: Any) -> bool:

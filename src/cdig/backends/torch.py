@@ -16,7 +16,8 @@ from .base import Backend, foreign_to_numpy
 
 __all__ = ["TorchBackend", "BACKEND", "CompatOps"]
 
-_NUMPY_DTYPES = {"int64": torch.int64, "float64": torch.float64}
+_NUMPY_DTYPES = {"int64": torch.int64, "float64": torch.float64, "float32": torch.float32,
+                 "complex128": torch.complex128, "complex64": torch.complex64}
 #: Layers that compute differently in training mode (randomness, batch statistics).
 _TRAIN_SENSITIVE = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._NormBase)
 

@@ -45,7 +45,15 @@ class Attribution:
     domain_object : Domain or None
         The fitted domain that computed the map (a snapshot: refitting the user's object later does
         not change it), used by :mod:`cdig.metrics` to map perturbed coefficients back to signals.
-        Not saved: :meth:`load` returns None here, and the metrics then take ``domain=``.
+        Not saved: :meth:`load` returns None here, and the metrics rebuild the domain from
+        ``settings["domain"]`` and fit it on the input (see :meth:`cdig.Domain.from_description`),
+        or take ``domain=`` where those settings do not determine it (a fitted ICA, a basis).
+    error_estimate : dict of str to ndarray, or None
+        With ``n_steps="auto"``: the estimated error of the map itself, per sample — ``"absolute"``
+        (L2 norm of the estimated error of ``values``) and ``"relative"`` (that over the L2 norm of
+        ``values``). It is the Kronrod minus Gauss difference of the integrated gradient, summed over
+        the adaptive rule's intervals and mapped like the map (see :func:`cdig.core.path.integrate_adaptive`).
+        None for fixed rules, which carry no error estimate (``delta`` checks only the map's sum).
     """
 
     values: np.ndarray
@@ -63,6 +71,7 @@ class Attribution:
     baseline_coefficients: np.ndarray | None = None
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     domain_object: Any = field(default=None, repr=False, compare=False)
+    error_estimate: dict[str, np.ndarray] | None = None
 
     @property
     def relative_delta(self) -> np.ndarray:
@@ -125,6 +134,8 @@ class Attribution:
             arrays["coefficients"] = self.coefficients
         if self.baseline_coefficients is not None:
             arrays["baseline_coefficients"] = self.baseline_coefficients
+        for k, v in (self.error_estimate or {}).items():
+            arrays[f"error_estimate__{k}"] = np.asarray(v)
         meta = {
             "domain": self.domain, "dims": list(self.dims), "units": self.units,
             "target": _jsonable(self.target), "settings": _jsonable(self.settings),
@@ -147,6 +158,8 @@ class Attribution:
                 coefficients=f["coefficients"] if "coefficients" in f.files else None,
                 baseline_coefficients=f["baseline_coefficients"] if "baseline_coefficients" in f.files else None,
                 extras=extras,
+                error_estimate={k[len("error_estimate__"):]: f[k] for k in f.files
+                                if k.startswith("error_estimate__")} or None,
             )
 
 

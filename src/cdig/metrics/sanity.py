@@ -23,6 +23,7 @@ import numpy as np
 
 from ..core.attribution import Attribution
 from ..core.checks import check_positive_int
+from ..core.path import roundoff_floor
 from ..core.errors import CdigTypeError, CdigValueError
 from ._common import check_attribution, domain_of, recorded_target, setup
 
@@ -37,13 +38,19 @@ def completeness(maps: Any, rtol: float = 1e-2) -> list[dict[str, Any]]:
     maps : Attribution or dict of str to Attribution
         What :func:`cdig.explain` returned (or one of its values).
     rtol : float
-        A sample passes when ``|delta| <= rtol · |f(x) − f(x0)|`` (or ``delta`` is float round-off).
+        A sample passes when ``|delta| <= rtol · |f(x) − f(x0)|``, or ``delta`` is round-off: below
+        ``64·eps·max(|f(x) − f(x0)|, Σ|A|)`` with the machine epsilon of the precision the model
+        computed in (``settings["dtype"]``; float32's for files that do not record it). The floor is
+        relative to the change and the map, never to the outputs themselves: a constant offset in
+        the model's output changes nothing.
 
     Returns
     -------
     list of dict
         Keys ``domain``, ``max_abs_delta``, ``median_abs_delta``, ``max_relative_delta``,
-        ``passed`` (samples within ``rtol``), ``samples``, ``mean_steps``.
+        ``passed`` (samples within ``rtol``), ``samples``, ``mean_steps``, and
+        ``max_relative_map_error``: the largest estimated relative error of the map itself
+        (:attr:`cdig.Attribution.error_estimate`, ``n_steps="auto"`` only; NaN for fixed rules).
 
     Examples
     --------
@@ -64,11 +71,16 @@ def completeness(maps: Any, rtol: float = 1e-2) -> list[dict[str, Any]]:
     for name, att in maps.items():
         d = np.abs(np.asarray(att.delta, dtype=np.float64))
         change = np.abs(att.output - att.baseline_output)
-        eps = np.finfo(np.float32).eps * 64 * (np.abs(att.output) + np.abs(att.baseline_output)) + 1e-30
+        eps = float(np.finfo(np.dtype(att.settings.get("dtype") or "float32")).eps)
+        multiplied = att.settings.get("multiply_by_inputs", True)
+        l1 = np.abs(att.values).reshape(len(d), -1).sum(axis=1) if multiplied else np.zeros_like(d)
+        floor = roundoff_floor(change, l1, eps)
+        est = att.error_estimate["relative"] if att.error_estimate else np.array([np.nan])
         rows.append({
             "domain": name, "max_abs_delta": float(d.max()), "median_abs_delta": float(np.median(d)),
-            "max_relative_delta": float(att.relative_delta.max()), "passed": int(np.sum(d <= rtol * change + eps)),
+            "max_relative_delta": float(att.relative_delta.max()), "passed": int(np.sum(d <= rtol * change + floor)),
             "samples": int(d.size), "mean_steps": float(np.mean(att.n_steps)),
+            "max_relative_map_error": float(np.max(est)),
         })
     return rows
 
