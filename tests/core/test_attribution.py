@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -118,3 +120,56 @@ def test_save_load_tuple_and_callable_targets(tmp_path, rng, models):
     b = Attribution.load(a.save(tmp_path / "c.npz"))
     assert b.target == "last_step"
     np.testing.assert_array_equal(a.values, b.values)
+
+
+def _every_domain_class(fitted_ica):
+    """One instance of each of cdig's domain classes (non-default parameters where there are any)."""
+    from sklearn.decomposition import PCA
+
+    return {
+        "Time": cdig.Time(), "Fourier": cdig.Fourier(), "DCT": cdig.DCT(type=3), "Wavelet": cdig.Wavelet("db2"),
+        "MagnitudePhase": cdig.MagnitudePhase("own"), "ComplexCepstrum": cdig.ComplexCepstrum(eps=1e-6),
+        "STFT": cdig.STFT(16, hop_length=5, window=("tukey", 0.3), pad_mode="reflect"),
+        "TrendSeason": cdig.TrendSeason(6, 9, edges="shrink"),
+        "FrequencyBands": cdig.FrequencyBands({"a": (1.0, 5.0), "b": (5.0, 40.0)}, fs=50.0, remainder="rest"),
+        "ICA": cdig.ICA(fitted_ica), "LinearBasis": cdig.LinearBasis(PCA(3).fit(np.eye(3))),
+        "Compose": cdig.Compose("dct", "fourier"),
+    }
+
+
+REBUILT = ("Time", "Fourier", "DCT", "Wavelet", "MagnitudePhase", "ComplexCepstrum", "STFT", "TrendSeason",
+           "FrequencyBands")
+
+
+def test_a_saved_description_rebuilds_the_domain_or_says_it_cannot(tmp_path, models, fitted_ica):
+    """Through a file (JSON: tuples become lists), every domain whose constructor's parameters describe()
+    records is rebuilt and, fitted on the same input, describes itself alike and gives the same
+    coefficients; the others are refused by name."""
+    from cdig.domains import _CLASSES, rebuild
+
+    domains = _every_domain_class(fitted_ica)
+    assert set(domains) == set(_CLASSES)          # a new domain class must join this test
+    x = np.random.default_rng(0).normal(size=(2, 3, 64)) + 0.3
+    model = models.Linear(np.ones((3, 64)))
+    for cls, dom in domains.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", cdig.ConvergenceWarning)   # 4 steps: the map is rough, no matter
+            att = next(iter(cdig.explain(model, torch.as_tensor(x), [dom], n_steps=4).values()))
+        recorded = Attribution.load(att.save(tmp_path / f"{cls}.npz")).settings["domain"]
+        if cls not in REBUILT:
+            with pytest.raises(cdig.CdigValueError, match=f"{cls} cannot be rebuilt from its recorded settings"):
+                rebuild(recorded)
+            continue
+        again = rebuild(recorded)
+        assert type(again) is type(dom) and again.name == dom.name and again is not dom
+        again.fit(x)
+        described = _attr([[0.0]], [0.0], [0.0], [0.0], settings={"domain": again.describe()})
+        assert Attribution.load(described.save(tmp_path / "b.npz")).settings["domain"] == recorded
+        np.testing.assert_array_equal(again.forward(x, np), dom.forward(x, np))
+        np.testing.assert_array_equal(again.inverse(att.coefficients, np), dom.inverse(att.coefficients, np))
+    with pytest.raises(cdig.CdigValueError, match="not one of cdig's domains"):
+        rebuild({"name": "mine", "class": "Mine"})
+    with pytest.raises(cdig.CdigValueError, match="no domain description"):
+        rebuild(None)
+    with pytest.raises(cdig.CdigValueError, match="window='array'"):
+        rebuild({**cdig.STFT(8).describe(), "window": "array"})

@@ -9,6 +9,8 @@ reported values each stand for many coefficients).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -150,6 +152,120 @@ def test_loaded_attribution_needs_the_fitted_domain(tmp_path, fitted_ica):
     np.testing.assert_allclose(deletion(model, x, fl, fractions=[0, 1]).curve[:, 0], fa.output)
     with pytest.raises(cdig.CdigValueError, match="not the attribution's domain"):
         deletion(model, x, fl, domain="dct")
+
+
+class _PooledNet(torch.nn.Module):
+    """A nonlinear model of any length (convolution, tanh, mean over time): a signal one sample short
+    is no shape error for it, so an inverse to the wrong length would go unnoticed."""
+
+    def __init__(self, channels=2, seed=0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.conv = torch.nn.Conv1d(channels, 6, 5, padding=2)
+        self.head = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.head(torch.tanh(self.conv(x)).mean(-1))
+
+
+def _rebuilt_by_settings():
+    """Every named domain but ICA (fitted on data), and objects whose settings describe() records in full."""
+    return {
+        "time": "time", "fourier": "fourier", "dct": "dct", "wavelet": "wavelet", "magphase": "magphase",
+        "cepstrum": "cepstrum", "dct3": cdig.DCT(type=3), "magphase_own": cdig.MagnitudePhase("own"),
+        "cepstrum_eps": cdig.ComplexCepstrum(eps=1e-5), "wavelet_haar2": cdig.Wavelet("haar", level=2),
+        "stft": cdig.STFT(16, hop_length=4, window=("tukey", 0.5)), "trend": cdig.TrendSeason(8, edges="shrink"),
+        "bands": cdig.FrequencyBands({"slow": (0.0, 8.0), "fast": (8.0, 20.0)}, fs=64.0),
+    }
+
+
+def test_the_rebuilt_list_covers_every_named_domain_but_ica():
+    named = {k for k, v in _rebuilt_by_settings().items() if isinstance(v, str)}
+    assert named == set(cdig.DOMAINS) - {"ica"}
+
+
+LOADED_CASES = [(t, k) for t in (63, 64) for k in _rebuilt_by_settings()
+                if not (t % 2 and k.startswith("wavelet"))]    # the periodized DWT needs an even length
+
+
+@pytest.mark.parametrize("n_times, key", LOADED_CASES)
+def test_loaded_attribution_gives_the_curves_of_the_one_in_memory(tmp_path, n_times, key):
+    """Odd T: an rFFT has (T+1)/2 bins, which say nothing of whether T was odd; the loaded attribution's
+    domain must be fitted to the input's length (and per-sample state), not guessed from the bins."""
+    x = torch.randn(4, 2, n_times, dtype=torch.float64)
+    model = _PooledNet().double().eval()
+    dom = _rebuilt_by_settings()[key]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cdig.ConvergenceWarning)   # the curves, not the map's accuracy, matter here
+        att = next(iter(cdig.explain(model, x, [dom], target=1, n_steps=8).values()))
+    loaded = cdig.Attribution.load(att.save(tmp_path / "a.npz"))
+    assert loaded.domain_object is None and att.domain_object is not None
+    for fn in (deletion, insertion):
+        mem = fn(model, x, att, fractions=FRACTIONS, n_random=2)
+        got = fn(model, x, loaded, fractions=FRACTIONS, n_random=2)
+        np.testing.assert_allclose(got.curve, mem.curve, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got.random_curve, mem.random_curve, rtol=1e-10, atol=1e-12)
+        # an anchor recorded at explanation time: all coefficients of x give f(x)
+        np.testing.assert_allclose(got.curve[:, -1 if fn is insertion else 0], att.output, rtol=1e-10, atol=1e-12)
+    # the domain's name selects the same rebuilt domain (also names DOMAINS cannot make: "stft", "trend")
+    np.testing.assert_allclose(deletion(model, x, loaded, domain=att.domain, fractions=FRACTIONS).curve,
+                               deletion(model, x, att, fractions=FRACTIONS).curve, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("which", ["ica", "basis", "compose"])
+def test_a_domain_its_settings_do_not_determine_needs_domain_after_loading(tmp_path, which, fitted_ica):
+    from sklearn.decomposition import PCA
+
+    x = torch.randn(3, 3, 64, dtype=torch.float64)
+    model = _linear((3, 64))
+    dom = {"ica": "ica", "basis": cdig.LinearBasis(PCA(3).fit(x.numpy().transpose(0, 2, 1).reshape(-1, 3))),
+           "compose": cdig.Compose(cdig.ICA(fitted_ica), "fourier")}[which]
+    att = next(iter(cdig.explain(model, x, [dom], target=0, n_steps=4).values()))
+    loaded = cdig.Attribution.load(att.save(tmp_path / "a.npz"))
+    with pytest.raises(cdig.CdigValueError, match=r"cannot be rebuilt exactly.*pass domain="):
+        deletion(model, x, loaded)
+    fitted = att.domain_object   # the object that computed it: the curves come back
+    np.testing.assert_allclose(deletion(model, x, loaded, domain=fitted, fractions=FRACTIONS).curve,
+                               _expected(att, FRACTIONS, "deletion"), rtol=1e-9, atol=1e-9)
+
+
+def test_a_users_own_domain_class_needs_domain_after_loading(tmp_path):
+    class Reversed(cdig.Domain):
+        name, linear, dims = "reversed", True, ("channel", "time")
+
+        def forward(self, x, xp):
+            return xp.flip(x, axis=-1)
+
+        def inverse(self, z, xp):
+            return xp.flip(z, axis=-1)
+
+    x = torch.randn(2, 3, 64, dtype=torch.float64)
+    model = _linear((3, 64))
+    att = cdig.explain(model, x, [Reversed()], target=0, n_steps=4)["reversed"]
+    loaded = cdig.Attribution.load(att.save(tmp_path / "r.npz"))
+    with pytest.raises(cdig.CdigValueError, match=r"Reversed is not one of cdig's domains.*pass domain="):
+        deletion(model, x, loaded)
+    np.testing.assert_allclose(deletion(model, x, loaded, domain=Reversed(), fractions=FRACTIONS).curve,
+                               _expected(att, FRACTIONS, "deletion"), rtol=1e-9, atol=1e-9)
+
+
+def test_a_given_domain_must_reproduce_the_attribution(tmp_path):
+    x = torch.randn(3, 2, 63, dtype=torch.float64)
+    model = _PooledNet().double().eval()
+    maps = cdig.explain(model, x, ("fourier", "dct"), target=0, n_steps=4)
+    fl = cdig.Attribution.load(maps["fourier"].save(tmp_path / "f.npz"))
+    dl = cdig.Attribution.load(maps["dct"].save(tmp_path / "d.npz"))
+    # an unfitted Fourier() inverts 32 bins to 62 samples: refused, not a curve of shorter signals
+    with pytest.raises(cdig.CdigValueError, match=r"signals of shape \(3, 2, 62\), not the input's \(3, 2, 63\)"):
+        deletion(model, x, fl, domain=cdig.Fourier())
+    # the same parameters but the wrong DCT type: other coefficients
+    with pytest.raises(cdig.CdigValueError, match="does not give the attribution's coefficients"):
+        deletion(model, x, dl, domain=cdig.DCT(type=3).fit(x.numpy()))
+    # by name: rebuilt from the recorded settings and fitted on x
+    np.testing.assert_allclose(deletion(model, x, fl, domain="fourier", fractions=FRACTIONS).curve,
+                               deletion(model, x, maps["fourier"], fractions=FRACTIONS).curve, rtol=1e-12)
+    np.testing.assert_allclose(deletion(model, x, fl, domain=cdig.Fourier().fit(x.numpy()), fractions=FRACTIONS).curve,
+                               deletion(model, x, maps["fourier"], fractions=FRACTIONS).curve, rtol=1e-12)
 
 
 def test_refitting_the_users_domain_later_does_not_change_the_attribution():

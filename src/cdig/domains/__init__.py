@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..core.errors import CdigTypeError, CdigValueError
 from .bands import FrequencyBands
@@ -21,7 +21,7 @@ from .wavelet import Wavelet
 
 __all__ = [
     "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet", "LinearBasis", "FrequencyBands",
-    "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "Compose", "DOMAINS", "resolve",
+    "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "Compose", "DOMAINS", "resolve", "rebuild",
 ]
 
 #: Domain names accepted by :func:`cdig.explain`; each makes a fresh object with its defaults.
@@ -58,3 +58,38 @@ def resolve(domains: Any) -> list[Domain]:
     if dup:
         raise CdigValueError(f"domain name(s) {dup} appear twice; give each Domain a distinct .name")
     return out
+
+
+def rebuild(description: Any) -> Domain:
+    """The unfitted cdig domain that a recorded ``describe()`` (``settings["domain"]``) stands for.
+
+    The class is looked up by ``description["class"]`` among cdig's own domains (a user's subclass
+    is not found: pass it as an object), then built by :meth:`Domain.from_description`. Fit it on
+    the explained input to get the state that computed the result.
+
+    Raises
+    ------
+    CdigValueError
+        When the class is not one of cdig's domains or its recorded settings do not determine it.
+
+    Examples
+    --------
+    >>> from cdig.domains import STFT, rebuild
+    >>> rebuild(STFT(16, hop_length=4).describe())
+    STFT(n_fft=16, hop_length=4, window='hann', center=True, pad_mode='constant')
+    """
+    if not isinstance(description, Mapping) or not isinstance(description.get("class"), str):
+        raise CdigValueError(f"no domain description to rebuild from (got {description!r}); it is settings['domain'] "
+                             "of a result of cdig.explain")
+    cls = _CLASSES.get(description["class"])
+    if cls is None:
+        raise CdigValueError(f"{description['class']} is not one of cdig's domains ({', '.join(sorted(_CLASSES))}); "
+                             "a domain of another class cannot be rebuilt from its name")
+    return cls.from_description(description)
+
+
+#: cdig's domain classes by name, for :func:`rebuild` (derived from ``__all__``).
+_CLASSES: dict[str, type[Domain]] = {
+    name: obj for name, obj in ((n, globals()[n]) for n in __all__)
+    if isinstance(obj, type) and issubclass(obj, Domain) and obj is not Domain
+}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Any, Mapping
 
 import numpy as np
 
-from ..core.errors import CdigValueError
+from ..core.errors import CdigError, CdigValueError
 
 __all__ = ["Domain"]
 
@@ -137,11 +138,68 @@ class Domain:
         return None
 
     def describe(self) -> dict[str, Any]:
-        """The domain's settings, recorded in each result."""
+        """The domain's settings, recorded in each result.
+
+        A subclass adds its constructor's parameters under their own names: then
+        :meth:`from_description` can rebuild it from a saved result (see there).
+        """
         return {"name": self.name, "class": type(self).__name__, "linear": self.linear}
+
+    @classmethod
+    def from_description(cls, description: Mapping[str, Any]) -> "Domain":
+        """The unfitted domain that ``description`` (what :meth:`describe` recorded) stands for.
+
+        Every parameter of the constructor must be recorded in ``description`` under its own name:
+        then the new object is configured exactly as the one described, and fitting it on the
+        explained input gives it the same fitted state (cdig's :meth:`fit` depends only on the
+        parameters and the batch). A domain built from objects that ``describe()`` does not record
+        (a fitted ICA, a basis, the parts of a ``Compose``) cannot be rebuilt: that is an error, never
+        a guess. JSON has no tuples, so recorded lists are passed as tuples.
+
+        Raises
+        ------
+        CdigValueError
+            When a constructor parameter is not recorded, or the constructor refuses the recorded values.
+
+        Examples
+        --------
+        >>> from cdig.domains import DCT, ICA
+        >>> DCT.from_description({"name": "dct", "class": "DCT", "type": 3, "norm": "ortho"})
+        DCT(type=3, norm='ortho')
+        >>> ICA.from_description(ICA().describe())
+        Traceback (most recent call last):
+        ...
+        cdig.core.errors.CdigValueError: ICA cannot be rebuilt from its recorded settings: its constructor's ...
+        """
+        init = cls.__init__
+        params = [] if init is object.__init__ else list(inspect.signature(init).parameters.values())[1:]
+        variadic = [p.name for p in params if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        missing = [p.name for p in params if p.name not in description and p.name not in variadic]
+        if variadic or missing:
+            what = (f"it takes *{variadic[0]}" if variadic else
+                    f"its constructor's parameter(s) {', '.join(missing)} are not recorded by describe()")
+            raise CdigValueError(f"{cls.__name__} cannot be rebuilt from its recorded settings: {what}")
+        kwargs = {p.name: _tuples(description[p.name]) for p in params}
+        try:
+            domain = cls(**kwargs)
+        except (CdigError, TypeError, ValueError) as e:
+            raise CdigValueError(f"{cls.__name__} cannot be rebuilt from its recorded settings {kwargs}: {e}") from None
+        name = description.get("name")
+        if isinstance(name, str) and name != domain.name:
+            domain.name = name  # a user's renamed instance: the name is only the result's key
+        return domain
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def _tuples(value: Any) -> Any:
+    """Lists (what JSON makes of tuples) as tuples, inside dicts too."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
 
 
 def time_coords(n: int, fs: float | None) -> tuple[np.ndarray, str]:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..core.attribution import Attribution
+from ..core.attribution import Attribution, _jsonable
 from ..core.errors import CdigTypeError, CdigValueError
-from ..domains import Domain, resolve
-
-#: Domains that need no fitting and no parameters: a loaded Attribution of these finds its domain by name.
-_PARAMETER_FREE = ("time", "fourier", "dct", "magphase", "cepstrum")
-
+from ..domains import Domain, rebuild, resolve
 
 @dataclass
 class Setup:
@@ -50,25 +47,84 @@ def check_attribution(att: Any, name: str = "attribution") -> Attribution:
     return att
 
 
-def domain_of(att: Attribution, domain: Any) -> Domain:
-    """The fitted domain that computed ``att``: ``domain`` when given, else the one ``att`` carries."""
+def domain_of(att: Attribution, domain: Any, x: np.ndarray | None = None) -> Domain:
+    """The fitted domain that computed ``att``.
+
+    ``domain`` when it is a Domain object (used as given: the fitted object that computed the map);
+    else (``domain`` None or the attribution's domain name) the snapshot ``att`` carries; else (an
+    Attribution read from a file) the domain rebuilt from the recorded ``settings["domain"]``
+    (:func:`cdig.domains.rebuild`) and, when the explained batch ``x`` (numpy, canonical
+    ``(N, C, T)``) is given, fitted on it as :func:`cdig.explain` fitted it, then checked to describe
+    itself as recorded. Without ``x`` it is returned unfitted (for callers that re-explain, which
+    fits it).
+
+    Raises
+    ------
+    CdigValueError
+        When the domain cannot be rebuilt exactly from what was recorded: pass ``domain=``.
+    """
     if domain is not None:
-        d = resolve(domain)[0] if not isinstance(domain, (list, tuple)) else None
-        if d is None:
+        if isinstance(domain, (list, tuple)):
             raise CdigTypeError("domain must be one Domain object or name, not a sequence")
-        if d.name != att.domain:
-            raise CdigValueError(f"domain {d.name!r} is not the attribution's domain {att.domain!r}")
-        return d
+        # a name only selects (e.g. "stft", which DOMAINS cannot make without parameters): rebuilt below
+        name = domain if isinstance(domain, str) else resolve(domain)[0].name
+        if name != att.domain:
+            raise CdigValueError(f"domain {name!r} is not the attribution's domain {att.domain!r}")
+        if not isinstance(domain, str):
+            return domain
     if att.domain_object is not None:
         return att.domain_object
-    if att.domain in _PARAMETER_FREE:
-        d = resolve(att.domain)[0]
-        if d.describe() == att.settings.get("domain", d.describe()):
-            return d
-    raise CdigValueError(
-        f"this {att.domain!r} Attribution carries no domain object (it was loaded from a file, or built by "
-        "hand); pass domain=... : the fitted Domain object that computed it"
-    )
+    recorded = att.settings.get("domain")
+    try:
+        d = rebuild(recorded)
+        if d.name != att.domain:
+            raise CdigValueError(f"the recorded domain is named {d.name!r}, the attribution {att.domain!r}")
+        if x is not None:
+            d.fit(x)
+            if _normal(d.describe()) != _normal(recorded):
+                raise CdigValueError(f"fitted on x it describes itself as {_normal(d.describe())}, not as recorded "
+                                     f"({_normal(recorded)})")
+    except CdigValueError as e:
+        raise CdigValueError(
+            f"this {att.domain!r} Attribution carries no domain object (it was loaded from a file, or built by "
+            f"hand) and its domain cannot be rebuilt exactly from the recorded settings ({e}); pass domain=...: "
+            "the fitted Domain object that computed it"
+        ) from None
+    return d
+
+
+def _normal(description: Any) -> Any:
+    """A description as it reads back from a file (JSON types), for comparisons."""
+    return json.loads(json.dumps(_jsonable(description)))
+
+
+def check_domain(d: Domain, att: Attribution, prep: Any) -> None:
+    """``d`` maps the explained input to ``att``'s coefficients and the coefficients back to signals of
+    the input's shape, or a CdigValueError says which fails (an unfitted or wrongly fitted domain)."""
+    be, xp = prep.be, prep.be.xp
+    z = np.asarray(att.coefficients)
+    shape = tuple(prep.layout.canonical_shape(prep.xn.shape))
+    with be.prepared():
+        mine = be.to_numpy(d.forward(prep.layout.to_canonical(prep.xb, xp), xp))
+        back = tuple(d.inverse(be.asarray(np.ascontiguousarray(z)), xp).shape)
+    if mine.shape != z.shape:
+        raise CdigValueError(f"the {type(d).__name__} domain gives coefficients of shape {mine.shape} for x, but the "
+                             f"attribution records {z.shape}: pass the fitted domain that computed it")
+    scale = np.abs(z).reshape(len(z), -1).max(axis=1)
+    err = np.abs(mine - z).reshape(len(z), -1).max(axis=1)
+    bad = np.nonzero(~(err <= 1e-5 * scale))[0]
+    if bad.size:
+        raise CdigValueError(
+            f"the {type(d).__name__} domain does not give the attribution's coefficients at x (sample(s) "
+            f"{bad[:10].tolist()}, largest difference {err[bad].max():.3g} of {scale[bad].max():.3g}): pass the "
+            "fitted domain that computed it, and the x given to cdig.explain"
+        )
+    if back != shape:
+        raise CdigValueError(
+            f"the {type(d).__name__} domain maps the attribution's coefficients to signals of shape {back}, not "
+            f"the input's {shape} (canonical (N, C, T)): it is not fitted to this input; pass the fitted domain "
+            "that computed the attribution"
+        )
 
 
 def setup(model: Any, x: Any, att: Any, *, domain: Any, target: Any, time_axis: int | None,
@@ -92,7 +148,9 @@ def setup(model: Any, x: Any, att: Any, *, domain: Any, target: Any, time_axis: 
     if list(prep.xn.shape) != list(att.settings.get("input_shape", prep.xn.shape)):
         raise CdigValueError(f"x has shape {prep.xn.shape} but the attribution explains inputs of shape "
                              f"{tuple(att.settings['input_shape'])}")
-    d = domain_of(att, domain)
+    check_output_at_x(prep, att, check_output)
+    d = domain_of(att, domain, prep.layout.to_canonical_np(prep.xn))
+    check_domain(d, att, prep)
     z, z0 = np.asarray(att.coefficients), np.asarray(att.baseline_coefficients)
     index = np.asarray(d.value_index(z.shape[1:])).reshape(-1)
     n_units = int(np.prod(att.values.shape[1:]))
@@ -100,19 +158,23 @@ def setup(model: Any, x: Any, att: Any, *, domain: Any, target: Any, time_axis: 
         raise CdigValueError(f"{type(d).__name__}.value_index does not map the {z.shape[1:]} coefficients onto "
                              f"the {n_units} reported values; a domain whose reduce() merges coefficients "
                              "must say how in value_index()")
-    s = Setup(prep, att, d, z, z0, index, n_units)
-    if check_output:
-        with prep.be.prepared():
-            out = prep.run.outputs(prep.xb, check=True, what="input")
-        tol = 1e-4 * (np.abs(att.output) + np.abs(att.baseline_output)) + 1e-5
-        bad = np.nonzero(np.abs(out - att.output) > tol)[0]
-        if bad.size:
-            raise CdigValueError(
-                f"the model's explained output at x differs from the one the attribution recorded for "
-                f"sample(s) {bad[:10].tolist()} (e.g. {out[bad[0]]:.6g} vs {att.output[bad[0]]:.6g}): x, "
-                "target and model must be those given to cdig.explain"
-            )
-    return s
+    return Setup(prep, att, d, z, z0, index, n_units)
+
+
+def check_output_at_x(prep: Any, att: Attribution, check: bool = True) -> None:
+    """The model's explained output at ``x`` is the one ``att`` recorded (else x, target or model differ)."""
+    if not check:
+        return
+    with prep.be.prepared():
+        out = prep.run.outputs(prep.xb, check=True, what="input")
+    tol = 1e-4 * (np.abs(att.output) + np.abs(att.baseline_output)) + 1e-5
+    bad = np.nonzero(np.abs(out - att.output) > tol)[0]
+    if bad.size:
+        raise CdigValueError(
+            f"the model's explained output at x differs from the one the attribution recorded for "
+            f"sample(s) {bad[:10].tolist()} (e.g. {out[bad[0]]:.6g} vs {att.output[bad[0]]:.6g}): x, "
+            "target and model must be those given to cdig.explain"
+        )
 
 
 def recorded_target(att: Attribution, target: Any) -> Any:

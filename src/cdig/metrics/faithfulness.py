@@ -99,9 +99,14 @@ def deletion(model: Any, x: Any, attribution: Any, *, target: Any = None, fracti
         Random orders averaged for the reference curve (each sample its own permutations).
     seed : int
         Seed of the random orders.
-    domain : Domain, optional
-        The fitted domain; needed only for an Attribution read from a file (one from
-        :func:`cdig.explain` carries it).
+    domain : Domain or str, optional
+        The fitted domain that computed the attribution. One from :func:`cdig.explain` carries it;
+        for one read from a file the domain is rebuilt from its recorded settings and fitted on
+        ``x``, as :func:`cdig.explain` fitted it, when the settings determine it (every named domain
+        but ICA, and DCT, Wavelet, MagnitudePhase, ComplexCepstrum, STFT, TrendSeason and
+        FrequencyBands objects: see :meth:`cdig.Domain.from_description`); otherwise (an ICA, a
+        basis, a Compose, a domain class of your own) pass it here. A given domain must give the
+        attribution's coefficients at ``x``.
     time_axis, additional_forward_args, internal_batch_size, backend :
         As in :func:`cdig.explain` (``time_axis`` defaults to the attribution's).
 
