@@ -121,6 +121,25 @@ def test_ica_none_fits_fastica_on_the_batch(models):
     assert np.all(a.relative_delta < 1e-3)
 
 
+def test_a_reused_ica_names_the_batch_it_was_fitted_on(models):
+    """ICA() keeps its first fit; on another batch its note names the fitted batch's size, not the new one."""
+    model = models.conv_net(channels=C, length=T, n_out=2, act="tanh", dtype=torch.float64)
+    x = torch.distributions.Laplace(0.0, 1.0).sample((N, C, T)).double()
+    d = cdig.ICA()
+    a = cdig.explain(model, x, [d], target=0, n_steps=16)["ica"]
+    assert a.settings["domain"]["note"].endswith(f"fitted on the explained batch itself ({N} samples x {T} time "
+                                                 "steps pooled)")
+    b = cdig.explain(model, x[:2], [d], target=0, n_steps=16)["ica"]
+    assert b.settings["domain"]["note"].endswith(
+        f"was fitted on an earlier batch given to this ICA() ({N} samples x {T} time steps pooled), not on the "
+        f"explained one (2 samples x {T} time steps)")
+    np.testing.assert_allclose(b.values, a.values[:2], rtol=0, atol=1e-12 * np.abs(a.values).max())  # the same fit
+    again = cdig.explain(model, x, [d], target=0, n_steps=16)["ica"]
+    assert again.settings["domain"]["note"] == a.settings["domain"]["note"]
+    other = cdig.explain(model, x + 1.0, [d], target=0, n_steps=16)["ica"]  # same size, other values
+    assert f"an earlier batch given to this ICA() ({N} samples" in other.settings["domain"]["note"]
+
+
 # --- nonlinear models ----------------------------------------------------------------------------
 
 

@@ -256,7 +256,13 @@ def test_coordinates_two_dimensional_input_and_settings(rng, models):
     np.testing.assert_array_equal(a.coords["component"], ["trend", "seasonal", "residual"])
     np.testing.assert_allclose(a.coords["time"], np.arange(T) / 20.0)
     assert a.units["time"] == "s" and "channel" not in a.coords
-    np.testing.assert_allclose(a.extras["totals"], a.values.sum(-1).reshape(a.extras["totals"].shape))
+    # as documented: the totals drop the channel axis with the map, (N, 3) for (N, T) input
+    assert a.extras["totals"].shape == (3, 3)
+    np.testing.assert_allclose(a.extras["totals"], a.values.sum(-1), rtol=1e-14)
+    three = cdig.explain(models.Linear(w[None], 0.0).eval(), torch.as_tensor(x[:, None]), TrendSeason(10),
+                         n_steps=1)["trend"]
+    assert three.extras["totals"].shape == (3, 1, 3)
+    np.testing.assert_allclose(three.extras["totals"][:, 0], a.extras["totals"], rtol=1e-14)
     assert a.settings["domain"] == {"name": "trend", "class": "TrendSeason", "linear": True, "period": 10,
                                     "trend_window": 10, "edges": "reflect"}
 

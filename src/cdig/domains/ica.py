@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Sequence
 
 import numpy as np
@@ -91,6 +92,12 @@ def _matrices(obj: Any, n_channels: int, which: str) -> tuple[np.ndarray, np.nda
     return unmixing, mixing, mean
 
 
+def _digest(x: np.ndarray) -> str:
+    """A fingerprint of a batch (shape, dtype and values), to tell the batch ``ICA()`` was fitted on."""
+    a = np.ascontiguousarray(x)
+    return hashlib.sha256(repr((a.shape, a.dtype.str)).encode() + a.tobytes()).hexdigest()
+
+
 class ICA(ChannelMixing):
     """Independent components of the channels; one score per component (summed over time).
 
@@ -116,6 +123,10 @@ class ICA(ChannelMixing):
     its sources are the path's start. With fewer components than channels the domain explains the
     reconstruction ``A W (x - mean) + mean`` of the input (cdig says so in the settings).
 
+    ``ICA()`` fits on the first batch it is given and keeps that fit: reused on another batch, its
+    note (``settings["domain"]["note"]``) names the batch it was fitted on (samples x time steps)
+    and says that it is not the explained one.
+
     Examples
     --------
     >>> import numpy as np
@@ -140,6 +151,13 @@ class ICA(ChannelMixing):
         if self.ica is None:
             if getattr(self, "unmixing_", None) is not None:
                 self._check_channels(c)
+                n0, t0 = self.fitted_batch_
+                if _digest(x) == self.fitted_digest_:
+                    self.note_ = self._fitted_note(n0, t0)
+                else:  # reused on another batch: say which one it was fitted on
+                    self.note_ = (f"FastICA(n_components={c}, random_state={self.random_state}) was fitted on an "
+                                  f"earlier batch given to this ICA() ({n0} samples x {t0} time steps pooled), not "
+                                  f"on the explained one ({n} samples x {t} time steps)")
                 return self
             try:
                 from sklearn.decomposition import FastICA
@@ -159,8 +177,8 @@ class ICA(ChannelMixing):
             self.fitted_ = est
             self.per_sample_ = False
             self.unmixing_, self.mixing_, self.mean_ = _matrices(est, c, "the fitted FastICA")
-            self.note_ = (f"FastICA(n_components={c}, random_state={self.random_state}) was fitted on the "
-                          f"explained batch itself ({n} samples x {t} time steps pooled)")
+            self.fitted_batch_, self.fitted_digest_ = (n, t), _digest(x)
+            self.note_ = self._fitted_note(n, t)
         elif isinstance(self.ica, Sequence) and not isinstance(self.ica, (str, bytes)):
             if len(self.ica) != n:
                 raise CdigValueError(
@@ -188,6 +206,10 @@ class ICA(ChannelMixing):
             self.note_ = (f"{k} components for {c} channels: the domain explains the input's reconstruction "
                           "A W (x - mean) + mean, which differs from the input")
         return self
+
+    def _fitted_note(self, n: int, t: int) -> str:
+        return (f"FastICA(n_components={self.mixing_.shape[-2]}, random_state={self.random_state}) was fitted on "
+                f"the explained batch itself ({n} samples x {t} time steps pooled)")
 
     def batch_dependent(self) -> str | None:
         if self.ica is None and getattr(self, "unmixing_", None) is None:

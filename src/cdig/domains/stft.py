@@ -20,13 +20,15 @@ class STFT(Domain):
 
     Frame ``j`` is ``window * p[j*hop : j*hop + n_fft]`` of the (optionally padded) signal ``p``; its
     coefficients are ``rfft`` of the frame (no scaling, like ``torch.stft``), laid out
-    ``(N, C, n_fft//2 + 1, frames)``. The inverse is the least-squares synthesis ``x = S · irfft(z)``
-    with ``S = Fᵀ(F Fᵀ)⁻¹`` the left inverse of the framing map ``F`` (weighted overlap-add divided by
-    ``Σ window²`` when the padding is zeros, as in ``scipy.signal.istft``), so ``inverse(forward(x))``
-    is ``x`` exactly. That needs only the NOLA condition (every sample gets window weight from some
-    frame), not COLA. Each coefficient reads one padded sample, so ``F Fᵀ`` is diagonal (reflect
-    padding included): the synthesis is a gather-based overlap-add, the fold of the padding onto the
-    samples it copies and a division by each sample's window energy. Both maps are gathers with index
+    ``(N, C, n_fft//2 + 1, frames)``. With ``F`` the framing map (padding, framing and windowing: the
+    ``(n_fft · frames) × T`` matrix taking the samples to the windowed frames, ``z = rfft(F x)``), the
+    inverse is the least-squares synthesis ``x = (FᵀF)⁻¹ Fᵀ · irfft(z)``, the left inverse of ``F``
+    that is its pseudo-inverse (weighted overlap-add divided by ``Σ window²`` when the padding is
+    zeros, as in ``scipy.signal.istft``), so ``inverse(forward(x))`` is ``x`` exactly. That needs only
+    the NOLA condition (every sample gets window weight from some frame: ``FᵀF`` invertible), not
+    COLA. Each coefficient reads one padded sample, so ``FᵀF`` is diagonal (reflect padding included),
+    each sample's window energy: the synthesis is a gather-based overlap-add (``Fᵀ``), the fold of the
+    padding onto the samples it copies and a division by that energy. Both maps are gathers with index
     arrays precomputed by :meth:`fit` and ``rfft``/``irfft``, so they run (and differentiate) on every
     backend in ``O(T · n_fft / hop_length)`` memory and log-linear time.
 
@@ -146,10 +148,10 @@ class STFT(Domain):
         # analysis: coefficient (k, j) of the frames, flattened k*frames + j (the layout rfft reads along
         # axis -2), is window[k] * x[rows[j*hop + k]]: one gather and a product
         src = rows[np.arange(n_fft)[:, None] + hop * np.arange(n_frames)[None, :]].reshape(-1)
-        # synthesis: the framing map is a weighted selection of padded samples, so its adjoint is the
+        # synthesis: the framing map F is a weighted selection of padded samples, so its adjoint Fᵀ is the
         # weighted overlap-add followed by the fold of the padding onto the samples it copies, and its
-        # Gram matrix F Fᵀ is diagonal (each coefficient reads one sample, even with reflect padding):
-        # S = Fᵀ(F Fᵀ)⁻¹ is that adjoint divided by each sample's window energy. Padded sample i is
+        # Gram matrix FᵀF is diagonal (each coefficient reads one sample, even with reflect padding):
+        # S = (FᵀF)⁻¹Fᵀ is that adjoint divided by each sample's window energy. Padded sample i is
         # offset i%hop + r*hop of frame i//hop - r, r < ceil(n_fft / hop).
         used = np.nonzero(rows >= 0)[0]  # padded samples that copy an input sample
         n_cover = -(-n_fft // hop)
@@ -158,7 +160,7 @@ class STFT(Domain):
         k = used[None, :] % hop + r * hop
         ok = (j >= 0) & (j < n_frames) & (k < n_fft)
         wk = np.where(ok, window[np.minimum(k, n_fft - 1)], 0.0)
-        energy = np.bincount(rows[used], weights=(wk ** 2).sum(0), minlength=t)  # diag(F Fᵀ)
+        energy = np.bincount(rows[used], weights=(wk ** 2).sum(0), minlength=t)  # diag(FᵀF)
         if energy.min() <= 1e-12 * energy.max():
             bad = np.nonzero(energy <= 1e-12 * energy.max())[0]
             raise CdigValueError(
@@ -168,7 +170,7 @@ class STFT(Domain):
                 "hop_length, center=True (without padding the first sample only meets the window's first value) "
                 "or a window without zeros"
             )
-        cond = energy.max() / energy.min()  # the condition number of the diagonal Gram matrix
+        cond = energy.max() / energy.min()  # the condition number of the diagonal Gram matrix FᵀF
         if not cond < _MAX_CONDITION:
             raise CdigValueError(
                 f"the STFT cannot be inverted stably: its frames' Gram matrix has condition number {cond:.3g} "

@@ -120,8 +120,9 @@ class TrendSeason(Domain):
     Trend: centred moving average. Seasonal: the detrended signal averaged per phase ``t mod
     period`` (phase 0 is the first sample), centred so that the phase means average to zero, and
     repeated. Residual: ``x - trend - seasonal``. ``values`` is ``(N, C, 3, T)`` with ``component =
-    ("trend", "seasonal", "residual")``; ``extras["totals"]`` is the per-component total ``(N, C, 3)``
-    (it keeps the channel axis also for ``(N, T)`` input).
+    ("trend", "seasonal", "residual")``; ``extras["totals"]`` is the per-component total ``(N, C, 3)``.
+    For ``(N, T)`` input both drop the channel axis, as the input has none: ``values`` is
+    ``(N, 3, T)`` and ``extras["totals"]`` ``(N, 3)``.
 
     No ``T × T`` matrix is formed (:func:`decomposition_matrices` is the reference): the trend is one
     gather of the ``2 (window // 2) + 1`` taps of every sample (the reflected indices, or the taps inside
