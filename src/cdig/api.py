@@ -19,7 +19,8 @@ from .core.attribution import Attribution
 from .core.checks import Layout, check_baseline, check_input, check_positive_int, check_steps
 from .core.errors import CdigModelError, CdigTypeError, CdigValueError, ConvergenceWarning
 from .core.memory import DEFAULT_FRACTION, HEURISTIC_FACTOR, chunk_rows, parse_bytes
-from .core.path import MapCheck, PathResult, integrate_adaptive, integrate_fixed, relative, roundoff_floor
+from .core.path import (MapCheck, PathResult, combine_estimates, integrate_adaptive, integrate_fixed, relative,
+                        roundoff_floor)
 from .core.rules import get_rule
 from .core.targets import Target, make_target
 from .domains import Domain, resolve
@@ -76,7 +77,8 @@ def explain(
         or a dict ``{domain name: baseline coefficients}`` in that domain's canonical layout
         (e.g. complex rFFT bins ``(N, C, F)`` for ``"fourier"``); domains not named use zeros.
     n_steps : int or "auto"
-        Points of the fixed rule, or ``"auto"``: globally adaptive Gauss–Kronrod, per sample, until
+        Points of the fixed rule, or ``"auto"``: adaptive integration per sample (Gauss–Kronrod, and
+        nested trapezoids where the gradient is piecewise constant), until
         both the map's estimated relative L2 error (in every requested domain) is at most ``rtol``
         and ``|delta| <= rtol·|f(x) - f(baseline)|``, or ``max_steps`` gradient evaluations are
         spent (see :func:`cdig.core.path.integrate_adaptive`). The estimate is returned as
@@ -364,9 +366,10 @@ class _Run:
                 d, z = prepared[i][0], prepared[i][1]
                 return be.vjp(lambda zz: d.inverse(zz, xp), z, layout.to_canonical(v, xp))
 
-            def check(grad: Any, error: Any, members: list[int] = members) -> np.ndarray:
-                return np.max([self.map_error(prepared[i][0], prepared[i][1], prepared[i][2], adjoint(grad, i),
-                                              adjoint(error, i), True)[1] for i in members], axis=0)
+            def check(grad: Any, error: Any, members: list[int] = members) -> tuple[np.ndarray, np.ndarray]:
+                rows = [self.map_error(prepared[i][0], prepared[i][1], prepared[i][2], adjoint(grad, i),
+                                       adjoint(error, i), True) for i in members]
+                return np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
 
             res = self.path(self.model_path(), x0e, xe - x0e, f1 - f0,
                             "+".join(prepared[i][0].name for i in members), check)
@@ -384,23 +387,27 @@ class _Run:
             def fn(zr: Any, idx: np.ndarray, d: Domain = d) -> Any:
                 return self.scalar(layout.from_canonical(d.select_rows(idx).inverse(zr, xp), xp), idx)
 
-            def own_check(grad: Any, error: Any, d: Domain = d, z: Any = z, z0: Any = z0) -> np.ndarray:
-                return self.map_error(d, z, z0, grad, error, True)[1]
+            def own_check(grad: Any, error: Any, d: Domain = d, z: Any = z,
+                          z0: Any = z0) -> tuple[np.ndarray, np.ndarray]:
+                _, rel, norm = self.map_error(d, z, z0, grad, error, True)
+                return rel[None], norm[None]
 
             res = self.path(fn, z0, z - z0, f1 - f0, d.name, own_check)
             results[i] = self.attribution(d, z, z0, res.grad, res.error, f1, f0, res, layout, fs, multiply,
                                           settings, tgt)
         return {prepared[i][0].name: results[i] for i in range(len(prepared))}
 
-    def map_error(self, d: Domain, z: Any, z0: Any, g: Any, e: Any, multiply: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Absolute and relative L2 error per sample of the map ``d`` reports, from the gradient ``g``
-        and its error vector ``e`` (both in the domain's coefficients): both go through the same
-        multiplication by ``z - z0`` and the same reduction (a sum) as the map itself."""
+    def map_error(self, d: Domain, z: Any, z0: Any, g: Any, e: Any,
+                  multiply: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Absolute and relative L2 norm per sample of the error vector ``e`` mapped like the map ``d``
+        reports, and that map's L2 norm, from the gradient ``g`` and ``e`` (both in the domain's
+        coefficients): both go through the same multiplication by ``z - z0`` and the same reduction
+        (a sum) as the map itself."""
         be = self.be
         dz = be.to_numpy(z) - be.to_numpy(z0)
         maps = [d.reduce(_contrib(dz, be.to_numpy(v)) if multiply else be.to_numpy(v))[0] for v in (g, e)]
         norm, err = (np.sqrt(np.sum(np.abs(m.reshape(self.n, -1)) ** 2, axis=1)) for m in maps)
-        return err, relative(err, norm)
+        return err, relative(err, norm), norm
 
     def attribution(self, d: Domain, z: Any, z0: Any, g: Any, e: Any, f1: np.ndarray, f0: np.ndarray,
                     res: PathResult, layout: Layout, fs: float | None, multiply: bool, settings: dict,
@@ -427,8 +434,10 @@ class _Run:
         values, dims, extras = d.reduce(raw)
         error_estimate = None
         if e is not None:
-            absolute, rel = self.map_error(d, z, z0, g, e, multiply)
-            error_estimate = {"relative": rel, "absolute": absolute}
+            _, rel, norm = self.map_error(d, z, z0, g, e, multiply)
+            scale = res.error_scale if res.error_scale is not None else 1.0
+            rel = combine_estimates(rel * scale, delta, f1 - f0, norm if multiply else np.inf)
+            error_estimate = {"relative": rel, "absolute": rel * norm}
         full_dims = d.axis_names(raw.ndim - 1)
         dims = full_dims if dims is None else dims
         coords, units = d.coords(raw.shape[1:], fs)

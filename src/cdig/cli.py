@@ -246,6 +246,7 @@ def _run_explain(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .core.errors import CdigError
+    from .demo import deltas_summary
     from .io import load_data, load_model, predict
 
     t_start = time.perf_counter()
@@ -311,8 +312,7 @@ def _run_explain(args: argparse.Namespace) -> int:
         "data": {"file": str(Path(args.data).resolve()), "n_samples": n_total, "explained_shape": list(x.shape)},
         "target": {"rule": target_note, "per_sample": _jsonable_target(target, len(x)),
                    "output_shape": list(out.shape[1:])},
-        "deltas": {name: {"max_abs_delta": float(np.max(np.abs(att.delta))),
-                          "max_relative_delta": float(np.max(att.relative_delta))} for name, att in maps.items()},
+        "deltas": deltas_summary(maps),
         "settings": {"domains": domains, "n_steps": args.steps,
                      "method": "gausskronrod_adaptive" if args.steps == "auto" else "gausslegendre",
                      "baseline": args.baseline, "fs": args.fs,

@@ -396,9 +396,15 @@ def run_demo(
 
 # --- steps ------------------------------------------------------------------------------------
 def deltas_summary(maps: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Per domain, the largest absolute and relative completeness error (for ``summary.json``)."""
-    return {name: {"max_abs_delta": float(np.max(np.abs(att.delta))),
-                   "max_relative_delta": float(np.max(att.relative_delta))} for name, att in maps.items()}
+    """Per domain, the largest absolute and relative completeness error (for ``summary.json``), and with
+    ``n_steps="auto"`` the largest estimated relative error of the map itself."""
+    out = {}
+    for name, att in maps.items():
+        row = {"max_abs_delta": float(np.max(np.abs(att.delta))), "max_relative_delta": float(np.max(att.relative_delta))}
+        if att.error_estimate is not None:
+            row["max_relative_map_error"] = float(np.max(att.error_estimate["relative"]))
+        out[name] = row
+    return out
 
 
 def _check_args(n_explain: Any, epochs: Any, n_steps: Any, seed: Any) -> None:

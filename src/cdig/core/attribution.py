@@ -51,8 +51,9 @@ class Attribution:
     error_estimate : dict of str to ndarray, or None
         With ``n_steps="auto"``: the estimated error of the map itself, per sample — ``"absolute"``
         (L2 norm of the estimated error of ``values``) and ``"relative"`` (that over the L2 norm of
-        ``values``). It is the Kronrod minus Gauss difference of the integrated gradient, summed over
-        the adaptive rule's intervals and mapped like the map (see :func:`cdig.core.path.integrate_adaptive`).
+        ``values``). It is the Kronrod minus Gauss difference of the integrated gradient, calibrated to
+        the Kronrod result's error on piecewise-constant (ReLU) integrands, summed over the adaptive
+        rule's intervals and mapped like the map (see :func:`cdig.core.path.integrate_adaptive`).
         None for fixed rules, which carry no error estimate (``delta`` checks only the map's sum).
     """
 
