@@ -50,6 +50,20 @@ def test_array_store_equals_one_big_explanation(data, tmp_path):
     assert ds.settings["data"]["rows"] == N and ds.settings["model"]["weights"]
 
 
+def test_auto_stores_the_map_error_estimate(data, tmp_path):
+    x, _ = data
+    model = _model()
+    kw = dict(target=1, n_steps="auto", rtol=1e-4)
+    ds = cdig.explain_dataset(model, x, tmp_path / "s.zarr", ("time", "fourier"), batch_size=4, progress=False, **kw)
+    ref = cdig.explain(model, torch.from_numpy(x), ("time", "fourier"), **kw)
+    for name in ("time", "fourier"):
+        a = ds.attribution(name)
+        assert set(a.error_estimate) == {"relative", "absolute"}
+        np.testing.assert_allclose(a.error_estimate["relative"], ref[name].error_estimate["relative"], rtol=1e-6)
+    fixed = cdig.explain_dataset(model, x, tmp_path / "f.zarr", "time", target=1, batch_size=4, **KW)
+    assert fixed.attribution("time").error_estimate is None
+
+
 def _loader(x, y, bs):
     ds = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
     return torch.utils.data.DataLoader(ds, batch_size=bs, shuffle=False)

@@ -234,7 +234,8 @@ class TorchBackend(Backend):
         return clone
 
     def zeros_like(self, a: Any) -> torch.Tensor:
-        # Accumulate in double precision: the adaptive rule adds and removes interval contributions.
+        # The accumulator is double precision (chunks are summed in the gradients' precision, then added
+        # here): the adaptive rule adds and removes interval contributions.
         return torch.zeros(a.shape, dtype=torch.complex128 if a.is_complex() else torch.float64, device=a.device)
 
     def _column(self, v: np.ndarray, like: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,8 @@ Layout (``pip install zarr``)::
       <domain>/values       (N, ...) the maps, chunked like the data
       <domain>/delta, output, baseline_output   (N,) float64
       <domain>/n_steps      (N,) int64
+      <domain>/error_relative, error_absolute   (N,) float64: the map's estimated error
+                            (``n_steps="auto"`` only; see :attr:`cdig.Attribution.error_estimate`)
       <domain>/coords/<k>   the coordinates; dims, units and settings in <domain>.attrs
 
 A chunk is marked done only after all its arrays are written, so a job killed at any point leaves
@@ -117,8 +119,8 @@ class Store:
             if name not in g:
                 self._create(name, att)
             sub = g[name]
-            for key in ("values", *_SCALARS):
-                arr = np.asarray(att.values if key == "values" else getattr(att, key))
+            for key in ("values", *_SCALARS, *_errors(att)):
+                arr = np.asarray(att.values if key == "values" else _errors(att).get(key, getattr(att, key, None)))
                 z = sub[key]
                 if z.shape[0] < stop:
                     z.resize((stop,) + z.shape[1:])
@@ -140,7 +142,7 @@ class Store:
         v = np.asarray(att.values)
         g.create_array("values", shape=(n,) + v.shape[1:], chunks=(self.chunk_rows,) + v.shape[1:], dtype=v.dtype,
                        fill_value=0)
-        for key in _SCALARS:
+        for key in (*_SCALARS, *_errors(att)):
             dt = "int64" if key == "n_steps" else "float64"
             g.create_array(key, shape=(n,), chunks=(self.chunk_rows,), dtype=dt, fill_value=0)
         for k, c in att.coords.items():
@@ -154,6 +156,11 @@ class Store:
         g.attrs["attribution"] = _jsonable({"domain": att.domain, "dims": list(att.dims), "units": att.units,
                                             "target": att.target if not isinstance(att.target, list) else "per row",
                                             "settings": settings})
+
+
+def _errors(att: Attribution) -> dict[str, np.ndarray]:
+    """The map's error estimate as per-row arrays ``error_relative``/``error_absolute`` (none for fixed rules)."""
+    return {f"error_{k}": v for k, v in (att.error_estimate or {}).items()}
 
 
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
@@ -233,11 +240,12 @@ class ExplainedDataset:
         target = meta["target"]
         if target == "per row" and "target" in self.group:
             target = self.group["target"][sel].tolist()
+        errors = {k: np.asarray(g[f"error_{k}"][sel]) for k in ("relative", "absolute") if f"error_{k}" in g}
         return Attribution(
             values=np.asarray(g["values"][sel]), domain=meta["domain"], dims=tuple(meta["dims"]), coords=coords,
             delta=np.asarray(g["delta"][sel]), output=np.asarray(g["output"][sel]),
             baseline_output=np.asarray(g["baseline_output"][sel]), n_steps=np.asarray(g["n_steps"][sel]),
-            target=target, units=meta["units"], settings=meta["settings"],
+            target=target, units=meta["units"], settings=meta["settings"], error_estimate=errors or None,
         )
 
 
