@@ -174,6 +174,8 @@ def test_default_target_is_argmax_or_the_scalar(torch_models, files, tmp_path):
                  "--steps", "auto", "--no-figures", "--no-progress"]) == 0
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert summary["target"]["per_sample"] == [None] * N and summary["settings"]["method"] == "gausskronrod_adaptive"
+    for row in summary["deltas"].values():  # "auto" certifies the map: its estimated error is reported
+        assert row["max_relative_delta"] <= 1e-3 + 1e-12 and 0 <= row["max_relative_map_error"] <= 1e-3
     assert not any(name.endswith(".png") for name in summary["files"])
     assert main(["explain", str(torch_models / "scalar.pt"), str(files / "x.npy"), "--target", "argmax",
                  "--out", str(tmp_path / "c"), *FAST]) == 2

@@ -326,7 +326,10 @@ def _run_explain(args: argparse.Namespace) -> int:
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"cdig explain: {len(x)} sample(s) of {args.data} in {', '.join(maps)}; max relative |delta| "
-          + ", ".join(f"{k} {v['max_relative_delta']:.1e}" for k, v in summary["deltas"].items()))
+          + ", ".join(f"{k} {v['max_relative_delta']:.1e}" for k, v in summary["deltas"].items())
+          + ("; estimated relative map error " + ", ".join(
+              f"{k} {v['max_relative_map_error']:.1e}" for k, v in summary["deltas"].items()
+              if "max_relative_map_error" in v) if args.steps == "auto" else ""))
     for note in notes:
         print(f"  note: {note}")
     print(f"  wrote {len(summary['files'])} files to {summary['out_dir']}: {', '.join(summary['files'])}")
