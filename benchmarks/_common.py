@@ -13,9 +13,10 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["rows_main", "Row", "describe_machine", "load_average", "measure", "ratios", "synchronizer", "print_table",
            "write_json", "fmt_seconds"]

@@ -33,15 +33,15 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (Row, describe_machine, fmt_seconds, load_average, measure, print_table, ratios,  # noqa: E402
-                     write_json)
+from _common import Row, describe_machine, fmt_seconds, load_average, measure, print_table, ratios, write_json
 
 BACKENDS = ("torch", "tensorflow", "jax")
 SHORT = {"torch": "torch", "tensorflow": "TF", "jax": "JAX"}
@@ -453,8 +453,9 @@ class Bench:
 
     def ica(self) -> Any:
         if not hasattr(self, "_ica"):
-            import cdig
             from sklearn.decomposition import FastICA
+
+            import cdig
 
             pooled = self.x_nct.transpose(0, 2, 1).reshape(-1, self.channels).astype(np.float64)
             with warnings.catch_warnings():  # Gaussian noise has no independent components to converge to

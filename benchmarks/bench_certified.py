@@ -47,8 +47,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import cdig  # noqa: E402
-from _common import Row, print_table, rows_main  # noqa: E402
+from _common import Row, print_table, rows_main
+
+import cdig
 
 GRID = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
 RULES = ("gausslegendre", "riemann_middle", "riemann_trapezoid", "riemann_right")

@@ -36,9 +36,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Row, measure, ratios, rows_main  # noqa: E402
+from _common import Row, measure, print_table, ratios, rows_main
 
-import cdig  # noqa: E402
+import cdig
 
 DOMAINS = ("time", "fourier")
 TARGET_STREAMING = 1.10

@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Row, fmt_seconds, measure, ratios, rows_main, synchronizer  # noqa: E402
+from _common import Row, fmt_seconds, measure, print_table, ratios, rows_main, synchronizer
 
-import cdig  # noqa: E402
+import cdig
 
 
 def make_model(channels: int, width: int = 32, classes: int = 5) -> nn.Module:

@@ -30,8 +30,9 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,9 +40,19 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import cdig  # noqa: E402
-from _common import (Row, describe_machine, fmt_seconds, load_average, measure, print_table, ratios,  # noqa: E402
-                     synchronizer, write_json)
+from _common import (
+    Row,
+    describe_machine,
+    fmt_seconds,
+    load_average,
+    measure,
+    print_table,
+    ratios,
+    synchronizer,
+    write_json,
+)
+
+import cdig
 
 RTOL = 1e-3
 RULES = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")

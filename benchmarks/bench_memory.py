@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Row, describe_machine, print_table, write_json  # noqa: E402
+from _common import Row, describe_machine, print_table, write_json
 
 MIB = 2**20
 FLAT_STEPS = (16, 50, 200, 800)

@@ -51,14 +51,15 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Row, describe_machine, measure, print_table, synchronizer, write_json  # noqa: E402
+from _common import Row, describe_machine, measure, print_table, synchronizer, write_json
 
 N_STEPS = 8
 DOMAINS = ("time", "fourier")
@@ -149,7 +150,7 @@ def plain(shape: tuple[int, int, int], device: str) -> Callable[[], Any]:
     default (``2**24`` input elements): the reference that says how the model itself scales here."""
     import torch
 
-    from cdig.api import DEFAULT_CHUNK_ELEMENTS
+    from cdig.engine import DEFAULT_CHUNK_ELEMENTS
 
     model = make_model(shape[1]).to(device)
     x = torch.randn(*shape, generator=torch.Generator().manual_seed(0)).to(device)
@@ -298,7 +299,7 @@ def plot(results: dict, path: str | Path) -> Path:
         ax.grid(True, which="major", lw=0.4, alpha=0.5)
         ax.tick_params(labelsize=8)
     axes[0][0].set_ylabel(f"seconds per explain (n_steps={N_STEPS})")
-    handles, labels = {}, []
+    handles: dict = {}
     for ax in axes[0]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)

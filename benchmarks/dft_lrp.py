@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 __all__ = ["time_relevance", "redistribute", "redistribute_matrix", "dft_lrp"]

@@ -40,9 +40,10 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,11 +54,21 @@ sys.path.insert(0, str(HERE))
 import bench_backends  # noqa: E402
 import bench_domains  # noqa: E402
 import bench_foundation  # noqa: E402
+import dft_lrp  # noqa: E402
+from _common import (  # noqa: E402
+    Row,
+    describe_machine,
+    fmt_seconds,
+    load_average,
+    measure,
+    print_table,
+    ratios,
+    synchronizer,
+    write_json,
+)
+
 import cdig  # noqa: E402
 import cdig.metrics  # noqa: E402
-import dft_lrp  # noqa: E402
-from _common import (Row, describe_machine, fmt_seconds, load_average, measure, print_table, ratios,  # noqa: E402
-                     synchronizer, write_json)
 
 GROUPS = ("captum", "reference", "dftlrp", "overhead", "domains", "steps", "memory", "scale", "dataset", "certified")
 STEPS = (16, 50, 200)
@@ -324,8 +335,8 @@ def dftlrp_rows(cfg: Config) -> list[Row]:
         total = np.asarray(att.values, dtype=np.float64).reshape(len(change), -1).sum(axis=1)
         completeness[name] = float(np.median(np.abs(total - change) / np.abs(change)))
     r_auc = float(np.median(rand))
-    print(f"  deletion AUC in the Fourier domain, (AUC - f(x0)) / (f(x) - f(x0)), median over samples (lower is "
-          f"more faithful): " + ", ".join(f"{k} {v:.3f}" for k, v in norm.items()) + f", random order {r_auc:.3f}")
+    print("  deletion AUC in the Fourier domain, (AUC - f(x0)) / (f(x) - f(x0)), median over samples (lower is "
+          "more faithful): " + ", ".join(f"{k} {v:.3f}" for k, v in norm.items()) + f", random order {r_auc:.3f}")
     print("  completeness |sum(map) - (f(x) - f(x0))| / |f(x) - f(x0)|, median: "
           + ", ".join(f"{k} {v:.1e}" for k, v in completeness.items()))
     n_ref = ref_att.n_steps if np.isscalar(ref_att.n_steps) else int(np.max(ref_att.n_steps))

@@ -15,12 +15,12 @@ from sklearn.decomposition import FastICA
 
 import cdig
 from cdig.compat import (
+    ICAIG,
     CrossDomainIG,
     DomainBase,
     FourierDomain,
     FourierIG,
     ICADomain,
-    ICAIG,
     TimeDomain,
     TimeIG,
     fourier_two_sided,

@@ -19,12 +19,12 @@ from sklearn.decomposition import FastICA  # noqa: E402
 
 import cdig  # noqa: E402
 from cdig.compat import (  # noqa: E402
+    ICAIG,
     CrossDomainIG,
     DomainBase,
     FourierDomain,
     FourierIG,
     ICADomain,
-    ICAIG,
     TimeDomain,
     TimeIG,
 )

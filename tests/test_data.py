@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from cdig.data import BANDS_SOURCES_FILE, load_bands_sources
-from cdig.data.synthetic import (GUARD_HZ, make_bands_sources, mixing_matrix, read_bands_sources,
-                                 save_bands_sources)
+from cdig.data.synthetic import GUARD_HZ, make_bands_sources, mixing_matrix, read_bands_sources, save_bands_sources
 
 
 @pytest.fixture(scope="module")

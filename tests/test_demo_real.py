@@ -84,7 +84,7 @@ def test_default_out_folder_differs_from_the_synthetic_demo(monkeypatch, tmp_pat
 
 
 def test_missing_sktime_says_what_to_install(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr("cdig.data.real._roots", lambda: [])
+    monkeypatch.setattr("cdig.data.real._roots", list)
     assert main(["demo", "--real", "--out", str(tmp_path / "x"), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "cdig demo: error:" in err and "pip install 'cdig[examples]'" in err and "sktime" in err

@@ -35,8 +35,19 @@ from matplotlib.testing.compare import compare_images  # noqa: E402
 from matplotlib.testing.exceptions import ImageComparisonFailure  # noqa: E402
 
 from cdig import Attribution  # noqa: E402
-from cdig.plot import (plot_attribution, plot_bands, plot_fourier, plot_generic, plot_ica, plot_magphase,  # noqa: E402
-                       plot_stft, plot_time, plot_trend, plot_wavelet, summary)
+from cdig.plot import (  # noqa: E402
+    plot_attribution,
+    plot_bands,
+    plot_fourier,
+    plot_generic,
+    plot_ica,
+    plot_magphase,
+    plot_stft,
+    plot_time,
+    plot_trend,
+    plot_wavelet,
+    summary,
+)
 
 HERE = Path(__file__).resolve().parent
 BASELINE = HERE / "baseline_images"

@@ -176,8 +176,8 @@ def test_completeness_table_matches_the_deltas(page, batch):
         assert cells[5] == 8
     # per sample: sum of the attributions, f(x) - f(x0), delta
     for s in range(4):
-        (table,) = [t for t in p.find("sample-delta")][s:s + 1]
-        for row, (name, a) in zip(body_rows(table), maps.items()):
+        (table,) = list(p.find("sample-delta"))[s:s + 1]
+        for row, a in zip(body_rows(table), maps.values()):
             got = [float(c["data-value"]) for c in row[1:]]
             np.testing.assert_allclose(got, [a.values[s].sum(), a.output[s] - a.baseline_output[s], a.delta[s]],
                                        rtol=1e-5, atol=1e-7)

@@ -18,14 +18,27 @@ from .core.errors import (
 from .core.rules import RULES
 from .dataset import ExplainedDataset, Windows, explain_dataset, open_explained, windows
 from .domains import (
-    DCT, DOMAINS, ICA, STFT, ComplexCepstrum, Compose, Domain, Fourier, FrequencyBands, LinearBasis, MagnitudePhase,
-    Time, TrendSeason, Wavelet,
+    DCT,
+    DOMAINS,
+    ICA,
+    STFT,
+    ComplexCepstrum,
+    Compose,
+    Domain,
+    Fourier,
+    FrequencyBands,
+    LinearBasis,
+    MagnitudePhase,
+    Time,
+    TrendSeason,
+    Wavelet,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "explain", "CrossDomainIG", "Attribution", "explain_dataset", "open_explained", "ExplainedDataset", "windows", "Windows", "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet",
+    "explain", "CrossDomainIG", "Attribution", "explain_dataset", "open_explained", "ExplainedDataset", "windows",
+    "Windows", "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet",
     "LinearBasis", "FrequencyBands", "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "Compose", "DOMAINS", "RULES",
     "CdigError", "CdigValueError", "CdigTypeError", "CdigModelError", "CdigWarning", "ConvergenceWarning",
 ]
@@ -34,7 +47,7 @@ __all__ = [
 _LAZY = ("metrics", "plot", "report", "data", "io", "compat", "demo")
 
 
-def __getattr__(name: str):  # noqa: ANN201 - module-level lazy attributes (PEP 562)
+def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 

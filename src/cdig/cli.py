@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import __version__
 
@@ -418,7 +419,7 @@ def _write_figures(maps: Any, out_dir: Any, progress: bool, notes: list[str]) ->
             bar.update(1)
 
     for name, att in maps.items():
-        save(name, lambda: plot_attribution(att, 0, title=f"{name} IG of the first explained sample"))
+        save(name, lambda: plot_attribution(att, 0, title=f"{name} IG of the first explained sample"))  # noqa: B023
     save("summary", lambda: summary(maps, 0, title="The first explained sample in every domain"))
     if bar is not None:
         bar.close()

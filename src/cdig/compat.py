@@ -53,9 +53,10 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 

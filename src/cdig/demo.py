@@ -33,9 +33,10 @@ import json
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -501,7 +502,7 @@ def _mean_fourier_figure(att: Any, y: np.ndarray, band: tuple[float, float]) -> 
 def _report(s: dict[str, Any]) -> None:
     d, f, i = s["deltas"], s["fourier"], s["ica"]
     print(f"cdig demo: held-out accuracy {s['accuracy']:.3f} ({s['data']['n_test']} samples)")
-    print(f"  completeness: max relative |delta| "
+    print("  completeness: max relative |delta| "
           + ", ".join(f"{k} {v['max_relative_delta']:.1e}" for k, v in d.items()))
     print(f"  Fourier: top bin in the planted band {f['band_hz'][0]:g}-{f['band_hz'][1]:g} Hz for "
           f"{100 * f['top_bin_in_band_fraction']:.0f}% of {s['explained']['n_class1']} explained class-1 samples")

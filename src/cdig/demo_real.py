@@ -194,8 +194,8 @@ def run_real_demo(
 
 def _imports() -> Any:
     try:
-        import torch
         import matplotlib  # noqa: F401
+        import torch
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError(
             f"cdig demo --real needs torch, matplotlib and sktime's data files ({e.name} is missing): "

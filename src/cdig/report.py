@@ -24,9 +24,10 @@ import base64
 import html
 import io
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -398,7 +399,7 @@ def write_report(maps: Any, path: str | Path, *, x: Any = None, y: Any = None, c
     parts.append(f'<table class="completeness">{head}{"".join(rows)}</table>')
 
     # class averages
-    parts.append(f'<h2 id="classes">Class averages</h2>')
+    parts.append('<h2 id="classes">Class averages</h2>')
     if y is None:
         parts.append('<p class="note">No classes known: pass y= (labels or predictions) for the maps '
                      "averaged over the samples of each class.</p>")

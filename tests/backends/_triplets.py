@@ -348,7 +348,7 @@ run("linear_default", linear)
 run("conv", complete)
 run("attribute", attribute)
 print("RESULT:" + json.dumps(out))
-''' % {"n": KERAS_N, "t": KERAS_T, "c": KERAS_C}
+''' % {"n": KERAS_N, "t": KERAS_T, "c": KERAS_C}  # noqa: UP031 - a script with braces of its own
 
 
 def keras_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

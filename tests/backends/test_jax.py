@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +20,6 @@ import jax.numpy as jnp  # noqa: E402
 import cdig  # noqa: E402
 from cdig.backends import get_backend  # noqa: E402
 from cdig.backends.jax import JaxBackend  # noqa: E402
-
 
 tr = sys.modules["_cdig_tests_triplets"]  # loaded by tests/backends/conftest.py
 

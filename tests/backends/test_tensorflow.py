@@ -9,7 +9,6 @@ import dataclasses
 import importlib.util
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -48,7 +48,7 @@ def test_sum_is_output_change_plus_delta(models):
 def test_as_tensor(models):
     model = models.conv_net(channels=2, length=32, n_out=3)
     res = cdig.explain(model, torch.randn(3, 2, 32), ["time", "fourier"], target=0, n_steps=4)
-    for name, a in res.items():
+    for a in res.values():
         t = a.as_tensor()
         assert isinstance(t, torch.Tensor)
         assert t.device == torch.device("cpu")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cdig.core.path import (combine_estimates, integrate_adaptive, integrate_fixed, roundoff_floor,
-                            step_error_ratio)
+from cdig.core.path import combine_estimates, integrate_adaptive, integrate_fixed, roundoff_floor, step_error_ratio
 from cdig.core.rules import gauss_kronrod_7, gauss_kronrod_15
 
 

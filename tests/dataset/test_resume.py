@@ -131,7 +131,7 @@ def test_interrupted_in_process_at_every_chunk_boundary(script, tmp_path):
 
         def failing():
             for i, start in enumerate(range(0, 24, 3)):
-                if i == stop:
+                if i == stop:  # noqa: B023 - the generator is consumed within this iteration
                     raise KeyboardInterrupt
                 yield x[start:start + 3]
 

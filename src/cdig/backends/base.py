@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..core.errors import CdigTypeError
 
-__all__ = ["Backend", "foreign_to_numpy"]
+__all__ = ["Backend", "CompiledPath", "foreign_to_numpy"]
+
+
+@runtime_checkable
+class CompiledPath(Protocol):
+    """A path function ``fn(points, idx)`` that also offers what a compiling backend needs to run a
+    whole chunk as one graph: the one-hot cotangent selecting each row's output (``mask(idx)``, None
+    for callable targets) and the model's extra arguments for the rows (``args(idx)``)."""
+
+    def __call__(self, points: Any, idx: np.ndarray) -> Any: ...
+
+    def mask(self, idx: np.ndarray) -> np.ndarray | None: ...
+
+    def args(self, idx: np.ndarray) -> tuple: ...
 
 
 def foreign_to_numpy(a: Any, framework: str = "") -> np.ndarray:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -166,8 +167,9 @@ class JaxBackend(Backend):
         self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, idx: np.ndarray,
         alphas: np.ndarray, want_h: bool,
     ) -> tuple[jax.Array, np.ndarray | None]:
-        mask = fn.mask(idx) if self._step is not None and hasattr(fn, "mask") and not jnp.iscomplexobj(delta) else None
-        args = fn.args(idx) if mask is not None else ()
+        path = fn if self._step is not None and isinstance(fn, CompiledPath) and not jnp.iscomplexobj(delta) else None
+        mask = path.mask(idx) if path is not None else None
+        args = path.args(idx) if path is not None and mask is not None else ()
         if mask is not None and all(isinstance(a, jax.Array) for a in args):
             # the time path with an index-like target: one compiled function per chunk shape
             g, h = self._step(start, delta, self.as_index(idx), jnp.asarray(alphas), jnp.asarray(mask), *args)

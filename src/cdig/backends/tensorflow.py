@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sys
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -211,9 +212,9 @@ def _compiled(model: Any) -> tuple[Any, Any]:
             pass
     try:
         ref = weakref.ref(model)
-        call: Callable[..., Any] = lambda inputs, *args: ref()(inputs, *args)  # noqa: E731
+        call: Callable[..., Any] = lambda inputs, *args: ref()(inputs, *args)
     except TypeError:  # not weak-referenceable (e.g. a builtin)
-        call = lambda inputs, *args: model(inputs, *args)  # noqa: E731
+        call = lambda inputs, *args: model(inputs, *args)
     pair = (tf.function(call, reduce_retracing=True), _make_step(call))
     if cacheable:
         try:
@@ -350,10 +351,11 @@ class TensorflowBackend(Backend):
         self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, idx: np.ndarray,
         alphas: np.ndarray, want_h: bool,
     ) -> tuple[tf.Tensor, np.ndarray | None]:
-        mask = fn.mask(idx) if hasattr(fn, "mask") and not delta.dtype.is_complex else None
-        if mask is not None:  # the time path with an index-like target: one compiled graph per chunk
+        path = fn if isinstance(fn, CompiledPath) and not delta.dtype.is_complex else None
+        mask = path.mask(idx) if path is not None else None
+        if path is not None and mask is not None:  # the time path with an index-like target: one compiled graph per chunk
             g, h, ok = self._step(start, delta, self.as_index(idx), tf.convert_to_tensor(alphas),
-                                  tf.constant(mask), tf.constant(want_h), *fn.args(idx))
+                                  tf.constant(mask), tf.constant(want_h), *path.args(idx))
             if not bool(ok):
                 raise CdigModelError(_NO_GRADIENT)
             return g, (h.numpy() if want_h else None)

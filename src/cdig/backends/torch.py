@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import array_api_compat.torch as xp_torch
 import numpy as np
@@ -177,9 +178,9 @@ class TorchBackend(Backend):
             def pack(t: torch.Tensor) -> torch.Tensor:
                 try:
                     storage = t.untyped_storage()
-                    seen[storage.data_ptr()] = storage.nbytes()
+                    seen[storage.data_ptr()] = storage.nbytes()  # noqa: B023 - used within this iteration
                 except (RuntimeError, NotImplementedError):  # e.g. sparse or functional tensors
-                    seen[id(t)] = t.numel() * t.element_size()
+                    seen[id(t)] = t.numel() * t.element_size()  # noqa: B023
                 return t
 
             with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):

@@ -19,8 +19,9 @@ The backend provides three primitives (see :class:`cdig.backends.base.Backend`):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

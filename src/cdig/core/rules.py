@@ -6,8 +6,7 @@ The path integral never branches on a rule's name: it only consumes the nodes an
 from __future__ import annotations
 
 import functools
-
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -89,8 +89,8 @@ def data_folder(name: str) -> Path:
     roots = _roots()
     if not roots:
         raise ImportError(
-            f"the real data sets are read from sktime's or aeon's installed files, and neither is installed: "
-            f"pip install 'cdig[examples]' (or pip install sktime)"
+            "the real data sets are read from sktime's or aeon's installed files, and neither is installed: "
+            "pip install 'cdig[examples]' (or pip install sktime)"
         )
     for root in roots:
         folder = root / name

@@ -8,8 +8,8 @@
   time and STFT maps back on the recording's time axis.
 """
 
+from .recording import Stitched, Windows, windows
 from .run import explain_dataset
 from .store import ExplainedDataset, open_explained
-from .recording import Stitched, Windows, windows
 
 __all__ = ["explain_dataset", "open_explained", "ExplainedDataset", "windows", "Windows", "Stitched"]

@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 import sys
 from collections import deque
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -208,7 +209,7 @@ def _drive(ray: Any, actors: list[Any], source: Source, store: Store, progress: 
             k, start, actor = pending.pop(ref)
             try:
                 maps, row_targets = ray.get(ref)
-            except Exception as e:  # noqa: BLE001 - re-raised as the actor's own exception
+            except Exception as e:
                 original = _unwrap(ray, e, k)
                 if original is e:
                     raise

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -127,12 +128,13 @@ def explain_chunk(model: Any, x: Any, labels: Any, doms: list, target: Any, base
     """One chunk: ``(maps, per-row targets or None)``. The same for every engine."""
     import copy
 
-    from ..api import _prepare, explain
+    from ..api import explain
+    from ..engine import prepare
 
     rows = None
     tgt = target
     if target == "predicted":
-        prep = _prepare(model, x, target=None, time_axis=explain_kwargs.get("time_axis"),
+        prep = prepare(model, x, target=None, time_axis=explain_kwargs.get("time_axis"),
                         additional_forward_args=None, internal_batch_size=None, backend=None)
         with prep.be.prepared():
             out = prep.be.to_numpy(prep.be.forward(prep.xb, ()))

@@ -10,8 +10,9 @@ No framework is imported here: objects are recognised by their module and duck t
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

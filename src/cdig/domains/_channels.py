@@ -23,6 +23,11 @@ class ChannelMixing(Domain):
     linear = True
     dims = ("component",)
 
+    # set by the subclass's fit() (declared, not assigned: unset until then)
+    unmixing_: np.ndarray
+    mixing_: np.ndarray
+    mean_: np.ndarray
+
     def _require_fitted(self) -> None:
         if getattr(self, "unmixing_", None) is None:
             raise CdigValueError(f"{type(self).__name__} is not fitted: call .fit(x) (cdig.explain does) first")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -126,7 +127,7 @@ class FrequencyBands(Fourier):
                 "FrequencyBands(bands, fs=...)"
             )
         super().fit(x)
-        t, fs = self.n_times_, self.fs
+        t, fs = self.fitted_length(), self.fs
         nyq = fs / 2
         freqs = np.arange(t // 2 + 1) * fs / t
         tol = 1e-9 * fs  # k*fs/T lands on an edge up to round-off: count it as on the edge
@@ -165,7 +166,7 @@ class FrequencyBands(Fourier):
         return np.arange(shape[0], dtype=np.int64)[:, None] * n_bands + self.band_index_[None, :].astype(np.int64)
 
     def coords(self, shape: tuple[int, ...], fs: float | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        if fs is not None and not np.isclose(float(fs), self.fs, rtol=1e-9, atol=0.0):
+        if fs is not None and self.fs is not None and not np.isclose(float(fs), self.fs, rtol=1e-9, atol=0.0):
             raise CdigValueError(
                 f"fs={fs!r} given to cdig.explain differs from FrequencyBands(fs={self.fs:g}); the domain's fs "
                 "places the bands, so give the same rate to both (or fs only to the domain)"

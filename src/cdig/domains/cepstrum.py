@@ -85,7 +85,8 @@ class ComplexCepstrum(Domain):
     *The baseline.* Other signals (the baseline) are transformed with the input's ``θ``. A baseline is
     reconstructed exactly when its DC has the input's sign (or is zero; a zero DC of the input
     counts as positive) and, for even ``T``, its own delay differs from the input's by an even
-    number of samples; otherwise its DC (Nyquist) bin comes back with the opposite sign. cdig integrates from ``inverse(z0)`` and reports ``f`` there as
+    number of samples; otherwise its DC (Nyquist) bin comes back with the opposite sign. cdig
+    integrates from ``inverse(z0)`` and reports ``f`` there as
     ``baseline_output``, so completeness holds either way. The zero baseline gives ``log(eps)`` at
     quefrency 0 and zeros elsewhere (``inverse`` gives back zero; quefrency 0 then carries the large
     step ``log(1/eps)``). A coefficient baseline
@@ -175,7 +176,7 @@ class ComplexCepstrum(Domain):
     def select_rows(self, idx: np.ndarray) -> "ComplexCepstrum":
         view = ComplexCepstrum.__new__(ComplexCepstrum)
         view.__dict__.update(self.__dict__)
-        view.theta_ = self.theta_[idx]
+        view.theta_ = None if self.theta_ is None else self.theta_[idx]  # unfitted: _theta() says so
         return view
 
     def _theta(self, like: Any, xp: Any, shape: tuple[int, ...]) -> Any:

@@ -75,7 +75,7 @@ class DCT(Domain):
     linear = True
     dims = ("channel", "frequency")
 
-    def __init__(self, type: int = 2, norm: str = "ortho") -> None:  # noqa: A002 - scipy's name
+    def __init__(self, type: int = 2, norm: str = "ortho") -> None:
         if isinstance(type, bool) or type not in (2, 3):
             raise CdigValueError(f"type={type!r}: accepted DCT types are 2 (DCT-II) and 3 (DCT-III)")
         if norm != "ortho":

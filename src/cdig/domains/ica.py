@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -139,6 +140,12 @@ class ICA(ChannelMixing):
     """
 
     name = "ica"
+
+    # set by fit() (declared, not assigned: unset until then)
+    fitted_: Any
+    per_sample_: bool
+    fitted_batch_: tuple[int, int]
+    fitted_digest_: str
 
     def __init__(self, ica: Any = None, *, random_state: int = 0, max_iter: int = 1000) -> None:
         self.ica = ica

@@ -226,9 +226,10 @@ class MagnitudePhase(Domain):
         eps = machine_eps(x.dtype)
         size = xp.sum(xp.abs(x), axis=-1)[..., None]  # Σ_t |s_t|: bounds the round-off of every bin
         ref = self.phase_ref_
-        fitted = (ref is not None and tuple(x.shape[:-1]) == ref.shape[:-1]
-                  and int(x.shape[-1]) == self.n_times_)
-        if fitted:
+        if ref is not None and (tuple(x.shape[:-1]) != ref.shape[:-1] or int(x.shape[-1]) != self.n_times_):
+            ref = None  # fitted to inputs of another shape: no reference phase
+        input_zero = self.input_zero_ if ref is not None else None  # fit() sets both together
+        if ref is not None:
             # components along and across the input's phase: angle(X · e^{-iφ_ref}) is in (−π, π]
             u, v = self.constant(np.cos(ref), re, xp), self.constant(np.sin(ref), re, xp)
             along, across = re * u + im * v, im * u - re * v
@@ -243,7 +244,7 @@ class MagnitudePhase(Domain):
         # across −π is +π: a branch choice, which leaves the reconstruction unchanged
         tol = zero_threshold(self.zero_tol, x.dtype)
         spread = ((tol + ROUNDOFF * eps) * size) / xp.maximum(mag, noise + 1e-30)
-        if fitted:
+        if ref is not None:
             spread = spread + (tol + ROUNDOFF * eps) * self.constant(self.ref_spread_, re, xp)
         spread = xp.where(spread > np.pi / 2, zeros + np.pi / 2, spread)
         delta = xp.where(delta <= spread - np.pi, delta + 2 * np.pi, delta)
@@ -251,13 +252,13 @@ class MagnitudePhase(Domain):
         zero = mag <= tol * size
         delta = xp.where(zero, zeros, delta)
         m = xp.where(zero, along, mag)
-        if fitted and bool(self.input_zero_.any()):
+        if input_zero is not None and bool(input_zero.any()):
             # where the input is zero: phases within π/2 of 0 and magnitudes of either sign
-            at = self.constant(self.input_zero_.astype(np.float64), re, xp) > 0.5
+            at = self.constant(input_zero.astype(np.float64), re, xp) > 0.5
             flip = at & ((delta > np.pi / 2) | (delta <= -np.pi / 2))
             delta = xp.where(flip, delta - np.pi * xp.sign(delta), delta)
             m = xp.where(flip, -m, m)
-        phase = self.constant(ref, re, xp) + delta if fitted else delta
+        phase = self.constant(ref, re, xp) + delta if ref is not None else delta
         return xp.stack([m, phase], axis=-2)
 
     def inverse(self, z: Any, xp: Any) -> Any:

@@ -235,7 +235,7 @@ class STFT(Domain):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        window = self.window if isinstance(self.window, str) else "array"
+        window: str | list[Any] = self.window if isinstance(self.window, str) else "array"
         if isinstance(self.window, tuple):
             window = list(self.window)
         d.update(n_fft=self.n_fft, hop_length=self.hop_length, window=window, center=self.center,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from math import comb
 from typing import Any
 
@@ -21,7 +21,7 @@ WAVELETS = ("haar", *(f"db{n}" for n in range(1, MAX_ORDER + 1)))
 MODES = ("periodization",)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _daubechies(order: int) -> tuple[float, ...]:
     # Daubechies' construction: |H(ω)|² = cos^{2N}(ω/2) P(sin²(ω/2)) with P(y) = Σ_k C(N-1+k, k) y^k.
     # Each root y of P gives a reciprocal pair of z-roots; keeping the one inside the unit circle
@@ -255,6 +255,12 @@ class Wavelet(Domain):
         self.n_times_, self.level_ = t, level
         return self
 
+    def _fitted(self, a: Any = None) -> tuple[int, int]:
+        """``(n_times_, level_)`` of the fitted transform, after :meth:`fitted_length`'s checks."""
+        t = self.fitted_length(a)
+        assert self.level_ is not None  # fit() sets level_ together with n_times_
+        return t, self.level_
+
     @property
     def matrix_(self) -> np.ndarray:
         """The dense orthonormal ``(T, T)`` matrix ``W`` of the fitted transform (``z = W x``).
@@ -262,25 +268,25 @@ class Wavelet(Domain):
         Built on each access, in O(T²) memory: for inspection and checks at small ``T``. The transform
         itself never forms it (:meth:`forward` and :meth:`inverse` run the filter bank).
         """
-        self.fitted_length()
-        return dwt_matrix(self.filter_, self.n_times_, self.level_)
+        t, level = self._fitted()
+        return dwt_matrix(self.filter_, t, level)
 
     # --- the transform ---------------------------------------------------------------------
     def forward(self, x: Any, xp: Any) -> Any:
-        self.fitted_length(x)
+        _, level = self._fitted(x)
         analysis = self.constant(self._analysis, x, xp)
         approx, details = x, []
-        for _ in range(self.level_):
+        for _ in range(level):
             approx, detail = _analysis_level(approx, analysis, xp)
             details.append(detail)
         return xp.concat([approx, *details[::-1]], axis=-1)
 
     def inverse(self, z: Any, xp: Any) -> Any:
-        self.fitted_length()
+        t, level = self._fitted()
         synthesis = self.constant(self._synthesis, z, xp)
-        size = self.n_times_ // 2**self.level_
+        size = t // 2**level
         approx, start = z[..., :size], size
-        for _ in range(self.level_):
+        for _ in range(level):
             approx = _synthesis_level(approx, z[..., start:start + size], synthesis, xp)
             start, size = start + size, 2 * size
         return approx
@@ -288,8 +294,7 @@ class Wavelet(Domain):
     # --- reporting -------------------------------------------------------------------------
     def bands(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """(band names, band index / level / position of each coefficient)."""
-        self.fitted_length()
-        t, big = self.n_times_, self.level_
+        t, big = self._fitted()
         names = [f"A{big}"] + [f"D{j}" for j in range(big, 0, -1)]
         levels = [big] + list(range(big, 0, -1))
         band, level, pos = [], [], []

@@ -12,6 +12,7 @@ from ..core.attribution import Attribution, _jsonable
 from ..core.errors import CdigTypeError, CdigValueError
 from ..domains import Domain, rebuild, resolve
 
+
 @dataclass
 class Setup:
     """The model on the batch (``prep``: backend, layout, target, chunking) and the attribution's domain."""
@@ -131,7 +132,7 @@ def setup(model: Any, x: Any, att: Any, *, domain: Any, target: Any, time_axis: 
           additional_forward_args: Any, internal_batch_size: int | None, backend: str | None,
           check_output: bool = True, need_scores: bool = True) -> Setup:
     """Prepare the model exactly as :func:`cdig.explain` did and check that ``x``/``target`` are those of ``att``."""
-    from ..api import _prepare
+    from ..engine import prepare
 
     att = check_attribution(att)
     if need_scores and (att.settings.get("multiply_by_inputs") is False or np.iscomplexobj(att.values)):
@@ -143,7 +144,7 @@ def setup(model: Any, x: Any, att: Any, *, domain: Any, target: Any, time_axis: 
     if time_axis is None:
         time_axis = att.settings.get("time_axis")
     target = recorded_target(att, target)
-    prep = _prepare(model, x, target=target, time_axis=time_axis, additional_forward_args=additional_forward_args,
+    prep = prepare(model, x, target=target, time_axis=time_axis, additional_forward_args=additional_forward_args,
                     internal_batch_size=internal_batch_size, backend=backend)
     if list(prep.xn.shape) != list(att.settings.get("input_shape", prep.xn.shape)):
         raise CdigValueError(f"x has shape {prep.xn.shape} but the attribution explains inputs of shape "

@@ -32,7 +32,8 @@ Examples
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +69,8 @@ def run_planted(tasks: Sequence[str] = TASKS, noise: str | float = "clean", n: i
     -------
     list of dict
         ``task``, ``domain``, ``noise``, ``accuracy`` (held out), ``score`` (share of hits),
-        ``chance`` (the score of a random map: one over the coefficients ranked), ``hits``, ``explained``, ``max_relative_delta``, ``seconds``.
+        ``chance`` (the score of a random map: one over the coefficients ranked), ``hits``, ``explained``,
+        ``max_relative_delta``, ``seconds``.
     """
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
@@ -82,6 +84,7 @@ def score_task(task: PlantedTask, epochs: int = 12, n_steps: int = 32, seed: int
     import torch
 
     import cdig
+
     from ..demo import make_model, train_classifier
 
     t0 = time.perf_counter()
@@ -130,7 +133,8 @@ def score_task(task: PlantedTask, epochs: int = 12, n_steps: int = 32, seed: int
     units = int(np.prod(att.values.shape[1:])) if task.name != "season" else totals.shape[1]
     return {
         "task": task.name, "domain": att.domain, "noise": task.noise, "accuracy": round(accuracy, 4),
-        "score": round(float(hit.mean()), 4), "chance": round(1.0 / units, 4), "hits": int(hit.sum()), "explained": int(keep.sum()),
+        "score": round(float(hit.mean()), 4), "chance": round(1.0 / units, 4), "hits": int(hit.sum()),
+        "explained": int(keep.sum()),
         "max_relative_delta": float(att.relative_delta.max()), "seconds": round(time.perf_counter() - t0, 2),
     }
 

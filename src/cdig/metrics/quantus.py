@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -263,7 +263,7 @@ def _rule(settings: dict[str, Any], n_steps: Any) -> dict[str, Any]:
     return dict(n_steps=int(steps), method=method)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _module_class(xp: Any) -> type:
     """The coefficient model's class for the array namespace ``xp`` of the torch backend (made on first
     use: the adapter is the only place torch is needed). ``xp`` is a class attribute: a module object

@@ -16,15 +16,16 @@ baseline coefficients) and the same fitted domain (an ICA is not refitted on noi
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..core.attribution import Attribution
 from ..core.checks import check_positive_int
-from ..core.path import roundoff_floor
 from ..core.errors import CdigTypeError, CdigValueError
+from ..core.path import roundoff_floor
 from ._common import check_attribution, domain_of, recorded_target, setup
 
 __all__ = ["completeness", "sensitivity", "randomization", "Randomization", "spearman"]

@@ -11,15 +11,13 @@ with Agg). Install with ``pip install 'cdig[plot]'``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 import numpy as np
 
 from ..core.errors import CdigValueError
-from .domains import (check_sample, plot_bands, plot_generic, plot_magphase, plot_stft, plot_trend,
-                      plot_wavelet)
+from .domains import check_sample, plot_bands, plot_generic, plot_magphase, plot_stft, plot_trend, plot_wavelet
 from .fourier import plot_fourier
 from .ica import plot_ica
 from .time import plot_time
@@ -153,8 +151,8 @@ def _compact(att: Any, sample: int, ax: Any) -> None:
         return
     # fourier (sum over channels) and ica (one bar per component): the generic shapes
     if att.domain == "fourier" and v.ndim == 2:
-        from .domains import _coord
         from ._mpl import NEGATIVE, POSITIVE
+        from .domains import _coord
         row = v.sum(axis=0)
         f = _coord(att, "frequency", len(row))
         step = float(f[1] - f[0]) if len(f) > 1 else 1.0

@@ -1,0 +1,502 @@
+"""The engine: preparing a request (backend, input, layout, target, chunk size) and running it.
+
+The one place :func:`cdig.explain`, :mod:`cdig.dataset` and :mod:`cdig.metrics` go through, so they
+all see the model, its input and its output alike. Data flows one way: user input -> checks ->
+backend (model gradients along the path) -> core (integration) -> domains (coefficients,
+adjoint) -> :class:`~cdig.Attribution`.
+
+:func:`prepare` validates the model and input once; :class:`Run` holds one explanation's model,
+target and integration settings and computes every requested domain (linear domains that share a
+path in one batched pass, nonlinear ones each along their own); :class:`ModelPath` is the time
+path's function, with the pieces a compiling backend uses to run a chunk as one graph.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._progress import Progress
+from .backends import Backend, get_backend
+from .core.attribution import Attribution
+from .core.checks import Layout, check_input, check_positive_int
+from .core.errors import CdigModelError, CdigTypeError, CdigValueError, ConvergenceWarning
+from .core.memory import DEFAULT_FRACTION, HEURISTIC_FACTOR, chunk_rows, parse_bytes
+from .core.path import (
+    MapCheck,
+    PathResult,
+    combine_estimates,
+    integrate_adaptive,
+    integrate_fixed,
+    relative,
+    roundoff_floor,
+)
+from .core.targets import Target, make_target
+from .domains import Domain
+
+__all__ = ["prepare", "Prepared", "Run", "ModelPath", "DEFAULT_CHUNK_ELEMENTS", "WARN_RELATIVE_DELTA", "array_type_of",
+           "check_batch_size", "split_baselines", "to_host"]
+
+#: Default chunk size: this many input elements (path points × their size) per forward pass.
+DEFAULT_CHUNK_ELEMENTS = 2**24
+#: A fixed rule warns when |delta| exceeds this fraction of |f(x) - f(baseline)|.
+WARN_RELATIVE_DELTA = 0.01
+
+
+@dataclass
+class Prepared:
+    """What every computation on a model and a batch starts from (see :func:`prepare`)."""
+
+    be: Backend
+    xb: Any
+    xn: np.ndarray
+    layout: Layout
+    run: "Run"
+
+
+def prepare(model: Any, x: Any, *, target: Any, time_axis: int | None, additional_forward_args: Any,
+             internal_batch_size: int | None, backend: str | None, n_steps: int | str = 1,
+             method: str = "gausslegendre", rtol: float = 1e-3, max_steps: int = 4096,
+             progress: bool = False) -> Prepared:
+    """Backend, validated input and layout, target, model arguments and chunk size: shared by
+    :func:`explain` and :mod:`cdig.metrics`, so both see the model, its input and its output alike."""
+    be = get_backend(model, x, backend)
+    xb = be.asarray(x)
+    xn = be.to_numpy(xb)
+    check_input(xn)
+    n = xn.shape[0]
+    if time_axis is None:
+        time_axis = be.default_time_axis if xn.ndim == 3 else 1
+    layout = Layout.make(xn.shape, time_axis)
+    check_positive_int(internal_batch_size, "internal_batch_size", allow_none=True)
+    tgt = make_target(to_host(target, be), n)
+    args = _forward_args(additional_forward_args, be)
+    per_row = int(np.prod(xn.shape[1:]))
+    batch_rows = internal_batch_size or max(1, DEFAULT_CHUNK_ELEMENTS // per_row)
+    run = Run(be, model, tgt, args, n, batch_rows, n_steps, method, rtol, max_steps, progress)
+    run.computed_in(xn.dtype if xn.dtype.kind == "f" else np.float64)
+    return Prepared(be, xb, xn, layout, run)
+
+
+@dataclass
+class Run:
+    """One explanation: the model, target and integration settings, shared by every domain."""
+
+    be: Backend
+    model: Any
+    target: Target
+    args: tuple
+    n: int
+    batch_rows: int
+    n_steps: int | str
+    method: str
+    rtol: float
+    max_steps: int
+    progress: bool
+    out_shape: tuple = ()
+    #: Machine epsilon of the precision the model computes in (the coarser of its input and output dtypes).
+    eps: float = 0.0
+    out_dtype: str = ""
+    #: None: ``batch_rows`` as given; -1: size it to half the free memory; > 0: to this many bytes.
+    auto_budget: int | None = None
+
+    # --- model calls ---------------------------------------------------------------------
+    def computed_in(self, dtype: Any) -> None:
+        """Record that the model computes in ``dtype`` (round-off floors use the coarsest precision seen)."""
+        eps = float(np.finfo(dtype).eps)
+        if eps > self.eps or not self.out_dtype:
+            self.eps, self.out_dtype = max(eps, self.eps), np.dtype(dtype).name if eps >= self.eps else self.out_dtype
+
+    def _args(self, idx: np.ndarray) -> tuple:
+        be = self.be
+        return tuple(
+            be.take(a, idx) if be.is_array(a) and a.ndim >= 1 and a.shape[0] == self.n else a for a in self.args
+        )
+
+    def scalar(self, inputs: Any, idx: np.ndarray) -> Any:
+        """The explained scalar of each row (with gradients)."""
+        return self.target.select(self.be.call(inputs, self._args(idx)), idx, self.be)
+
+    def model_path(self) -> "ModelPath":
+        """The time path's function, with what compiled backends need to run a chunk as one graph."""
+        return ModelPath(self)
+
+    def outputs(self, inputs: Any, check: bool = False, what: str = "path's end points") -> np.ndarray:
+        """The explained scalar per sample at ``inputs`` (N rows), without gradients."""
+        vals = []
+        for s in range(0, self.n, self.batch_rows):
+            idx = np.arange(s, min(s + self.batch_rows, self.n))
+            rows = self.be.take(inputs, idx) if len(idx) < self.n else inputs
+            out = self.be.forward(rows, self._args(idx))
+            if check:
+                shape = tuple(getattr(out, "shape", ()))
+                if not shape or shape[0] != len(idx):
+                    raise CdigModelError(
+                        f"the model returned shape {shape} for a batch of {len(idx)} samples; it must return "
+                        "a batch of outputs with the samples on the first axis"
+                    )
+                self.target.check_output(shape[1:], self.n)
+                self.out_shape = shape[1:]
+                check = False
+            sel = self.be.to_numpy(self.target.select(out, idx, self.be))
+            if sel.dtype.kind in "fc":
+                self.computed_in(sel.dtype)
+            if sel.dtype.kind not in "fc":
+                raise CdigModelError(
+                    f"the explained output has dtype {sel.dtype}; it must be floating (an integer output, "
+                    "e.g. argmax, has no gradient): explain the logits or probabilities instead"
+                )
+            vals.append(sel.astype(np.float64))
+        y = np.concatenate(vals)
+        if np.iscomplexobj(y) or y.shape != (self.n,):
+            raise CdigModelError(f"the explained output must be one real scalar per sample; got shape {y.shape}")
+        if not np.all(np.isfinite(y)):
+            bad = np.nonzero(~np.isfinite(y))[0]
+            raise CdigModelError(
+                f"the model's explained output is NaN/Inf for sample(s) {bad[:10].tolist()} at the "
+                f"{what}; attributions of a non-finite output are meaningless"
+            )
+        return y
+
+    def size_chunks(self, xb: Any, x0b: Any) -> dict[str, Any]:
+        """``internal_batch_size="auto"``: set ``batch_rows`` from the budget and the measured cost of a point."""
+        be = self.be
+        budget = self.auto_budget if self.auto_budget and self.auto_budget > 0 else None
+        if budget is None:
+            free = be.free_memory()
+            if free is None:
+                raise CdigValueError("internal_batch_size='auto' needs memory_budget=... here: the free "
+                                     "memory of this device is unknown")
+            budget = int(free * DEFAULT_FRACTION)
+        row = int(np.prod(tuple(xb.shape)[1:]))
+        itemsize = int(np.dtype(be.to_numpy(be.take(xb, np.arange(1))).dtype).itemsize)
+        per = be.point_bytes(self.model_path(), x0b, xb - x0b)
+        measured = per is not None
+        if per is None:
+            per = float(HEURISTIC_FACTOR * row * itemsize)
+        fixed = float(self.n * row * (16 + 3 * itemsize))   # float64 accumulators (x2: adaptive), ends, direction
+        most = self.n * (int(self.n_steps) if self.n_steps != "auto" else self.max_steps)
+        self.batch_rows = chunk_rows(budget, per, fixed, most)
+        return {"memory_budget": budget, "bytes_per_point": round(per), "bytes_per_point_measured": measured}
+
+    # --- the path ------------------------------------------------------------------------
+    def path(self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, change: np.ndarray,
+             label: str, check: MapCheck | None = None) -> PathResult:
+        total = None if self.n_steps == "auto" else self.n * int(self.n_steps)
+        bar = Progress(self.progress, total, f"cdig {label}")
+        try:
+            if self.n_steps == "auto":
+                return integrate_adaptive(self.be, fn, start, delta, change, self.rtol, self.max_steps,
+                                          self.batch_rows, eps=self.eps, on_rows=bar, check=check)
+            return integrate_fixed(self.be, fn, start, delta, self.n, int(self.n_steps), self.method,
+                                   self.batch_rows, on_rows=bar)
+        finally:
+            bar.close()
+
+    # --- all domains ---------------------------------------------------------------------
+    def explain_all(self, doms: Sequence[Domain], xb: Any, x0b: Any, xn: np.ndarray, layout: Layout,
+                    coef_bases: Mapping[str, Any], fs: float | None, multiply: bool,
+                    settings: dict, tgt: Target) -> dict[str, Attribution]:
+        be, xp = self.be, self.be.xp
+        f_x = self.outputs(xb, check=True, what="input")
+        f_x0 = self.outputs(x0b, what="baseline")
+        if self.auto_budget is not None:
+            settings.update(self.size_chunks(xb, x0b))
+        settings["internal_batch_size_used"] = self.batch_rows
+        settings["dtype"] = self.out_dtype
+        xc, x0c = layout.to_canonical(xb, xp), layout.to_canonical(x0b, xp)
+        xcn = layout.to_canonical_np(xn)
+        x0n = be.to_numpy(x0b)
+        x0cn = layout.to_canonical_np(x0n)
+        prepared = []
+        groups: dict[tuple[str, str], list[int]] = {}
+        for d in doms:
+            d.fit(xcn)
+            z = d.forward(xc, xp)
+            z0 = _coef_baseline(coef_bases[d.name], z, be, d.name) if d.name in coef_bases else d.forward(x0c, xp)
+            if d.linear:
+                xe = layout.from_canonical(d.inverse(z, xp), xp)
+                x0e = layout.from_canonical(d.inverse(z0, xp), xp)
+                scale = max(float(np.abs(xn).max()), float(np.abs(x0n).max()))
+                same_x = _reconstructs(d, xcn, scale, be, xe, xb)
+                same_x0 = _reconstructs(d, x0cn, scale, be, x0e, x0b)
+                key = ("x" if same_x else d.name, "x0" if same_x0 and d.name not in coef_bases else d.name)
+                ends = (xb if same_x else xe, x0b if same_x0 and d.name not in coef_bases else x0e)
+                groups.setdefault(key, []).append(len(prepared))
+                prepared.append((d, z, z0, ends))
+            else:
+                prepared.append((d, z, z0, None))
+
+        results: dict[int, Attribution] = {}
+        for key, members in groups.items():
+            xe, x0e = prepared[members[0]][3]
+            f1 = f_x if key[0] == "x" else self.outputs(xe)
+            f0 = f_x0 if key[1] == "x0" else self.outputs(x0e)
+            def adjoint(v: Any, i: int) -> Any:
+                d, z = prepared[i][0], prepared[i][1]
+                return be.vjp(lambda zz: d.inverse(zz, xp), z, layout.to_canonical(v, xp))
+
+            def check(grad: Any, error: Any, members: list[int] = members) -> tuple[np.ndarray, np.ndarray]:
+                rows = [self.map_error(prepared[i][0], prepared[i][1], prepared[i][2], adjoint(grad, i),
+                                       adjoint(error, i), True) for i in members]
+                return np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
+
+            res = self.path(self.model_path(), x0e, xe - x0e, f1 - f0,
+                            "+".join(prepared[i][0].name for i in members), check)
+            for i in members:
+                d, z, z0, _ = prepared[i]
+                g = adjoint(res.grad, i)
+                e = adjoint(res.error, i) if res.error is not None else None
+                results[i] = self.attribution(d, z, z0, g, e, f1, f0, res, layout, fs, multiply, settings, tgt)
+        for i, (d, z, z0, ends) in enumerate(prepared):
+            if ends is not None:
+                continue
+            f1 = self.outputs(layout.from_canonical(d.inverse(z, xp), xp))
+            f0 = self.outputs(layout.from_canonical(d.inverse(z0, xp), xp))
+
+            def fn(zr: Any, idx: np.ndarray, d: Domain = d) -> Any:
+                return self.scalar(layout.from_canonical(d.select_rows(idx).inverse(zr, xp), xp), idx)
+
+            def own_check(grad: Any, error: Any, d: Domain = d, z: Any = z,
+                          z0: Any = z0) -> tuple[np.ndarray, np.ndarray]:
+                _, rel, norm = self.map_error(d, z, z0, grad, error, True)
+                return rel[None], norm[None]
+
+            res = self.path(fn, z0, z - z0, f1 - f0, d.name, own_check)
+            results[i] = self.attribution(d, z, z0, res.grad, res.error, f1, f0, res, layout, fs, multiply,
+                                          settings, tgt)
+        return {prepared[i][0].name: results[i] for i in range(len(prepared))}
+
+    def map_error(self, d: Domain, z: Any, z0: Any, g: Any, e: Any,
+                  multiply: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Absolute and relative L2 norm per sample of the error vector ``e`` mapped like the map ``d``
+        reports, and that map's L2 norm, from the gradient ``g`` and ``e`` (both in the domain's
+        coefficients): both go through the same multiplication by ``z - z0`` and the same reduction
+        (a sum) as the map itself."""
+        be = self.be
+        dz = be.to_numpy(z) - be.to_numpy(z0)
+        maps = [d.reduce(_contrib(dz, be.to_numpy(v)) if multiply else be.to_numpy(v))[0] for v in (g, e)]
+        norm, err = (np.sqrt(np.sum(np.abs(m.reshape(self.n, -1)) ** 2, axis=1)) for m in maps)
+        return err, relative(err, norm), norm
+
+    def attribution(self, d: Domain, z: Any, z0: Any, g: Any, e: Any, f1: np.ndarray, f0: np.ndarray,
+                    res: PathResult, layout: Layout, fs: float | None, multiply: bool, settings: dict,
+                    tgt: Target) -> Attribution:
+        be = self.be
+        zn, z0n, gn = be.to_numpy(z), be.to_numpy(z0), be.to_numpy(g)
+        contrib = _contrib(zn - z0n, gn)
+        delta = contrib.reshape(self.n, -1).sum(axis=1, dtype=np.float64) - (f1 - f0)
+        flat = np.nonzero((np.abs(gn).reshape(self.n, -1).max(axis=1) == 0)
+                          & (np.abs(f1 - f0) > _output_resolution(f1, f0, self.eps)))[0]
+        if flat.size:
+            raise CdigModelError(
+                f"[{d.name}] the model's gradient is zero all along the path for sample(s) {flat[:10].tolist()} "
+                "although its output changes: the model has a step without a derivative (an integer cast, "
+                "round, argmax or a comparison) between the input and the output"
+            )
+        if not np.all(np.isfinite(delta)):
+            raise CdigModelError(
+                f"[{d.name}] the model's gradient is NaN/Inf somewhere on the path for sample(s) "
+                f"{np.nonzero(~np.isfinite(delta))[0][:10].tolist()}; check the model for operations "
+                "without a finite derivative (e.g. sqrt or log at 0)"
+            )
+        raw = contrib if multiply else gn
+        values, dims, extras = d.reduce(raw)
+        error_estimate = None
+        if e is not None:
+            _, rel, norm = self.map_error(d, z, z0, g, e, multiply)
+            scale = res.error_scale if res.error_scale is not None else 1.0
+            rel = combine_estimates(rel * scale, delta, f1 - f0, norm if multiply else np.inf)
+            error_estimate = {"relative": rel, "absolute": rel * norm}
+        full_dims = d.axis_names(raw.ndim - 1)
+        dims = full_dims if dims is None else dims
+        coords, units = d.coords(raw.shape[1:], fs)
+        values, dims = layout.squeeze_channels(values, dims)
+        if layout.ndim == 2 and full_dims[:1] == ("channel",):
+            coords.pop("channel", None)
+            # extras keep the map's sample and channel axes first: drop the channel axis there too
+            extras = {k: v[:, 0] if v.ndim >= 2 and v.shape[1] == 1 else v for k, v in extras.items()}
+        self._warn(d.name, delta, f1, f0, res, contrib)
+        return Attribution(
+            values=values, domain=d.name, dims=tuple(dims), coords=coords, delta=delta, output=f1,
+            baseline_output=f0, n_steps=res.steps, target=tgt.describe(), units=units,
+            settings={**settings, "domain": d.describe()}, coefficients=zn, baseline_coefficients=z0n,
+            extras=extras, domain_object=copy.copy(d), error_estimate=error_estimate,
+        )
+
+    def _warn(self, name: str, delta: np.ndarray, f1: np.ndarray, f0: np.ndarray, res: PathResult,
+              contrib: np.ndarray) -> None:
+        change = np.abs(f1 - f0)
+        rel = relative(np.abs(delta), change)
+        resolution = _output_resolution(f1, f0, self.eps)
+        if self.n_steps == "auto":
+            if res.converged is not None and not res.converged.all():
+                bad = ~res.converged
+                map_err = res.map_error[bad] if res.map_error is not None else np.array([np.nan])
+                warnings.warn(
+                    f"[{name}] n_steps='auto' spent its budget (max_steps={self.max_steps}) on {int(bad.sum())} of "
+                    f"{self.n} sample(s) before reaching rtol={self.rtol}: their estimated relative map error is up "
+                    f"to {float(np.max(map_err)):.3g} and their relative |delta| up to {float(np.max(rel[bad])):.3g}. "
+                    f"Raise max_steps or rtol.{_resolution_hint(f1, f0, change, resolution, self.rtol, self.out_dtype)}",
+                    ConvergenceWarning, stacklevel=4,
+                )
+            return
+        floor = roundoff_floor(change, np.abs(contrib).reshape(self.n, -1).sum(axis=1), self.eps)
+        off = np.abs(delta) > WARN_RELATIVE_DELTA * change + floor
+        if off.any():
+            warnings.warn(
+                f"[{name}] completeness is off by up to {100 * float(rel[off].max()):.3g}% of "
+                f"|f(x) - f(baseline)| on {int(off.sum())} of {self.n} sample(s) with {self.n_steps} "
+                f"{self.method} steps; use n_steps='auto' (adaptive, with rtol) or more steps"
+                f"{_resolution_hint(f1, f0, change, resolution, WARN_RELATIVE_DELTA, self.out_dtype)}",
+                ConvergenceWarning, stacklevel=4,
+            )
+
+
+class ModelPath:
+    """``fn(points, idx)`` of the straight time path: the explained scalar of each row.
+
+    Besides being callable (the generic route every backend can take), it offers the pieces a
+    compiling backend (TensorFlow, JAX) uses to run a whole chunk as one graph: the one-hot
+    cotangent that selects each row's output (``mask(idx)``, None for callable targets) and the
+    model's extra arguments for the rows (``args(idx)``).
+    """
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def __call__(self, points: Any, idx: np.ndarray) -> Any:
+        return self.run.scalar(points, idx)
+
+    def mask(self, idx: np.ndarray) -> np.ndarray | None:
+        return self.run.target.mask(self.run.out_shape, idx)
+
+    def args(self, idx: np.ndarray) -> tuple:
+        return self.run._args(idx)
+
+
+# --- helpers -------------------------------------------------------------------------------
+def _contrib(dz: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``Re[dz · conj(g)]``: the attribution of each coefficient (real and imaginary parts added)."""
+    if np.iscomplexobj(dz) or np.iscomplexobj(g):
+        return dz.real * g.real + dz.imag * g.imag
+    return dz * g
+
+
+def _output_resolution(f1: np.ndarray, f0: np.ndarray, eps: float) -> np.ndarray:
+    """How finely ``f(x) - f(baseline)`` is known from the two outputs, each rounded in the model's precision."""
+    return 4 * eps * (np.abs(f1) + np.abs(f0)) + 1e-300
+
+
+def _resolution_hint(f1: np.ndarray, f0: np.ndarray, change: np.ndarray, resolution: np.ndarray,
+                     rtol: float, dtype: Any) -> str:
+    """A sentence for warnings where the outputs themselves cannot resolve the tolerance asked for."""
+    coarse = resolution > rtol * change
+    if not coarse.any():
+        return ""
+    k = int(np.argmax(np.where(coarse, resolution / np.maximum(change, 1e-300), -np.inf)))
+    return (f" Note: the model's outputs are about {max(abs(f1[k]), abs(f0[k])):.3g} in {dtype}, so f(x) - f(baseline) "
+            f"= {f1[k] - f0[k]:.3g} is only known to about ±{resolution[k]:.2g} on sample {k}: completeness cannot be "
+            "checked more finely than that. Remove the constant offset from the output, or compute in float64.")
+
+
+def _reconstructs(d: Domain, xc: np.ndarray, scale: float, be: Backend, back: Any, x: Any) -> bool:
+    """Whether ``T⁻¹(T(x)) = x`` (relative to ``scale``, the size of the signals explained).
+
+    Decided with a double-precision round trip in the framework, so that float32 round-off of the
+    transform does not count as a different signal; in the explanation's precision where the domain
+    cannot run in double precision (e.g. float32 constants, or a device without float64).
+    """
+    scale = max(scale, 1e-30)
+    try:
+        if not be.float64:
+            raise TypeError("no double precision")
+        x64 = be.asarray(xc.astype(np.float64), dtype="float64")
+        again = be.to_numpy(d.inverse(d.forward(x64, be.xp), be.xp))
+        diff, tol = again - xc.astype(np.float64), 1e-9
+    except Exception:  # noqa: BLE001 - any failure means: judge in the explanation's precision
+        an, bn = be.to_numpy(back), be.to_numpy(x)  # both in the user's layout
+        if an.shape != bn.shape:
+            return False
+        return float(np.abs(an - bn).max(initial=0.0)) <= (1e-5 if an.dtype.itemsize <= 4 else 1e-10) * scale
+    return diff.shape == xc.shape and float(np.abs(diff).max(initial=0.0)) <= tol * scale
+
+
+def array_type_of(a: Any) -> Any:
+    """The backend class whose framework ``a`` is an array of (None for numpy and others)."""
+    import sys
+
+    from .backends import BACKENDS, get_backend_by_name
+
+    for name, (_, framework) in BACKENDS.items():
+        if framework in sys.modules and get_backend_by_name(name).owns_array(a):
+            return get_backend_by_name(name)
+    return None
+
+
+def to_host(v: Any, be: Backend) -> Any:
+    """Framework tensors in ``target``/``baselines`` become numpy (small, host-side values)."""
+    if be.is_array(v):
+        return be.to_numpy(v)
+    if isinstance(v, list) and v and be.is_array(v[0]):
+        return [be.to_numpy(t) for t in v]
+    return v
+
+
+def split_baselines(baselines: Any, names: list[str]) -> tuple[Any, dict[str, Any]]:
+    if not isinstance(baselines, Mapping):
+        return baselines, {}
+    unknown = [k for k in baselines if k not in names]
+    if unknown:
+        raise CdigValueError(
+            f"baselines names domain(s) {unknown} that are not explained; the keys must be among {names}"
+        )
+    return None, dict(baselines)
+
+
+def _coef_baseline(value: Any, z: Any, be: Backend, name: str) -> Any:
+    zshape = tuple(z.shape)
+    arr = np.asarray(be.to_numpy(value) if be.is_array(value) else value)
+    if arr.dtype.kind not in "biufc":
+        raise CdigTypeError(f"baselines[{name!r}] must be numeric coefficients, got dtype {arr.dtype}")
+    zc = be.to_numpy(z)
+    if arr.dtype.kind == "c" and not np.iscomplexobj(zc):
+        raise CdigTypeError(f"baselines[{name!r}] is complex but the {name!r} coefficients are real")
+    try:
+        arr = np.broadcast_to(arr, zshape)
+    except ValueError:
+        raise CdigValueError(
+            f"baselines[{name!r}] has shape {arr.shape}, which does not broadcast to the domain's coefficients "
+            f"{zshape} (canonical layout: samples, channels, then the domain's axes)"
+        ) from None
+    if not np.all(np.isfinite(arr)):
+        raise CdigValueError(f"baselines[{name!r}] contains NaN/Inf values")
+    return be.asarray(np.array(arr, dtype=zc.dtype))
+
+
+def check_batch_size(internal_batch_size: Any, memory_budget: Any) -> bool:
+    """Whether chunks are sized automatically; validates the pair."""
+    if isinstance(internal_batch_size, str):
+        if internal_batch_size != "auto":
+            raise CdigTypeError(f"internal_batch_size must be an int >= 1, 'auto' or None, got {internal_batch_size!r}")
+        if memory_budget is not None:
+            parse_bytes(memory_budget)
+        return True
+    if memory_budget is not None:
+        raise CdigValueError("memory_budget sizes internal_batch_size='auto'; with internal_batch_size="
+                             f"{internal_batch_size!r} it would be ignored: pass internal_batch_size='auto'")
+    return False
+
+
+def _forward_args(extra: Any, be: Backend) -> tuple:
+    if extra is None:
+        return ()
+    args = extra if isinstance(extra, tuple) else (extra,)
+    return tuple(be.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+
+
