@@ -101,9 +101,8 @@ def test_gradient_through_the_inverse_on_other_frameworks(rng, framework, kind):
 
 
 @pytest.mark.parametrize("kind", [2, 3])
-def test_long_signal_is_fast_and_needs_no_matrix(rng, kind):
-    """T = 2**17: the dense matrix would need 128 GiB; the FFT path takes milliseconds and O(T) memory."""
-    import time
+def test_long_signal_is_exact_and_needs_no_matrix(rng, kind):
+    """T = 2**17: the dense matrix would need 128 GiB; the FFT path is exact with O(T) state."""
 
     from array_api_compat import torch as xp
 
@@ -113,13 +112,8 @@ def test_long_signal_is_fast_and_needs_no_matrix(rng, kind):
     arrays = [a for v in vars(d).values() for a in (v if isinstance(v, tuple) else (v,))]
     assert sum(a.nbytes for a in arrays if isinstance(a, np.ndarray)) < 64 * n_times  # O(T), not T²
     xt = torch.as_tensor(x)
-    start = time.perf_counter()
-    z = d.forward(xt, xp)
-    forward_s = time.perf_counter() - start
-    start = time.perf_counter()
+    z = d.forward(xt, xp)  # speed is measured in benchmarks/bench_scale.py, never asserted here
     back = d.inverse(z, xp)
-    inverse_s = time.perf_counter() - start
-    assert forward_s < 1.0 and inverse_s < 1.0, (forward_s, inverse_s)
     np.testing.assert_allclose(back.numpy(), x, rtol=0, atol=1e-10)
     np.testing.assert_allclose(z.numpy(), dct(x, type=kind, norm="ortho", axis=-1), rtol=0, atol=1e-10)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -122,24 +120,16 @@ def test_torch_gradient_is_the_transposed_matrices(rng, n_times, period, window,
     np.testing.assert_allclose(grad.numpy(), expected, rtol=0, atol=1e-13)
 
 
-def test_long_signal_is_linear_in_time_and_memory(rng):
-    """T = 2**17 (the matrices would take 3 x 128 GiB): the trend's taps, per-phase sums, milliseconds."""
+def test_long_signal_exact_with_compact_state(rng):
+    """T = 2**17 (the matrices would take 3 x 128 GiB): exact from the trend's taps and per-phase sums, O(T) state."""
     n_times, period = 2 ** 17, 24
     x = rng.normal(size=(2, 2, n_times))
     d = TrendSeason(period).fit(x)
     taps = 2 * (period // 2) + 1
     fitted = sum(v.nbytes for v in vars(d).values() if isinstance(v, np.ndarray))
     assert fitted <= 2 * 8 * n_times * taps + 16 * n_times  # the (T, taps) index and weights, O(T) besides
-    z = d.forward(x, np)  # warm
-    best_fwd = best_inv = np.inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        z = d.forward(x, np)
-        t1 = time.perf_counter()
-        back = d.inverse(z, np)
-        t2 = time.perf_counter()
-        best_fwd, best_inv = min(best_fwd, t1 - t0), min(best_inv, t2 - t1)
-    assert best_fwd < 0.5 and best_inv < 0.5, (best_fwd, best_inv)
+    z = d.forward(x, np)  # speed is measured in benchmarks/bench_scale.py, never asserted here
+    back = d.inverse(z, np)
     np.testing.assert_allclose(back, x, rtol=0, atol=1e-12)
     np.testing.assert_allclose(z[:1, :1], reference_decomposition(x[:1, :1], period), rtol=0, atol=1e-12)
 

@@ -4,7 +4,7 @@ The driver (the process that calls :func:`cdig.explain_dataset`) reads the sourc
 not yet done to one of ``num_workers`` actors, and writes every result into the store itself, in
 whatever order the results come back: the store is indexed by chunk, so the order does not change a
 byte of it. Each actor holds the model, built once (by ``model_factory()`` inside the actor, or
-unpickled once from the object store), and runs :func:`cdig.dataset.run.explain_chunk` on the chunks
+unpickled once from the object store), and runs :func:`cdig.dataset.chunks.explain_chunk` on the chunks
 it is given, exactly as the serial engine does. At most :data:`IN_FLIGHT_PER_WORKER` chunks per actor
 are submitted and not yet written, which bounds the driver's memory whatever the data set's size.
 
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import CdigValueError
-from .run import _rows, explain_chunk
+from .chunks import explain_chunk, total_rows
 from .sources import Source
 from .store import Store
 
@@ -151,11 +151,12 @@ def _unwrap(ray: Any, err: Exception, k: int) -> BaseException:
     """The exception raised inside the actor, as it was raised (not Ray's wrapper), with a note."""
     cause = getattr(err, "cause", None)
     note = f"(raised in a Ray actor while explaining chunk {k}; engine='ray')"
+    raised: BaseException = err
     if isinstance(err, ray.exceptions.RayTaskError) and isinstance(cause, BaseException):
-        err = cause
-    if hasattr(err, "add_note"):
-        err.add_note(note)
-    return err
+        raised = cause
+    if hasattr(raised, "add_note"):
+        raised.add_note(note)
+    return raised
 
 
 def run_ray(model: Any, model_factory: Callable[[], Any] | None, source: Source, store: Store, doms: list,
@@ -220,4 +221,4 @@ def _drive(ray: Any, actors: list[Any], source: Source, store: Store, progress: 
             bar(1)
     finally:
         bar.close()
-    store.finish(_rows(store, source, rows))
+    store.finish(total_rows(store, source, rows))

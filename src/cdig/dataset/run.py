@@ -11,6 +11,7 @@ import numpy as np
 
 from ..core.errors import CdigTypeError, CdigValueError
 from ..domains import resolve
+from .chunks import explain_chunk, total_rows
 from .sources import Source, make_source
 from .store import ExplainedDataset, Store
 
@@ -123,34 +124,6 @@ def explain_dataset(
     return ExplainedDataset(store.path)
 
 
-def explain_chunk(model: Any, x: Any, labels: Any, doms: list, target: Any, baselines: Any,
-                  explain_kwargs: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray | None]:
-    """One chunk: ``(maps, per-row targets or None)``. The same for every engine."""
-    import copy
-
-    from ..api import explain
-    from ..engine import prepare
-
-    rows = None
-    tgt = target
-    if target == "predicted":
-        prep = prepare(model, x, target=None, time_axis=explain_kwargs.get("time_axis"),
-                        additional_forward_args=None, internal_batch_size=None, backend=None)
-        with prep.be.prepared():
-            out = prep.be.to_numpy(prep.be.forward(prep.xb, ()))
-        if out.ndim != 2:
-            raise CdigValueError(f"target='predicted' needs (N, classes) outputs; the model returns {out.shape}")
-        rows = np.argmax(out, axis=1).astype(np.int64)
-    elif target == "label":
-        if labels is None:
-            raise CdigValueError("target='label' needs batches of (x, y); this data yields x alone")
-        rows = np.asarray(labels).reshape(len(np.asarray(labels)), -1)[:, 0].astype(np.int64)
-    if rows is not None:
-        tgt = rows.tolist()
-    maps = explain(model, x, [copy.copy(d) for d in doms], target=tgt, baselines=baselines, **explain_kwargs)
-    return maps, rows
-
-
 def run_serial(model: Any, source: Source, store: Store, doms: list, target: Any, baselines: Any,
                explain_kwargs: dict[str, Any], progress: bool) -> None:
     from .._progress import Progress
@@ -169,15 +142,7 @@ def run_serial(model: Any, source: Source, store: Store, doms: list, target: Any
             bar(1)
     finally:
         bar.close()
-    store.finish(_rows(store, source, rows))
-
-
-def _rows(store: Store, source: Source, seen: int) -> int:
-    if source.n is not None:
-        return source.n
-    g = store.group
-    name = next(iter(g.group_keys()), None)
-    return int(g[name]["delta"].shape[0]) if name is not None else seen
+    store.finish(total_rows(store, source, rows))
 
 
 def _check_target(target: Any) -> None:
