@@ -9,6 +9,8 @@ import cdig
 from cdig.cli import main
 from cdig.demo_real import ACSF1_BANDS, _round_robin, run_real_demo
 
+pytestmark = pytest.mark.slow
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 real = pytest.importorskip("cdig.data.real")

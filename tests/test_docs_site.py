@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 if importlib.util.find_spec("mkdocs") is None:  # pragma: no cover - the docs extra is part of [test]

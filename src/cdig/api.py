@@ -131,11 +131,12 @@ def explain(
     True
     """
     check_steps(n_steps, method, rtol, max_steps)
-    if n_steps != "auto":
+    if not isinstance(n_steps, str):
         get_rule(method, n_steps)  # validates n_steps against the rule
     auto = check_batch_size(internal_batch_size, memory_budget)
+    fixed_batch = None if auto or isinstance(internal_batch_size, str) else internal_batch_size
     s = prepare(model, x, target=target, time_axis=time_axis, additional_forward_args=additional_forward_args,
-                 internal_batch_size=None if auto else internal_batch_size, backend=backend, n_steps=n_steps,
+                 internal_batch_size=fixed_batch, backend=backend, n_steps=n_steps,
                  method=method, rtol=rtol, max_steps=max_steps, progress=progress)
     if auto:
         s.run.auto_budget = parse_bytes(memory_budget) if memory_budget is not None else -1
@@ -188,9 +189,9 @@ class CrossDomainIG:
     def __init__(self, forward_func: Any, domain: str | Domain = "time", multiply_by_inputs: bool = True, *,
                  time_axis: int | None = None, fs: float | None = None, backend: str | None = None) -> None:
         self.forward_func = forward_func
-        self.domain = resolve(domain)[0] if not isinstance(domain, (list, tuple)) else None
-        if self.domain is None:
+        if isinstance(domain, (list, tuple)):
             raise CdigTypeError("CrossDomainIG explains one domain; use cdig.explain for several")
+        self.domain: Domain = resolve(domain)[0]
         self._multiply = multiply_by_inputs
         self.time_axis, self.fs, self.backend = time_axis, fs, backend
         self.attribution_: Attribution | None = None

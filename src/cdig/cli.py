@@ -307,7 +307,7 @@ def _run_explain(args: argparse.Namespace) -> int:
     files += _write_netcdf(maps, out_dir, notes)
     if args.figures:
         files += _write_figures(maps, out_dir, args.progress, notes)
-    summary = {
+    summary: dict[str, Any] = {
         "cdig_version": __version__,
         "model": {"file": str(Path(args.model).resolve()), "framework": framework},
         "data": {"file": str(Path(args.data).resolve()), "n_samples": n_total, "explained_shape": list(x.shape)},
@@ -374,7 +374,7 @@ def _write_netcdf(maps: Any, out_dir: Any, notes: list[str]) -> list[str]:
     except ImportError:
         notes.append("NetCDF maps skipped: xarray is not installed (pip install xarray netCDF4)")
         return []
-    files = []
+    files: list[str] = []
     for name, att in maps.items():
         dims = ("sample", *att.dims)
         coords = {k: v for k, v in att.coords.items() if k in dims and len(v) == att.values.shape[dims.index(k)]}

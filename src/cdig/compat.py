@@ -859,15 +859,21 @@ class ICAIG(CrossDomainIG):
                 "(add a batch axis for one sample: x[None])"
             )
         if self.honour_baseline:
-            self.domain.set_coefficients(x, x0)  # the reference's view of the domain, for .domain users
+            domain = self.domain
+            assert domain is not None  # run() checked it
+            domain.set_coefficients(x, x0)  # the reference's view of the domain, for .domain users
             return self._explain(x, [ICA(self.ica)], x0).values
         if x0 is not None:
             self._warn_ignored_baseline(x, x0)
         return super()._values(x, None).sum(axis=-1)
 
     def _warn_ignored_baseline(self, x: Any, x0: Any) -> None:
-        to_cf = self.domain.channels_first
-        mean = np.asarray(self.domain.fitted_matrices(to_cf(self._ops.to_numpy(x[:1]))).mean_, dtype=np.float64)
+        domain = self.domain
+        if not isinstance(domain, ICADomain):  # replaced by hand (initialize_domain or an assignment)
+            raise CdigTypeError(f"ICAIG explains in an ICADomain, got {type(domain).__name__}; use CrossDomainIG "
+                                "for a domain of another kind")
+        to_cf = domain.channels_first
+        mean = np.asarray(domain.fitted_matrices(to_cf(self._ops.to_numpy(x[:1]))).mean_, dtype=np.float64)
         b = to_cf(self._ops.to_numpy(x0)).astype(np.float64)
         scale = float(np.abs(mean).max(initial=0.0)) + float(np.abs(b).max(initial=0.0))
         if np.allclose(b, mean[None, :, None], rtol=1e-5, atol=1e-6 * (1.0 + scale)):

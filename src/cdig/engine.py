@@ -213,7 +213,7 @@ class Run:
         xcn = layout.to_canonical_np(xn)
         x0n = be.to_numpy(x0b)
         x0cn = layout.to_canonical_np(x0n)
-        prepared = []
+        prepared: list[tuple[Domain, Any, Any, tuple[Any, Any] | None]] = []
         groups: dict[tuple[str, str], list[int]] = {}
         for d in doms:
             d.fit(xcn)
@@ -234,7 +234,9 @@ class Run:
 
         results: dict[int, Attribution] = {}
         for key, members in groups.items():
-            xe, x0e = prepared[members[0]][3]
+            shared = prepared[members[0]][3]
+            assert shared is not None  # a linear domain's path ends
+            xe, x0e = shared
             f1 = f_x if key[0] == "x" else self.outputs(xe)
             f0 = f_x0 if key[1] == "x0" else self.outputs(x0e)
             def adjoint(v: Any, i: int) -> Any:
@@ -253,8 +255,8 @@ class Run:
                 g = adjoint(res.grad, i)
                 e = adjoint(res.error, i) if res.error is not None else None
                 results[i] = self.attribution(d, z, z0, g, e, f1, f0, res, layout, fs, multiply, settings, tgt)
-        for i, (d, z, z0, ends) in enumerate(prepared):
-            if ends is not None:
+        for i, (d, z, z0, own_path) in enumerate(prepared):
+            if own_path is not None:
                 continue
             f1 = self.outputs(layout.from_canonical(d.inverse(z, xp), xp))
             f0 = self.outputs(layout.from_canonical(d.inverse(z0, xp), xp))
@@ -311,7 +313,7 @@ class Run:
         if e is not None:
             _, rel, norm = self.map_error(d, z, z0, g, e, multiply)
             scale = res.error_scale if res.error_scale is not None else 1.0
-            rel = combine_estimates(rel * scale, delta, f1 - f0, norm if multiply else np.inf)
+            rel = combine_estimates(rel * scale, delta, f1 - f0, norm if multiply else np.full_like(norm, np.inf))
             error_estimate = {"relative": rel, "absolute": rel * norm}
         full_dims = d.axis_names(raw.ndim - 1)
         dims = full_dims if dims is None else dims

@@ -132,7 +132,9 @@ def _load_saved_model(path: Path) -> Any:
         def fn(x: Any) -> Any:
             return sig(**{key: x})[names[0]]
 
-    class SavedModel(tf.Module):
+    module_base: Any = tf.Module  # a class of a module imported at run time (mypy takes no base from a variable)
+
+    class SavedModel(module_base):
         """The loaded SavedModel's endpoint; holds the loaded object, whose variables the endpoint uses."""
 
         def __init__(self) -> None:
@@ -156,7 +158,9 @@ def _load_exported(path: Path) -> Any:
             "torch.export.save(torch.export.export(model, (x,)), path)"
         ) from None
 
-    class ExportedModel(torch.nn.Module):
+    module_base: Any = torch.nn.Module  # a class of a module imported at run time (mypy takes no base from a variable)
+
+    class ExportedModel(module_base):
         """An exported program's module, out of reach of ``.eval()``/``.train()`` (which it refuses)."""
 
         def __init__(self, inner: Any) -> None:

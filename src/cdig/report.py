@@ -378,8 +378,8 @@ def write_report(maps: Any, path: str | Path, *, x: Any = None, y: Any = None, c
              '<nav><a href="#completeness">Completeness</a><a href="#classes">Class averages</a>'
              '<a href="#samples">Samples</a></nav>']
     if info:
-        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in info.items())
-        parts.append(f'<table class="info">{rows}</table>')
+        info_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in info.items())
+        parts.append(f'<table class="info">{info_rows}</table>')
 
     # completeness
     parts.append('<h2 id="completeness">Completeness</h2><p class="note">delta = sum of the attributions '
@@ -390,10 +390,10 @@ def write_report(maps: Any, path: str | Path, *, x: Any = None, y: Any = None, c
             "<th>median steps</th></tr>")
     rows = []
     for name, a in items.items():
-        s = _completeness(a)
+        stats = _completeness(a)
         shape = "×".join(map(str, np.shape(a.values)[1:])) or "1"
         rows.append(f'<tr data-domain="{_e(name)}"><td>{_e(name)}</td><td>{_e(shape)} ({_e(", ".join(a.dims))})</td>'
-                    + "".join(_num(s[k]) for k in ("max_abs_delta", "median_abs_delta", "max_relative_delta",
+                    + "".join(_num(stats[k]) for k in ("max_abs_delta", "median_abs_delta", "max_relative_delta",
                                                    "median_relative_delta", "median_output_change", "median_steps"))
                     + "</tr>")
     parts.append(f'<table class="completeness">{head}{"".join(rows)}</table>')

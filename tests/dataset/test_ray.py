@@ -15,6 +15,8 @@ ray = pytest.importorskip("ray")
 
 from .test_resume import assert_identical  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 N, C, T = 22, 2, 32
 KW = dict(target="predicted", batch_size=3, n_steps=8, progress=False)
 DOMAINS = ("time", "fourier")

@@ -14,6 +14,8 @@ import pytest
 
 import cdig
 
+pytestmark = pytest.mark.slow
+
 zarr = pytest.importorskip("zarr")
 torch = pytest.importorskip("torch")
 

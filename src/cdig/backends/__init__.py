@@ -26,7 +26,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
 
 def _load(name: str) -> type[Backend]:
     module, _ = BACKENDS[name]
-    return importlib.import_module(module).BACKEND  # type: ignore[no-any-return]
+    return importlib.import_module(module).BACKEND
 
 
 def get_backend_by_name(name: str) -> type[Backend]:

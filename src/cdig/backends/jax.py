@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core.errors import CdigModelError, CdigTypeError
-from .base import Backend, foreign_to_numpy
+from .base import Backend, CompiledPath, foreign_to_numpy
 
 __all__ = ["JaxBackend", "BACKEND"]
 

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..core.errors import CdigModelError, CdigTypeError
-from .base import Backend, foreign_to_numpy
+from .base import Backend, CompiledPath, foreign_to_numpy
 
 __all__ = ["TensorflowBackend", "BACKEND", "TFNamespace", "CompatOps"]
 
@@ -168,10 +168,14 @@ _COMPILED: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
 def _make_step(call: Callable[..., Any]) -> Any:
-    """One chunk of the time path as one graph: points, forward, selected outputs, input gradient."""
+    """One chunk of the time path as one graph: points, forward, selected outputs, input gradient.
+
+    The graph returns ``(g, h, ok)``: the input gradient, ``Σ d·g`` per row and whether the gradient
+    exists (False: the model's output does not depend on its input).
+    """
 
     def step(start: tf.Tensor, delta: tf.Tensor, rows: tf.Tensor, alphas: tf.Tensor, mask: tf.Tensor,
-             want_h: tf.Tensor, *args: Any) -> tuple[tf.Tensor, tf.Tensor]:
+             want_h: tf.Tensor, *args: Any) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         d = tf.gather(delta, rows, axis=0)
         a = tf.reshape(tf.cast(alphas, d.dtype), tf.concat([[-1], tf.ones([tf.rank(d) - 1], tf.int32)], 0))
         points = tf.gather(start, rows, axis=0) + a * d
@@ -195,6 +199,14 @@ _NO_GRADIENT = (
 )
 
 
+def _alive(ref: weakref.ref[Any]) -> Any:
+    """The model behind a weak reference of the compiled functions (alive while it is explained)."""
+    model = ref()
+    if model is None:
+        raise ReferenceError("the model was garbage-collected while its compiled forward was in use")
+    return model
+
+
 def _compiled(model: Any) -> tuple[Any, Any]:
     """The compiled forward and chunk step of ``model``.
 
@@ -212,9 +224,10 @@ def _compiled(model: Any) -> tuple[Any, Any]:
             pass
     try:
         ref = weakref.ref(model)
-        call: Callable[..., Any] = lambda inputs, *args: ref()(inputs, *args)
     except TypeError:  # not weak-referenceable (e.g. a builtin)
-        call = lambda inputs, *args: model(inputs, *args)
+        call: Callable[..., Any] = lambda inputs, *args: model(inputs, *args)
+    else:
+        call = lambda inputs, *args: _alive(ref)(inputs, *args)
     pair = (tf.function(call, reduce_retracing=True), _make_step(call))
     if cacheable:
         try:
@@ -243,7 +256,8 @@ class TensorflowBackend(Backend):
             self.dtype = x.dtype
         else:
             self.dtype = tf.as_dtype(foreign_to_numpy(x, "tensorflow").dtype)
-        self.device = x.device if isinstance(x, tf.Tensor) and getattr(x, "device", "") else None
+        device = getattr(x, "device", "") if isinstance(x, tf.Tensor) else ""
+        self.device = device or None  # "" (no placement) and non-tensor inputs: None
         self._compiled, self._step = _compiled(model)
 
     @classmethod

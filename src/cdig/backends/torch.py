@@ -223,7 +223,7 @@ class TorchBackend(Backend):
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             # not seed itself: a fresh model built after torch.manual_seed(seed) would come back unchanged
             torch.manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
-            reset = set()
+            reset: set[int] = set()  # ids of the parameters some layer reset
             for m in clone.modules():
                 if callable(getattr(m, "reset_parameters", None)):
                     m.reset_parameters()

@@ -142,7 +142,8 @@ class Attribution:
             "target": _jsonable(self.target), "settings": _jsonable(self.settings),
         }
         arrays["meta"] = np.array(json.dumps(meta))
-        np.savez_compressed(path, **arrays)
+        # no key is "allow_pickle" (numpy's keyword-only flag), which the stubs cannot be told
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
         return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
     @classmethod

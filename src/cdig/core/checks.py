@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -61,6 +61,14 @@ def check_baseline(baseline: Any, x_shape: tuple[int, ...], dtype: np.dtype) -> 
     if not np.all(np.isfinite(b)):
         raise CdigValueError("baselines contains NaN/Inf values; all values must be finite")
     return np.array(b, dtype=dtype)
+
+
+@overload
+def check_positive_int(value: Any, name: str, minimum: int = 1, allow_none: Literal[False] = False) -> int: ...
+
+
+@overload
+def check_positive_int(value: Any, name: str, minimum: int = 1, allow_none: bool = ...) -> int | None: ...
 
 
 def check_positive_int(value: Any, name: str, minimum: int = 1, allow_none: bool = False) -> int | None:

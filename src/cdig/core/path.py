@@ -216,8 +216,8 @@ def integrate_adaptive(
         comp_ok = np.abs(state.estimate - change) <= tol
         map_ok = rel <= rtol
         todo, nodes, traps, host = [], [], [], []
-        for i in np.nonzero(~(comp_ok & map_ok))[0]:
-            i = int(i)
+        for row in np.nonzero(~(comp_ok & map_ok))[0]:
+            i = int(row)
             open_leaves = [lf for lf in state.leaves[i] if lf.hi - lf.lo >= 2 * MIN_INTERVAL]
             if not open_leaves:
                 continue

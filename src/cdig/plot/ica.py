@@ -79,7 +79,7 @@ def plot_ica(att: Any, sample: int = 0, *, highlight: int | None = None, title: 
         t = np.asarray(att.coords.get("time", np.arange(courses.shape[1])), dtype=float)
         vmax = symmetric_limit(heat) if heat is not None else 1.0
         image = None
-        axes = []
+        axes: list[Any] = []
         for c in comps:
             ax = fig.add_subplot(grid[c, 1], sharex=axes[0] if axes else None)
             if heat is not None:
