@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .core.attribution import Attribution
-from .core.checks import check_baseline, check_steps
+from .core.checks import check_baseline, check_bool, check_steps
 from .core.errors import CdigTypeError, CdigValueError
 from .core.memory import parse_bytes
 from .core.rules import get_rule
@@ -144,8 +144,7 @@ def explain(
     if fs is not None and (isinstance(fs, bool) or not isinstance(fs, (int, float, np.number))
                            or not 0 < fs < np.inf):
         raise CdigValueError(f"fs={fs!r}: the sampling rate must be a positive finite number (in Hz), or None")
-    if not isinstance(multiply_by_inputs, (bool, np.bool_)):
-        raise CdigTypeError(f"multiply_by_inputs must be True or False, got {multiply_by_inputs!r}")
+    check_bool(multiply_by_inputs, "multiply_by_inputs")
     doms = resolve(domains)
     time_base, coef_bases = split_baselines(baselines, [d.name for d in doms])
     x0b = be.asarray(check_baseline(to_host(time_base, be), xn.shape, xn.dtype))

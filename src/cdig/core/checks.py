@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
@@ -10,7 +11,17 @@ import numpy as np
 from .errors import CdigTypeError, CdigValueError
 from .rules import RULES
 
-__all__ = ["check_input", "check_baseline", "check_steps", "check_positive_int", "Layout"]
+__all__ = [
+    "check_input",
+    "check_baseline",
+    "check_steps",
+    "check_int",
+    "check_real",
+    "check_choice",
+    "check_bool",
+    "check_positive_int",
+    "Layout",
+]
 
 
 def check_input(x: np.ndarray, name: str = "x") -> None:
@@ -63,6 +74,156 @@ def check_baseline(baseline: Any, x_shape: tuple[int, ...], dtype: np.dtype) -> 
     return np.array(b, dtype=dtype)
 
 
+def _bounds(min: float | None, max: float | None, include_min: bool = True, include_max: bool = True) -> str:
+    """What a range accepts, in words: ``>= 1``, ``< 1``, ``in [0, 1)``."""
+    if min is not None and max is not None:
+        return f"in {'[' if include_min else '('}{min}, {max}{']' if include_max else ')'}"
+    if min is not None:
+        return f"{'>=' if include_min else '>'} {min}"
+    if max is not None:
+        return f"{'<=' if include_max else '<'} {max}"
+    return ""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+@overload
+def check_int(value: Any, name: str, *, min: int | None = None, max: int | None = None,
+              allow_none: Literal[False] = False) -> int: ...
+
+
+@overload
+def check_int(value: Any, name: str, *, min: int | None = None, max: int | None = None,
+              allow_none: bool = ...) -> int | None: ...
+
+
+def check_int(value: Any, name: str, *, min: int | None = None, max: int | None = None,
+              allow_none: bool = False) -> int | None:
+    """``value`` as a Python int in ``[min, max]`` (bounds included; None: unbounded).
+
+    Python and numpy integers are accepted, ``bool`` is not (``True`` is rarely meant as ``1``).
+
+    Raises
+    ------
+    CdigTypeError
+        ``value`` is not an integer (nor None when ``allow_none``).
+    CdigValueError
+        ``value`` is outside ``[min, max]``.
+
+    Examples
+    --------
+    >>> check_int(np.int64(3), "n_fft", min=1)
+    3
+    >>> check_int(0, "n_fft", min=1)
+    Traceback (most recent call last):
+    ...
+    cdig.core.errors.CdigValueError: n_fft=0 is too small: it must be >= 1
+    """
+    if value is None and allow_none:
+        return None
+    bounds = _bounds(min, max)
+    if not _is_int(value):
+        accepted = f"an int{' ' + bounds if bounds else ''}{' or None' if allow_none else ''}"
+        raise CdigTypeError(f"{name} must be {accepted}, got {value!r}")
+    v = int(value)
+    if min is not None and v < min:
+        raise CdigValueError(f"{name}={v!r} is too small: it must be {bounds}")
+    if max is not None and v > max:
+        raise CdigValueError(f"{name}={v!r} is too large: it must be {bounds}")
+    return v
+
+
+@overload
+def check_real(value: Any, name: str, *, min: float | None = None, max: float | None = None,
+               include_min: bool = True, include_max: bool = True, allow_none: Literal[False] = False,
+               finite: bool = True) -> float: ...
+
+
+@overload
+def check_real(value: Any, name: str, *, min: float | None = None, max: float | None = None,
+               include_min: bool = True, include_max: bool = True, allow_none: bool = ...,
+               finite: bool = True) -> float | None: ...
+
+
+def check_real(value: Any, name: str, *, min: float | None = None, max: float | None = None,
+               include_min: bool = True, include_max: bool = True, allow_none: bool = False,
+               finite: bool = True) -> float | None:
+    """``value`` as a Python float within the bounds (``include_min``/``include_max``: closed ends).
+
+    Python and numpy integers and floats are accepted, ``bool`` is not. NaN is always refused; so is
+    ±inf when ``finite`` (the default).
+
+    Raises
+    ------
+    CdigTypeError
+        ``value`` is not a real number (nor None when ``allow_none``).
+    CdigValueError
+        ``value`` is NaN, infinite while ``finite``, or outside the bounds.
+
+    Examples
+    --------
+    >>> check_real(np.float32(0.5), "threshold", min=0, max=1, include_min=False)
+    0.5
+    >>> check_real(0, "threshold", min=0, max=1, include_min=False)
+    Traceback (most recent call last):
+    ...
+    cdig.core.errors.CdigValueError: threshold=0.0 is too small: it must be in (0, 1]
+    """
+    if value is None and allow_none:
+        return None
+    bounds = _bounds(min, max, include_min, include_max)
+    if not (_is_int(value) or isinstance(value, (float, np.floating))):
+        kind = "a finite real number" if finite else "a real number"
+        accepted = f"{kind}{' ' + bounds if bounds else ''}{' or None' if allow_none else ''}"
+        raise CdigTypeError(f"{name} must be {accepted}, got {value!r}")
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range
+        v = np.inf if value > 0 else -np.inf
+    if np.isnan(v) or (finite and np.isinf(v)):
+        extra = f" {bounds}" if bounds else ""
+        raise CdigValueError(f"{name}={v!r}: it must be a {'finite ' if finite else ''}number{extra}")
+    if min is not None and (v < min if include_min else v <= min):
+        raise CdigValueError(f"{name}={v!r} is too small: it must be {bounds}")
+    if max is not None and (v > max if include_max else v >= max):
+        raise CdigValueError(f"{name}={v!r} is too large: it must be {bounds}")
+    return v
+
+
+def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``choices`` (``True`` does not stand for ``1``), else a CdigValueError.
+
+    Examples
+    --------
+    >>> check_choice("reflect", "edges", ("reflect", "shrink"))
+    'reflect'
+    >>> check_choice("wrap", "edges", ("reflect", "shrink"))
+    Traceback (most recent call last):
+    ...
+    cdig.core.errors.CdigValueError: edges='wrap' is not accepted: it must be 'reflect' or 'shrink'
+    """
+    choices = tuple(choices)
+    for c in choices:
+        try:
+            same = isinstance(value, (bool, np.bool_)) == isinstance(c, (bool, np.bool_)) and bool(value == c)
+        except (TypeError, ValueError):  # e.g. an array compared with a string
+            same = False
+        if same:
+            return c
+    names = [repr(c) for c in choices]
+    accepted = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else "".join(names)
+    raise CdigValueError(f"{name}={value!r} is not accepted: it must be {accepted}")
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a Python bool; Python and numpy booleans are accepted, ``0``/``1`` are not."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise CdigTypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 @overload
 def check_positive_int(value: Any, name: str, minimum: int = 1, allow_none: Literal[False] = False) -> int: ...
 
@@ -72,19 +233,13 @@ def check_positive_int(value: Any, name: str, minimum: int = 1, allow_none: bool
 
 
 def check_positive_int(value: Any, name: str, minimum: int = 1, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise CdigTypeError(f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, got {value!r}")
-    if value < minimum:
-        raise CdigValueError(f"{name}={value} is too small: it must be >= {minimum}")
-    return int(value)
+    """:func:`check_int` with a lower bound only (``minimum``, 1 by default)."""
+    return check_int(value, name, min=minimum, allow_none=allow_none)
 
 
 def check_steps(n_steps: Any, method: str, rtol: Any, max_steps: Any) -> None:
     """``n_steps`` is an int (checked against the rule in :func:`cdig.core.rules.get_rule`) or ``"auto"``."""
-    if not isinstance(method, str) or method not in RULES:
-        raise CdigValueError(f"method={method!r} is not an integration rule; accepted: {', '.join(sorted(RULES))}")
+    check_choice(method, "method", sorted(RULES))
     if isinstance(n_steps, str):
         if n_steps != "auto":
             raise CdigValueError(f"n_steps={n_steps!r}: accepted are a positive int or 'auto'")
@@ -106,9 +261,8 @@ class Layout:
     @classmethod
     def make(cls, shape: tuple[int, ...], time_axis: Any) -> "Layout":
         ndim = len(shape)
-        if isinstance(time_axis, bool) or not isinstance(time_axis, (int, np.integer)):
-            raise CdigTypeError(f"time_axis must be an int, got {time_axis!r}")
-        ax = int(time_axis) + ndim if time_axis < 0 else int(time_axis)
+        axis = check_int(time_axis, "time_axis")
+        ax = axis + ndim if axis < 0 else axis
         if not 1 <= ax < ndim:
             raise CdigValueError(
                 f"time_axis={time_axis} is not valid for an input of shape {shape}: the batch axis is 0, "

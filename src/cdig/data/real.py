@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.checks import check_choice
 from ..core.errors import CdigValueError
 
 __all__ = ["UCRDataset", "load_ucr", "load_mitdb", "load_airline", "data_folder", "available", "PACKAGES",
@@ -140,8 +141,7 @@ def load_ucr(name: str, split: str = "train") -> UCRDataset:
     """
     from ..io import read_ts
 
-    if split not in ("train", "test"):
-        raise CdigValueError(f"split must be 'train' or 'test', got {split!r}")
+    check_choice(split, "split", ("train", "test"))
     folder = data_folder(name)
     path = folder / f"{name}_{split.upper()}.ts"
     if not path.is_file():

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..core.attribution import Attribution
+from ..core.checks import check_bool, check_choice
 from ..core.errors import CdigTypeError, CdigValueError
 
 __all__ = ["windows", "Windows", "Stitched", "TAILS", "STITCHABLE"]
@@ -118,10 +119,8 @@ class Windows:
                                 f"{type(signal).__name__} does not") from None
         if dtype.kind not in "fiu":
             raise CdigTypeError(f"signal has dtype {dtype}; expected real numbers")
-        if not isinstance(channels_first, (bool, np.bool_)):
-            raise CdigTypeError(f"channels_first must be True or False, got {channels_first!r}")
-        if tail not in TAILS:
-            raise CdigValueError(f"tail={tail!r}; accepted: {list(TAILS)}")
+        check_bool(channels_first, "channels_first")
+        check_choice(tail, "tail", TAILS)
         if fs is not None:
             try:
                 fs = float(fs)
@@ -253,8 +252,7 @@ class Windows:
                                 "e.g. maps['time']")
         if not isinstance(att, Attribution):
             raise CdigTypeError(f"stitch takes an Attribution of the windows, got {type(att).__name__}")
-        if how not in ("mean", "sum"):
-            raise CdigValueError(f"how={how!r}; accepted: 'mean' (average over overlapping windows) or 'sum'")
+        check_choice(how, "how", ("mean", "sum"))  # 'mean': average over overlapping windows
         if att.domain not in STITCHABLE:
             raise CdigValueError(
                 f"cannot stitch a {att.domain!r} map: only maps that live on the windows' time axis can be put "

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import CdigTypeError, CdigValueError
+from ..core.checks import check_real
+from ..core.errors import CdigValueError
 from .base import Domain, time_coords
 from .magphase import ROUNDOFF, check_zero_tol, complex_from_parts, machine_eps, zero_threshold
 
@@ -116,14 +117,8 @@ class ComplexCepstrum(Domain):
     dims = ("channel", "quefrency")
 
     def __init__(self, eps: float = 1e-8, zero_tol: float | None = None) -> None:
-        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)):
-            raise CdigTypeError(f"eps must be a positive float, got {eps!r}")
-        if not 0 < float(eps) < np.inf:
-            raise CdigValueError(
-                f"eps={eps!r}: the offset added to magnitudes before the log must be positive and finite "
-                "(e.g. 1e-8)"
-            )
-        self.eps = float(eps)
+        # the offset added to magnitudes before the log
+        self.eps = check_real(eps, "eps", min=0, include_min=False)
         self.zero_tol = check_zero_tol(zero_tol)
         self.n_times_: int | None = None
         self.theta_: np.ndarray | None = None

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.checks import check_choice
 from ..core.errors import CdigValueError
 from .base import Domain
 from .magphase import complex_from_parts
@@ -76,8 +77,7 @@ class DCT(Domain):
     dims = ("channel", "frequency")
 
     def __init__(self, type: int = 2, norm: str = "ortho") -> None:
-        if isinstance(type, bool) or type not in (2, 3):
-            raise CdigValueError(f"type={type!r}: accepted DCT types are 2 (DCT-II) and 3 (DCT-III)")
+        check_choice(type, "type", (2, 3))  # DCT-II, DCT-III
         if norm != "ortho":
             raise CdigValueError(
                 f"norm={norm!r}: only norm='ortho' is supported (other scalings give the same attributions)"

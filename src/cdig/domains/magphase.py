@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import CdigTypeError, CdigValueError
+from ..core.checks import check_real
+from ..core.errors import CdigValueError
 from .base import Domain
 
 __all__ = ["MagnitudePhase"]
@@ -57,16 +58,8 @@ def machine_eps(dtype: Any) -> float:
 
 def check_zero_tol(zero_tol: Any) -> float | None:
     """``zero_tol`` as a float in ``[0, 1)`` (or None: by precision), else a clear error."""
-    if zero_tol is None:
-        return None
-    if isinstance(zero_tol, bool) or not isinstance(zero_tol, (int, float, np.floating, np.integer)):
-        raise CdigTypeError(f"zero_tol must be a float (relative to Σ|x_t|) or None, got {zero_tol!r}")
-    if not 0 <= float(zero_tol) < 1:
-        raise CdigValueError(
-            f"zero_tol={zero_tol!r}: the magnitude below which a bin counts as zero, relative to the sum of the "
-            "signal's absolute values, must be in [0, 1) (e.g. 1e-10; 0: only exact zeros; None: by precision)"
-        )
-    return float(zero_tol)
+    # the magnitude below which a bin counts as zero, relative to the sum of the signal's absolute values
+    return check_real(zero_tol, "zero_tol", min=0, max=1, include_max=False, allow_none=True)
 
 
 def zero_threshold(zero_tol: float | None, dtype: Any) -> float:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.checks import check_bool, check_choice
 from ..core.errors import CdigTypeError, CdigValueError
 from .base import Domain
 
@@ -89,11 +90,8 @@ class STFT(Domain):
                 "every frame cannot be reconstructed; use hop_length <= n_fft"
             )
         self.hop_length = int(hop_length)
-        if not isinstance(center, (bool, np.bool_)):
-            raise CdigTypeError(f"center must be True or False, got {center!r}")
-        self.center = bool(center)
-        if pad_mode not in ("constant", "reflect"):
-            raise CdigValueError(f"pad_mode={pad_mode!r}; accepted: 'constant' (zeros) or 'reflect'")
+        self.center = check_bool(center, "center")
+        check_choice(pad_mode, "pad_mode", ("constant", "reflect"))  # 'constant': zeros
         self.pad_mode = pad_mode
         self.window = window
         self.window_ = self._window_values(window, self.n_fft)

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import CdigTypeError, CdigValueError
+from ..core.checks import check_choice, check_int
+from ..core.errors import CdigValueError
 from .base import Domain, time_coords
 
 __all__ = ["TrendSeason", "decomposition_matrices"]
@@ -148,15 +149,9 @@ class TrendSeason(Domain):
     dims = ("channel", "component", "time")
 
     def __init__(self, period: int, trend_window: int | None = None, *, edges: str = "reflect") -> None:
-        for arg, v in (("period", period), ("trend_window", trend_window)):
-            if v is None and arg == "trend_window":
-                continue
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                raise CdigTypeError(f"{arg} must be an int (samples), got {v!r}")
-            if v < 2:
-                raise CdigValueError(f"{arg}={v}: must be at least 2 samples")
-        if edges not in ("reflect", "shrink"):
-            raise CdigValueError(f"edges={edges!r}: accepted 'reflect' or 'shrink'")
+        check_int(period, "period", min=2)
+        check_int(trend_window, "trend_window", min=2, allow_none=True)
+        check_choice(edges, "edges", ("reflect", "shrink"))
         self.period = int(period)
         self.trend_window = None if trend_window is None else int(trend_window)
         self.edges = edges

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.checks import check_choice
 from ..core.errors import CdigTypeError, CdigValueError
 from .base import Domain, time_coords
 
@@ -216,8 +217,7 @@ class Wavelet(Domain):
             raise CdigValueError(f"unknown wavelet {wavelet!r}; accepted: {', '.join(WAVELETS)}")
         if level is not None and (isinstance(level, bool) or not isinstance(level, (int, np.integer)) or level < 1):
             raise CdigValueError(f"level={level!r}: give a positive integer number of levels, or None for the maximum")
-        if mode not in MODES:
-            raise CdigValueError(f"mode={mode!r} is not supported; accepted: {', '.join(MODES)}")
+        check_choice(mode, "mode", MODES)
         self.wavelet = wavelet
         self.level = None if level is None else int(level)
         self.mode = mode

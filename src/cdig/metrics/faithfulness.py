@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.checks import check_positive_int
+from ..core.checks import check_choice, check_positive_int
 from ..core.errors import CdigValueError
 from ._common import Setup, check_fractions, setup
 
@@ -161,8 +161,7 @@ def insertion(model: Any, x: Any, attribution: Any, *, target: Any = None, fract
 def _curves(kind: str, model: Any, x: Any, att: Any, target: Any, fractions: Any, order: str, n_random: Any,
             seed: Any, domain: Any, time_axis: Any, extra: Any, ibs: Any, backend: Any) -> Curves:
     f = check_fractions(DEFAULT_FRACTIONS if fractions is None else fractions)
-    if order not in ("signed", "absolute"):
-        raise CdigValueError(f"order must be 'signed' or 'absolute', got {order!r}")
+    check_choice(order, "order", ("signed", "absolute"))
     n_random = check_positive_int(n_random, "n_random")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise CdigValueError(f"seed must be an integer, got {seed!r}")

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.checks import check_choice
 from ..core.errors import CdigValueError
 from ._mpl import CMAP, NEGATIVE, POSITIVE, SampleIndexError, axis_label, check_sample, new_figure, symmetric_limit  # noqa: F401
 
@@ -103,8 +104,7 @@ def plot_stft(att: Any, sample: int = 0, *, channels: str = "sum", fmax: float |
     2
     """
     s = check_sample(att, sample)
-    if channels not in ("sum", "each"):
-        raise CdigValueError(f"channels={channels!r} is not accepted; accepted: 'sum', 'each'")
+    check_choice(channels, "channels", ("sum", "each"))
     v = np.asarray(att.values[s], dtype=float)
     v = v.reshape((-1,) + v.shape[-2:])
     f = _coord(att, "frequency", v.shape[1])
@@ -157,8 +157,7 @@ def plot_wavelet(att: Any, sample: int = 0, *, kind: str = "bars", title: str | 
     matplotlib.figure.Figure
     """
     s = check_sample(att, sample)
-    if kind not in ("bars", "scalogram"):
-        raise CdigValueError(f"kind={kind!r} is not accepted; accepted: 'bars', 'scalogram'")
+    check_choice(kind, "kind", ("bars", "scalogram"))
     v = np.asarray(att.values[s], dtype=float)
     v = v.reshape(-1, v.shape[-1])
     per_level = att.extras.get("per_level")
