@@ -25,8 +25,8 @@ import torch
 
 import cdig
 from cdig.data.real import load_ucr
-from cdig.demo import make_model, train_classifier
 from cdig.plot import plot_bands, plot_fourier
+from cdig.training import make_model, train_classifier
 
 FS = 0.1  # Hz: one reading every 10 s
 HALF_BIN = 0.5 / (1460 / FS)  # half the Fourier bin spacing, Hz

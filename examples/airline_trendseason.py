@@ -27,8 +27,8 @@ from torch import nn
 
 import cdig
 from cdig.data.real import load_airline
-from cdig.demo import train_regressor
 from cdig.plot import plot_trend
+from cdig.training import train_regressor
 
 WINDOW, HORIZON, PERIOD = 48, 12, 12
 TEST_MONTHS = 24  # the last two years are never a training target

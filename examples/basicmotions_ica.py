@@ -27,8 +27,8 @@ from sklearn.decomposition import FastICA
 
 import cdig
 from cdig.data.real import load_ucr
-from cdig.demo import make_model, train_classifier
 from cdig.plot import plot_ica
+from cdig.training import make_model, train_classifier
 
 CHANNELS = ("acc x", "acc y", "acc z", "gyro x", "gyro y", "gyro z")
 

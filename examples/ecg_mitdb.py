@@ -27,8 +27,8 @@ from torch import nn
 
 import cdig
 from cdig.data.real import load_mitdb
-from cdig.demo import train_regressor
 from cdig.plot import plot_stft, plot_time
+from cdig.training import train_regressor
 
 PAST, FUTURE = 540, 180          # samples: 1.5 s in, 0.5 s forecast
 TRAIN_END = 6500                 # training windows end before this sample (the anomaly starts at 6936)

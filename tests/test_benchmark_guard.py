@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+from cdig.testing import requires_captum, requires_sklearn
+
+pytestmark = [pytest.mark.slow, requires_captum, requires_sklearn]
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("captum")
-pytest.importorskip("sklearn")
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 

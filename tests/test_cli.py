@@ -8,6 +8,7 @@ import pytest
 
 import cdig
 from cdig.cli import build_parser, main
+from cdig.testing import requires_matplotlib, requires_sklearn, requires_torch
 
 
 def test_top_level_help_lists_commands(capsys):
@@ -62,10 +63,10 @@ def test_parser_defaults():
     assert build_parser().parse_args(["demo", "--steps", "AUTO", "--no-progress"]).steps == "auto"
 
 
+@requires_torch
+@requires_sklearn
+@requires_matplotlib
 def test_demo_runs_and_says_where(tmp_path, capsys):
-    pytest.importorskip("torch")
-    pytest.importorskip("sklearn")
-    pytest.importorskip("matplotlib")
     out = tmp_path / "out"
     code = main(["demo", "--out", str(out), "--epochs", "4", "--samples", "4", "--steps", "8", "--no-progress"])
     assert code == 0

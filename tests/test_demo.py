@@ -7,10 +7,11 @@ import pytest
 
 import cdig
 from cdig.demo import DEFAULT_EPOCHS, DEFAULT_STEPS, _balanced, run_demo
+from cdig.testing import requires_matplotlib, requires_sklearn
+
+pytestmark = [requires_sklearn, requires_matplotlib]
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("sklearn")
-pytest.importorskip("matplotlib")
 
 NPZ = ("time.npz", "fourier.npz", "ica.npz", "explained.npz")
 PNG = ("time.png", "fourier.png", "ica.png", "fourier_mean.png")

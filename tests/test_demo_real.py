@@ -8,11 +8,11 @@ import pytest
 import cdig
 from cdig.cli import main
 from cdig.demo_real import ACSF1_BANDS, _round_robin, run_real_demo
+from cdig.testing import requires_matplotlib
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, requires_matplotlib]
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("matplotlib")
 real = pytest.importorskip("cdig.data.real")
 if not real.available():
     pytest.skip("sktime's data files are not installed (pip install 'cdig[examples]')", allow_module_level=True)

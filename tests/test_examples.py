@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from cdig.testing import requires_matplotlib, requires_nbclient, requires_sklearn, requires_torch
 
-pytest.importorskip("torch")
-pytest.importorskip("matplotlib")
-pytest.importorskip("sklearn")
+pytestmark = [pytest.mark.slow, requires_torch, requires_matplotlib, requires_sklearn]
+
 real = pytest.importorskip("cdig.data.real")
 if not real.available():
     pytest.skip("sktime's data files are not installed (pip install 'cdig[examples]')", allow_module_level=True)
@@ -87,11 +86,11 @@ def test_airline_trendseason(tmp_path):
         assert (out / name).is_file(), name
 
 
+@requires_nbclient
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_executes(name, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
     monkeypatch.setenv("CDIG_QUICK", "1")
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     nb = nbformat.read(EXAMPLES / "notebooks" / name, as_version=4)

@@ -5,6 +5,7 @@ import pytest
 
 from cdig import CdigValueError
 from cdig.io import load_data, load_model, predict, read_ts
+from cdig.testing import requires_torch
 
 TS_HEADER = "@problemName toy\n@univariate false\n@dimensions 2\n@equalLength true\n@classLabel true a b\n@data\n"
 
@@ -94,8 +95,8 @@ def test_data_of_wrong_rank(tmp_path):
     ("junk.pt", b"junk", "cannot load as TorchScript"),
     ("junk.pt2", b"junk", "cannot load as a torch.export program"),
 ])
+@requires_torch
 def test_model_errors_name_the_file(tmp_path, name, content, message):
-    pytest.importorskip("torch")
     p = tmp_path / name
     if content is not None:
         p.write_bytes(content)

@@ -7,7 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
+from cdig.testing import requires_matplotlib
+
+pytestmark = requires_matplotlib
+
 torch = pytest.importorskip("torch")
 sklearn_decomposition = pytest.importorskip("sklearn.decomposition")
 

@@ -15,10 +15,11 @@ from cdig import Attribution
 from cdig.cli import main
 from cdig.core.errors import CdigTypeError, CdigValueError
 from cdig.report import coefficient_label, read_folder, write_report
+from cdig.testing import requires_matplotlib, requires_sklearn
+
+pytestmark = [requires_matplotlib, requires_sklearn]
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("matplotlib")
-pytest.importorskip("sklearn")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 N, C, T, FS = 6, 3, 64, 32.0

@@ -135,11 +135,10 @@ def explain(
         get_rule(method, n_steps)  # validates n_steps against the rule
     auto = check_batch_size(internal_batch_size, memory_budget)
     fixed_batch = None if auto or isinstance(internal_batch_size, str) else internal_batch_size
+    budget = (parse_bytes(memory_budget) if memory_budget is not None else -1) if auto else None
     s = prepare(model, x, target=target, time_axis=time_axis, additional_forward_args=additional_forward_args,
-                 internal_batch_size=fixed_batch, backend=backend, n_steps=n_steps,
-                 method=method, rtol=rtol, max_steps=max_steps, progress=progress)
-    if auto:
-        s.run.auto_budget = parse_bytes(memory_budget) if memory_budget is not None else -1
+                internal_batch_size=fixed_batch, backend=backend, n_steps=n_steps,
+                method=method, rtol=rtol, max_steps=max_steps, progress=progress, auto_budget=budget)
     be, xb, xn, layout, run = s.be, s.xb, s.xn, s.layout, s.run
     if fs is not None and (isinstance(fs, bool) or not isinstance(fs, (int, float, np.number))
                            or not 0 < fs < np.inf):

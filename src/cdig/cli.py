@@ -130,8 +130,21 @@ class CliError(Exception):
     """A problem with the user's files or options: one line, ``cdig COMMAND: error: ...``, exit status 2."""
 
 
-#: Domain names ``cdig explain`` accepts: cdig's named domains, plus ``bands`` (EEG rhythms, needs --fs).
-_HZ_DOMAINS = ("bands",)
+def _domain_names() -> list[str]:
+    """Domain names ``cdig explain`` accepts (derived from the registered domains): :data:`cdig.DOMAINS`,
+    then those made from --fs alone (``needs_fs``, e.g. ``bands``, EEG rhythms)."""
+    from .domains import names
+
+    return names(with_fs=True)
+
+
+def _hz_domains() -> list[str]:
+    """The domains of :func:`_domain_names` that need --fs."""
+    from .domains import DOMAINS
+
+    return [d for d in _domain_names() if d not in DOMAINS]
+
+
 #: Domains with a figure in :mod:`cdig.plot`.
 _EXPLAIN_DESCRIPTION = """\
 Explain a saved model's output on a data file with cross-domain Integrated Gradients, in the time
@@ -179,12 +192,9 @@ package (torch, keras, scikit-learn, matplotlib) is missing."""
 
 
 def _domain_name(text: str) -> str:
-    from .domains import DOMAINS
-
     key = text.strip().lower()
-    if key not in DOMAINS and key not in _HZ_DOMAINS:
-        raise argparse.ArgumentTypeError(
-            f"unknown domain {text!r}; accepted: {', '.join([*DOMAINS, *_HZ_DOMAINS])}")
+    if key not in _domain_names():
+        raise argparse.ArgumentTypeError(f"unknown domain {text!r}; accepted: {', '.join(_domain_names())}")
     return key
 
 
@@ -211,14 +221,13 @@ def _add_explain(sub: Any) -> None:
     p.add_argument("model", metavar="MODEL", help="the model file: .pt/.pth, .pt2, .keras, .h5, or a SavedModel folder")
     p.add_argument("data", metavar="DATA", help="the data file: .npy, .npz, .csv or .ts")
     p.add_argument("--domain", dest="domains", metavar="NAME", action="append", type=_domain_name,
-                   help="a domain to explain in, repeatable: time, fourier, ica, dct, wavelet, magphase, "
-                        "cepstrum, bands (default: time and fourier)")
+                   help=f"a domain to explain in, repeatable: {', '.join(_domain_names())} (default: time and fourier)")
     p.add_argument("--target", type=_target, default="auto",
                    help="output index to explain for every sample, 'argmax' (the predicted class) or "
                         "'auto': argmax for outputs with several columns, the output itself when scalar "
                         "(default: %(default)s)")
     p.add_argument("--fs", metavar="HZ", type=_positive_float, default=None,
-                   help="sampling rate in Hz: coordinates in s and Hz (needed by the bands domain)")
+                   help=f"sampling rate in Hz: coordinates in s and Hz (needed by the {', '.join(_hz_domains())} domain)")
     p.add_argument("--out", metavar="DIR", default="cdig-explain",
                    help="folder for the results, created if needed (default: %(default)s)")
     p.add_argument("--steps", metavar="S", type=_steps, default=50,
@@ -240,19 +249,18 @@ def _add_explain(sub: Any) -> None:
 
 
 def _run_explain(args: argparse.Namespace) -> int:
-    import json
     import time
     from pathlib import Path
 
     import numpy as np
 
     from .core.errors import CdigError
-    from .demo import deltas_summary
     from .io import load_data, load_model, predict
+    from .results import ResultWriter, deltas_summary
 
     t_start = time.perf_counter()
     domains = list(dict.fromkeys(args.domains or ["time", "fourier"]))
-    needs_hz = [d for d in domains if d in _HZ_DOMAINS]
+    needs_hz = [d for d in domains if d in _hz_domains()]
     if needs_hz and args.fs is None:
         raise CliError(f"the {', '.join(needs_hz)} domain needs the sampling rate: give --fs HZ")
     try:
@@ -282,7 +290,7 @@ def _run_explain(args: argparse.Namespace) -> int:
 
     import cdig
 
-    doms = [cdig.FrequencyBands(fs=args.fs) if d == "bands" else d for d in domains]
+    doms = [cdig.domains.make(d, fs=args.fs) if d in _hz_domains() else d for d in domains]
     baselines = x.mean(axis=0, keepdims=True) if args.baseline == "mean" else None
     xin: Any = x
     if framework == "torch":
@@ -298,17 +306,22 @@ def _run_explain(args: argparse.Namespace) -> int:
         raise CliError(f"{args.model} on {args.data} (shape {x.shape}): {_squash(e)}") from None
     t_explain = time.perf_counter() - t_start
 
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files: list[str] = []
-    notes: list[str] = []
-    for name, att in maps.items():
-        files.append(att.save(out_dir / f"{name}.npz").name)
-    files += _write_netcdf(maps, out_dir, notes)
+    writer = ResultWriter(args.out)
+    writer.save_maps(maps)
+    writer.save_netcdf(maps)
     if args.figures:
-        files += _write_figures(maps, out_dir, args.progress, notes)
-    summary: dict[str, Any] = {
-        "cdig_version": __version__,
+        from functools import partial
+
+        import matplotlib  # noqa: F401 - missing: exit status 1 with the install hint, not one note per figure
+
+        from .plot import plot_attribution
+        from .plot import summary as plot_summary
+
+        draws = {name: partial(plot_attribution, att, 0, title=f"{name} IG of the first explained sample")
+                 for name, att in maps.items()}
+        draws["summary"] = partial(plot_summary, maps, 0, title="The first explained sample in every domain")
+        writer.save_figures(draws, progress=args.progress, desc="cdig explain: figures", keep_going=True)
+    summary = writer.write_summary({
         "model": {"file": str(Path(args.model).resolve()), "framework": framework},
         "data": {"file": str(Path(args.data).resolve()), "n_samples": n_total, "explained_shape": list(x.shape)},
         "target": {"rule": target_note, "per_sample": _jsonable_target(target, len(x)),
@@ -321,26 +334,23 @@ def _run_explain(args: argparse.Namespace) -> int:
                      "internal_batch_size": args.batch_size, "samples": args.samples, "npz_key": args.npz_key,
                      "channels": args.channels},
         "runtime_s": {"explain": round(t_explain, 3), "total": round(time.perf_counter() - t_start, 3)},
-        "notes": notes,
-        "out_dir": str(out_dir.resolve()),
-        "files": files + ["summary.json"],
-    }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        "notes": writer.notes,
+    })
     print(f"cdig explain: {len(x)} sample(s) of {args.data} in {', '.join(maps)}; max relative |delta| "
           + ", ".join(f"{k} {v['max_relative_delta']:.1e}" for k, v in summary["deltas"].items())
           + ("; estimated relative map error " + ", ".join(
               f"{k} {v['max_relative_map_error']:.1e}" for k, v in summary["deltas"].items()
               if "max_relative_map_error" in v) if args.steps == "auto" else ""))
-    for note in notes:
+    for note in summary["notes"]:
         print(f"  note: {note}")
     print(f"  wrote {len(summary['files'])} files to {summary['out_dir']}: {', '.join(summary['files'])}")
     return 0
 
 
 def _squash(e: BaseException) -> str:
-    from .io import _one_line
+    from .core.errors import one_line
 
-    return _one_line(e)
+    return one_line(e)
 
 
 def _choose_target(choice: int | str, out: Any, model_path: str) -> tuple[Any, str]:
@@ -366,64 +376,6 @@ def _choose_target(choice: int | str, out: Any, model_path: str) -> tuple[Any, s
 
 def _jsonable_target(target: Any, n: int) -> list[Any]:
     return list(target) if isinstance(target, list) else [target] * n
-
-
-def _write_netcdf(maps: Any, out_dir: Any, notes: list[str]) -> list[str]:
-    try:
-        import xarray as xr
-    except ImportError:
-        notes.append("NetCDF maps skipped: xarray is not installed (pip install xarray netCDF4)")
-        return []
-    files: list[str] = []
-    for name, att in maps.items():
-        dims = ("sample", *att.dims)
-        coords = {k: v for k, v in att.coords.items() if k in dims and len(v) == att.values.shape[dims.index(k)]}
-        da = xr.DataArray(att.values, dims=dims, coords=coords, name=f"{name}_attribution",
-                          attrs={"domain": name, "units": str(att.units)})
-        ds = xr.Dataset({da.name: da, "delta": ("sample", att.delta), "output": ("sample", att.output)})
-        try:
-            ds.to_netcdf(out_dir / f"{name}.nc")
-        except Exception as e:  # noqa: BLE001 - e.g. no NetCDF engine installed
-            notes.append(f"NetCDF maps skipped: {_squash(e)}")
-            return files
-        files.append(f"{name}.nc")
-    return files
-
-
-def _write_figures(maps: Any, out_dir: Any, progress: bool, notes: list[str]) -> list[str]:
-    """One figure per domain (``DOMAIN.png``, the first explained sample) and ``summary.png`` (all domains)."""
-    import matplotlib.pyplot as plt
-
-    from .plot import plot_attribution, summary
-
-    bar = None
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(maps) + 1, desc="cdig explain: figures", unit="fig", leave=False)
-        except ImportError:
-            pass
-    files = []
-
-    def save(name: str, draw: Callable[[], Any]) -> None:
-        try:
-            fig = draw()
-        except Exception as e:  # noqa: BLE001 - a figure must not cost the user the maps already written
-            notes.append(f"no figure for {name}: {_squash(e)}")
-        else:
-            fig.savefig(out_dir / f"{name}.png", dpi=100)
-            plt.close(fig)
-            files.append(f"{name}.png")
-        if bar is not None:
-            bar.update(1)
-
-    for name, att in maps.items():
-        save(name, lambda: plot_attribution(att, 0, title=f"{name} IG of the first explained sample"))  # noqa: B023
-    save("summary", lambda: summary(maps, 0, title="The first explained sample in every domain"))
-    if bar is not None:
-        bar.close()
-    return files
 
 
 # --- report ---------------------------------------------------------------------------------------

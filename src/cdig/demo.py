@@ -5,9 +5,10 @@ Trains a small 1-D CNN on :func:`cdig.data.load_bands_sources` (the class is dec
 and ICA domains, checks that the explanations find the planted band and the planted source, and
 writes maps, a JSON summary and figures into one folder.
 
-:func:`train_classifier`, :func:`train_regressor` and :func:`make_model` are also the training
-loops and the classifier of the real-data examples (``examples/`` and ``cdig demo --real``,
-:mod:`cdig.demo_real`).
+The network and its training loop live in :mod:`cdig.training` (``cdig.demo.make_model``,
+``cdig.demo.train_classifier`` and ``cdig.demo.train_regressor`` are aliases of them); the folder is
+written by :class:`cdig.results.ResultWriter`, the one writer of ``cdig demo``, ``cdig demo --real``
+and ``cdig explain``, which ``cdig report`` reads.
 
 This module is an edge: it uses cdig's public API, and nothing in the core imports it. torch,
 scikit-learn and matplotlib are imported when :func:`run_demo` runs (``pip install 'cdig[all]'``).
@@ -21,7 +22,8 @@ Files written into ``out_dir``:
     The explained samples: ``x`` ``(n, C, T)``, ``y`` (true class), ``predicted``, ``index`` (row
     in the data set), ``sources`` (true sources), ``frequency`` (planted frequency, Hz).
 ``summary.json``
-    Accuracy, per-domain completeness errors, the planted-truth checks, settings, runtimes, files.
+    ``schema_version`` (:data:`cdig.results.SCHEMA_VERSION`), accuracy, per-domain completeness
+    errors, the planted-truth checks, settings, runtimes, files.
 ``time.png``, ``fourier.png``, ``ica.png``
     One explained class-1 sample per domain; ``fourier_mean.png``: the Fourier map averaged over
     the explained samples of each class.
@@ -29,21 +31,19 @@ Files written into ``out_dir``:
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .core.errors import CdigValueError
+from .results import ResultWriter, deltas_summary
+from .training import BATCH_SIZE, LEARNING_RATE, make_model, torch_settings, train_classifier, train_regressor
 
-__all__ = ["run_demo", "make_model", "train_classifier", "train_regressor", "DEFAULT_EPOCHS", "DEFAULT_STEPS",
-           "TEST_FRACTION"]
+__all__ = ["run_demo", "make_model", "train_classifier", "train_regressor", "deltas_summary", "DEFAULT_EPOCHS",
+           "DEFAULT_STEPS", "TEST_FRACTION"]
 
 #: Training epochs of the default demo (the CNN reaches ~100% held-out accuracy in a few).
 DEFAULT_EPOCHS = 6
@@ -51,166 +51,6 @@ DEFAULT_EPOCHS = 6
 DEFAULT_STEPS = 32
 #: Share of the data set held out for accuracy and explanation.
 TEST_FRACTION = 0.25
-BATCH_SIZE = 32
-LEARNING_RATE = 3e-3
-
-
-def make_model(n_channels: int, n_classes: int = 2, width: int = 16, *, n_layers: int = 2, stride: int = 1) -> Any:
-    """The demo's CNN: smooth (GELU) convolutions, global average pooling, a linear read-out.
-
-    Smooth activations keep the integrand of IG smooth, so a few Gauss–Legendre points suffice.
-    The first convolution has 15 taps, the others 9; ``stride > 1`` shortens long series (e.g.
-    ACSF1's 1460 steps) at every layer.
-
-    Parameters
-    ----------
-    n_channels, n_classes, width : int
-        Input channels, outputs (logits) and feature maps per convolution.
-    n_layers : int
-        Convolutions (default 2, the synthetic demo's network).
-    stride : int
-        Stride of every convolution.
-
-    Examples
-    --------
-    >>> import torch
-    >>> model = make_model(3)
-    >>> tuple(model(torch.zeros(2, 3, 256)).shape)
-    (2, 2)
-    >>> tuple(make_model(1, 10, n_layers=3, stride=2)(torch.zeros(2, 1, 1460)).shape)
-    (2, 10)
-    """
-    from torch import nn
-
-    layers: list[Any] = []
-    for i in range(n_layers):
-        k = 15 if i == 0 else 9
-        layers += [nn.Conv1d(n_channels if i == 0 else width, width, kernel_size=k, stride=stride, padding=k // 2),
-                   nn.GELU()]
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(width, n_classes))
-
-
-def train_classifier(model: Any, X: np.ndarray, y: np.ndarray, epochs: int, *, batch_size: int = BATCH_SIZE,
-                     lr: float = LEARNING_RATE, weight_decay: float = 0.0, seed: int = 0,
-                     progress: bool = False, desc: str = "training") -> dict[str, list[float]]:
-    """Train a torch classifier in place with Adam and cross-entropy on the logits ``model(X)``.
-
-    A plain, seeded mini-batch loop (the batch order comes from its own generator, so the caller's
-    random state only decides the initialisation): the training loop of ``cdig demo`` and of the
-    scripts in ``examples/``. The model is left in ``eval()`` mode.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        Maps a float32 batch shaped like ``X`` to logits ``(N, n_classes)``.
-    X : ndarray, shape (N, ...)
-        Inputs (converted to float32).
-    y : ndarray of int, shape (N,)
-        Class indices.
-    epochs : int
-        Passes over the data.
-    batch_size, lr, weight_decay : int, float, float
-        Mini-batch size, Adam's learning rate and (decoupled, AdamW) weight decay.
-    seed : int
-        Seed of the batch order.
-    progress : bool
-        One progress bar over the epochs (tqdm when installed).
-    desc : str
-        The progress bar's label.
-
-    Returns
-    -------
-    dict
-        ``{"loss": [...], "accuracy": [...]}``: the mean training loss and accuracy of each epoch.
-
-    Raises
-    ------
-    CdigValueError
-        ``epochs`` is not a positive integer, or ``X`` and ``y`` hold different numbers of samples.
-
-    Examples
-    --------
-    >>> import torch
-    >>> _ = torch.manual_seed(0)
-    >>> X = np.random.default_rng(0).normal(size=(64, 1, 32)).astype(np.float32)
-    >>> y = (X[:, 0, :16].mean(axis=1) > 0).astype(np.int64)
-    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32, 2))
-    >>> history = train_classifier(model, X, y, epochs=30, lr=1e-2)
-    >>> history["accuracy"][-1] > 0.9
-    True
-    """
-    import torch
-
-    return _fit(torch, model, X, np.asarray(y, dtype=np.int64), epochs, torch.nn.functional.cross_entropy,
-                batch_size, lr, weight_decay, seed, progress, desc, classify=True)
-
-
-def train_regressor(model: Any, X: np.ndarray, Y: np.ndarray, epochs: int, *, batch_size: int = BATCH_SIZE,
-                    lr: float = LEARNING_RATE, weight_decay: float = 0.0, seed: int = 0,
-                    progress: bool = False, desc: str = "training") -> dict[str, list[float]]:
-    """Train a torch regressor (e.g. a forecaster) in place with Adam and the mean squared error.
-
-    The same loop as :func:`train_classifier`, for float targets ``Y`` shaped like ``model(X)``.
-
-    Returns
-    -------
-    dict
-        ``{"loss": [...]}``: the mean training MSE of each epoch.
-
-    Examples
-    --------
-    >>> import torch
-    >>> _ = torch.manual_seed(0)
-    >>> X = np.random.default_rng(0).normal(size=(64, 1, 8)).astype(np.float32)
-    >>> Y = X[:, 0, -2:].copy()                     # "forecast" the last two inputs
-    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8, 2))
-    >>> history = train_regressor(model, X, Y, epochs=60, lr=3e-2)
-    >>> history["loss"][-1] < 0.05 * history["loss"][0]
-    True
-    """
-    import torch
-
-    return _fit(torch, model, X, np.asarray(Y, dtype=np.float32), epochs, torch.nn.functional.mse_loss,
-                batch_size, lr, weight_decay, seed, progress, desc, classify=False)
-
-
-def _fit(torch: Any, model: Any, X: np.ndarray, y: np.ndarray, epochs: int, loss_fn: Any, batch_size: int,
-         lr: float, weight_decay: float, seed: int, progress: bool, desc: str,
-         classify: bool) -> dict[str, list[float]]:
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise CdigValueError(f"epochs={epochs!r}: expected a positive integer")
-    X = np.asarray(X, dtype=np.float32)
-    if len(X) != len(y) or len(X) == 0:
-        raise CdigValueError(f"X has {len(X)} samples and the targets {len(y)}; they must match (and not be empty)")
-    xt, yt = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.ascontiguousarray(y))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay) if weight_decay else \
-        torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(int(seed))
-    history: dict[str, list[float]] = {"loss": [], "accuracy": []} if classify else {"loss": []}
-    bar = _Bar(progress, int(epochs), desc)
-    for _ in range(int(epochs)):
-        model.train()
-        order = torch.randperm(len(xt), generator=gen)
-        total, correct = 0.0, 0
-        for start in range(0, len(order), batch_size):
-            b = order[start:start + batch_size]
-            out = model(xt[b])
-            loss = loss_fn(out, yt[b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(b)
-            if classify:
-                correct += int((out.argmax(dim=1) == yt[b]).sum())
-        history["loss"].append(round(total / len(xt), 6))
-        stats = {"loss": history["loss"][-1]}
-        if classify:
-            history["accuracy"].append(round(correct / len(xt), 4))
-            stats["acc"] = history["accuracy"][-1]
-        bar.update(**stats)
-    bar.close()
-    model.eval()
-    return history
 
 
 def run_demo(
@@ -259,8 +99,9 @@ def run_demo(
     Returns
     -------
     dict
-        The summary also written to ``summary.json`` (keys ``accuracy``, ``deltas``, ``fourier``,
-        ``ica``, ``data``, ``model``, ``settings``, ``runtime_s``, ``out_dir``, ``files``).
+        The summary also written to ``summary.json`` (keys ``schema_version``, ``cdig_version``,
+        ``accuracy``, ``deltas``, ``fourier``, ``ica``, ``data``, ``model``, ``explained``, ``settings``,
+        ``runtime_s``, ``out_dir``, ``files``).
 
     Raises
     ------
@@ -276,15 +117,14 @@ def run_demo(
     from cdig.data import load_bands_sources
     from cdig.plot import plot_fourier, plot_ica, plot_time
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    writer = ResultWriter(out_dir)
     data = load_bands_sources()
     n, c, _ = data.X.shape
     perm = np.random.default_rng(seed).permutation(n)
     n_test = int(round(TEST_FRACTION * n))
     test_idx, train_idx = np.sort(perm[:n_test]), perm[n_test:]
 
-    with _torch_settings(torch, seed):
+    with torch_settings(torch, seed):
         t0 = time.perf_counter()
         model, history = _train(torch, data.X[train_idx], data.y[train_idx], epochs, seed, progress)
         model.eval()
@@ -321,32 +161,25 @@ def run_demo(
     class1 = y == 1
 
     t0 = time.perf_counter()
-    files: list[str] = []
-    for name, att in maps.items():
-        files.append(att.save(out / f"{name}.npz").name)
-    np.savez_compressed(out / "explained.npz", x=x, y=y, predicted=predicted, index=pick,
-                        sources=data.sources[pick], frequency=data.frequency[pick])
-    files.append("explained.npz")
+    writer.save_maps(maps)
+    writer.save_explained(x=x, y=y, predicted=predicted, index=pick, sources=data.sources[pick],
+                          frequency=data.frequency[pick])
     show = int(np.flatnonzero(class1)[0])
     band = data.band
-    figures = {
-        "time.png": plot_time(maps["time"], show, title=(
+    writer.save_figures({
+        "time": lambda: plot_time(maps["time"], show, title=(
             f"Time-domain IG of sample {pick[show]} (class 1, planted {data.frequency[pick[show]]:.2f} Hz)")),
-        "fourier.png": plot_fourier(fourier, show, band=band, title=(
+        "fourier": lambda: plot_fourier(fourier, show, band=band, title=(
             f"Fourier IG of sample {pick[show]}: top bin {top_hz[show]:g} Hz, planted band "
             f"{band[0]:g}-{band[1]:g} Hz shaded")),
-        "ica.png": plot_ica(ica, show, highlight=planted_component, title=(
+        "ica": lambda: plot_ica(ica, show, highlight=planted_component, title=(
             f"ICA IG of sample {pick[show]}: IC {planted_component} * matches the planted source "
             f"(|r| = {abs(corr[planted_component, data.planted_source]):.3f})")),
-        "fourier_mean.png": _mean_fourier_figure(fourier, y, band),
-    }
-    for name, fig in figures.items():
-        fig.savefig(out / name, dpi=110)
-        files.append(name)
+        "fourier_mean": lambda: _mean_fourier_figure(fourier, y, band),
+    }, dpi=110)
     t_write = time.perf_counter() - t0
 
-    summary: dict[str, Any] = {
-        "cdig_version": cdig.__version__,
+    summary = writer.write_summary({
         "accuracy": accuracy,
         "deltas": deltas_summary(maps),
         "fourier": {
@@ -386,28 +219,13 @@ def run_demo(
         },
         "runtime_s": {"train": round(t_train, 3), "ica": round(t_ica, 3), "explain": round(t_explain, 3),
                       "write": round(t_write, 3), "total": round(time.perf_counter() - t_start, 3)},
-        "out_dir": str(out.resolve()),
-        "files": files + ["summary.json"],
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    })
     if verbose:
         _report(summary)
     return summary
 
 
 # --- steps ------------------------------------------------------------------------------------
-def deltas_summary(maps: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Per domain, the largest absolute and relative completeness error (for ``summary.json``), and with
-    ``n_steps="auto"`` the largest estimated relative error of the map itself."""
-    out = {}
-    for name, att in maps.items():
-        row = {"max_abs_delta": float(np.max(np.abs(att.delta))), "max_relative_delta": float(np.max(att.relative_delta))}
-        if att.error_estimate is not None:
-            row["max_relative_map_error"] = float(np.max(att.error_estimate["relative"]))
-        out[name] = row
-    return out
-
-
 def _check_args(n_explain: Any, epochs: Any, n_steps: Any, seed: Any) -> None:
     def is_int(v: Any) -> bool:
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
@@ -431,23 +249,6 @@ def _imports() -> tuple[Any, Any]:
             f"the cdig demo needs torch and scikit-learn ({e.name} is missing): pip install 'cdig[all]'"
         ) from None
     return torch, FastICA
-
-
-@contextmanager
-def _torch_settings(torch: Any, seed: int) -> Iterator[None]:
-    """One thread (the fastest for this tiny model, and immune to busy cores), deterministic kernels,
-    a fixed seed; the caller's settings come back afterwards."""
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    rng_state = torch.random.get_rng_state()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(deterministic)
-        torch.random.set_rng_state(rng_state)
 
 
 def _train(torch: Any, x: np.ndarray, y: np.ndarray, epochs: int, seed: int,
@@ -511,31 +312,3 @@ def _report(s: dict[str, Any]) -> None:
           f"{100 * i['top_is_planted_fraction']:.0f}% of them")
     print(f"  {s['runtime_s']['total']:.1f} s in all; wrote {len(s['files'])} files to {s['out_dir']}:")
     print("    " + ", ".join(s["files"]))
-
-
-class _Bar:
-    """Per-epoch progress: tqdm when installed, else one line per epoch on stderr."""
-
-    def __init__(self, enabled: bool, total: int, desc: str) -> None:
-        self.enabled, self.total, self.desc, self.done = enabled, total, desc, 0
-        self.bar: Any = None
-        if enabled:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                tqdm = None
-            if tqdm is not None:
-                self.bar = tqdm(total=total, desc=desc, unit="epoch", leave=False)
-
-    def update(self, **stats: float) -> None:
-        self.done += 1
-        if self.bar is not None:
-            self.bar.set_postfix(stats, refresh=False)
-            self.bar.update(1)
-        elif self.enabled:
-            text = " ".join(f"{k} {v:.3g}" for k, v in stats.items())
-            print(f"{self.desc}: epoch {self.done}/{self.total} {text}", file=sys.stderr)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()

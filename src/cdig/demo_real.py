@@ -15,21 +15,21 @@ The same pipeline, written as a user script, is ``examples/acsf1_fourier.py`` in
 This module is an edge: it uses cdig's public API; torch, matplotlib and the data files are needed
 when :func:`run_real_demo` runs (``pip install 'cdig[examples]'``).
 
-Files written into ``out_dir`` (the conventions of :func:`cdig.demo.run_demo`):
+Files written into ``out_dir`` by :class:`cdig.results.ResultWriter` (the conventions of
+:func:`cdig.demo.run_demo`):
 
 ``time.npz``, ``fourier.npz``, ``bands.npz``
     One :class:`cdig.Attribution` per domain.
 ``explained.npz``
     ``x`` ``(n, 1, 1460)``, ``y`` (true class), ``predicted``, ``index`` (row in the test split).
 ``summary.json``
-    Accuracy, per-domain completeness errors, band shares, settings, runtimes, files.
+    ``schema_version``, accuracy, per-domain completeness errors, band shares, settings, runtimes, files.
 ``time.png``, ``fourier.png``, ``bands.png``, ``band_shares.png``
     One explained curve per domain, and the mean shares of attribution and power per band.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 
 from .core.errors import CdigValueError
+from .results import ResultWriter, deltas_summary
+from .training import make_model, torch_settings, train_classifier
 
 __all__ = ["run_real_demo", "ACSF1_BANDS", "ACSF1_FS", "REAL_EPOCHS"]
 
@@ -85,9 +87,9 @@ def run_real_demo(
     Returns
     -------
     dict
-        The summary also written to ``summary.json`` (keys ``accuracy``, ``deltas``, ``bands``,
-        ``fourier``, ``data``, ``model``, ``explained``, ``settings``, ``runtime_s``, ``out_dir``,
-        ``files``, ``cdig_version``).
+        The summary also written to ``summary.json`` (keys ``schema_version``, ``cdig_version``,
+        ``accuracy``, ``deltas``, ``bands``, ``fourier``, ``data``, ``model``, ``explained``,
+        ``settings``, ``runtime_s``, ``out_dir``, ``files``).
 
     Raises
     ------
@@ -102,7 +104,7 @@ def run_real_demo(
     >>> summary["accuracy"] > 0.1                                              # doctest: +SKIP
     True
     """
-    from .demo import _check_args, _torch_settings, deltas_summary, make_model, train_classifier
+    from .demo import _check_args
 
     t_start = time.perf_counter()
     _check_args(n_explain, epochs, n_steps, seed)
@@ -110,11 +112,10 @@ def run_real_demo(
     import cdig
     from cdig.data.real import load_ucr
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    writer = ResultWriter(out_dir)
     train, test = load_ucr("ACSF1", "train"), load_ucr("ACSF1", "test")
     n_classes = len(train.classes)
-    with _torch_settings(torch, seed):
+    with torch_settings(torch, seed):
         t0 = time.perf_counter()
         model = make_model(1, n_classes, width=16, n_layers=3, stride=2)
         history = train_classifier(model, train.X, train.y, epochs, batch_size=_BATCH_SIZE, lr=_LEARNING_RATE,
@@ -143,26 +144,21 @@ def run_real_demo(
     power_share = _mean_share(np.concatenate([in_band, other], axis=1))
     top_hz = freq[np.argmax(np.abs(fourier.values[:, 0]), axis=1)]
 
-    files = [att.save(out / f"{name}.npz").name for name, att in maps.items()]
-    np.savez_compressed(out / "explained.npz", x=x, y=y, predicted=predicted, index=pick)
-    files.append("explained.npz")
+    writer.save_maps(maps)
+    writer.save_explained(x=x, y=y, predicted=predicted, index=pick)
     from cdig.plot import plot_bands, plot_fourier, plot_time
 
     show = int(np.flatnonzero(predicted == y)[0]) if np.any(predicted == y) else 0
     label = f"ACSF1 test curve {pick[show]} (class {test.classes[y[show]]}, predicted {test.classes[predicted[show]]})"
-    figures = {
-        "time.png": plot_time(maps["time"], show, title=f"{label}: time-domain IG"),
-        "fourier.png": plot_fourier(fourier, show, title=f"{label}: Fourier IG"),
-        "bands.png": plot_bands(bands, show, title=f"{label}: IG per band"),
-        "band_shares.png": _share_figure(names, attribution_share, power_share, len(pick)),
-    }
-    for name, fig in figures.items():
-        fig.savefig(out / name, dpi=100)
-        files.append(name)
+    writer.save_figures({
+        "time": lambda: plot_time(maps["time"], show, title=f"{label}: time-domain IG"),
+        "fourier": lambda: plot_fourier(fourier, show, title=f"{label}: Fourier IG"),
+        "bands": lambda: plot_bands(bands, show, title=f"{label}: IG per band"),
+        "band_shares": lambda: _share_figure(names, attribution_share, power_share, len(pick)),
+    }, dpi=100)
     t_write = time.perf_counter() - t0
 
-    summary: dict[str, Any] = {
-        "cdig_version": cdig.__version__,
+    summary = writer.write_summary({
         "accuracy": accuracy,
         "deltas": deltas_summary(maps),
         "bands": {"names": names, "edges_hz": [list(e) for e in ACSF1_BANDS.values()],
@@ -183,10 +179,7 @@ def run_real_demo(
                      "batch_size": _BATCH_SIZE, "learning_rate": _LEARNING_RATE, "torch_threads": 1},
         "runtime_s": {"train": round(t_train, 3), "explain": round(t_explain, 3), "write": round(t_write, 3),
                       "total": round(time.perf_counter() - t_start, 3)},
-        "out_dir": str(out.resolve()),
-        "files": files + ["summary.json"],
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    })
     if verbose:
         _report(summary)
     return summary

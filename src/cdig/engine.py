@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -62,9 +62,12 @@ class Prepared:
 def prepare(model: Any, x: Any, *, target: Any, time_axis: int | None, additional_forward_args: Any,
              internal_batch_size: int | None, backend: str | None, n_steps: int | str = 1,
              method: str = "gausslegendre", rtol: float = 1e-3, max_steps: int = 4096,
-             progress: bool = False) -> Prepared:
+             progress: bool = False, auto_budget: int | None = None) -> Prepared:
     """Backend, validated input and layout, target, model arguments and chunk size: shared by
-    :func:`explain` and :mod:`cdig.metrics`, so both see the model, its input and its output alike."""
+    :func:`explain` and :mod:`cdig.metrics`, so both see the model, its input and its output alike.
+
+    ``auto_budget``: None keeps ``internal_batch_size`` (or the default chunk); -1 sizes chunks to half
+    the free memory, a positive number to that many bytes (``internal_batch_size="auto"``)."""
     be = get_backend(model, x, backend)
     xb = be.asarray(x)
     xn = be.to_numpy(xb)
@@ -78,14 +81,26 @@ def prepare(model: Any, x: Any, *, target: Any, time_axis: int | None, additiona
     args = _forward_args(additional_forward_args, be)
     per_row = int(np.prod(xn.shape[1:]))
     batch_rows = internal_batch_size or max(1, DEFAULT_CHUNK_ELEMENTS // per_row)
-    run = Run(be, model, tgt, args, n, batch_rows, n_steps, method, rtol, max_steps, progress)
-    run.computed_in(xn.dtype if xn.dtype.kind == "f" else np.float64)
+    dtype = np.dtype(xn.dtype if xn.dtype.kind == "f" else np.float64)
+    run = Run(be, model, tgt, args, n, batch_rows, n_steps, method, rtol, max_steps, progress,
+              eps=float(np.finfo(dtype).eps), out_dtype=dtype.name, auto_budget=auto_budget)
     return Prepared(be, xb, xn, layout, run)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Run:
-    """One explanation: the model, target and integration settings, shared by every domain."""
+    """One explanation: the model, target and integration settings, shared by every domain.
+
+    Frozen: what is learnt while running (the output's shape and precision, the chunk size under a
+    memory budget) comes back as a new ``Run`` (:meth:`calibrate`, :meth:`size_chunks`), never by
+    changing this one.
+
+    The path integral (:meth:`path`, :meth:`explain_all`) is one family of attribution methods on top of
+    it; another family (perturbations: occlusion, Shapley values, masks) plugs in beside it with the same
+    pieces — :func:`prepare`, :meth:`outputs` for batches of perturbed signals, the domains' ``forward``
+    and ``inverse`` to perturb coefficients, and :meth:`attribution` to turn per-coefficient scores into
+    an :class:`~cdig.Attribution` — without touching the domains.
+    """
 
     be: Backend
     model: Any
@@ -106,11 +121,14 @@ class Run:
     auto_budget: int | None = None
 
     # --- model calls ---------------------------------------------------------------------
-    def computed_in(self, dtype: Any) -> None:
-        """Record that the model computes in ``dtype`` (round-off floors use the coarsest precision seen)."""
-        eps = float(np.finfo(dtype).eps)
-        if eps > self.eps or not self.out_dtype:
-            self.eps, self.out_dtype = max(eps, self.eps), np.dtype(dtype).name if eps >= self.eps else self.out_dtype
+    def calibrate(self, inputs: Any) -> tuple[np.ndarray, "Run"]:
+        """The explained outputs at ``inputs`` (checked), and this run knowing the output's shape and the
+        precision the model computes in (round-off floors use the coarser of the input's and output's)."""
+        y, shape, dtype = self._outputs(inputs, check=True, what="input")
+        eps = float(np.finfo(dtype).eps) if dtype.kind in "fc" else 0.0
+        coarser = eps > self.eps
+        return y, replace(self, out_shape=shape, eps=max(eps, self.eps),
+                          out_dtype=dtype.name if coarser else self.out_dtype)
 
     def _args(self, idx: np.ndarray) -> tuple:
         be = self.be
@@ -128,7 +146,11 @@ class Run:
 
     def outputs(self, inputs: Any, check: bool = False, what: str = "path's end points") -> np.ndarray:
         """The explained scalar per sample at ``inputs`` (N rows), without gradients."""
-        vals = []
+        return self._outputs(inputs, check, what)[0]
+
+    def _outputs(self, inputs: Any, check: bool, what: str) -> tuple[np.ndarray, tuple, np.dtype]:
+        """Outputs, the model's output shape (checked with ``check``) and the explained output's dtype."""
+        vals, out_shape, dtype = [], self.out_shape, np.dtype(np.float64)
         for s in range(0, self.n, self.batch_rows):
             idx = np.arange(s, min(s + self.batch_rows, self.n))
             rows = self.be.take(inputs, idx) if len(idx) < self.n else inputs
@@ -141,11 +163,10 @@ class Run:
                         "a batch of outputs with the samples on the first axis"
                     )
                 self.target.check_output(shape[1:], self.n)
-                self.out_shape = shape[1:]
+                out_shape = shape[1:]
                 check = False
             sel = self.be.to_numpy(self.target.select(out, idx, self.be))
-            if sel.dtype.kind in "fc":
-                self.computed_in(sel.dtype)
+            dtype = sel.dtype
             if sel.dtype.kind not in "fc":
                 raise CdigModelError(
                     f"the explained output has dtype {sel.dtype}; it must be floating (an integer output, "
@@ -161,10 +182,11 @@ class Run:
                 f"the model's explained output is NaN/Inf for sample(s) {bad[:10].tolist()} at the "
                 f"{what}; attributions of a non-finite output are meaningless"
             )
-        return y
+        return y, out_shape, dtype
 
-    def size_chunks(self, xb: Any, x0b: Any) -> dict[str, Any]:
-        """``internal_batch_size="auto"``: set ``batch_rows`` from the budget and the measured cost of a point."""
+    def size_chunks(self, xb: Any, x0b: Any) -> tuple["Run", dict[str, Any]]:
+        """``internal_batch_size="auto"``: this run with ``batch_rows`` from the budget and the measured
+        cost of a point, and what was measured (for ``settings``)."""
         be = self.be
         budget = self.auto_budget if self.auto_budget and self.auto_budget > 0 else None
         if budget is None:
@@ -181,8 +203,8 @@ class Run:
             per = float(HEURISTIC_FACTOR * row * itemsize)
         fixed = float(self.n * row * (16 + 3 * itemsize))   # float64 accumulators (x2: adaptive), ends, direction
         most = self.n * (int(self.n_steps) if self.n_steps != "auto" else self.max_steps)
-        self.batch_rows = chunk_rows(budget, per, fixed, most)
-        return {"memory_budget": budget, "bytes_per_point": round(per), "bytes_per_point_measured": measured}
+        info = {"memory_budget": budget, "bytes_per_point": round(per), "bytes_per_point_measured": measured}
+        return replace(self, batch_rows=chunk_rows(budget, per, fixed, most)), info
 
     # --- the path ------------------------------------------------------------------------
     def path(self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, change: np.ndarray,
@@ -202,13 +224,21 @@ class Run:
     def explain_all(self, doms: Sequence[Domain], xb: Any, x0b: Any, xn: np.ndarray, layout: Layout,
                     coef_bases: Mapping[str, Any], fs: float | None, multiply: bool,
                     settings: dict, tgt: Target) -> dict[str, Attribution]:
+        """Every domain's map: the outputs at the ends, then linear domains sharing a path in one batched
+        pass each, nonlinear ones along their own path."""
+        f_x, run = self.calibrate(xb)
+        f_x0 = run.outputs(x0b, what="baseline")
+        if run.auto_budget is not None:
+            run, info = run.size_chunks(xb, x0b)
+            settings.update(info)
+        settings["internal_batch_size_used"] = run.batch_rows
+        settings["dtype"] = run.out_dtype
+        return run._explain_domains(doms, xb, x0b, xn, layout, coef_bases, fs, multiply, settings, tgt, f_x, f_x0)
+
+    def _explain_domains(self, doms: Sequence[Domain], xb: Any, x0b: Any, xn: np.ndarray, layout: Layout,
+                         coef_bases: Mapping[str, Any], fs: float | None, multiply: bool, settings: dict,
+                         tgt: Target, f_x: np.ndarray, f_x0: np.ndarray) -> dict[str, Attribution]:
         be, xp = self.be, self.be.xp
-        f_x = self.outputs(xb, check=True, what="input")
-        f_x0 = self.outputs(x0b, what="baseline")
-        if self.auto_budget is not None:
-            settings.update(self.size_chunks(xb, x0b))
-        settings["internal_batch_size_used"] = self.batch_rows
-        settings["dtype"] = self.out_dtype
         xc, x0c = layout.to_canonical(xb, xp), layout.to_canonical(x0b, xp)
         xcn = layout.to_canonical_np(xn)
         x0n = be.to_numpy(x0b)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .core.errors import CdigValueError
+from .core.errors import CdigValueError, one_line
 
 __all__ = ["load_model", "load_data", "predict", "MODEL_SUFFIXES", "DATA_SUFFIXES", "read_ts"]
 
@@ -34,36 +34,33 @@ MODEL_SUFFIXES: dict[str, str] = {".pt": "torch", ".pth": "torch", ".pt2": "torc
 DATA_SUFFIXES: tuple[str, ...] = (".npy", ".npz", ".csv", ".ts")
 
 
-def _import(name: str, path: Path) -> Any:
-    """``import name``, or an ImportError that says which file needed it and how to install it."""
+def _backend(name: str, path: Path) -> Any:
+    """The backend module or class that reads ``path``, or an ImportError naming the file and the package."""
     import importlib
 
     try:
-        return importlib.import_module(name)
-    except ImportError:
-        raise ImportError(f"{path}: reading {path.suffix} files needs {name}: pip install {name}") from None
+        if name == "keras":
+            return importlib.import_module("cdig.backends.keras")
+        from .backends import get_backend_by_name
 
-
-def _one_line(e: BaseException) -> str:
-    """The gist of an exception in one line (the last line of a message carrying a traceback)."""
-    text = str(e)
-    if "Traceback" in text:
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        text = lines[-1] if lines else text
-    text = " ".join(text.split()) or type(e).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
+        return get_backend_by_name(name)
+    except (ImportError, CdigValueError):
+        package = "tensorflow" if name == "tensorflow" else name
+        raise ImportError(f"{path}: reading {path.suffix or 'SavedModel'} files needs {package}: "
+                          f"pip install {package}") from None
 
 
 # --- models ---------------------------------------------------------------------------------------
 def load_model(path: str | Path) -> tuple[Callable[..., Any], str]:
-    """The model stored in ``path`` and the name of its framework (``"torch"`` or ``"keras"``).
+    """The model stored in ``path`` and the name of its framework (``"torch"``, ``"keras"`` or ``"tensorflow"``).
 
     ``.pt``/``.pth`` are TorchScript (``torch.jit.save``), ``.pt2`` a ``torch.export`` program
     (``torch.export.save``; export it with a dynamic batch dimension, because cdig evaluates
     batches of path points), ``.keras``/``.h5``/``.hdf5`` Keras models (``model.save``), and a
     folder holding ``saved_model.pb`` a TensorFlow SavedModel (Keras 3 ``model.export(path)``, or
     ``tf.saved_model.save``): its ``serve`` endpoint, else its ``serving_default`` signature
-    (framework ``"tensorflow"``; channels last like Keras).
+    (framework ``"tensorflow"``; channels last like Keras). Each format is read by the module of its
+    framework in :mod:`cdig.backends` (``load_model``), which is imported only then.
 
     Raises
     ------
@@ -74,7 +71,7 @@ def load_model(path: str | Path) -> tuple[Callable[..., Any], str]:
     if path.is_dir():
         if not (path / "saved_model.pb").is_file():
             raise CdigValueError(f"{path}: a folder, but not a TensorFlow SavedModel (no saved_model.pb in it)")
-        return _load_saved_model(path), "tensorflow"
+        return _backend("tensorflow", path).load_model(path), "tensorflow"
     suffix = path.suffix.lower()
     if suffix not in MODEL_SUFFIXES:
         raise CdigValueError(
@@ -83,117 +80,24 @@ def load_model(path: str | Path) -> tuple[Callable[..., Any], str]:
         )
     if not path.is_file():
         raise CdigValueError(f"{path}: model file not found")
-    if suffix == ".pt2":
-        return _load_exported(path), "torch"
-    if MODEL_SUFFIXES[suffix] == "torch":
-        import warnings
-
-        torch = _import("torch", path)
-
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated, still read
-                model = torch.jit.load(str(path), map_location="cpu")
-        except Exception as e:  # noqa: BLE001 - any failure is a file the user must fix
-            raise CdigValueError(
-                f"{path}: cannot load as TorchScript ({_one_line(e)}); save the model with "
-                "torch.jit.save(torch.jit.script(model), path) (a torch.save'd module or state_dict is not "
-                "supported) or torch.export.save(...) as .pt2"
-            ) from None
-        model.eval()
-        return model, "torch"
-    keras = _import("keras", path)
-    try:
-        model = keras.saving.load_model(str(path), compile=False)
-    except Exception as e:  # noqa: BLE001
-        raise CdigValueError(f"{path}: cannot load as a Keras model ({_one_line(e)})") from None
-    return model, "keras"
-
-
-def _load_saved_model(path: Path) -> Any:
-    tf = _import("tensorflow", path)
-    try:
-        obj = tf.saved_model.load(str(path))
-    except Exception as e:  # noqa: BLE001
-        raise CdigValueError(f"{path}: cannot load as a TensorFlow SavedModel ({_one_line(e)})") from None
-    if callable(getattr(obj, "serve", None)):
-        fn = obj.serve
-    else:
-        sig = getattr(obj, "signatures", {}).get("serving_default")
-        if sig is None:
-            raise CdigValueError(f"{path}: the SavedModel has neither a 'serve' endpoint nor a 'serving_default' "
-                                 "signature; export it with model.export(path) (Keras 3)")
-        names = list(sig.structured_outputs)
-        if len(names) != 1:
-            raise CdigValueError(f"{path}: the 'serving_default' signature has {len(names)} outputs {names}; "
-                                 "cdig explains a model with one output tensor")
-        key = list(sig.structured_input_signature[1])[0]
-
-        def fn(x: Any) -> Any:
-            return sig(**{key: x})[names[0]]
-
-    module_base: Any = tf.Module  # a class of a module imported at run time (mypy takes no base from a variable)
-
-    class SavedModel(module_base):
-        """The loaded SavedModel's endpoint; holds the loaded object, whose variables the endpoint uses."""
-
-        def __init__(self) -> None:
-            super().__init__(name="saved_model")
-            self.loaded = obj
-
-        def __call__(self, x: Any) -> Any:
-            return fn(x)
-
-    return SavedModel()
-
-
-def _load_exported(path: Path) -> Any:
-    torch = _import("torch", path)
-
-    try:
-        module = torch.export.load(str(path)).module()
-    except Exception as e:  # noqa: BLE001
-        raise CdigValueError(
-            f"{path}: cannot load as a torch.export program ({_one_line(e)}); save it with "
-            "torch.export.save(torch.export.export(model, (x,)), path)"
-        ) from None
-
-    module_base: Any = torch.nn.Module  # a class of a module imported at run time (mypy takes no base from a variable)
-
-    class ExportedModel(module_base):
-        """An exported program's module, out of reach of ``.eval()``/``.train()`` (which it refuses)."""
-
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            object.__setattr__(self, "inner", inner)  # not a registered child: eval() does not recurse
-
-        def forward(self, *args: Any) -> Any:
-            return self.inner(*args)
-
-    return ExportedModel(module)
+    framework = MODEL_SUFFIXES[suffix]
+    return _backend(framework, path).load_model(path), framework
 
 
 def predict(model: Any, framework: str, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """The model's outputs for ``x`` as a numpy array, without gradients, ``batch_size`` rows at a time."""
+    """The model's outputs for ``x`` as a numpy array, without gradients, ``batch_size`` rows at a time.
+
+    Run by the backend of ``framework`` (its inference-mode forward pass); Keras models by Keras.
+    """
     outs = []
     for s in range(0, len(x), batch_size):
-        rows = x[s:s + batch_size]
-        if framework == "torch":
-            import torch
-
-            with torch.no_grad():
-                out = model(torch.from_numpy(np.ascontiguousarray(rows)))
-            outs.append(out.detach().cpu().numpy())
-        elif framework == "tensorflow":
-            import tensorflow as tf
-
-            outs.append(np.asarray(model(tf.constant(np.ascontiguousarray(rows))).numpy()))
+        rows = np.ascontiguousarray(x[s:s + batch_size])
+        if framework == "keras":
+            outs.append(_backend("keras", Path("model.keras")).predict(model, rows))
             continue
-        else:
-            import keras
-
-            out = model(rows, training=False)
-            outs.append(np.asarray(out.numpy() if hasattr(out, "numpy") else keras.ops.convert_to_numpy(out)))
+        be = _backend(framework, Path(f"model ({framework})"))(model, rows)
+        with be.prepared():
+            outs.append(be.to_numpy(be.forward(be.asarray(rows), ())))
     return np.concatenate(outs)
 
 
@@ -252,7 +156,7 @@ def _read_numpy(path: Path, key: str | None) -> np.ndarray:
     try:
         loaded = np.load(path, allow_pickle=False)
     except Exception as e:  # noqa: BLE001
-        raise CdigValueError(f"{path}: cannot read as {path.suffix} ({_one_line(e)})") from None
+        raise CdigValueError(f"{path}: cannot read as {path.suffix} ({one_line(e)})") from None
     if isinstance(loaded, np.ndarray):
         return loaded
     with loaded:
@@ -273,7 +177,7 @@ def _read_csv(path: Path, channels: int | None) -> np.ndarray:
         x = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
     except Exception as e:  # noqa: BLE001
         raise CdigValueError(
-            f"{path}: cannot read as CSV of numbers, one series per row without a header ({_one_line(e)})"
+            f"{path}: cannot read as CSV of numbers, one series per row without a header ({one_line(e)})"
         ) from None
     if channels is None:
         return x
@@ -294,7 +198,7 @@ def read_ts(path: str | Path) -> tuple[np.ndarray, list[str]]:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as e:
-        raise CdigValueError(f"{path}: cannot read ({_one_line(e)})") from None
+        raise CdigValueError(f"{path}: cannot read ({one_line(e)})") from None
     header: dict[str, str] = {}
     rows: list[list[list[float]]] = []
     labels: list[str] = []

@@ -11,7 +11,10 @@ The page holds, for the maps of one batch in one or more domains:
 
 Figures are PNG images inlined as base64 ``data:`` URIs and the style sheet is in the page, so the
 file can be mailed or archived on its own. matplotlib is imported only when a page is written.
-:func:`read_folder` reads what ``cdig demo`` and ``cdig explain`` write, for ``cdig report DIR``.
+:func:`read_folder` reads what ``cdig demo`` and ``cdig explain`` write (through the one reader of
+result folders, :func:`cdig.results.read_results`), for ``cdig report DIR``. The page is composed of
+one builder per section: header, completeness table, class-averaged maps, per-sample summaries,
+each with its top-k tables.
 
 >>> from cdig.report import write_report, read_folder
 >>> write_report.__name__, read_folder.__name__
@@ -23,7 +26,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +36,7 @@ import numpy as np
 from . import __version__
 from .core.attribution import Attribution
 from .core.errors import CdigTypeError, CdigValueError
+from .results import read_results
 
 __all__ = ["write_report", "read_folder", "FolderContents", "coefficient_label", "top_coefficients"]
 
@@ -352,25 +355,59 @@ def write_report(maps: Any, path: str | Path, *, x: Any = None, y: Any = None, c
     """
     items = _check_maps(maps)
     samples, top_k = _positive_int("samples", samples), _positive_int("top_k", top_k)
+    path = _check_path(path)
+    first = next(iter(items.values()))
+    n = len(first.values)
+    labels = _Labels(_classes("y", y, n), _classes("y_true", y_true, n), class_names, y_label)
+    x = _canonical_x(x, n, first.settings.get("time_axis")) if x is not None else _input_of(items)
+    parts = [_header_section(title, items, info),
+             _completeness_section(items),
+             _class_section(items, labels, top_k),
+             _samples_section(items, range(min(samples, n)), x, labels, top_k)]
+    path.write_text(_page(title, parts), encoding="utf-8")
+    return path
+
+
+# --- the page's sections: each returns its HTML ----------------------------------------------
+@dataclass
+class _Labels:
+    """What the page knows about the class of each sample."""
+
+    y: np.ndarray | None
+    y_true: np.ndarray | None
+    names: Any
+    label: str
+
+    def name(self, c: Any) -> str:
+        return _class_name(c, self.names)
+
+    def of_sample(self, s: int) -> str:
+        said = ([f"{self.label} {self.name(self.y[s])}"] if self.y is not None else []) + \
+            ([f"true class {self.name(self.y_true[s])}"] if self.y_true is not None else [])
+        return f" ({_e(', '.join(said))})" if said else ""
+
+
+def _check_path(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise CdigValueError(f"cannot write the report to {path}: it is a folder; give a file name, e.g. "
                              f"{path / 'report.html'}")
     if not path.parent.is_dir():
         raise CdigValueError(f"cannot write the report to {path}: the folder {path.parent} does not exist")
-    first = next(iter(items.values()))
-    n = len(first.values)
-    y, y_true = _classes("y", y, n), _classes("y_true", y_true, n)
+    return path
+
+
+def _input_of(items: Mapping[str, Attribution]) -> np.ndarray | None:
+    """The input, (N, C, T), when a time-domain map carries it: its coefficients are the input."""
     time_map = next((a for a in items.values() if a.domain == "time"), None)
-    if x is not None:
-        x = _canonical_x(x, n, first.settings.get("time_axis"))
-    elif time_map is not None and time_map.coefficients is not None and np.ndim(time_map.coefficients) >= 2:
-        c = np.asarray(time_map.coefficients, dtype=float)  # the input itself, canonical (N, C, T)
-        x = c[:, None, :] if c.ndim == 2 else c.reshape(len(c), -1, c.shape[-1])
-    shown = list(range(min(samples, n)))
+    if time_map is None or time_map.coefficients is None or np.ndim(time_map.coefficients) < 2:
+        return None
+    c = np.asarray(time_map.coefficients, dtype=float)
+    return c[:, None, :] if c.ndim == 2 else c.reshape(len(c), -1, c.shape[-1])
 
-    from .plot import summary  # matplotlib, only now
 
+def _header_section(title: str, items: Mapping[str, Attribution], info: Mapping[str, Any] | None) -> str:
+    n = len(next(iter(items.values())).values)
     parts = [f"<h1>{_e(title)}</h1>",
              f'<p class="note">{n} explained sample(s) in {len(items)} domain(s): {_e(", ".join(items))}. '
              f"Written by cdig {_e(__version__)}. Attributions are in the model output's units: red raises the "
@@ -380,11 +417,15 @@ def write_report(maps: Any, path: str | Path, *, x: Any = None, y: Any = None, c
     if info:
         info_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in info.items())
         parts.append(f'<table class="info">{info_rows}</table>')
+    return "\n".join(parts)
 
-    # completeness
-    parts.append('<h2 id="completeness">Completeness</h2><p class="note">delta = sum of the attributions '
-                 "&minus; (f(x) &minus; f(baseline)), per sample; relative: |delta| / |f(x) &minus; f(baseline)|, "
-                 "over the samples where that difference is not zero.</p>")
+
+_COMPLETENESS_KEYS = ("max_abs_delta", "median_abs_delta", "max_relative_delta", "median_relative_delta",
+                      "median_output_change", "median_steps")
+
+
+def _completeness_section(items: Mapping[str, Attribution]) -> str:
+    """One row per domain: the map's shape and :func:`_completeness`'s numbers."""
     head = ("<tr><th>domain</th><th>map per sample</th><th>max |delta|</th><th>median |delta|</th>"
             "<th>max relative</th><th>median relative</th><th>median |f(x) &minus; f(baseline)|</th>"
             "<th>median steps</th></tr>")
@@ -393,68 +434,84 @@ def write_report(maps: Any, path: str | Path, *, x: Any = None, y: Any = None, c
         stats = _completeness(a)
         shape = "×".join(map(str, np.shape(a.values)[1:])) or "1"
         rows.append(f'<tr data-domain="{_e(name)}"><td>{_e(name)}</td><td>{_e(shape)} ({_e(", ".join(a.dims))})</td>'
-                    + "".join(_num(stats[k]) for k in ("max_abs_delta", "median_abs_delta", "max_relative_delta",
-                                                   "median_relative_delta", "median_output_change", "median_steps"))
-                    + "</tr>")
-    parts.append(f'<table class="completeness">{head}{"".join(rows)}</table>')
+                    + "".join(_num(stats[k]) for k in _COMPLETENESS_KEYS) + "</tr>")
+    return ('<h2 id="completeness">Completeness</h2><p class="note">delta = sum of the attributions '
+            "&minus; (f(x) &minus; f(baseline)), per sample; relative: |delta| / |f(x) &minus; f(baseline)|, "
+            f'over the samples where that difference is not zero.</p><table class="completeness">{head}'
+            f'{"".join(rows)}</table>')
 
-    # class averages
-    parts.append('<h2 id="classes">Class averages</h2>')
+
+def _class_section(items: Mapping[str, Attribution], labels: _Labels, top_k: int) -> str:
+    """Per domain, a figure of each class's mean map and the top-k tables of those means."""
+    from .plot import summary  # matplotlib, only now
+
+    parts = ['<h2 id="classes">Class averages</h2>']
+    y, what = labels.y, labels.label
     if y is None:
         parts.append('<p class="note">No classes known: pass y= (labels or predictions) for the maps '
                      "averaged over the samples of each class.</p>")
-    else:
-        classes = list(dict.fromkeys(np.sort(y).tolist()))
-        counts = {c: int(np.sum(y == c)) for c in classes}
-        parts.append(f'<p class="note">Mean attribution over the samples of each {_e(y_label)} '
-                     f"({', '.join(f'{_e(_class_name(c, class_names))}: {counts[c]}' for c in classes)}).</p>")
-        for name, a in items.items():
-            means = {c: _class_mean(a, y == c) for c in classes}
-            panels = {_tex_safe(f"{y_label} {_class_name(c, class_names)} (n={counts[c]})"): m
-                      for c, m in means.items()}
-            fig = summary(panels, 0, title=_tex_safe(f"{name}: mean attribution per {y_label}"),
-                          ncols=min(len(panels), 3))
-            parts.append(f'<h3>{_e(name)}</h3>' + _img(_png(fig), f"{name} averaged per {y_label}", "class-mean"))
-            tables = "".join(
-                _top_table(name, m, 0, top_k,
-                           f"{y_label} {_class_name(c, class_names)}: top {_k(m, top_k)} of the mean map",
-                           "class-top", f' data-class="{_e(c)}"')
-                for c, m in means.items())
-            parts.append(f'<div class="tables">{tables}</div>')
+        return "\n".join(parts)
+    classes = list(dict.fromkeys(np.sort(y).tolist()))
+    counts = {c: int(np.sum(y == c)) for c in classes}
+    parts.append(f'<p class="note">Mean attribution over the samples of each {_e(what)} '
+                 f"({', '.join(f'{_e(labels.name(c))}: {counts[c]}' for c in classes)}).</p>")
+    for name, a in items.items():
+        means = {c: _class_mean(a, y == c) for c in classes}
+        panels = {_tex_safe(f"{what} {labels.name(c)} (n={counts[c]})"): m for c, m in means.items()}
+        fig = summary(panels, 0, title=_tex_safe(f"{name}: mean attribution per {what}"), ncols=min(len(panels), 3))
+        parts.append(f"<h3>{_e(name)}</h3>" + _img(_png(fig), f"{name} averaged per {what}", "class-mean"))
+        parts.append(_top_tables([(name, m, 0, f"{what} {labels.name(c)}: top {_k(m, top_k)} of the mean map",
+                                   f' data-class="{_e(c)}"') for c, m in means.items()], top_k, "class-top"))
+    return "\n".join(parts)
 
-    # samples
-    parts.append(f'<h2 id="samples">Samples</h2><p class="note">The first {len(shown)} of {n} samples; tables: '
-                 f"the {top_k} coefficients of each domain with the largest |attribution|.</p>")
+
+def _samples_section(items: Mapping[str, Attribution], shown: range, x: np.ndarray | None, labels: _Labels,
+                     top_k: int) -> str:
+    n = len(next(iter(items.values())).values)
+    time_map = next((a for a in items.values() if a.domain == "time"), None)
     t = np.asarray(time_map.coords.get("time", []), dtype=float) if time_map is not None else np.array([])
     t_unit = time_map.units.get("time", "") if time_map is not None else ""
-    for s in shown:
-        said = ([f"{y_label} {_class_name(y[s], class_names)}"] if y is not None else []) + \
-            ([f"true class {_class_name(y_true[s], class_names)}"] if y_true is not None else [])
-        label = f" ({_e(', '.join(said))})" if said else ""
-        parts.append(f'<section class="sample" id="sample-{s}" data-sample="{s}"><h3>Sample {s}{label}</h3>')
-        facts = "".join(
-            f"<tr><td>{_e(name)}</td>{_num(float(np.sum(a.values[s], dtype=np.float64)), signed=True)}"
-            f"{_num(float(a.output[s] - a.baseline_output[s]))}{_num(float(a.delta[s]))}</tr>"
-            for name, a in items.items())
-        parts.append('<table class="sample-delta"><tr><th>domain</th><th>sum of attributions</th>'
-                     f"<th>f(x) &minus; f(baseline)</th><th>delta</th></tr>{facts}</table>")
-        if x is not None:
-            tt = t if len(t) == x.shape[-1] else np.arange(x.shape[-1], dtype=float)
-            fig = _input_figure(x[s], tt, t_unit if len(t) == x.shape[-1] else "sample", f"input of sample {s}")
-            parts.append(_img(_png(fig), f"input of sample {s}", "input"))
-        fig = summary({_tex_safe(k): a for k, a in items.items()}, s, title=f"Sample {s}: attributions in every domain",
-                      ncols=min(len(items), 3))
-        parts.append(_img(_png(fig), f"attributions of sample {s}", "summary"))
-        tables = "".join(_top_table(name, a, s, top_k, f"{name}: top {_k(a, top_k)}", "sample-top")
-                         for name, a in items.items())
-        parts.append(f'<div class="tables">{tables}</div></section>')
+    if x is not None and len(t) != x.shape[-1]:
+        t, t_unit = np.arange(x.shape[-1], dtype=float), "sample"
+    return "\n".join([f'<h2 id="samples">Samples</h2><p class="note">The first {len(shown)} of {n} samples; '
+                      f"tables: the {top_k} coefficients of each domain with the largest |attribution|.</p>"]
+                     + [_sample_section(items, s, x, t, t_unit, labels, top_k) for s in shown])
 
-    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+
+def _sample_section(items: Mapping[str, Attribution], s: int, x: np.ndarray | None, t: np.ndarray, t_unit: str,
+                    labels: _Labels, top_k: int) -> str:
+    """One sample: its completeness per domain, its input, a summary figure, each domain's top-k."""
+    from .plot import summary  # matplotlib, only now
+
+    facts = "".join(
+        f"<tr><td>{_e(name)}</td>{_num(float(np.sum(a.values[s], dtype=np.float64)), signed=True)}"
+        f"{_num(float(a.output[s] - a.baseline_output[s]))}{_num(float(a.delta[s]))}</tr>"
+        for name, a in items.items())
+    parts = [f'<section class="sample" id="sample-{s}" data-sample="{s}"><h3>Sample {s}{labels.of_sample(s)}</h3>',
+             '<table class="sample-delta"><tr><th>domain</th><th>sum of attributions</th>'
+             f"<th>f(x) &minus; f(baseline)</th><th>delta</th></tr>{facts}</table>"]
+    if x is not None:
+        parts.append(_img(_png(_input_figure(x[s], t, t_unit, f"input of sample {s}")), f"input of sample {s}",
+                          "input"))
+    fig = summary({_tex_safe(k): a for k, a in items.items()}, s, title=f"Sample {s}: attributions in every domain",
+                  ncols=min(len(items), 3))
+    parts.append(_img(_png(fig), f"attributions of sample {s}", "summary"))
+    parts.append(_top_tables([(name, a, s, f"{name}: top {_k(a, top_k)}", "") for name, a in items.items()],
+                             top_k, "sample-top") + "</section>")
+    return "\n".join(parts)
+
+
+def _top_tables(tables: Sequence[tuple[str, Attribution, int, str, str]], top_k: int, kind: str) -> str:
+    """Top-k tables side by side: one per (domain name, map, sample, caption, extra attributes)."""
+    return '<div class="tables">' + "".join(_top_table(name, a, s, top_k, caption, kind, extra)
+                                            for name, a, s, caption, extra in tables) + "</div>"
+
+
+def _page(title: str, parts: Sequence[str]) -> str:
+    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n"
             + "\n".join(parts) + "\n</body></html>\n")
-    path.write_text(page, encoding="utf-8")
-    return path
 
 
 # --- folders written by `cdig demo` and `cdig explain` ------------------------------------------
@@ -472,18 +529,14 @@ class FolderContents:
     ignored: list[str] = field(default_factory=list)
 
 
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
 def read_folder(folder: str | Path) -> FolderContents:
-    """Read the maps (``*.npz`` Attributions) of a folder written by ``cdig demo`` or ``cdig explain``.
+    """Read a result folder written by ``cdig demo`` or ``cdig explain`` (:func:`cdig.results.read_results`)
+    and say what the page can show: the maps, and when the folder says so, inputs, classes, facts.
 
-    Also read, when present: ``explained.npz`` (``cdig demo``: inputs ``x``, predicted classes) and
-    ``summary.json`` (the order of the maps, facts about the run, and the predicted class of each
-    sample when ``cdig explain`` explained the argmax). ``.npz`` files that are not Attributions are
-    listed in ``ignored``.
+    ``explained.npz`` (``cdig demo``) gives the inputs ``x`` and the predicted (and true) classes;
+    ``summary.json`` gives the order of the maps, facts about the run, the class names, and the
+    predicted class of each sample when ``cdig explain`` explained the argmax. ``.npz`` files that
+    are not Attributions are listed in ``ignored``.
 
     Raises
     ------
@@ -502,83 +555,48 @@ def read_folder(folder: str | Path) -> FolderContents:
     >>> list(read_folder(d).maps)
     ['ica']
     """
-    folder = Path(folder)
-    if not folder.exists():
-        raise CdigValueError(f"{folder}: no such folder")
-    if not folder.is_dir():
-        raise CdigValueError(f"{folder}: not a folder (give the folder written by cdig demo or cdig explain)")
-    summary: dict[str, Any] = {}
-    summary_file = folder / "summary.json"
-    if summary_file.is_file():
-        try:
-            summary = json.loads(summary_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise CdigValueError(f"{summary_file}: not readable JSON ({_one_line(e)})") from None
-        if not isinstance(summary, dict):
-            summary = {}
-    order = [Path(f).stem for f in summary.get("files", []) if isinstance(f, str) and f.endswith(".npz")]
-    files = sorted(folder.glob("*.npz"), key=lambda p: (order.index(p.stem) if p.stem in order else len(order), p.name))
-    maps: dict[str, Attribution] = {}
-    found = FolderContents(maps={})
-    explained: dict[str, np.ndarray] = {}
-    for f in files:
-        try:
-            with np.load(f, allow_pickle=False) as z:
-                keys = set(z.files)
-                if f.name == "explained.npz" and "meta" not in keys:
-                    explained = {k: z[k] for k in z.files}
-                    continue
-        except Exception as e:  # noqa: BLE001 - any failure to open is the user's file, named in one line
-            raise CdigValueError(f"{f}: cannot be read as an .npz file ({_one_line(e)})") from None
-        if not {"meta", "values"} <= keys:
-            found.ignored.append(f.name)
-            continue
-        try:
-            maps[f.stem] = Attribution.load(f)
-        except Exception as e:  # noqa: BLE001
-            raise CdigValueError(f"{f}: not a readable cdig Attribution ({_one_line(e)})") from None
-    if not maps:
-        raise CdigValueError(f"{folder}: no maps found (expected *.npz files written by cdig demo or cdig explain, "
-                             "e.g. time.npz)")
-    sizes = {name: len(a.values) for name, a in maps.items()}
-    if len(set(sizes.values())) > 1:
-        raise CdigValueError(f"{folder}: the maps explain batches of different sizes "
-                             f"({', '.join(f'{k}.npz: {v}' for k, v in sizes.items())})")
-    n = next(iter(sizes.values()))
-    found.maps = maps
+    r = read_results(folder)
+    found = FolderContents(maps=r.maps, ignored=r.ignored)
+    _read_classes(found, r.explained, r.summary, r.n)
+    data = r.summary.get("data")
+    if isinstance(data, dict) and isinstance(data.get("classes"), list):
+        found.class_names = [str(c) for c in data["classes"]]
+    found.info = _run_facts(r.folder, r.summary, r.ignored)
+    return found
 
-    if explained:  # cdig demo
-        if "x" in explained and len(explained["x"]) == n:
-            found.x = np.asarray(explained["x"])
-        for key, label in (("predicted", "predicted class"), ("y", "class")):
-            if key in explained and np.ndim(explained[key]) == 1 and len(explained[key]) == n:
-                found.y, found.y_label = np.asarray(explained[key]), label
-                break
-        if found.y_label == "predicted class" and "y" in explained and np.shape(explained["y"]) == (n,):
-            found.y_true = np.asarray(explained["y"])
+
+def _read_classes(found: FolderContents, explained: Mapping[str, np.ndarray], summary: Mapping[str, Any],
+                  n: int) -> None:
+    """Inputs and classes from ``explained.npz`` (``cdig demo``), else the argmax targets of ``cdig explain``."""
+    if "x" in explained and len(explained["x"]) == n:
+        found.x = np.asarray(explained["x"])
+    for key, label in (("predicted", "predicted class"), ("y", "class")):
+        if key in explained and np.shape(explained[key]) == (n,):
+            found.y, found.y_label = np.asarray(explained[key]), label
+            break
+    if found.y_label == "predicted class" and "y" in explained and np.shape(explained["y"]) == (n,):
+        found.y_true = np.asarray(explained["y"])
     target = summary.get("target")
     if found.y is None and isinstance(target, dict) and str(target.get("rule", "")).startswith("argmax"):
         per_sample = target.get("per_sample")
-        if isinstance(per_sample, list) and len(per_sample) == n:  # cdig explain, target = predicted class
+        if isinstance(per_sample, list) and len(per_sample) == n:
             found.y, found.y_label = np.asarray(per_sample), "predicted class"
 
-    data = summary.get("data")
-    if isinstance(data, dict) and isinstance(data.get("classes"), list):
-        found.class_names = [str(c) for c in data["classes"]]
-    info = found.info
-    info["folder"] = str(folder.resolve())
+
+def _run_facts(folder: Path, summary: Mapping[str, Any], ignored: Sequence[str]) -> dict[str, Any]:
+    """The page's table of facts about the run, from ``summary.json``."""
+    info: dict[str, Any] = {"folder": str(folder.resolve())}
     if "accuracy" in summary:
         info["held-out accuracy (cdig demo)"] = f"{float(summary['accuracy']):.3f}"
-    for key, what in (("model", "model"), ("data", "data")):
+    for key in ("model", "data"):
         part = summary.get(key)
-        if isinstance(part, dict) and "file" in part:
-            info[what] = part["file"]
-        elif isinstance(part, dict) and "name" in part:
-            info[what] = part["name"]
+        if isinstance(part, dict) and ("file" in part or "name" in part):
+            info[key] = part["file"] if "file" in part else part["name"]
+    target, explained = summary.get("target"), summary.get("explained")
     if isinstance(target, dict) and "rule" in target:
         info["target"] = target["rule"]
-    elif isinstance(summary.get("explained"), dict) and "target" in summary["explained"]:
-        info["target"] = summary["explained"]["target"]
-    if found.ignored:
-        info["ignored files"] = ", ".join(found.ignored)
-    return found
+    elif isinstance(explained, dict) and "target" in explained:
+        info["target"] = explained["target"]
+    if ignored:
+        info["ignored files"] = ", ".join(ignored)
+    return info

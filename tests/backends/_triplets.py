@@ -199,20 +199,33 @@ def _jax_attention(w: dict, keepdim: bool):
     return SimpleNamespace(apply=apply, params=params, fn=lambda x: apply(params, x))
 
 
+def keras_dense(w: np.ndarray, b: float, **kw):
+    """A built ``Dense(1)`` layer with kernel ``w.reshape(-1, 1)`` and bias ``b``."""
+    import keras
+
+    layer = keras.layers.Dense(1, **kw)
+    layer.build((None, w.size))
+    layer.set_weights([w.reshape(-1, 1), np.full(1, b, dtype=w.dtype)])
+    return layer
+
+
+def keras_linear(w: np.ndarray, b: float = 0.5):
+    """``f(x) = <w, x> + b`` as a Keras Sequential model over inputs of ``w``'s shape."""
+    import keras
+
+    return keras.Sequential([keras.Input(w.shape), keras.layers.Flatten(), keras_dense(w, b)])
+
+
 # ----------------------------------------------------------------------------------------------
 # shared references
 # ----------------------------------------------------------------------------------------------
 
 
 def fit_ica(n_channels: int, seed: int = 1):
-    """A FastICA fitted on mixed Laplacian channels (nonzero means)."""
-    from sklearn.decomposition import FastICA
+    """A FastICA fitted on mixed Laplacian channels (nonzero means): :func:`cdig.testing.fit_ica`."""
+    from cdig.testing import fit_ica as fit
 
-    r = np.random.default_rng(seed)
-    sources = r.laplace(size=(2000, n_channels))
-    mixing = r.normal(size=(n_channels, n_channels)) + 2 * np.eye(n_channels)
-    data = sources @ mixing.T + r.normal(size=n_channels)
-    return FastICA(whiten="unit-variance", random_state=seed, max_iter=2000, tol=1e-6).fit(data)
+    return fit(n_channels, seed)
 
 
 def transpose_last(a: np.ndarray) -> np.ndarray:

@@ -1,7 +1,10 @@
-"""The JAX backend: plain, jitted and parameter-closure functions, closed forms, completeness, the
-complex VJP (JAX's gradient is the conjugate of cdig's convention), errors instead of silent zeros,
-foreign inputs, tensor types, the channels-last default, and double precision (in a subprocess:
+"""The JAX backend: plain, jitted and parameter-closure functions, closed forms, targets and chunks,
+errors instead of silent zeros, inputs of other frameworks, and double precision (in a subprocess:
 ``jax_enable_x64`` is process-wide).
+
+What JAX shares with the other backends (the complex VJP, whose sign convention is the conjugate of
+JAX's own, completeness, foreign inputs, tensor types, the channels-last default, ...) is tested in
+test_backends.py.
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
 import cdig  # noqa: E402
-from cdig.backends import get_backend  # noqa: E402
-from cdig.backends.jax import JaxBackend  # noqa: E402
 
 tr = sys.modules["_cdig_tests_triplets"]  # loaded by tests/backends/conftest.py
 
@@ -109,110 +110,12 @@ def test_unhashable_callable_modules(frozen, data, closed):
     tr.assert_linear_maps(res, w, x, x0, closed, None)
 
 
-def test_a_plain_function_is_read_afresh_by_every_explanation(data):
-    """jax.jit caches its trace on the function's identity; cdig wraps a plain function afresh for every
-    explanation, so Python state it reads (here a numpy array changed in place) is never stale."""
-    w, x, _ = data
-    weights = w.copy()
-
-    def plain(v):
-        return (v * weights).sum(axis=(1, 2))
-
-    first = cdig.explain(plain, jnp.asarray(x), "time", n_steps=4)["time"]
-    weights *= 3.0  # the function itself now returns three times as much
-    np.testing.assert_allclose(np.asarray(plain(jnp.asarray(x))), 3 * first.output, rtol=1e-5)
-    second = cdig.explain(plain, jnp.asarray(x), "time", n_steps=4)["time"]
-    np.testing.assert_allclose(second.output, 3 * first.output, rtol=1e-5)
-    np.testing.assert_allclose(second.values, 3 * first.values, rtol=1e-5, atol=1e-6)
-
-
 def test_float64_input_runs_in_float32_without_x64(data, closed):
     w, x, x0 = data
     res = cdig.explain(jax.jit(lambda v: (v * w).sum(axis=(1, 2))), x.astype(np.float64), ["time", "fourier"],
                        baselines=x0, n_steps=4)
     assert res["time"].values.dtype == np.float32 and res["fourier"].coefficients.dtype == np.complex64
     tr.assert_linear_maps(res, w, x, x0, closed, None)
-
-
-# --- completeness on smooth models ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("builder,target", [("conv_classifier", 2), ("attention_regressor", None)])
-def test_completeness_gausslegendre_64_in_every_domain(builder, target):
-    trip = getattr(tr, builder)()
-    fn = trip.make_jax().fn
-    c, t = trip.shape
-    x = jnp.asarray(np.random.default_rng(1).normal(size=(N, t, c)).astype(np.float32))
-    tr.assert_complete_every_domain(fn, x, jnp.zeros_like(x), target)
-
-
-# --- the backend's primitives ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("n_times", [16, 17])
-def test_vjp_through_the_fourier_inverse_matches_finite_differences(rng, n_times):
-    """JAX's own VJP is ∂/∂Re z − i ∂/∂Im z; the backend must return cdig's ∂/∂Re z + i ∂/∂Im z
-    (float32 here, against float64 central differences; the float64 check runs in a subprocess below)."""
-    f = n_times // 2 + 1
-    z = rng.normal(size=(2, 2, f)) + 1j * rng.normal(size=(2, 2, f))
-    cot = rng.normal(size=(2, 2, n_times))
-    be = JaxBackend(lambda v: v, jnp.asarray(cot, dtype=jnp.float32))
-    dom = cdig.Fourier().fit(np.zeros((2, 2, n_times)))
-    g = be.vjp(lambda zz: dom.inverse(zz, jnp), jnp.asarray(z, dtype=jnp.complex64),
-               jnp.asarray(cot, dtype=jnp.float32))
-    assert g.dtype == jnp.complex64
-    fd = tr.fourier_fd_gradient(z, cot, n_times)
-    np.testing.assert_allclose(np.asarray(g), fd, rtol=0, atol=1e-5 * np.abs(fd).max())
-    assert np.abs(np.asarray(g) - np.conj(fd)).max() > 0.1 * np.abs(fd.imag).max()  # not the conjugate
-
-
-def test_vjp_through_the_ica_inverse_is_the_transposed_mixing(rng, fitted_ica):
-    dom = cdig.ICA(fitted_ica).fit(np.zeros((2, 3, 8)))
-    z, cot = rng.normal(size=(2, 3, 8)).astype(np.float32), rng.normal(size=(2, 3, 8)).astype(np.float32)
-    be = JaxBackend(lambda v: v, jnp.asarray(cot))
-    g = be.vjp(lambda zz: dom.inverse(zz, jnp), jnp.asarray(z), jnp.asarray(cot))
-    np.testing.assert_allclose(np.asarray(g), np.einsum("ck,nct->nkt", fitted_ica.mixing_, cot), rtol=1e-5, atol=1e-5)
-
-
-def test_path_grad_and_accumulate_against_a_plain_loop(rng):
-    w = rng.normal(size=(2, 8)).astype(np.float32)
-
-    def fn(points, idx):
-        return jnp.sin((points * w).sum(axis=(1, 2)))
-
-    be = JaxBackend(fn, jnp.asarray(w))
-    start = rng.normal(size=(3, 2, 8)).astype(np.float32)
-    delta = rng.normal(size=(3, 2, 8)).astype(np.float32)
-    idx = np.array([0, 0, 2, 1, 2])
-    alphas = np.array([0.1, 0.7, 0.5, 0.2, 0.9])
-    grads, h = be.path_grad(fn, jnp.asarray(start), jnp.asarray(delta), idx, alphas, True)
-    for r, (i, a) in enumerate(zip(idx, alphas)):
-        p = start[i].astype(np.float64) + a * delta[i]
-        expected = np.cos((p * w).sum()) * w
-        np.testing.assert_allclose(np.asarray(grads[r]), expected, atol=1e-5)
-        np.testing.assert_allclose(h[r], float((delta[i] * expected).sum()), atol=1e-4)
-    weights = np.array([0.5, 0.25, 1.0, 2.0, -1.0])
-    acc = be.accumulate(be.zeros_like(jnp.asarray(start)), idx, grads, weights)
-    ref = np.zeros(start.shape)
-    for r, i in enumerate(idx):
-        ref[i] += weights[r] * np.asarray(grads[r], dtype=np.float64)
-    np.testing.assert_allclose(np.asarray(acc), ref, atol=1e-5)
-
-
-def test_nonlinear_path_with_complex_coefficients_matches_the_shared_pass(data):
-    """A domain flagged nonlinear integrates its own path in complex ``z`` (``path_grad`` on complex
-    points, where JAX's conjugate convention matters): it must give the shared linear pass's map."""
-    _, x, _ = data
-
-    class FourierOwnPath(cdig.Fourier):
-        name, linear = "fourier_own_path", False
-
-    fn = tr.conv_classifier(channels=C, length=T).make_jax().fn
-    res = cdig.explain(fn, jnp.asarray(x), ["fourier", FourierOwnPath()], target=0, n_steps=16)
-    tr.assert_maps_close(res["fourier"].values, res["fourier_own_path"].values, 1e-5)
-    grads = cdig.explain(fn, jnp.asarray(x), ["fourier", FourierOwnPath()], target=0, n_steps=16,
-                         multiply_by_inputs=False)
-    tr.assert_maps_close(grads["fourier"].values, grads["fourier_own_path"].values, 1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -242,18 +145,6 @@ def test_targets_as_arrays_extra_arguments_and_chunks(data, jax_conv):
     np.testing.assert_allclose(a.values, tr.transpose_last(w * x) * s[:, None, None], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("target", [(2, 1), [(0, 1), (3, 0), (2, 2)]], ids=["tuple", "tuple-per-sample"])
-def test_tuple_targets_of_a_forecaster(target, data):
-    """``out[n, h, c] = Σ_{t,d} W[h, c, t, d] x[n, t, d]``: the map of output ``(h, c)`` is ``W[h, c] ⊙ x``."""
-    _, x, _ = data
-    weights = np.random.default_rng(5).normal(size=(4, C, T, C)).astype(np.float32)
-    a = cdig.explain(lambda v: jnp.einsum("hctd,ntd->nhc", weights, v), jnp.asarray(x), "time", target=target,
-                     n_steps=2)["time"]
-    rows = [target] * N if isinstance(target, tuple) else target
-    expected = np.stack([tr.transpose_last(weights[h, c] * x[i]) for i, (h, c) in enumerate(rows)])
-    np.testing.assert_allclose(a.values, expected, rtol=1e-5, atol=1e-6)
-
-
 # --- errors, not silent zeros -------------------------------------------------------------------------
 
 
@@ -279,24 +170,6 @@ def test_a_function_without_a_gradient_is_an_error(case, jit, data):
 # --- other frameworks' tensors -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["torch", "torch-float64", "tensorflow", "numpy-float64"])
-def test_foreign_inputs_to_a_jax_function_are_converted(kind, jax_conv, data):
-    _, x, _ = data
-    ref = cdig.explain(jax_conv, x, ["time", "fourier"], target=1, n_steps=16)
-    if kind.startswith("torch"):
-        inp = torch.as_tensor(x, dtype=torch.float64 if kind == "torch-float64" else torch.float32)
-    elif kind == "tensorflow":
-        tf = pytest.importorskip("tensorflow")
-        inp = tf.constant(x)
-    else:
-        inp = x.astype(np.float64)
-    res = cdig.explain(jax_conv, inp, ["time", "fourier"], target=1, n_steps=16)
-    assert isinstance(res["time"].as_tensor(), jax.Array)  # the model's framework
-    for name in ref:
-        assert res[name].settings["backend"] == "jax" and res[name].values.dtype == np.float32
-        tr.assert_maps_close(ref[name].values, res[name].values, 1e-6, name)
-
-
 def test_a_plain_jax_function_on_a_tf_tensor_with_backend_jax(data):
     """A plain function cannot be told apart from a TensorFlow one: the input's framework would run
     it, so ``backend="jax"`` names the one that can."""
@@ -309,16 +182,6 @@ def test_a_plain_jax_function_on_a_tf_tensor_with_backend_jax(data):
     a = cdig.explain(plain, tf.constant(x), "time", baselines=x0, n_steps=4, backend="jax")["time"]
     assert a.settings["backend"] == "jax"
     np.testing.assert_allclose(a.values, tr.transpose_last(w * (x - x0)), rtol=1e-5, atol=1e-6)
-
-
-def test_jax_arrays_to_a_torch_model_are_converted(models):
-    net = models.conv_net(channels=2, length=T, n_out=3)
-    x = np.random.default_rng(0).normal(size=(N, 2, T)).astype(np.float32)
-    ref = cdig.explain(net, x, ["time", "fourier"], target=1, n_steps=16)
-    res = cdig.explain(net, jnp.asarray(x), ["time", "fourier"], target=1, n_steps=16)
-    for name in ref:
-        assert res[name].settings["backend"] == "torch" and res[name].settings["time_axis"] == 2
-        np.testing.assert_array_equal(res[name].values, ref[name].values)
 
 
 def test_bfloat16_jax_input_to_a_torch_model(models):
@@ -336,57 +199,6 @@ def test_crossdomainig_with_a_torch_input_to_a_jax_function(jax_conv, data):
     assert isinstance(attr, torch.Tensor)  # "in the input's array type" (the docstring)
     assert attr.device == torch.device("cpu")
     np.testing.assert_allclose(np.asarray(attr), ref, rtol=1e-6, atol=1e-7)
-
-
-# --- tensors stay JAX arrays ----------------------------------------------------------------------------
-
-
-def test_crossdomainig_returns_jax_arrays_for_jax_input(jax_conv, data):
-    _, x, x0 = data
-    ig = cdig.CrossDomainIG(jax_conv, "fourier")
-    attr, delta = ig.attribute(jnp.asarray(x), baselines=jnp.asarray(x0), target=2, n_steps=16,
-                               return_convergence_delta=True)
-    assert isinstance(attr, jax.Array) and isinstance(delta, jax.Array)
-    assert attr.shape == (N, C, T // 2 + 1) and delta.shape == (N,)
-    assert "cpu" in ig.attribution_.settings["device"].lower()
-    as_tensor = ig.attribution_.as_tensor()
-    assert isinstance(as_tensor, jax.Array)
-    np.testing.assert_array_equal(np.asarray(as_tensor), np.asarray(attr))
-    attr_np = ig.attribute(x, baselines=x0, target=2, n_steps=16)
-    assert isinstance(attr_np, np.ndarray)
-    np.testing.assert_array_equal(attr_np, np.asarray(attr))
-    assert isinstance(cdig.explain(jax_conv, x, "time", target=2, n_steps=8)["time"].as_tensor(), jax.Array)
-
-
-def test_backend_detection(data, jax_conv):
-    _, x, _ = data
-    assert isinstance(get_backend(jax_conv, x), JaxBackend)
-    assert isinstance(get_backend(lambda v: v, jnp.asarray(x)), JaxBackend)
-    assert isinstance(get_backend(jax_conv, torch.as_tensor(x)), JaxBackend)  # the model decides
-    assert JaxBackend.default_time_axis == 1
-
-
-# --- the time axis ------------------------------------------------------------------------------------
-
-
-def test_channels_last_by_default_time_axis_minus_one_for_channels_first(data, closed):
-    w, x, x0 = data
-    wc, xc, x0c = tr.transpose_last(w), tr.transpose_last(x), tr.transpose_last(x0)
-    fn = jax.jit(lambda v: (v * w).sum(axis=(1, 2)))
-    res = cdig.explain(fn, x, ["time", "fourier"], baselines=x0, n_steps=4)
-    assert res["time"].settings["time_axis"] == 1
-    tr.assert_linear_maps(res, w, x, x0, closed, None)
-    channels_first = jax.jit(lambda v: (v * wc).sum(axis=(1, 2)))
-    for axis in (-1, 2):
-        res = cdig.explain(channels_first, jnp.asarray(xc), ["time", "fourier"], baselines=x0c, n_steps=4,
-                           time_axis=axis)
-        assert res["time"].settings["time_axis"] == 2
-        tr.assert_linear_maps(res, w, x, x0, closed, None)
-    # 2-D input is (N, T) in every framework; the maps have no channel axis
-    univariate = cdig.explain(lambda v: v @ w[:, 0], jnp.asarray(x[..., 0]), ["time", "fourier"],
-                              baselines=x0[..., 0], n_steps=4)
-    assert univariate["time"].values.shape == (N, T) and univariate["fourier"].values.shape == (N, T // 2 + 1)
-    np.testing.assert_allclose(univariate["time"].values, w[:, 0] * (x - x0)[..., 0], rtol=1e-5, atol=1e-6)
 
 
 # --- double precision (jax_enable_x64 in a fresh process) ---------------------------------------------

@@ -1,6 +1,9 @@
-"""The TensorFlow / Keras backend: every kind of model, closed forms, completeness, the complex VJP,
-errors instead of silent zeros, foreign inputs, tensor types, the channels-last default; and Keras 3
-models on its JAX and torch backends (in subprocesses: Keras fixes its backend per process).
+"""The TensorFlow / Keras backend: every kind of model, closed forms, float64, inference mode, targets
+and chunks, errors instead of silent zeros, inputs of other frameworks; and Keras 3 models on its JAX
+and torch backends (in subprocesses: Keras fixes its backend per process).
+
+What TensorFlow shares with the other backends (the complex VJP, completeness, foreign inputs, tensor
+types, the channels-last default, ...) is tested in test_backends.py.
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 import cdig  # noqa: E402
-from cdig.backends import get_backend  # noqa: E402
-from cdig.backends.tensorflow import TensorflowBackend, TFNamespace  # noqa: E402
 
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - depends on KERAS_BACKEND
     pytest.skip("these tests need Keras on the TensorFlow backend", allow_module_level=True)
@@ -37,17 +38,6 @@ def data():
     x = rng.normal(size=(N, T, C)).astype(np.float32)
     x0 = (0.3 * rng.normal(size=(N, T, C))).astype(np.float32)
     return w, x, x0
-
-
-def _dense_layer(w: np.ndarray, b: float, **kw):
-    layer = keras.layers.Dense(1, **kw)
-    layer.build((None, w.size))
-    layer.set_weights([w.reshape(-1, 1), np.full(1, b, dtype=w.dtype)])
-    return layer
-
-
-def _sequential(w: np.ndarray, b: float = 0.5):
-    return keras.Sequential([keras.Input(w.shape), keras.layers.Flatten(), _dense_layer(w, b)])
 
 
 # --- every kind of TensorFlow model ------------------------------------------------------------------
@@ -77,9 +67,9 @@ def _model_kinds(w, b, tmp_path):
     def plain(v):
         return tf.reduce_sum(v * wt, axis=(1, 2)) + b
 
-    seq = _sequential(w, b)
+    seq = tr.keras_linear(w, b)
     inp = keras.Input(w.shape)
-    functional = keras.Model(inp, _dense_layer(w, b)(keras.layers.Flatten()(inp)))
+    functional = keras.Model(inp, tr.keras_dense(w, b)(keras.layers.Flatten()(inp)))
     sub = Subclassed()
     sub(np.zeros((1,) + w.shape, np.float32))
     sub.dense.set_weights([w.reshape(-1, 1), np.full(1, b, np.float32)])
@@ -130,7 +120,7 @@ def test_exported_savedmodel(data, closed, tmp_path):
     """``model.export(path)`` + ``tf.saved_model.load``: its ``serve`` endpoint is explained; the loaded
     object itself is not callable, which is a clear CdigTypeError."""
     w, x, x0 = data
-    _sequential(w).export(str(tmp_path / "exported"))
+    tr.keras_linear(w).export(str(tmp_path / "exported"))
     loaded = tf.saved_model.load(str(tmp_path / "exported"))
     res = cdig.explain(loaded.serve, x, ["time", "fourier"], baselines=x0, n_steps=4)
     tr.assert_linear_maps(res, w, x, x0, closed, None)
@@ -151,85 +141,12 @@ def test_float64_model_and_float64_input_to_a_float32_model(data, closed):
     w, x, x0 = data
     w64 = w.astype(np.float64)
     model64 = keras.Sequential([keras.Input(w.shape, dtype="float64"), keras.layers.Flatten(dtype="float64"),
-                                _dense_layer(w64, 0.5, dtype="float64")])
+                                tr.keras_dense(w64, 0.5, dtype="float64")])
     res = cdig.explain(model64, x.astype(np.float64), ["time", "fourier"], baselines=x0, n_steps=4)
     assert res["time"].values.dtype == np.float64 and res["fourier"].coefficients.dtype == np.complex128
     tr.assert_linear_maps(res, w64, x.astype(np.float64), x0.astype(np.float64), closed, None, rel=1e-12)
-    res32 = cdig.explain(_sequential(w), x.astype(np.float64), "time", baselines=x0, n_steps=4)["time"]
+    res32 = cdig.explain(tr.keras_linear(w), x.astype(np.float64), "time", baselines=x0, n_steps=4)["time"]
     assert res32.values.dtype == np.float32  # cast to the model's dtype, as in PyTorch
-
-
-# --- completeness on smooth models ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("builder,target", [("conv_classifier", 2), ("attention_regressor", None)])
-def test_completeness_gausslegendre_64_in_every_domain(builder, target):
-    trip = getattr(tr, builder)()
-    model = trip.make_keras()
-    c, t = trip.shape
-    x = np.random.default_rng(1).normal(size=(N, t, c)).astype(np.float32)
-    tr.assert_complete_every_domain(model, x, np.zeros_like(x), target)
-
-
-# --- the backend's primitives ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("n_times", [16, 17])
-def test_vjp_through_the_fourier_inverse_matches_finite_differences(rng, n_times):
-    """TensorFlow's VJP for complex ``z`` is ∂/∂Re z + i ∂/∂Im z of <irfft(z), cotangent>, as in PyTorch."""
-    f = n_times // 2 + 1
-    z = rng.normal(size=(2, 2, f)) + 1j * rng.normal(size=(2, 2, f))
-    cot = rng.normal(size=(2, 2, n_times))
-    be = TensorflowBackend(lambda v: v, tf.constant(cot))
-    dom = cdig.Fourier().fit(np.zeros((2, 2, n_times)))
-    g = be.vjp(lambda zz: dom.inverse(zz, TFNamespace), tf.constant(z), tf.constant(cot))
-    assert g.dtype == tf.complex128
-    np.testing.assert_allclose(g.numpy(), tr.fourier_fd_gradient(z, cot, n_times), rtol=0, atol=1e-8)
-
-
-def test_vjp_through_the_ica_inverse_is_the_transposed_mixing(rng, fitted_ica):
-    dom = cdig.ICA(fitted_ica).fit(np.zeros((2, 3, 8)))
-    z, cot = rng.normal(size=(2, 3, 8)), rng.normal(size=(2, 3, 8))
-    g = TensorflowBackend(lambda v: v, tf.constant(cot)).vjp(lambda zz: dom.inverse(zz, TFNamespace),
-                                                              tf.constant(z), tf.constant(cot))
-    np.testing.assert_allclose(g.numpy(), np.einsum("ck,nct->nkt", fitted_ica.mixing_, cot), atol=1e-12)
-
-
-def test_path_grad_and_accumulate_against_a_plain_loop(rng):
-    w = tf.constant(rng.normal(size=(2, 8)))
-
-    def fn(points, idx):
-        return tf.sin(tf.reduce_sum(points * w, axis=(1, 2)))
-
-    be = TensorflowBackend(fn, w)
-    start, delta = tf.constant(rng.normal(size=(3, 2, 8))), tf.constant(rng.normal(size=(3, 2, 8)))
-    idx = np.array([0, 0, 2, 1, 2])
-    alphas = np.array([0.1, 0.7, 0.5, 0.2, 0.9])
-    grads, h = be.path_grad(fn, start, delta, idx, alphas, True)
-    for r, (i, a) in enumerate(zip(idx, alphas)):
-        p = start[i].numpy() + a * delta[i].numpy()
-        expected = np.cos((p * w.numpy()).sum()) * w.numpy()
-        np.testing.assert_allclose(grads[r].numpy(), expected, atol=1e-12)
-        np.testing.assert_allclose(h[r], float((delta[i].numpy() * expected).sum()), atol=1e-12)
-    weights = np.array([0.5, 0.25, 1.0, 2.0, -1.0])
-    acc = be.accumulate(be.zeros_like(start), idx, grads, weights)
-    ref = np.zeros(start.shape)
-    for r, i in enumerate(idx):
-        ref[i] += weights[r] * grads[r].numpy()
-    np.testing.assert_allclose(acc.numpy(), ref, atol=1e-12)
-
-
-def test_nonlinear_path_with_complex_coefficients_matches_the_shared_pass(data):
-    """A domain flagged nonlinear integrates its own path in complex ``z`` (``path_grad`` on complex
-    points): for the Fourier transform it must give the shared linear pass's map."""
-    _, x, _ = data
-
-    class FourierOwnPath(cdig.Fourier):
-        name, linear = "fourier_own_path", False
-
-    trip = tr.conv_classifier(channels=C, length=T)
-    res = cdig.explain(trip.make_keras(), x, ["fourier", FourierOwnPath()], target=0, n_steps=16)
-    tr.assert_maps_close(res["fourier"].values, res["fourier_own_path"].values, 1e-5)
 
 
 # --- the model is left as it was -------------------------------------------------------------------
@@ -283,18 +200,6 @@ def test_targets_as_tensors_extra_arguments_and_chunks(data):
     np.testing.assert_allclose(a.values, tr.transpose_last(w * x) * s[:, None, None], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("target", [(2, 1), [(0, 1), (3, 0), (2, 2)]], ids=["tuple", "tuple-per-sample"])
-def test_tuple_targets_of_a_forecaster(target, data):
-    """``out[n, h, c] = Σ_{t,d} W[h, c, t, d] x[n, t, d]``: the map of output ``(h, c)`` is ``W[h, c] ⊙ x``."""
-    _, x, _ = data
-    weights = np.random.default_rng(5).normal(size=(4, C, T, C)).astype(np.float32)
-    forecaster = tf.function(lambda v: tf.einsum("hctd,ntd->nhc", weights, v))
-    a = cdig.explain(forecaster, tf.constant(x), "time", target=target, n_steps=2)["time"]
-    rows = [target] * N if isinstance(target, tuple) else target
-    expected = np.stack([tr.transpose_last(weights[h, c] * x[i]) for i, (h, c) in enumerate(rows)])
-    np.testing.assert_allclose(a.values, expected, rtol=1e-5, atol=1e-6)
-
-
 # --- plain functions and their Python state --------------------------------------------------------
 
 
@@ -312,25 +217,10 @@ def test_unhashable_callable_object(data, closed):
     tr.assert_linear_maps(res, w, x, x0, closed, None)
 
 
-def test_a_plain_function_is_read_afresh_by_every_explanation(data):
-    w, x, _ = data
-    weights = w.copy()
-
-    def plain(v):
-        return tf.reduce_sum(v * weights, axis=(1, 2))
-
-    first = cdig.explain(plain, tf.constant(x), "time", n_steps=4)["time"]
-    weights *= 3.0  # the function itself now returns three times as much
-    np.testing.assert_allclose(plain(tf.constant(x)).numpy(), 3 * first.output, rtol=1e-5)
-    second = cdig.explain(plain, tf.constant(x), "time", n_steps=4)["time"]
-    np.testing.assert_allclose(second.output, 3 * first.output, rtol=1e-5)
-    np.testing.assert_allclose(second.values, 3 * first.values, rtol=1e-5, atol=1e-6)
-
-
 def test_a_keras_model_is_read_afresh_by_every_explanation(data):
     """Keras weights are variables: changing them changes the next explanation (no stale trace)."""
     w, x, _ = data
-    model = _sequential(w)
+    model = tr.keras_linear(w)
     first = cdig.explain(model, x, "time", n_steps=4)["time"]
     model.layers[-1].kernel.assign(3.0 * model.layers[-1].kernel)
     second = cdig.explain(model, x, "time", n_steps=4)["time"]
@@ -351,7 +241,7 @@ def test_a_model_without_a_gradient_is_an_error(case, data):
     wt = tf.constant(w)
     if case == "keras-int-cast":
         model = keras.Sequential([keras.Input((T, C)), _IntegerCast(), keras.layers.Flatten(),
-                                  _dense_layer(w, 0.0)])
+                                  tr.keras_dense(w, 0.0)])
     else:
         def model(v):
             if case == "function-int-cast":
@@ -373,40 +263,6 @@ def test_a_model_without_a_gradient_is_an_error(case, data):
 @pytest.fixture(scope="module")
 def keras_conv():
     return tr.conv_classifier(channels=C, length=T).make_keras()
-
-
-@pytest.mark.parametrize("kind", ["torch", "torch-float64", "torch-requires-grad", "jax", "numpy-float64",
-                                  "tf.Variable"])
-def test_foreign_inputs_to_a_keras_model_are_converted(kind, keras_conv, data):
-    _, x, _ = data
-    ref = cdig.explain(keras_conv, x, ["time", "fourier"], target=1, n_steps=16)
-    if kind.startswith("torch"):
-        inp = torch.as_tensor(x, dtype=torch.float64 if kind == "torch-float64" else torch.float32)
-        if kind == "torch-requires-grad":
-            inp.requires_grad_(True)
-    elif kind == "jax":
-        jnp = pytest.importorskip("jax.numpy")
-        inp = jnp.asarray(x)
-    elif kind == "numpy-float64":
-        inp = x.astype(np.float64)
-    else:
-        inp = tf.Variable(x)
-    res = cdig.explain(keras_conv, inp, ["time", "fourier"], target=1, n_steps=16)
-    assert tf.is_tensor(res["time"].as_tensor())  # the model's framework
-    for name in ref:
-        assert res[name].settings["backend"] == "tensorflow"
-        assert res[name].values.dtype == np.float32
-        tr.assert_maps_close(ref[name].values, res[name].values, 1e-6, name)
-
-
-def test_tf_tensors_to_a_torch_model_are_converted(models):
-    net = models.conv_net(channels=2, length=T, n_out=3)
-    x = np.random.default_rng(0).normal(size=(N, 2, T)).astype(np.float32)
-    ref = cdig.explain(net, x, ["time", "fourier"], target=1, n_steps=16)
-    res = cdig.explain(net, tf.constant(x), ["time", "fourier"], target=1, n_steps=16)
-    for name in ref:
-        assert res[name].settings["backend"] == "torch" and res[name].settings["time_axis"] == 2
-        np.testing.assert_array_equal(res[name].values, ref[name].values)
 
 
 @pytest.mark.parametrize("case", ["torch->keras", "jax->keras", "tf->torch"])
@@ -463,60 +319,6 @@ def test_bfloat16_jax_input_to_a_keras_model(keras_conv, data):
                        target=1, n_steps=8)["time"]
     res = cdig.explain(keras_conv, jnp.asarray(x).astype(jnp.bfloat16), "time", target=1, n_steps=8)["time"]
     np.testing.assert_allclose(res.values, ref.values, rtol=1e-6)
-
-
-# --- tensors stay TensorFlow tensors -----------------------------------------------------------------
-
-
-def test_crossdomainig_returns_tf_tensors_for_tf_input(data, keras_conv):
-    _, x, x0 = data
-    ig = cdig.CrossDomainIG(keras_conv, "fourier")
-    attr, delta = ig.attribute(tf.constant(x), baselines=tf.constant(x0), target=2, n_steps=16,
-                               return_convergence_delta=True)
-    assert tf.is_tensor(attr) and tf.is_tensor(delta)
-    assert tuple(attr.shape) == (N, C, T // 2 + 1) and tuple(delta.shape) == (N,)
-    assert "CPU" in ig.attribution_.settings["device"].upper()
-    as_tensor = ig.attribution_.as_tensor()
-    assert tf.is_tensor(as_tensor)
-    np.testing.assert_array_equal(as_tensor.numpy(), attr.numpy())
-    attr_np = ig.attribute(x, baselines=x0, target=2, n_steps=16)
-    assert isinstance(attr_np, np.ndarray)
-    np.testing.assert_array_equal(attr_np, attr.numpy())
-    assert tf.is_tensor(cdig.explain(keras_conv, x, "time", target=2, n_steps=8)["time"].as_tensor())
-
-
-def test_backend_detection(data, keras_conv):
-    _, x, _ = data
-    assert isinstance(get_backend(keras_conv, x), TensorflowBackend)
-    assert isinstance(get_backend(tf.function(lambda v: v), x), TensorflowBackend)
-    assert isinstance(get_backend(lambda v: v, tf.constant(x)), TensorflowBackend)
-    assert isinstance(get_backend(lambda v: v, tf.Variable(x)), TensorflowBackend)
-    assert TensorflowBackend.default_time_axis == 1
-
-
-# --- the time axis ------------------------------------------------------------------------------------
-
-
-def test_channels_last_by_default_time_axis_minus_one_for_channels_first(data, closed):
-    w, x, x0 = data
-    res = cdig.explain(_sequential(w), x, ["time", "fourier"], baselines=x0, n_steps=4)
-    assert res["time"].settings["time_axis"] == 1
-    tr.assert_linear_maps(res, w, x, x0, closed, None)
-    # a channels-first Keras model, (N, C, T): time_axis=-1 (or 2) overrides the default
-    wc, xc, x0c = tr.transpose_last(w), tr.transpose_last(x), tr.transpose_last(x0)
-    channels_first = _sequential(wc)
-    for axis in (-1, 2):
-        res = cdig.explain(channels_first, xc, ["time", "fourier"], baselines=x0c, n_steps=4, time_axis=axis)
-        assert res["time"].settings["time_axis"] == 2
-        tr.assert_linear_maps(res, w, x, x0, closed, None)
-    # without it the model's (C, T) input is read as (T, C): C "samples" of T channels
-    wrong = cdig.explain(channels_first, xc, "time", baselines=x0c, n_steps=4)["time"]
-    assert wrong.values.shape == (N, T, C)
-    # 2-D input is (N, T) in every framework; the maps have no channel axis
-    univariate = cdig.explain(_sequential(w[:, 0]), x[..., 0], ["time", "fourier"], baselines=x0[..., 0],
-                              n_steps=4)
-    assert univariate["time"].values.shape == (N, T) and univariate["fourier"].values.shape == (N, T // 2 + 1)
-    np.testing.assert_allclose(univariate["time"].values, w[:, 0] * (x - x0)[..., 0], rtol=1e-5, atol=1e-6)
 
 
 # --- Keras 3 on its JAX and torch backends (one fresh process each) -------------------------------------

@@ -1,4 +1,7 @@
-"""The PyTorch backend: the model is left as it was, dtypes and devices, the complex VJP, lazy import."""
+"""The PyTorch backend: the model is left as it was, dtypes and devices, lookup, lazy import.
+
+The primitives every backend shares (the complex VJP, the path gradient) are tested in test_backends.py.
+"""
 
 from __future__ import annotations
 
@@ -223,7 +226,7 @@ def test_cuda_model_and_inputs_anywhere():
     assert attr.device.type == "cuda"
 
 
-# --- the backend's primitives -------------------------------------------------------------------------
+# --- lookup --------------------------------------------------------------------------------------------
 
 
 def test_backend_lookup():
@@ -235,66 +238,6 @@ def test_backend_lookup():
     assert isinstance(get_backend(model, np.zeros((1, C, T), np.float32)), TorchBackend)
     with pytest.raises(cdig.CdigValueError, match="backend='mxnet'"):
         get_backend_by_name("mxnet")
-
-
-@pytest.mark.parametrize("n_times", [16, 17])
-def test_vjp_through_the_fourier_inverse_matches_finite_differences(rng, n_times):
-    """For complex z the VJP is ∂/∂Re z + i ∂/∂Im z of <irfft(z), cotangent> (float64 central differences)."""
-    import array_api_compat.torch as xp
-
-    f = n_times // 2 + 1
-    z = torch.as_tensor(rng.normal(size=(2, C, f)) + 1j * rng.normal(size=(2, C, f)))
-    cot = torch.as_tensor(rng.normal(size=(2, C, n_times)))
-    be = TorchBackend(lambda v: v, cot)
-    dom = cdig.Fourier().fit(np.zeros((2, C, n_times)))
-    g = be.vjp(lambda zz: dom.inverse(zz, xp), z, cot).numpy()
-
-    def phi(zz):
-        return float((torch.fft.irfft(zz, n=n_times) * cot).sum())
-
-    eps = 1e-6
-    fd = np.zeros(z.shape, dtype=complex)
-    for idx in np.ndindex(*z.shape):
-        e = torch.zeros_like(z)
-        e[idx] = 1.0
-        fd[idx] = ((phi(z + eps * e) - phi(z - eps * e)) + 1j * (phi(z + 1j * eps * e) - phi(z - 1j * eps * e))) \
-            / (2 * eps)
-    np.testing.assert_allclose(g, fd, rtol=0, atol=1e-8)
-
-
-def test_vjp_through_the_ica_inverse_is_the_transposed_mixing(rng, fitted_ica):
-    import array_api_compat.torch as xp
-
-    dom = cdig.ICA(fitted_ica).fit(np.zeros((2, 3, 8)))
-    z = torch.as_tensor(rng.normal(size=(2, 3, 8)))
-    cot = torch.as_tensor(rng.normal(size=(2, 3, 8)))
-    g = TorchBackend(lambda v: v, cot).vjp(lambda zz: dom.inverse(zz, xp), z, cot).numpy()
-    np.testing.assert_allclose(g, np.einsum("ck,nct->nkt", fitted_ica.mixing_, cot.numpy()), atol=1e-12)
-
-
-def test_path_grad_and_accumulate_against_a_plain_loop(rng):
-    w = torch.as_tensor(rng.normal(size=(C, T)))
-
-    def fn(points, idx):
-        return torch.sin((points * w).sum((1, 2)))
-
-    be = TorchBackend(fn, w)
-    start = torch.as_tensor(rng.normal(size=(3, C, T)))
-    delta = torch.as_tensor(rng.normal(size=(3, C, T)))
-    idx = np.array([0, 0, 2, 1, 2])
-    alphas = np.array([0.1, 0.7, 0.5, 0.2, 0.9])
-    grads, h = be.path_grad(fn, start, delta, idx, alphas, True)
-    for r, (i, a) in enumerate(zip(idx, alphas)):
-        p = start[i] + a * delta[i]
-        expected = torch.cos((p * w).sum()) * w
-        np.testing.assert_allclose(grads[r].numpy(), expected.numpy(), atol=1e-12)
-        np.testing.assert_allclose(h[r], float((delta[i] * expected).sum()), atol=1e-12)
-    weights = np.array([0.5, 0.25, 1.0, 2.0, -1.0])
-    acc = be.accumulate(be.zeros_like(start), idx, grads, weights)
-    ref = np.zeros(start.shape)
-    for r, i in enumerate(idx):
-        ref[i] += weights[r] * grads[r].numpy()
-    np.testing.assert_allclose(acc.numpy(), ref, atol=1e-12)
 
 
 # --- lazy import ----------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 
 import cdig
 from cdig.core.rules import RULES, gauss_kronrod_15, get_rule
+from cdig.testing import requires_captum
 
 RIEMANN = ["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"]
 
@@ -75,6 +76,7 @@ def test_riemann_nodes_closed_form(n):
     assert _monomial_integral(a, w, 1) < 1e-13
 
 
+@requires_captum
 @pytest.mark.parametrize("method", ["riemann_left", "riemann_right", "riemann_middle", "gausslegendre"])
 @pytest.mark.parametrize("n", [2, 7, 50])
 def test_matches_captum_alphas_and_step_sizes(method, n):
@@ -87,6 +89,7 @@ def test_matches_captum_alphas_and_step_sizes(method, n):
     np.testing.assert_allclose(ours_w, step_sizes(n), rtol=1e-12)
 
 
+@requires_captum
 @pytest.mark.parametrize("n", [2, 7, 50])
 def test_trapezoid_is_captums_scaled_to_sum_one(n):
     from captum.attr._utils.approximation_methods import approximation_parameters

@@ -10,6 +10,7 @@ import torch
 
 import cdig
 from cdig.core.targets import Target, make_target
+from cdig.testing import requires_captum
 
 N, C, T, H = 4, 2, 16, 3
 
@@ -195,6 +196,7 @@ def test_callable_target_on_forecast(forecaster):
     np.testing.assert_allclose(a.values, w[:, 1].mean(0) * x, rtol=0, atol=1e-12)
 
 
+@requires_captum
 def test_classification_targets_match_captum(models):
     """Softmax probabilities of a conv classifier, one class per sample: Captum is the reference."""
     from captum.attr import IntegratedGradients
@@ -208,6 +210,7 @@ def test_classification_targets_match_captum(models):
     np.testing.assert_allclose(ours, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
 
 
+@requires_captum
 def test_regression_scalar_matches_captum(models):
     from captum.attr import IntegratedGradients
 

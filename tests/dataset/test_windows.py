@@ -11,6 +11,7 @@ import torch
 import cdig
 from cdig.core.errors import CdigTypeError, CdigValueError
 from cdig.dataset.recording import Stitched
+from cdig.testing import requires_zarr
 
 C, T = 2, 100
 
@@ -273,8 +274,8 @@ def test_stft_hops_that_do_not_fit(sig):
 
 
 # --- end to end through a store ------------------------------------------------------------------
+@requires_zarr
 def test_explain_dataset_of_windows_then_stitch(sig, tmp_path):
-    pytest.importorskip("zarr")
     length, hop = 20, 10
     model, weight = _linear(C, length, seed=5)
     w = cdig.windows(sig, length, hop, fs=10.0, tail="pad")

@@ -10,6 +10,7 @@ import torch
 
 import cdig
 from cdig.core.rules import RULES
+from cdig.testing import requires_captum
 
 N, C, T = 4, 2, 48
 
@@ -59,6 +60,7 @@ def captum_case():
 @pytest.mark.parametrize("n_steps", [2, 7, 24])
 @pytest.mark.parametrize("target, internal_batch_size", [(0, None), ([2, 0, 1, 2], 3), (1, 5)],
                          ids=["int-nobatch", "per-sample-batch3", "int-batch5"])
+@requires_captum
 def test_equals_captum(captum_case, method, n_steps, target, internal_batch_size):
     from captum.attr import IntegratedGradients
 
@@ -76,6 +78,7 @@ def test_equals_captum(captum_case, method, n_steps, target, internal_batch_size
     np.testing.assert_allclose(ours.numpy(), ref, rtol=0, atol=1e-6 * np.abs(ref).max())
 
 
+@requires_captum
 def test_equals_captum_without_multiplying(captum_case):
     from captum.attr import IntegratedGradients
 
@@ -93,6 +96,7 @@ def test_equals_captum_without_multiplying(captum_case):
     np.testing.assert_allclose(delta.numpy(), (ref * (x - x0).numpy()).sum((1, 2)) - change, atol=1e-5)
 
 
+@requires_captum
 def test_captum_delta_agrees(captum_case):
     from captum.attr import IntegratedGradients
 

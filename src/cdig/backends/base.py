@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import weakref
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..core.errors import CdigTypeError
+from ..core.errors import CdigTypeError, CdigValueError
 
-__all__ = ["Backend", "CompiledPath", "foreign_to_numpy"]
+__all__ = ["Backend", "CompiledPath", "CompiledCache", "foreign_to_numpy"]
 
 
 @runtime_checkable
@@ -59,11 +62,52 @@ def foreign_to_numpy(a: Any, framework: str = "") -> np.ndarray:
     return arr
 
 
-class Backend:
+class CompiledCache:
+    """Compiled forms of models, built once per model and kept weakly (never keeping a model alive).
+
+    The one cache of the compiling backends (TensorFlow, JAX): ``get(model, build, cacheable)`` returns
+    what ``build()`` made for ``model`` before, if ``cacheable`` (its state lives where a compiled
+    trace reads it afresh: variables, or a function the user jitted); otherwise, or for models that
+    cannot be weakly referenced or hashed, it builds afresh each time.
+
+    Examples
+    --------
+    >>> class M:
+    ...     pass
+    >>> cache, m, calls = CompiledCache(), M(), []
+    >>> first = cache.get(m, lambda: calls.append(1) or "compiled", cacheable=True)
+    >>> again = cache.get(m, lambda: calls.append(1) or "compiled", cacheable=True)
+    >>> (first, again, len(calls))
+    ('compiled', 'compiled', 1)
+    """
+
+    def __init__(self) -> None:
+        self._store: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+    def get(self, model: Any, build: Callable[[], Any], cacheable: bool) -> Any:
+        if cacheable:
+            try:
+                return self._store[model]
+            except (KeyError, TypeError):  # not built yet / not weak-referenceable or unhashable
+                pass
+        value = build()
+        if cacheable:
+            try:
+                self._store[model] = value
+            except TypeError:
+                pass
+        return value
+
+
+class Backend(ABC):
     """A framework behind cdig.
 
     A subclass is the only place that imports its framework. It is built for one explanation:
-    ``Backend(model, x)`` decides the device and dtype the work runs in.
+    ``Backend(model, x)`` decides the device and dtype the work runs in. The abstract methods are the
+    contract (detection, conversion, the model's forward pass and the three path primitives of
+    :mod:`cdig.core.path`, plus ``vjp`` for the domains' adjoints); the others have defaults that a
+    framework may override. A framework whose model files cdig reads also says which files it opens
+    (:attr:`model_files`, :meth:`opens`) and loads them (:meth:`load_model`), like xarray's backends.
 
     Attributes
     ----------
@@ -82,28 +126,47 @@ class Backend:
     #: Whether double precision is available (JAX without ``jax_enable_x64`` has none).
     float64: bool = True
 
+    #: File name endings of the model files this framework's :meth:`load_model` reads.
+    model_files: tuple[str, ...] = ()
+
     def __init__(self, model: Any, x: Any) -> None:
         self.model = model
 
+    # --- model files (cdig explain) ------------------------------------------------------
+    @classmethod
+    def opens(cls, path: Path) -> bool:
+        """Whether :meth:`load_model` reads ``path`` (by its ending; folders by their contents)."""
+        return path.suffix.lower() in cls.model_files
+
+    @classmethod
+    def load_model(cls, path: Path) -> Any:
+        """The model stored in ``path``, ready to explain; a :class:`CdigValueError` naming the file otherwise."""
+        raise CdigValueError(f"{path}: the {cls.name or 'framework'} backend reads no model files")
+
     # --- detection and conversion ------------------------------------------------------
     @classmethod
+    @abstractmethod
     def owns_model(cls, model: Any) -> bool:
         """Whether ``model`` is a model of this framework (a module, a compiled function, ...)."""
         raise NotImplementedError
 
     @classmethod
+    @abstractmethod
     def owns_array(cls, x: Any) -> bool:
         """Whether ``x`` is an array of this framework."""
         raise NotImplementedError
 
+    @abstractmethod
     def asarray(self, a: Any, dtype: Any = None) -> Any:
         """``a`` (numpy or framework) as a framework array on this backend's device."""
         raise NotImplementedError
 
+    @abstractmethod
     def to_numpy(self, t: Any) -> np.ndarray:
         raise NotImplementedError
 
     @classmethod
+    @abstractmethod
     def from_numpy(cls, a: np.ndarray, device: Any = None) -> Any:
         raise NotImplementedError
 
@@ -119,6 +182,7 @@ class Backend:
         """A numpy integer array as an index for framework arrays."""
         return self.asarray(a.astype(np.int64), dtype="int64")
 
+    @abstractmethod
     def is_array(self, a: Any) -> bool:
         raise NotImplementedError
 
@@ -144,6 +208,7 @@ class Backend:
         """The model's output on a batch, for gradients."""
         return self.model(inputs, *args)
 
+    @abstractmethod
     def forward(self, inputs: Any, args: tuple) -> Any:
         """The model's output without gradient bookkeeping."""
         raise NotImplementedError
@@ -175,18 +240,22 @@ class Backend:
         )
 
     # --- the path primitives (see cdig.core.path) --------------------------------------
+    @abstractmethod
     def zeros_like(self, a: Any) -> Any:
         raise NotImplementedError
 
+    @abstractmethod
     def path_grad(
         self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, idx: np.ndarray,
         alphas: np.ndarray, want_h: bool,
     ) -> tuple[Any, np.ndarray | None]:
         raise NotImplementedError
 
+    @abstractmethod
     def accumulate(self, acc: Any, idx: np.ndarray, grads: Any, weights: np.ndarray) -> Any:
         raise NotImplementedError
 
+    @abstractmethod
     def vjp(self, fn: Callable[[Any], Any], z: Any, cotangent: Any) -> Any:
         """``(∂ fn / ∂z)ᴴ cotangent``; for complex ``z`` this is ``∂/∂Re z + i ∂/∂Im z`` of ``<fn(z), cotangent>``."""
         raise NotImplementedError

@@ -9,7 +9,6 @@ conjugate of cdig's convention (``∂/∂Re − i ∂/∂Im``), so complex gradi
 from __future__ import annotations
 
 import sys
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core.errors import CdigModelError, CdigTypeError
-from .base import Backend, CompiledPath, foreign_to_numpy
+from .base import Backend, CompiledCache, CompiledPath, foreign_to_numpy
 
 __all__ = ["JaxBackend", "BACKEND"]
 
@@ -43,7 +42,7 @@ def _make_step(call: Callable[..., Any]) -> Any:
 
 
 #: Compiled model and chunk step per model (weak keys: the cache never keeps a model alive).
-_COMPILED: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+_COMPILED = CompiledCache()
 
 
 def _compiled(model: Any) -> tuple[Any, Any]:
@@ -61,16 +60,7 @@ def _compiled(model: Any) -> tuple[Any, Any]:
 
     if not isinstance(model, jax.stages.Wrapped):
         return jax.jit(call), _make_step(call)
-    try:
-        return _COMPILED[model]
-    except (KeyError, TypeError):
-        pass
-    pair = (model, _make_step(call))
-    try:
-        _COMPILED[model] = pair
-    except TypeError:  # not weak-referenceable
-        pass
-    return pair
+    return _COMPILED.get(model, lambda: (model, _make_step(call)), cacheable=True)
 
 
 class JaxBackend(Backend):

@@ -12,15 +12,16 @@ from __future__ import annotations
 import sys
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from ..core.errors import CdigModelError, CdigTypeError
-from .base import Backend, CompiledPath, foreign_to_numpy
+from ..core.errors import CdigModelError, CdigTypeError, CdigValueError, one_line
+from .base import Backend, CompiledCache, CompiledPath, foreign_to_numpy
 
-__all__ = ["TensorflowBackend", "BACKEND", "TFNamespace", "CompatOps"]
+__all__ = ["TensorflowBackend", "BACKEND", "TFNamespace"]
 
 
 def _is_keras_model(model: Any, backend: str) -> bool:
@@ -164,7 +165,7 @@ class _nullcontext:
 
 #: One compiled forward per model, reused by every explanation (a new tf.function per call would
 #: retrace each time). Weak keys: the cache never keeps a model alive.
-_COMPILED: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+_COMPILED = CompiledCache()
 
 
 def _make_step(call: Callable[..., Any]) -> Any:
@@ -217,24 +218,16 @@ def _compiled(model: Any) -> tuple[Any, Any]:
     keras = sys.modules.get("keras")
     cacheable = isinstance(model, tf.Module) or hasattr(model, "get_concrete_function") or (
         keras is not None and isinstance(model, keras.Model))
-    if cacheable:
+    def build() -> tuple[Any, Any]:
         try:
-            return _COMPILED[model]
-        except (KeyError, TypeError):
-            pass
-    try:
-        ref = weakref.ref(model)
-    except TypeError:  # not weak-referenceable (e.g. a builtin)
-        call: Callable[..., Any] = lambda inputs, *args: model(inputs, *args)
-    else:
-        call = lambda inputs, *args: _alive(ref)(inputs, *args)
-    pair = (tf.function(call, reduce_retracing=True), _make_step(call))
-    if cacheable:
-        try:
-            _COMPILED[model] = pair
-        except TypeError:  # unhashable
-            pass
-    return pair
+            ref = weakref.ref(model)
+        except TypeError:  # not weak-referenceable (e.g. a builtin)
+            call: Callable[..., Any] = lambda inputs, *args: model(inputs, *args)
+        else:
+            call = lambda inputs, *args: _alive(ref)(inputs, *args)
+        return tf.function(call, reduce_retracing=True), _make_step(call)
+
+    return _COMPILED.get(model, build, cacheable)
 
 
 class TensorflowBackend(Backend):
@@ -259,6 +252,36 @@ class TensorflowBackend(Backend):
         device = getattr(x, "device", "") if isinstance(x, tf.Tensor) else ""
         self.device = device or None  # "" (no placement) and non-tensor inputs: None
         self._compiled, self._step = _compiled(model)
+
+    @classmethod
+    def opens(cls, path: Path) -> bool:
+        """A folder holding ``saved_model.pb``: a TensorFlow SavedModel."""
+        return path.is_dir() and (path / "saved_model.pb").is_file()
+
+    @classmethod
+    def load_model(cls, path: Path) -> Any:
+        """A SavedModel's ``serve`` endpoint (Keras 3 ``model.export``), else its ``serving_default`` signature."""
+        try:
+            obj = tf.saved_model.load(str(path))
+        except Exception as e:  # noqa: BLE001 - any failure is a file the user must fix
+            raise CdigValueError(f"{path}: cannot load as a TensorFlow SavedModel ({one_line(e)})") from None
+        if callable(getattr(obj, "serve", None)):
+            fn = obj.serve
+        else:
+            sig = getattr(obj, "signatures", {}).get("serving_default")
+            if sig is None:
+                raise CdigValueError(f"{path}: the SavedModel has neither a 'serve' endpoint nor a 'serving_default' "
+                                     "signature; export it with model.export(path) (Keras 3)")
+            names = list(sig.structured_outputs)
+            if len(names) != 1:
+                raise CdigValueError(f"{path}: the 'serving_default' signature has {len(names)} outputs {names}; "
+                                     "cdig explains a model with one output tensor")
+            key = list(sig.structured_input_signature[1])[0]
+
+            def fn(x: Any) -> Any:
+                return sig(**{key: x})[names[0]]
+
+        return _SavedModel(obj, fn)
 
     @classmethod
     def owns_model(cls, model: Any) -> bool:
@@ -409,84 +432,12 @@ class TensorflowBackend(Backend):
 BACKEND = TensorflowBackend
 
 
-class CompatOps:
-    """What :mod:`cdig.compat` needs from TensorFlow to mimic the reference package's TensorFlow classes.
+class _SavedModel(tf.Module):
+    """The loaded SavedModel's endpoint; holds the loaded object, whose variables the endpoint uses."""
 
-    The names of the PyTorch ``CompatOps`` (conversion, devices, the two-sided FFT pair), plus the
-    reference's conventions on this side: inputs laid out ``(N, T, C)`` (the domains transpose them
-    to ``(N, C, T)`` and back) and maps without the sample axis when one sample is explained.
-    """
+    def __init__(self, loaded: Any, fn: Callable[[Any], Any]) -> None:
+        super().__init__(name="saved_model")
+        self.loaded, self._fn = loaded, fn
 
-    name = "tensorflow"
-    #: The reference's TensorFlow domains take the model's channels-last input.
-    channels_last = True
-    #: The reference's TensorFlow ``run`` drops the sample axis of a batch of one.
-    squeeze_one_sample = True
-
-    @staticmethod
-    def owns(obj: Any) -> bool:
-        return TensorflowBackend.owns_model(obj) or TensorflowBackend.owns_array(obj)
-
-    @staticmethod
-    def is_dtype(obj: Any) -> bool:
-        return isinstance(obj, tf.dtypes.DType)
-
-    @staticmethod
-    def default_dtype() -> Any:
-        return tf.float32
-
-    @staticmethod
-    def model_device(model: Any, x: Any = None) -> Any:
-        """None: TensorFlow places tensors itself (its default device)."""
-        return None
-
-    @staticmethod
-    def device(device: Any) -> Any:
-        return None if device is None else str(device)
-
-    @staticmethod
-    def is_tensor(a: Any) -> bool:
-        return tf.is_tensor(a) or isinstance(a, tf.Variable)
-
-    @staticmethod
-    def tensor(a: Any, dtype: Any, device: Any) -> Any:
-        """``a`` (numpy, tensor or nested lists) as a tensor of ``dtype`` (on ``device`` when given)."""
-        if CompatOps.is_tensor(a):
-            t = tf.stop_gradient(tf.convert_to_tensor(a))
-            t = t if t.dtype == dtype else tf.cast(t, dtype)
-        else:
-            t = tf.constant(np.asarray(a), dtype=dtype)
-        if not device:
-            return t
-        with tf.device(device):
-            return tf.identity(t)
-
-    @staticmethod
-    def to_numpy(t: Any) -> np.ndarray:
-        if CompatOps.is_tensor(t):
-            return np.asarray(t.numpy())
-        return np.asarray(t)
-
-    @staticmethod
-    def broadcast(a: Any, shape: tuple[int, ...]) -> Any:
-        return tf.broadcast_to(a, shape)
-
-    @staticmethod
-    def zeros_like(a: Any) -> Any:
-        return tf.zeros_like(a)
-
-    @staticmethod
-    def transpose(x: Any, perm: tuple[int, ...]) -> Any:
-        return tf.transpose(x, perm)
-
-    @staticmethod
-    def complex_dtype(dtype: Any) -> Any:
-        return tf.complex128 if dtype == tf.float64 else tf.complex64
-
-    @staticmethod
-    def fft(x: Any, axis: int, dtype: Any) -> Any:
-        return TFNamespace.fft.fft(tf.cast(x, CompatOps.complex_dtype(dtype)), axis=axis)
-
-    @staticmethod
-    def ifft_real(z: Any, axis: int, dtype: Any) -> Any:
-        return tf.cast(tf.math.real(TFNamespace.fft.ifft(z, axis=axis)), dtype)
+    def __call__(self, x: Any) -> Any:
+        return self._fn(x)

@@ -6,16 +6,17 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import array_api_compat.torch as xp_torch
 import numpy as np
 import torch
 
-from ..core.errors import CdigModelError, CdigTypeError, CdigWarning
+from ..core.errors import CdigModelError, CdigTypeError, CdigValueError, CdigWarning, one_line
 from .base import Backend, foreign_to_numpy
 
-__all__ = ["TorchBackend", "BACKEND", "CompatOps"]
+__all__ = ["TorchBackend", "BACKEND"]
 
 _NUMPY_DTYPES = {"int64": torch.int64, "float64": torch.float64, "float32": torch.float32,
                  "complex128": torch.complex128, "complex64": torch.complex64}
@@ -72,6 +73,26 @@ class TorchBackend(Backend):
             self.dtype = x.dtype
         else:
             self.dtype = torch.from_numpy(np.zeros(0, dtype=foreign_to_numpy(x, "torch").dtype)).dtype
+
+    model_files = (".pt", ".pth", ".pt2")
+
+    @classmethod
+    def load_model(cls, path: Path) -> Any:
+        """TorchScript (``.pt``/``.pth``, ``torch.jit.save``) in eval mode, or a ``torch.export`` program (``.pt2``)."""
+        if path.suffix.lower() == ".pt2":
+            return _load_exported(path)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated, still read
+                model = torch.jit.load(str(path), map_location="cpu")
+        except Exception as e:  # noqa: BLE001 - any failure is a file the user must fix
+            raise CdigValueError(
+                f"{path}: cannot load as TorchScript ({one_line(e)}); save the model with "
+                "torch.jit.save(torch.jit.script(model), path) (a torch.save'd module or state_dict is not "
+                "supported) or torch.export.save(...) as .pt2"
+            ) from None
+        model.eval()
+        return model
 
     @classmethod
     def owns_model(cls, model: Any) -> bool:
@@ -286,81 +307,23 @@ class TorchBackend(Backend):
 BACKEND = TorchBackend
 
 
-class CompatOps:
-    """What :mod:`cdig.compat` needs from PyTorch to mimic the reference package's torch classes:
-    conversion, devices and the two-sided FFT pair, and the reference's conventions on this side.
-    The TensorFlow backend's ``CompatOps`` provides the same names."""
+class _ExportedModel(torch.nn.Module):
+    """An exported program's module, out of reach of ``.eval()``/``.train()`` (which it refuses)."""
 
-    name = "torch"
-    #: The reference's torch domains take the model's channels-first input ``(N, C, T)``.
-    channels_last = False
-    #: The reference's torch ``run`` keeps the sample axis of a batch of one.
-    squeeze_one_sample = False
+    def __init__(self, inner: Any) -> None:
+        super().__init__()
+        object.__setattr__(self, "inner", inner)  # not a registered child: eval() does not recurse
 
-    @staticmethod
-    def owns(obj: Any) -> bool:
-        return isinstance(obj, (torch.nn.Module, torch.Tensor, torch.jit.ScriptFunction))
+    def forward(self, *args: Any) -> Any:
+        return self.inner(*args)
 
-    @staticmethod
-    def is_dtype(obj: Any) -> bool:
-        return isinstance(obj, torch.dtype)
 
-    @staticmethod
-    def default_dtype() -> Any:
-        return torch.float32
-
-    @staticmethod
-    def model_device(model: Any, x: Any = None) -> Any:
-        """The device of the model's parameters; for a plain function, that of ``x`` (else the CPU)."""
-        if isinstance(model, torch.nn.Module):
-            for t in list(model.parameters()) + list(model.buffers()):
-                return t.device
-        return x.device if isinstance(x, torch.Tensor) else torch.device("cpu")
-
-    @staticmethod
-    def device(device: Any) -> Any:
-        return torch.device(device)
-
-    @staticmethod
-    def is_tensor(a: Any) -> bool:
-        return isinstance(a, torch.Tensor)
-
-    @staticmethod
-    def tensor(a: Any, dtype: Any, device: Any) -> Any:
-        """``a`` (numpy, tensor or nested lists) as a tensor of ``dtype`` on ``device``, cut from autograd."""
-        if isinstance(a, torch.Tensor):
-            return a.detach().to(device=device, dtype=dtype)
-        arr = np.asarray(a)
-        if not arr.flags.writeable:  # e.g. np.broadcast_to; torch warns about read-only memory
-            arr = arr.copy()
-        return torch.as_tensor(arr, dtype=dtype, device=device)
-
-    @staticmethod
-    def to_numpy(t: Any) -> np.ndarray:
-        if isinstance(t, torch.Tensor):
-            return t.detach().cpu().numpy()
-        return np.asarray(t)
-
-    @staticmethod
-    def broadcast(a: Any, shape: tuple[int, ...]) -> Any:
-        return torch.broadcast_to(a, shape).clone()
-
-    @staticmethod
-    def zeros_like(a: Any) -> Any:
-        return torch.zeros_like(a)
-
-    @staticmethod
-    def transpose(x: Any, perm: tuple[int, ...]) -> Any:
-        return x.permute(*perm)
-
-    @staticmethod
-    def complex_dtype(dtype: Any) -> Any:
-        return torch.complex128 if dtype == torch.float64 else torch.complex64
-
-    @staticmethod
-    def fft(x: Any, axis: int, dtype: Any) -> Any:
-        return torch.fft.fft(x.to(CompatOps.complex_dtype(dtype)), dim=axis)
-
-    @staticmethod
-    def ifft_real(z: Any, axis: int, dtype: Any) -> Any:
-        return torch.fft.ifft(z, dim=axis).real.to(dtype)
+def _load_exported(path: Path) -> Any:
+    try:
+        module = torch.export.load(str(path)).module()
+    except Exception as e:  # noqa: BLE001 - any failure is a file the user must fix
+        raise CdigValueError(
+            f"{path}: cannot load as a torch.export program ({one_line(e)}); save it with "
+            "torch.export.save(torch.export.export(model, (x,)), path)"
+        ) from None
+    return _ExportedModel(module)

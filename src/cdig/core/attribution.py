@@ -146,6 +146,73 @@ class Attribution:
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
         return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
+    def to_xarray(self, name: str | None = None) -> Any:
+        """The map as an ``xarray.Dataset``, ready for ``to_netcdf`` (xarray is imported only here).
+
+        Parameters
+        ----------
+        name : str, optional
+            Names the map's variable ``f"{name}_attribution"``; default: the domain's name.
+
+        Returns
+        -------
+        xarray.Dataset
+            Data variables:
+
+            * ``<name>_attribution``: ``values`` with dims ``("sample", *dims)``; its attrs ``domain``
+              and ``units`` (``str(self.units)``, the units of the coordinates);
+            * ``delta``, ``output``, ``baseline_output``, ``n_steps``: per sample (dim ``"sample"``);
+            * ``error_estimate_absolute``, ``error_estimate_relative``: per sample, with ``n_steps="auto"``.
+
+            Coordinates: each coordinate named like an axis and as long as it is becomes that
+            axis's coordinate; another 1-D coordinate as long as exactly one axis lies along that
+            axis (e.g. the wavelet's ``band`` and ``time`` along ``coefficient``); any other along
+            its own dimension of its own name (e.g. ``band_name``). Each carries its unit in
+            ``attrs["units"]`` when known.
+
+            Dataset attrs (NetCDF holds no nested values, so these are JSON text): ``domain``,
+            ``dims``, ``target`` and ``settings``. ``coefficients``, ``extras`` and the fitted domain
+            are not included: :meth:`save` keeps them.
+
+        Raises
+        ------
+        ImportError
+            When xarray is not installed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> a = Attribution(np.ones((2, 3)), "fourier", ("frequency",), {"frequency": np.array([0.0, 1.0, 2.0])},
+        ...                 np.zeros(2), np.ones(2), np.zeros(2), np.array([8, 8]), units={"frequency": "Hz"})
+        >>> ds = a.to_xarray()                                     # doctest: +SKIP
+        >>> ds["fourier_attribution"].dims, ds["frequency"].attrs["units"]   # doctest: +SKIP
+        (('sample', 'frequency'), 'Hz')
+        """
+        import xarray as xr
+
+        name = self.domain if name is None else name
+        dims = ("sample", *self.dims)
+        sizes = dict(zip(dims, np.shape(self.values)))
+        coords: dict[str, Any] = {}
+        for k, v in self.coords.items():
+            v = np.asarray(v)
+            if k in sizes and v.ndim == 1 and len(v) == sizes[k]:
+                coords[k] = (k, v)
+            elif k in sizes or v.ndim != 1:
+                continue  # an axis's name with another length, or not 1-D: kept by save() only
+            else:
+                along = [d for d in self.dims if sizes[d] == len(v)]
+                coords[k] = (along[0] if len(along) == 1 else k, v)
+        coords = {k: (d, v, {"units": self.units[k]} if k in self.units else {}) for k, (d, v) in coords.items()}
+        per_sample = {"delta": self.delta, "output": self.output, "baseline_output": self.baseline_output,
+                      "n_steps": self.n_steps,
+                      **{f"error_estimate_{k}": v for k, v in (self.error_estimate or {}).items()}}
+        data = {f"{name}_attribution": (dims, np.asarray(self.values), {"domain": self.domain, "units": str(self.units)}),
+                **{k: ("sample", np.asarray(v)) for k, v in per_sample.items()}}
+        attrs = {"domain": self.domain, "dims": json.dumps(list(self.dims)), "target": json.dumps(_jsonable(self.target)),
+                 "settings": json.dumps(_jsonable(self.settings))}
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
     @classmethod
     def load(cls, path: str | Path) -> "Attribution":
         """Read an attribution written by :meth:`save`."""

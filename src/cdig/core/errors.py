@@ -34,3 +34,22 @@ class CdigWarning(UserWarning):
 
 class ConvergenceWarning(CdigWarning):
     """The path integral's completeness error is larger than the tolerance asked for."""
+
+
+def one_line(e: BaseException) -> str:
+    """The gist of an exception in one line (the last line of a message carrying a traceback), for
+    error messages that quote a framework's or a file reader's own words.
+
+    Examples
+    --------
+    >>> one_line(ValueError("Traceback (most recent call last):\\n  File x\\nKeyError: 'x'"))
+    "KeyError: 'x'"
+    >>> one_line(ValueError("two\\n   lines"))
+    'two lines'
+    """
+    text = str(e)
+    if "Traceback" in text:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        text = lines[-1] if lines else text
+    text = " ".join(text.split()) or type(e).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -1,13 +1,21 @@
-"""One small module per domain; :func:`resolve` turns names into Domain objects."""
+"""One small module per domain; :func:`resolve` turns names into Domain objects.
+
+Each domain describes itself (class attributes ``name``, ``needs_fs``, ``coord_units``, ``plot``, ...)
+and is registered by subclassing :class:`Domain`; every list of domains elsewhere (:data:`DOMAINS`,
+:mod:`cdig.plot`'s plotters, the command line's choices and help) is derived from that registry.
+Every public module of this package is imported below, so a new domain is one new module.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+import pkgutil
+from collections.abc import Mapping
 from typing import Any
 
 from ..core.errors import CdigTypeError, CdigValueError
 from .bands import FrequencyBands
-from .base import Domain
+from .base import DOMAINS, Domain, _init_parameters, _required_parameters, registered
 from .basis import LinearBasis
 from .cepstrum import ComplexCepstrum
 from .compose import Compose
@@ -22,15 +30,58 @@ from .wavelet import Wavelet
 
 __all__ = [
     "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet", "LinearBasis", "FrequencyBands",
-    "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "Compose", "DOMAINS", "resolve", "rebuild",
+    "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "Compose", "DOMAINS", "resolve", "rebuild", "registered",
+    "make", "names",
 ]
 
-#: Domain names accepted by :func:`cdig.explain`; each makes a fresh object with its defaults.
-#: Domains that need parameters (STFT's n_fft, a basis, bands' fs, a period) are passed as objects.
-DOMAINS: dict[str, Callable[[], Domain]] = {
-    "time": Time, "fourier": Fourier, "ica": ICA, "dct": DCT, "wavelet": Wavelet,
-    "magphase": MagnitudePhase, "cepstrum": ComplexCepstrum,
-}
+# einops-style discovery: a domain module added to this package registers its classes on import.
+for _module in pkgutil.iter_modules(__path__):
+    if not _module.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_module.name}")
+del _module
+
+
+def names(*, with_fs: bool = False) -> list[str]:
+    """The names :func:`make` accepts: :data:`DOMAINS`, then (``with_fs``) the domains made from ``fs`` alone.
+
+    Examples
+    --------
+    >>> from cdig.domains import names
+    >>> names(with_fs=True)[-1]
+    'bands'
+    """
+    by_fs = [n for n, c in registered().items() if c.needs_fs and _made_from_fs(c)]
+    return [*DOMAINS, *(by_fs if with_fs else [])]
+
+
+def make(name: str, fs: float | None = None) -> Domain:
+    """A fresh domain of a registered ``name`` with its defaults, given ``fs`` when it ``needs_fs``.
+
+    Raises
+    ------
+    CdigValueError
+        For a name :func:`names` does not list, or a domain that needs ``fs`` without it.
+
+    Examples
+    --------
+    >>> from cdig.domains import make
+    >>> make("bands", fs=128.0).fs
+    128.0
+    """
+    key = name.strip().lower()
+    if key not in names(with_fs=True):
+        raise CdigValueError(f"unknown domain {name!r}; accepted: {', '.join(names(with_fs=True))}")
+    cls = registered()[key]
+    if not cls.needs_fs:
+        return cls()
+    if fs is None:
+        raise CdigValueError(f"the {key} domain needs the sampling rate fs (Hz)")
+    return cls(fs=fs)  # type: ignore[call-arg]
+
+
+def _made_from_fs(cls: type[Domain]) -> bool:
+    """Whether ``cls(fs=...)`` is all the domain needs."""
+    return "fs" in [p.name for p in _init_parameters(cls)] and set(_required_parameters(cls)) <= {"fs"}
 
 
 def resolve(domains: Any) -> list[Domain]:
@@ -89,8 +140,16 @@ def rebuild(description: Any) -> Domain:
     return cls.from_description(description)
 
 
-#: cdig's domain classes by name, for :func:`rebuild` (derived from ``__all__``).
-_CLASSES: dict[str, type[Domain]] = {
-    name: obj for name, obj in ((n, globals()[n]) for n in __all__)
-    if isinstance(obj, type) and issubclass(obj, Domain) and obj is not Domain
-}
+def _own_classes(cls: type[Domain] = Domain) -> dict[str, type[Domain]]:
+    """cdig's public domain classes (defined in this package's public modules), by class name."""
+    out: dict[str, type[Domain]] = {}
+    for sub in cls.__subclasses__():
+        module = sub.__module__
+        if module.startswith(f"{__name__}.") and not module.rsplit(".", 1)[-1].startswith("_"):
+            out[sub.__name__] = sub
+        out.update(_own_classes(sub))
+    return out
+
+
+#: cdig's domain classes by name, for :func:`rebuild`.
+_CLASSES: dict[str, type[Domain]] = _own_classes()

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import CdigValueError
 from .base import Domain, time_coords
 
 __all__ = ["ChannelMixing"]
@@ -22,6 +21,8 @@ class ChannelMixing(Domain):
 
     linear = True
     dims = ("component",)
+    coord_units = {"time": ("s", "sample")}
+    plot = "plot_ica"
 
     # set by the subclass's fit() (declared, not assigned: unset until then)
     unmixing_: np.ndarray
@@ -29,8 +30,7 @@ class ChannelMixing(Domain):
     mean_: np.ndarray
 
     def _require_fitted(self) -> None:
-        if getattr(self, "unmixing_", None) is None:
-            raise CdigValueError(f"{type(self).__name__} is not fitted: call .fit(x) (cdig.explain does) first")
+        self.check_fitted("unmixing_")
 
     def forward(self, x: Any, xp: Any) -> Any:
         self._require_fitted()

@@ -58,7 +58,7 @@ def _check_bands(bands: Any, remainder: str) -> dict[str, tuple[float, float]]:
     return out
 
 
-class FrequencyBands(Fourier):
+class FrequencyBands(Fourier, register=True):
     """Fourier scores summed over named frequency bands; the rest goes to a remainder band.
 
     The coefficients, path and per-bin scores are those of :class:`cdig.Fourier` (the real FFT bins,
@@ -109,6 +109,10 @@ class FrequencyBands(Fourier):
     name = "bands"
     linear = True
     dims = ("channel", "frequency")
+    needs_fs = True
+    coord_units = {"band_low": ("Hz", "Hz"), "band_high": ("Hz", "Hz"), "frequency": ("Hz", "Hz")}
+    plot = "plot_bands"
+    order = 100
 
     def __init__(self, bands: Mapping[str, tuple[float, float]] | None = None, fs: float | None = None, *,
                  remainder: str = "other") -> None:
@@ -180,8 +184,7 @@ class FrequencyBands(Fourier):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update(fs=self.fs, bands={k: list(v) for k, v in self.bands.items()}, remainder=self.remainder,
-                 convention="[low, high) Hz")
+        d.update(bands={k: list(v) for k, v in self.bands.items()}, convention="[low, high) Hz")
         if self.note_:
             d["note"] = self.note_
         return d

@@ -32,7 +32,7 @@ def _from_fitted(obj: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return comps, None if mean is None else np.asarray(mean, dtype=np.float64)
 
 
-class LinearBasis(ChannelMixing):
+class LinearBasis(ChannelMixing, register=True):
     """Coefficients on a fixed linear basis of the channels; one score per component (summed over time).
 
     Parameters
@@ -72,6 +72,8 @@ class LinearBasis(ChannelMixing):
     """
 
     name = "basis"
+    order = 110
+    _undescribed = ("components", "mean")  # arrays or a fitted object: described by their shape below
 
     def __init__(self, components: Any, mean: Any = None) -> None:
         self.components = components
@@ -148,8 +150,7 @@ class LinearBasis(ChannelMixing):
             )
 
     def _require_fitted(self) -> None:
-        if getattr(self, "components_", None) is None:
-            raise CdigValueError("this LinearBasis domain is not fitted: call .fit(x) with a (N, C, T) batch first")
+        self.check_fitted("components_")
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

@@ -31,7 +31,7 @@ def _unwrap(phase: Any, xp: Any, spread: Any) -> Any:
     return xp.concat([first, first + xp.cumulative_sum(step, axis=-1)], axis=-1)
 
 
-class ComplexCepstrum(Domain):
+class ComplexCepstrum(Domain, register=True):
     """Complex cepstrum along time: one real coefficient per quefrency (nonlinear).
 
     ``c = irfft(log(|Y| + eps) + i·unwrap(arg Y))`` with ``Y_k = X_k e^{−iθ_k}``, ``X = rfft(x)``, and
@@ -115,6 +115,8 @@ class ComplexCepstrum(Domain):
     name = "cepstrum"
     linear = False
     dims = ("channel", "quefrency")
+    coord_units = {"quefrency": ("s", "sample")}
+    order = 60
 
     def __init__(self, eps: float = 1e-8, zero_tol: float | None = None) -> None:
         # the offset added to magnitudes before the log
@@ -175,8 +177,8 @@ class ComplexCepstrum(Domain):
         return view
 
     def _theta(self, like: Any, xp: Any, shape: tuple[int, ...]) -> Any:
-        if self.theta_ is None:
-            raise CdigValueError("ComplexCepstrum is not fitted: call .fit(x) on the input (cdig.explain does)")
+        self.check_fitted("theta_")
+        assert self.theta_ is not None  # check_fitted raised otherwise
         if tuple(shape[:-1]) != self.theta_.shape[:-1] or int(shape[-1]) != self.n_times_:
             raise CdigValueError(
                 f"ComplexCepstrum was fitted on a batch of shape {self.theta_.shape[:-1] + (self.n_times_,)} "
@@ -205,9 +207,3 @@ class ComplexCepstrum(Domain):
     def coords(self, shape: tuple[int, ...], fs: float | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         q, unit = time_coords(shape[-1], fs)
         return {"channel": np.arange(shape[0]), "quefrency": q}, {"quefrency": unit}
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "eps": self.eps, "zero_tol": self.zero_tol}
-
-    def __repr__(self) -> str:
-        return f"ComplexCepstrum(eps={self.eps!r}, zero_tol={self.zero_tol!r})"

@@ -52,6 +52,9 @@ class Compose(Domain):
     True
     """
 
+    parameter_free = False  # two or more parts are required
+    _undescribed = ("domains", "name")  # the parts are described one by one below; the name is recorded anyway
+
     def __init__(self, *domains: Domain | str, name: str | None = None) -> None:
         if len(domains) == 1 and isinstance(domains[0], (list, tuple)):
             domains = tuple(domains[0])

@@ -36,7 +36,7 @@ def _twiddles(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return cos_ii, sin_ii, gain * cos_iii, gain * sin_iii
 
 
-class DCT(Domain):
+class DCT(Domain, register=True):
     """Orthonormal DCT along time (``scipy.fft.dct(x, type, norm="ortho")``); real coefficients.
 
     Unlike the Fourier domain the coefficients are real and there are ``T`` of them, one per cosine
@@ -75,6 +75,8 @@ class DCT(Domain):
     name = "dct"
     linear = True
     dims = ("channel", "frequency")
+    coord_units = {"frequency": ("Hz", "cycles/sample")}
+    order = 30
 
     def __init__(self, type: int = 2, norm: str = "ortho") -> None:
         check_choice(type, "type", (2, 3))  # DCT-II, DCT-III
@@ -121,11 +123,3 @@ class DCT(Domain):
         if fs is None:
             return {"channel": chan, "frequency": cycles}, {"frequency": "cycles/sample"}
         return {"channel": chan, "frequency": cycles * float(fs)}, {"frequency": "Hz"}
-
-    def describe(self) -> dict[str, Any]:
-        d = super().describe()
-        d.update(type=self.type, norm=self.norm)
-        return d
-
-    def __repr__(self) -> str:
-        return f"DCT(type={self.type}, norm={self.norm!r})"

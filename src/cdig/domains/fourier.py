@@ -11,7 +11,7 @@ from .base import Domain
 __all__ = ["Fourier"]
 
 
-class Fourier(Domain):
+class Fourier(Domain, register=True):
     """Real FFT ``z = rfft(x)`` along time; bins ``0 .. T//2``.
 
     Each bin's score adds the scores of its real and imaginary parts. Because the inverse real FFT
@@ -29,6 +29,9 @@ class Fourier(Domain):
     name = "fourier"
     linear = True
     dims = ("channel", "frequency")
+    coord_units = {"frequency": ("Hz", "cycles/sample")}
+    plot = "plot_fourier"
+    order = 10
 
     def __init__(self) -> None:
         self.n_times_: int | None = None

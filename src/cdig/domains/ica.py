@@ -99,7 +99,7 @@ def _digest(x: np.ndarray) -> str:
     return hashlib.sha256(repr((a.shape, a.dtype.str)).encode() + a.tobytes()).hexdigest()
 
 
-class ICA(ChannelMixing):
+class ICA(ChannelMixing, register=True):
     """Independent components of the channels; one score per component (summed over time).
 
     Parameters
@@ -140,6 +140,8 @@ class ICA(ChannelMixing):
     """
 
     name = "ica"
+    order = 20
+    _undescribed = ("ica", "random_state", "max_iter")  # a fitted object: an ICA is not rebuilt from a file
 
     # set by fit() (declared, not assigned: unset until then)
     fitted_: Any

@@ -67,7 +67,7 @@ def zero_threshold(zero_tol: float | None, dtype: Any) -> float:
     return ZERO_TOL[precision(dtype)] if zero_tol is None else zero_tol
 
 
-class MagnitudePhase(Domain):
+class MagnitudePhase(Domain, register=True):
     """rFFT magnitudes and phases ``(|X_k|, arg X_k)`` as two real coordinates per bin (nonlinear).
 
     The coefficients of a canonical batch ``(N, C, T)`` are stacked ``(N, C, 2, F)``, ``F = T//2 + 1``,
@@ -169,6 +169,9 @@ class MagnitudePhase(Domain):
     name = "magphase"
     linear = False
     dims = ("channel", "component", "frequency")
+    coord_units = {"frequency": ("Hz", "cycles/sample")}
+    plot = "plot_magphase"
+    order = 50
     components = ("magnitude", "phase")
 
     def __init__(self, baseline_phase: str = "input", zero_tol: float | None = None) -> None:
@@ -269,9 +272,3 @@ class MagnitudePhase(Domain):
         if fs is None:
             return {**coords, "frequency": np.fft.rfftfreq(n)}, {"frequency": "cycles/sample"}
         return {**coords, "frequency": np.fft.rfftfreq(n, d=1.0 / fs)}, {"frequency": "Hz"}
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "baseline_phase": self.baseline_phase, "zero_tol": self.zero_tol}
-
-    def __repr__(self) -> str:
-        return f"MagnitudePhase(baseline_phase={self.baseline_phase!r}, zero_tol={self.zero_tol!r})"

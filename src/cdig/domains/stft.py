@@ -16,7 +16,7 @@ __all__ = ["STFT"]
 _MAX_CONDITION = 1e10
 
 
-class STFT(Domain):
+class STFT(Domain, register=True):
     """Short-time Fourier transform: one score per (channel, frequency, frame).
 
     Frame ``j`` is ``window * p[j*hop : j*hop + n_fft]`` of the (optionally padded) signal ``p``; its
@@ -74,6 +74,9 @@ class STFT(Domain):
     name = "stft"
     linear = True
     dims = ("channel", "frequency", "time")
+    coord_units = {"frequency": ("Hz", "cycles/sample"), "time": ("s", "sample")}
+    plot = "plot_stft"
+    order = 105
 
     def __init__(self, n_fft: int, hop_length: int | None = None, window: Any = "hann", center: bool = True,
                  pad_mode: str = "constant") -> None:
@@ -236,10 +239,5 @@ class STFT(Domain):
         window: str | list[Any] = self.window if isinstance(self.window, str) else "array"
         if isinstance(self.window, tuple):
             window = list(self.window)
-        d.update(n_fft=self.n_fft, hop_length=self.hop_length, window=window, center=self.center,
-                 pad_mode=self.pad_mode, n_frames=self.n_frames_ if self.n_times_ is not None else None)
+        d.update(window=window, n_frames=self.n_frames_ if self.n_times_ is not None else None)
         return d
-
-    def __repr__(self) -> str:
-        return (f"STFT(n_fft={self.n_fft}, hop_length={self.hop_length}, window={self.window!r}, "
-                f"center={self.center}, pad_mode={self.pad_mode!r})")

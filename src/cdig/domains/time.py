@@ -11,7 +11,7 @@ from .base import Domain, time_coords
 __all__ = ["Time"]
 
 
-class Time(Domain):
+class Time(Domain, register=True):
     """Integrated Gradients on the samples themselves: one score per channel and time step.
 
     Examples
@@ -23,6 +23,9 @@ class Time(Domain):
     name = "time"
     linear = True
     dims = ("channel", "time")
+    coord_units = {"time": ("s", "sample")}
+    plot = "plot_time"
+    order = 0
 
     def forward(self, x: Any, xp: Any) -> Any:
         return x

@@ -93,7 +93,7 @@ def decomposition_matrices(n_times: int, period: int, trend_window: int | None =
     return np.stack([trend, seasonal, residual])
 
 
-class TrendSeason(Domain):
+class TrendSeason(Domain, register=True):
     """Trend, seasonal and residual components of each channel; scores per component and time step.
 
     ``x = trend + seasonal + residual`` with each component a fixed linear map of ``x`` (its index
@@ -147,6 +147,9 @@ class TrendSeason(Domain):
     name = "trend"
     linear = True
     dims = ("channel", "component", "time")
+    coord_units = {"time": ("s", "sample")}
+    plot = "plot_trend"
+    order = 115
 
     def __init__(self, period: int, trend_window: int | None = None, *, edges: str = "reflect") -> None:
         check_int(period, "period", min=2)
@@ -205,9 +208,4 @@ class TrendSeason(Domain):
         return {"channel": np.arange(shape[0]), "component": np.array(COMPONENTS), "time": t}, {"time": unit}
 
     def describe(self) -> dict[str, Any]:
-        d = super().describe()
-        d.update(period=self.period, trend_window=self.trend_window or self.period, edges=self.edges)
-        return d
-
-    def __repr__(self) -> str:
-        return f"TrendSeason(period={self.period}, trend_window={self.trend_window}, edges={self.edges!r})"
+        return {**super().describe(), "trend_window": self.trend_window or self.period}  # the window used

@@ -158,7 +158,7 @@ def _two_adic(n: int) -> int:
     return k
 
 
-class Wavelet(Domain):
+class Wavelet(Domain, register=True):
     """Multi-level orthogonal discrete wavelet transform along time; one score per coefficient.
 
     Parameters
@@ -207,6 +207,9 @@ class Wavelet(Domain):
     name = "wavelet"
     linear = True
     dims = ("channel", "coefficient")
+    coord_units = {"time": ("s", "sample")}
+    plot = "plot_wavelet"
+    order = 40
 
     def __init__(self, wavelet: str = "db4", level: int | None = None, mode: str = "periodization") -> None:
         if not isinstance(wavelet, str):
@@ -320,8 +323,6 @@ class Wavelet(Domain):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update(wavelet=self.wavelet, level=self.level_ if self.level_ is not None else self.level, mode=self.mode)
+        if self.level_ is not None:
+            d["level"] = self.level_  # the level used (level=None: the largest that fits the length)
         return d
-
-    def __repr__(self) -> str:
-        return f"Wavelet(wavelet={self.wavelet!r}, level={self.level!r}, mode={self.mode!r})"

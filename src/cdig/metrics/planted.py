@@ -85,7 +85,7 @@ def score_task(task: PlantedTask, epochs: int = 12, n_steps: int = 32, seed: int
 
     import cdig
 
-    from ..demo import make_model, train_classifier
+    from ..training import make_model, train_classifier
 
     t0 = time.perf_counter()
     n_train = (3 * len(task.X)) // 4

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import CdigValueError
+from ..domains import registered
 from .domains import check_sample, plot_bands, plot_generic, plot_magphase, plot_stft, plot_trend, plot_wavelet
 from .fourier import plot_fourier
 from .ica import plot_ica
@@ -25,15 +26,15 @@ from .time import plot_time
 __all__ = ["plot_attribution", "summary", "plot_time", "plot_fourier", "plot_ica", "plot_stft", "plot_wavelet",
            "plot_bands", "plot_trend", "plot_magphase", "plot_generic"]
 
-_PLOTTERS = {"time": plot_time, "fourier": plot_fourier, "ica": plot_ica, "basis": plot_ica, "stft": plot_stft,
-             "wavelet": plot_wavelet, "bands": plot_bands, "trend": plot_trend, "magphase": plot_magphase}
 
 
 def _plotter(att: Any) -> Any:
-    """The domain's own plotter when its name and axes match what that plotter draws, else the fallback."""
+    """The plotter its domain names (the ``plot`` of the registered class of ``att.domain``), else the
+    plotter of its axes, else the fallback."""
     dims = tuple(att.dims)
-    if att.domain in _PLOTTERS:
-        return _PLOTTERS[att.domain]
+    hook = getattr(registered().get(att.domain), "plot", None)
+    if hook is not None:
+        return globals()[hook] if hook in __all__ else _named_plotter(hook)
     # custom domains named otherwise, recognised by their axes
     if dims[-2:] == ("frequency", "time"):
         return plot_stft
@@ -48,13 +49,25 @@ def _plotter(att: Any) -> Any:
     return plot_generic
 
 
+def _named_plotter(hook: str) -> Any:
+    """A plotter named ``"module:function"`` (a user's domain may bring its own plotter)."""
+    import importlib
+
+    module, _, function = hook.partition(":")
+    if not function:
+        raise CdigValueError(f"plot={hook!r}: name a function of cdig.plot ({', '.join(__all__[2:])}) or "
+                             "'module:function'")
+    return getattr(importlib.import_module(module), function)
+
+
 def plot_attribution(att: Any, sample: int = 0, **kwargs: Any) -> Any:
     """Plot one sample of ``att`` with the plotter of its domain.
 
-    ``time``, ``fourier``, ``ica`` and ``basis`` (component bars and time courses), ``stft``,
-    ``wavelet``, ``bands``, ``trend`` and ``magphase`` have their own plotters (custom domains with
-    the same axes are recognised by ``att.dims``); every other domain (``dct``, ``cepstrum``,
-    ``compose``, ...) is drawn by :func:`plot_generic`.
+    Each domain names its plotter (its class attribute ``plot``, e.g. ``"plot_stft"``): ``time``,
+    ``fourier``, ``ica`` and ``basis`` (component bars and time courses), ``stft``, ``wavelet``,
+    ``bands``, ``trend`` and ``magphase`` have their own; custom domains with the same axes are
+    recognised by ``att.dims``; every other domain (``dct``, ``cepstrum``, ``compose``, ...) is
+    drawn by :func:`plot_generic`.
 
     Parameters
     ----------
@@ -139,7 +152,7 @@ def _compact(att: Any, sample: int, ax: Any) -> None:
         return
     s = check_sample(att, sample)
     v = np.asarray(att.values[s], dtype=float)
-    if att.domain == "time" or plotter is plot_time:
+    if plotter is plot_time:
         # channel heat map over time: compact and readable for many channels
         from .domains import _coord, _heat
         v = v.reshape(-1, v.shape[-1])
@@ -150,7 +163,7 @@ def _compact(att: Any, sample: int, ax: Any) -> None:
         ax.invert_yaxis()  # channel 0 on top, as in plot_time
         return
     # fourier (sum over channels) and ica (one bar per component): the generic shapes
-    if att.domain == "fourier" and v.ndim == 2:
+    if plotter is plot_fourier and v.ndim == 2:
         from ._mpl import NEGATIVE, POSITIVE
         from .domains import _coord
         row = v.sum(axis=0)

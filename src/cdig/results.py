@@ -1,0 +1,247 @@
+"""The result folder: one writer and one reader of what ``cdig demo``, ``cdig demo --real`` and
+``cdig explain`` write and ``cdig report`` reads (an edge: uses the core, never the reverse).
+
+A result folder holds (schema version :data:`SCHEMA_VERSION`):
+
+``NAME.npz``
+    One :class:`cdig.Attribution` per domain (:meth:`~cdig.Attribution.save`), ``NAME`` the key of
+    the maps (``time.npz``, ``fourier.npz``, ...).
+``explained.npz``
+    Optional: the explained samples as plain arrays (``x``, ``y``, ``predicted``, ``index``, ...).
+``NAME.nc``
+    Optional: each map as NetCDF (:meth:`cdig.Attribution.to_xarray`), when xarray can write it.
+``*.png``
+    Optional: figures.
+``summary.json``
+    A JSON object with at least ``schema_version`` (int), ``cdig_version``, ``deltas`` (per map:
+    ``max_abs_delta``, ``max_relative_delta``, and ``max_relative_map_error`` with
+    ``n_steps="auto"``), ``out_dir`` and ``files`` (every file written, in order, the maps first and
+    ``summary.json`` last); the rest is up to the writer (``accuracy``, ``data``, ``model``,
+    ``target``, ``explained``, ``settings``, ``runtime_s``, ``notes``, ...).
+
+Folders written before the schema was versioned carry no ``schema_version``: they are read as
+version 1, which is what they are. A folder from a newer schema is refused with a message that says so.
+
+Examples
+--------
+>>> import numpy as np, tempfile
+>>> from cdig import Attribution
+>>> a = Attribution(np.ones((2, 3)), "ica", ("component",), {"component": np.arange(3)}, np.zeros(2),
+...                 np.ones(2), np.zeros(2), np.array([8, 8]))
+>>> w = ResultWriter(tempfile.mkdtemp())
+>>> w.save_maps({"ica": a})
+>>> summary = w.write_summary({"note": "a doctest"})
+>>> summary["schema_version"], summary["files"]
+(1, ['ica.npz', 'summary.json'])
+>>> r = read_results(w.out_dir)
+>>> r.schema_version, list(r.maps), r.summary["note"]
+(1, ['ica'], 'a doctest')
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._progress import Progress
+from .core.attribution import Attribution
+from .core.errors import CdigValueError, one_line
+
+__all__ = ["SCHEMA_VERSION", "SUMMARY", "EXPLAINED", "ResultWriter", "Results", "read_results", "deltas_summary"]
+
+#: Version of the folder layout written by :class:`ResultWriter` (``summary.json``'s ``schema_version``).
+SCHEMA_VERSION = 1
+#: The summary's file name.
+SUMMARY = "summary.json"
+#: The file of the explained samples.
+EXPLAINED = "explained.npz"
+
+
+def deltas_summary(maps: Mapping[str, Attribution]) -> dict[str, dict[str, float]]:
+    """Per map, the largest absolute and relative completeness error (``summary.json``'s ``deltas``),
+    and with ``n_steps="auto"`` the largest estimated relative error of the map itself."""
+    out = {}
+    for name, att in maps.items():
+        row = {"max_abs_delta": float(np.max(np.abs(att.delta))), "max_relative_delta": float(np.max(att.relative_delta))}
+        if att.error_estimate is not None:
+            row["max_relative_map_error"] = float(np.max(att.error_estimate["relative"]))
+        out[name] = row
+    return out
+
+
+# --- writing ----------------------------------------------------------------------------------
+class ResultWriter:
+    """Writes one result folder, file by file, and lists what it wrote.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The folder (created if needed; files of the same names are overwritten).
+
+    Attributes
+    ----------
+    files : list of str
+        The files written so far, in order.
+    notes : list of str
+        What could not be written and why (NetCDF without xarray, a figure that failed), when the
+        caller asked to go on.
+    """
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.files: list[str] = []
+        self.notes: list[str] = []
+
+    def save_maps(self, maps: Mapping[str, Attribution]) -> None:
+        """``NAME.npz`` for each map."""
+        for name, att in maps.items():
+            self.files.append(att.save(self.out_dir / f"{name}.npz").name)
+
+    def save_explained(self, **arrays: Any) -> None:
+        """``explained.npz``: the explained samples as plain arrays (``x=``, ``y=``, ``predicted=``, ...)."""
+        # no key is "allow_pickle" (numpy's keyword-only flag), which the stubs cannot be told
+        np.savez_compressed(self.out_dir / EXPLAINED, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
+        self.files.append(EXPLAINED)
+
+    def save_netcdf(self, maps: Mapping[str, Attribution]) -> None:
+        """``NAME.nc`` for each map (:meth:`cdig.Attribution.to_xarray`); without xarray or a NetCDF
+        engine, a note instead."""
+        try:
+            import xarray  # noqa: F401
+        except ImportError:
+            self.notes.append("NetCDF maps skipped: xarray is not installed (pip install xarray netCDF4)")
+            return
+        for name, att in maps.items():
+            try:
+                att.to_xarray(name).to_netcdf(self.out_dir / f"{name}.nc")
+            except Exception as e:  # noqa: BLE001 - e.g. no NetCDF engine installed
+                self.notes.append(f"NetCDF maps skipped: {one_line(e)}")
+                return
+            self.files.append(f"{name}.nc")
+
+    def save_figures(self, draws: Mapping[str, Callable[[], Any]], *, dpi: int = 100, progress: bool = False,
+                     desc: str = "figures", keep_going: bool = False) -> None:
+        """``NAME.png`` for each ``draws[NAME]()`` (a function returning a matplotlib Figure).
+
+        With ``keep_going``, a figure that fails becomes a note (the maps already written are worth
+        more than one figure); otherwise its error propagates.
+        """
+        bar = Progress(progress, len(draws), desc, unit="fig")
+        try:
+            for name, draw in draws.items():
+                try:
+                    fig = draw()
+                except Exception as e:
+                    if not keep_going:
+                        raise
+                    self.notes.append(f"no figure for {name}: {one_line(e)}")
+                else:
+                    fig.savefig(self.out_dir / f"{name}.png", dpi=dpi)
+                    self.files.append(f"{name}.png")
+                bar(1)
+        finally:
+            bar.close()
+
+    def write_summary(self, summary: Mapping[str, Any]) -> dict[str, Any]:
+        """Write ``summary.json``: ``summary`` with ``schema_version`` and ``cdig_version`` first and
+        ``out_dir`` and ``files`` last. Returns what was written."""
+        from . import __version__
+
+        full = {"schema_version": SCHEMA_VERSION, "cdig_version": __version__, **summary,
+                "out_dir": str(self.out_dir.resolve()), "files": [*self.files, SUMMARY]}
+        (self.out_dir / SUMMARY).write_text(json.dumps(full, indent=2) + "\n")
+        return full
+
+
+# --- reading ----------------------------------------------------------------------------------
+@dataclass
+class Results:
+    """What :func:`read_results` found in a result folder."""
+
+    folder: Path
+    maps: dict[str, Attribution]
+    schema_version: int = SCHEMA_VERSION
+    summary: dict[str, Any] = field(default_factory=dict)
+    explained: dict[str, np.ndarray] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Samples in the batch the maps explain."""
+        return len(next(iter(self.maps.values())).values)
+
+
+def read_results(folder: str | Path) -> Results:
+    """Read a result folder: its maps (in the order ``summary.json`` lists them), ``explained.npz`` and
+    ``summary.json`` when present. ``.npz`` files that are not Attributions are listed in ``ignored``.
+
+    Raises
+    ------
+    cdig.CdigValueError
+        One line naming the folder or file: the folder is missing, holds no maps, a file cannot be
+        read, the maps cover different batches, or the folder's schema is newer than this cdig reads.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise CdigValueError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise CdigValueError(f"{folder}: not a folder (give the folder written by cdig demo or cdig explain)")
+    summary = _read_summary(folder / SUMMARY)
+    version = _schema_version(folder / SUMMARY, summary)
+    order = [Path(f).stem for f in summary.get("files", []) if isinstance(f, str) and f.endswith(".npz")]
+    files = sorted(folder.glob("*.npz"), key=lambda p: (order.index(p.stem) if p.stem in order else len(order), p.name))
+    found = Results(folder=folder, maps={}, schema_version=version, summary=summary)
+    for f in files:
+        keys, arrays = _read_npz(f, keep=f.name == EXPLAINED)
+        if arrays is not None and "meta" not in keys:
+            found.explained = arrays
+        elif not {"meta", "values"} <= keys:
+            found.ignored.append(f.name)
+        else:
+            try:
+                found.maps[f.stem] = Attribution.load(f)
+            except Exception as e:  # noqa: BLE001 - the user's file, named in one line
+                raise CdigValueError(f"{f}: not a readable cdig Attribution ({one_line(e)})") from None
+    if not found.maps:
+        raise CdigValueError(f"{folder}: no maps found (expected *.npz files written by cdig demo or cdig explain, "
+                             "e.g. time.npz)")
+    sizes = {name: len(a.values) for name, a in found.maps.items()}
+    if len(set(sizes.values())) > 1:
+        raise CdigValueError(f"{folder}: the maps explain batches of different sizes "
+                             f"({', '.join(f'{k}.npz: {v}' for k, v in sizes.items())})")
+    return found
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise CdigValueError(f"{path}: not readable JSON ({one_line(e)})") from None
+    return summary if isinstance(summary, dict) else {}
+
+
+def _schema_version(path: Path, summary: Mapping[str, Any]) -> int:
+    version = summary.get("schema_version", 1)  # folders from before the schema had a version
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CdigValueError(f"{path}: schema_version={version!r}: expected a positive integer")
+    if version > SCHEMA_VERSION:
+        raise CdigValueError(f"{path}: schema_version {version} was written by a newer cdig; this one "
+                             f"reads up to {SCHEMA_VERSION} (pip install -U cdig)")
+    return version
+
+
+def _read_npz(path: Path, keep: bool) -> tuple[set[str], dict[str, np.ndarray] | None]:
+    """The keys of an ``.npz`` file, and its arrays when ``keep``."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return set(z.files), ({k: z[k] for k in z.files} if keep else None)
+    except Exception as e:  # noqa: BLE001 - any failure to open is the user's file, named in one line
+        raise CdigValueError(f"{path}: cannot be read as an .npz file ({one_line(e)})") from None
