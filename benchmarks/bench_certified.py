@@ -135,7 +135,7 @@ def models(quick: bool) -> dict[str, tuple[nn.Module, torch.Tensor, Any]]:
     x, y = _ppg(256, gen)
     attn = _train(AttentionRegressor(), x, y, steps, regression=True)
     out["attention"] = (attn, x[:n_explain], 0)
-    from cdig.data.planted import make_task
+    from cdig.datasets.planted import make_task
 
     task = make_task("frequency", n=256, seed=0)
     xp, yp = torch.as_tensor(task.X), torch.as_tensor(task.y)

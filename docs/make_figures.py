@@ -17,7 +17,7 @@ import torch
 from sklearn.decomposition import PCA, FastICA
 
 import cdig
-from cdig.data import load_bands_sources
+from cdig.datasets import load_bands_sources
 from cdig.demo import make_model
 from cdig.plot import summary
 

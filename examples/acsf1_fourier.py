@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 import cdig
-from cdig.data.real import load_ucr
+from cdig.datasets.real import load_ucr
 from cdig.plot import plot_bands, plot_fourier
 from cdig.training import make_model, train_classifier
 

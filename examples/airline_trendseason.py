@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 import cdig
-from cdig.data.real import load_airline
+from cdig.datasets.real import load_airline
 from cdig.plot import plot_trend
 from cdig.training import train_regressor
 

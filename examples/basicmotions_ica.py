@@ -26,7 +26,7 @@ import torch
 from sklearn.decomposition import FastICA
 
 import cdig
-from cdig.data.real import load_ucr
+from cdig.datasets.real import load_ucr
 from cdig.plot import plot_ica
 from cdig.training import make_model, train_classifier
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 import cdig
-from cdig.data.real import load_mitdb
+from cdig.datasets.real import load_mitdb
 from cdig.plot import plot_stft, plot_time
 from cdig.training import train_regressor
 

@@ -238,10 +238,26 @@ def test_help_reads_like_a_man_page(capsys):
     out = capsys.readouterr().out
     for text in ("usage: cdig explain", "MODEL", "DATA", "MODEL FORMATS", "DATA FORMATS", "EXAMPLES",
                  "torch.export.save", ".keras", ".npz", "--npz-key", "--channels", ".ts", "UCR/UEA",
-                 "--domain", "--target", "--fs", "--steps", "--baseline", "--time-axis", "--batch-size",
+                 "--domain", "--target", "--fs", "--steps", "--baseline", "--time-axis", "--internal-batch-size",
                  "--samples", "summary.json", "Exit status"):
         assert text in out, text
     assert "  cdig explain model.pt X_test.npy" in out  # the epilog keeps its layout
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "explain" in capsys.readouterr().out
+
+
+def test_old_option_names_still_work_and_say_so(torch_models, files, tmp_path, capsys):
+    """--batch-size (path points, not rows) is now --internal-batch-size; --target argmax is --target predicted."""
+    assert main(["explain", str(torch_models / "m.pt"), str(files / "x.npy"), "--out", str(tmp_path / "old"),
+                 "--batch-size", "5", "--target", "argmax", *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "--batch-size is deprecated" in out and "--target argmax is deprecated" in out
+    old = json.loads((tmp_path / "old" / "summary.json").read_text())
+    assert main(["explain", str(torch_models / "m.pt"), str(files / "x.npy"), "--out", str(tmp_path / "new"),
+                 "--internal-batch-size", "5", "--target", "predicted", *FAST]) == 0
+    new = json.loads((tmp_path / "new" / "summary.json").read_text())
+    assert old["settings"]["internal_batch_size"] == new["settings"]["internal_batch_size"] == 5
+    assert old["target"] == new["target"] and old["deltas"] == new["deltas"]
+    assert main(["explain", str(torch_models / "m.pt"), str(files / "x.npy"), "--out", str(tmp_path / "both"),
+                 "--batch-size", "5", "--internal-batch-size", "6", *FAST]) == 2

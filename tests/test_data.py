@@ -5,8 +5,8 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from cdig.data import BANDS_SOURCES_FILE, load_bands_sources
-from cdig.data.synthetic import GUARD_HZ, make_bands_sources, mixing_matrix, read_bands_sources, save_bands_sources
+from cdig.datasets import BANDS_SOURCES_FILE, load_bands_sources
+from cdig.datasets.synthetic import GUARD_HZ, make_bands_sources, mixing_matrix, read_bands_sources, save_bands_sources
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_shipped_file_is_reproduced_exactly():
 
 
 def test_shipped_file_is_small():
-    size = resources.files("cdig.data").joinpath(BANDS_SOURCES_FILE).stat().st_size
+    size = resources.files("cdig.datasets").joinpath(BANDS_SOURCES_FILE).stat().st_size
     assert size < 1.5e6
 
 
@@ -122,3 +122,23 @@ def test_save_and_read_round_trip(tmp_path, small):
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_bands_sources(**kwargs)
+
+
+def test_the_old_name_cdig_data_still_imports_and_warns():
+    """``cdig.data`` was renamed ``cdig.datasets`` (too close to ``cdig.dataset``); the old name works and warns."""
+    import importlib
+    import sys
+    import warnings
+
+    for name in [m for m in sys.modules if m == "cdig.data" or m.startswith("cdig.data.")]:
+        del sys.modules[name]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = importlib.import_module("cdig.data")
+        real = importlib.import_module("cdig.data.real")
+    assert any(issubclass(w.category, DeprecationWarning) and "cdig.datasets" in str(w.message) for w in caught)
+    import cdig.datasets
+    import cdig.datasets.real
+
+    assert real is cdig.datasets.real
+    assert old.load_bands_sources is cdig.datasets.load_bands_sources

@@ -13,7 +13,7 @@ from cdig.testing import requires_matplotlib
 pytestmark = [pytest.mark.slow, requires_matplotlib]
 
 torch = pytest.importorskip("torch")
-real = pytest.importorskip("cdig.data.real")
+real = pytest.importorskip("cdig.datasets.real")
 if not real.available():
     pytest.skip("sktime's data files are not installed (pip install 'cdig[examples]')", allow_module_level=True)
 
@@ -86,7 +86,7 @@ def test_default_out_folder_differs_from_the_synthetic_demo(monkeypatch, tmp_pat
 
 
 def test_missing_sktime_says_what_to_install(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr("cdig.data.real._roots", list)
+    monkeypatch.setattr("cdig.datasets.real._roots", list)
     assert main(["demo", "--real", "--out", str(tmp_path / "x"), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "cdig demo: error:" in err and "pip install 'cdig[examples]'" in err and "sktime" in err

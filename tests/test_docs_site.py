@@ -135,7 +135,7 @@ def test_api_pages_render_docstrings(site: Path) -> None:
                           "cdig.CdigWarning", "cdig.ConvergenceWarning"],
         "api/plot.md": ["cdig.plot", "cdig.plot.plot_attribution", "cdig.plot.summary"],
         "api/io.md": ["cdig.io", "cdig.io.load_model", "cdig.io.load_data"],
-        "api/data.md": ["cdig.data", "cdig.data.load_bands_sources", "cdig.data.real", "cdig.data.real.load_ucr"],
+        "api/data.md": ["cdig.datasets", "cdig.datasets.load_bands_sources", "cdig.datasets.real", "cdig.datasets.real.load_ucr"],
         "api/compat.md": ["cdig.compat", "cdig.compat.TimeIG", "cdig.compat.FourierIG", "cdig.compat.ICAIG"],
     }
     for page, names in objects.items():

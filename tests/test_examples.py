@@ -18,7 +18,7 @@ from cdig.testing import requires_matplotlib, requires_nbclient, requires_sklear
 
 pytestmark = [pytest.mark.slow, requires_torch, requires_matplotlib, requires_sklearn]
 
-real = pytest.importorskip("cdig.data.real")
+real = pytest.importorskip("cdig.datasets.real")
 if not real.available():
     pytest.skip("sktime's data files are not installed (pip install 'cdig[examples]')", allow_module_level=True)
 

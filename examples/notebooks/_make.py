@@ -32,14 +32,14 @@ ACSF1 = [
 
 ACSF1 (UCR archive) holds the power drawn by ten kinds of home appliance — phone chargers, coffee
 machines, fridges, lamps, microwaves, TVs, ... — one reading every 10 s for about four hours (1460
-steps). The files ship inside sktime's wheel; `cdig.data.real.load_ucr` reads them offline.
+steps). The files ship inside sktime's wheel; `cdig.datasets.real.load_ucr` reads them offline.
 
 We train a small CNN, explain its predicted class in the **Fourier** domain and in named **frequency
 bands**, and compare where the attribution lands with where the signal's power is.
 Same pipeline as `examples/acsf1_fourier.py` and `cdig demo --real`."""),
     new_code_cell(SETUP),
     new_code_cell("""\
-from cdig.data.real import load_ucr
+from cdig.datasets.real import load_ucr
 from cdig.demo import make_model, train_classifier
 
 train, test = load_ucr("ACSF1", "train"), load_ucr("ACSF1", "test")
@@ -118,7 +118,7 @@ Same pipeline as `examples/airline_trendseason.py`."""),
     new_code_cell(SETUP),
     new_code_cell("""\
 from torch import nn
-from cdig.data.real import load_airline
+from cdig.datasets.real import load_airline
 from cdig.demo import train_regressor
 
 WINDOW, HORIZON, PERIOD, TEST_MONTHS = 48, 12, 12, 24

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: Submodules at the edges, imported on first use (``cdig.metrics.deletion(...)`` after ``import cdig``).
-_LAZY = ("metrics", "plot", "report", "data", "io", "compat", "demo")
+_LAZY = ("metrics", "plot", "report", "datasets", "data", "io", "compat", "demo", "results", "training", "testing")
 
 
 def __getattr__(name: str):

@@ -198,7 +198,7 @@ def _domain_name(text: str) -> str:
     return key
 
 
-_target = _int_or_word(("auto", "argmax"), 0, "an output index")
+_target = _int_or_word(("auto", "predicted", "argmax"), 0, "an output index")
 
 
 def _positive_float(text: str) -> float:
@@ -223,8 +223,9 @@ def _add_explain(sub: Any) -> None:
     p.add_argument("--domain", dest="domains", metavar="NAME", action="append", type=_domain_name,
                    help=f"a domain to explain in, repeatable: {', '.join(_domain_names())} (default: time and fourier)")
     p.add_argument("--target", type=_target, default="auto",
-                   help="output index to explain for every sample, 'argmax' (the predicted class) or "
-                        "'auto': argmax for outputs with several columns, the output itself when scalar "
+                   help="output index to explain for every sample, 'predicted' (the predicted class; "
+                        "'argmax' is its old, deprecated name) or "
+                        "'auto': the predicted class for outputs with several columns, the output itself when scalar "
                         "(default: %(default)s)")
     p.add_argument("--fs", metavar="HZ", type=_positive_float, default=None,
                    help=f"sampling rate in Hz: coordinates in s and Hz (needed by the {', '.join(_hz_domains())} domain)")
@@ -236,8 +237,12 @@ def _add_explain(sub: Any) -> None:
                    help="the reference signal: zeros, or the mean of the explained samples (default: %(default)s)")
     p.add_argument("--time-axis", metavar="AXIS", type=int, default=None,
                    help="axis of the data holding time (default: -1 for PyTorch, 1 for Keras; 1 for 2-D data)")
-    p.add_argument("--batch-size", metavar="B", type=_int_at_least(1), default=None,
-                   help="path points per forward/backward pass (default: as many as fit 2**24 values)")
+    p.add_argument("--internal-batch-size", metavar="B", type=_int_at_least(1), default=None,
+                   dest="batch_size",
+                   help="path points per forward/backward pass, as internal_batch_size in cdig.explain "
+                        "(default: as many as fit 2**24 values)")
+    p.add_argument("--batch-size", metavar="B", type=_int_at_least(1), default=None, dest="old_batch_size",
+                   help="deprecated name of --internal-batch-size (it counts path points, not data rows)")
     p.add_argument("--samples", metavar="N", type=_int_at_least(1), default=None,
                    help="explain only the first N samples (default: all)")
     p.add_argument("--npz-key", metavar="KEY", default=None, help="which array of an .npz data file")
@@ -259,6 +264,15 @@ def _run_explain(args: argparse.Namespace) -> int:
     from .results import ResultWriter, deltas_summary
 
     t_start = time.perf_counter()
+    notes_early = []
+    if args.old_batch_size is not None:
+        if args.batch_size is not None and args.batch_size != args.old_batch_size:
+            raise CliError("--batch-size is the old name of --internal-batch-size: give one of them")
+        args.batch_size = args.old_batch_size
+        notes_early.append("--batch-size is deprecated: it is --internal-batch-size (path points per pass)")
+    if args.target == "argmax":
+        args.target = "predicted"
+        notes_early.append("--target argmax is deprecated: it is --target predicted")
     domains = list(dict.fromkeys(args.domains or ["time", "fourier"]))
     needs_hz = [d for d in domains if d in _hz_domains()]
     if needs_hz and args.fs is None:
@@ -307,6 +321,7 @@ def _run_explain(args: argparse.Namespace) -> int:
     t_explain = time.perf_counter() - t_start
 
     writer = ResultWriter(args.out)
+    writer.notes.extend(notes_early)
     writer.save_maps(maps)
     writer.save_netcdf(maps)
     if args.figures:
@@ -364,12 +379,12 @@ def _choose_target(choice: int | str, out: Any, model_path: str) -> tuple[Any, s
                            f"{tuple(out.shape)}")
         return choice, f"output {choice}"
     if scalar:
-        if choice == "argmax":
-            raise CliError(f"{model_path}: --target argmax needs an output with several columns; the model's "
+        if choice in ("predicted", "argmax"):
+            raise CliError(f"{model_path}: --target {choice} needs an output with several columns; the model's "
                            f"output has shape {tuple(out.shape)} (leave --target at auto for a scalar output)")
         return (None if len(rest) == 0 else 0), "the scalar output"
     if len(rest) == 1:
-        return np.argmax(out, axis=1).tolist(), "argmax: the predicted class of each sample"
+        return np.argmax(out, axis=1).tolist(), "predicted: the predicted class (argmax) of each sample"
     raise CliError(f"{model_path}: the model's output has shape {tuple(out.shape)}; explain it from Python with "
                    "cdig.explain(..., target=(index, ...)) (the command line explains scalar or (N, K) outputs)")
 

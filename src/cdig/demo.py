@@ -1,6 +1,6 @@
 """``cdig demo``: the whole job on the shipped planted-truth data set, in seconds on a CPU.
 
-Trains a small 1-D CNN on :func:`cdig.data.load_bands_sources` (the class is decided by an
+Trains a small 1-D CNN on :func:`cdig.datasets.load_bands_sources` (the class is decided by an
 8–12 Hz oscillation of one independent source), explains held-out samples in the time, Fourier
 and ICA domains, checks that the explanations find the planted band and the planted source, and
 writes maps, a JSON summary and figures into one folder.
@@ -64,7 +64,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """Train, explain and check the planted truth on the shipped data set; write everything to ``out_dir``.
 
-    Steps: split the 400 samples of :func:`cdig.data.load_bands_sources` into 300 for training and
+    Steps: split the 400 samples of :func:`cdig.datasets.load_bands_sources` into 300 for training and
     100 held out (seeded); train :func:`make_model` with Adam (one CPU thread, deterministic
     algorithms, ``torch.manual_seed(seed)``; the global torch settings are restored afterwards);
     fit sklearn ``FastICA(whiten="unit-variance", random_state=seed)`` on the training set pooled
@@ -114,7 +114,7 @@ def run_demo(
     _check_args(n_explain, epochs, n_steps, seed)
     torch, FastICA = _imports()
     import cdig
-    from cdig.data import load_bands_sources
+    from cdig.datasets import load_bands_sources
     from cdig.plot import plot_fourier, plot_ica, plot_time
 
     writer = ResultWriter(out_dir)

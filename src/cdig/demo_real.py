@@ -3,7 +3,7 @@
 Trains the demo's CNN (three strided GELU convolutions) on the ACSF1 problem of the UCR archive —
 power drawn by ten kinds of home appliance, one reading every 10 s for about four hours (1460 steps,
 100 training and 100 test curves), read offline from the files that ship inside sktime's wheel
-(:func:`cdig.data.real.load_ucr`) — then explains the predicted class of held-out curves in the time
+(:func:`cdig.datasets.real.load_ucr`) — then explains the predicted class of held-out curves in the time
 and Fourier domains and in named frequency bands (:class:`cdig.FrequencyBands`), and sets the share
 of the attribution in each band against the share of the signal's power there.
 
@@ -110,7 +110,7 @@ def run_real_demo(
     _check_args(n_explain, epochs, n_steps, seed)
     torch = _imports()
     import cdig
-    from cdig.data.real import load_ucr
+    from cdig.datasets.real import load_ucr
 
     writer = ResultWriter(out_dir)
     train, test = load_ucr("ACSF1", "train"), load_ucr("ACSF1", "test")
@@ -194,7 +194,7 @@ def _imports() -> Any:
             f"cdig demo --real needs torch, matplotlib and sktime's data files ({e.name} is missing): "
             "pip install 'cdig[examples]'"
         ) from None
-    from .data.real import _roots
+    from .datasets.real import _roots
 
     if not _roots():
         raise ImportError(

@@ -39,15 +39,15 @@ def _backend(name: str, path: Path) -> Any:
     import importlib
 
     try:
+        importlib.import_module(name)  # the framework itself first: its backend module may be loaded already
         if name == "keras":
             return importlib.import_module("cdig.backends.keras")
         from .backends import get_backend_by_name
 
         return get_backend_by_name(name)
     except (ImportError, CdigValueError):
-        package = "tensorflow" if name == "tensorflow" else name
-        raise ImportError(f"{path}: reading {path.suffix or 'SavedModel'} files needs {package}: "
-                          f"pip install {package}") from None
+        raise ImportError(f"{path}: reading {path.suffix or 'SavedModel'} files needs {name}: "
+                          f"pip install {name}") from None
 
 
 # --- models ---------------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ class _Attention(nn.Module):
 
 
 def _planted_cnn():
-    from cdig.data.planted import make_task
+    from cdig.datasets.planted import make_task
 
     task = make_task("frequency", n=8, seed=0)
     torch.manual_seed(2)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cdig import CdigValueError
-from cdig.data.planted import TASKS, make_task
+from cdig.datasets.planted import TASKS, make_task
 from cdig.metrics.planted import TARGET_SCORE, run_planted
 
 

@@ -1,43 +1,25 @@
-"""Data sets shipped with cdig (an edge: it uses nothing of the core, and the core never imports it).
+"""Deprecated name of :mod:`cdig.datasets` (the data sets shipped with cdig), kept so that code written
+for cdig 0.1 runs; it will be removed in 1.0.
 
->>> from cdig.data import load_bands_sources
->>> d = load_bands_sources()
->>> d.X.shape, d.fs, d.band
-((400, 3, 256), 64.0, (8.0, 12.0))
+``cdig.data`` and ``cdig.dataset`` (explaining a data set into a store) were too easily confused; the
+shipped data sets now live in ``cdig.datasets``. ``import cdig.data``, ``from cdig.data import ...``
+and ``cdig.data.real`` / ``.planted`` / ``.synthetic`` still work and warn once.
 """
 
 from __future__ import annotations
 
-from importlib import resources
+import sys
+import warnings
 
-from .synthetic import BandsSources, make_bands_sources, mixing_matrix, read_bands_sources, save_bands_sources
+from .. import datasets as _datasets
+from ..datasets import *  # noqa: F403 - the same names, under the old module
+from ..datasets import __all__ as __all__  # noqa: PLC0414
+from ..datasets import planted, real, synthetic
 
-__all__ = ["BandsSources", "load_bands_sources", "make_bands_sources", "mixing_matrix", "read_bands_sources",
-           "save_bands_sources", "BANDS_SOURCES_FILE"]
+for _name, _module in (("planted", planted), ("real", real), ("synthetic", synthetic)):
+    sys.modules[f"{__name__}.{_name}"] = _module
 
-#: The shipped file, inside the package.
-BANDS_SOURCES_FILE = "bands_sources.npz"
+warnings.warn("cdig.data is renamed cdig.datasets (cdig.dataset explains data sets into stores); "
+              "import cdig.datasets instead: cdig.data will be removed in 1.0", DeprecationWarning, stacklevel=2)
 
-
-def load_bands_sources() -> BandsSources:
-    """The shipped planted-band data set: ``make_bands_sources(seed=0)`` with the default arguments.
-
-    400 samples of 3 channels × 256 steps at 64 Hz; class 1 when the planted source (index 2)
-    oscillates in 8–12 Hz. See :func:`cdig.data.synthetic.make_bands_sources` for the construction.
-    The file stores the sources, labels, frequencies and mixing matrix (float32 sources; the channels
-    are re-mixed on loading); it was written by
-    ``save_bands_sources(make_bands_sources(seed=0), "src/cdig/data/bands_sources.npz")``, and the
-    test suite checks that this reproduces it bit for bit.
-
-    Returns
-    -------
-    BandsSources
-
-    Examples
-    --------
-    >>> d = load_bands_sources()
-    >>> int(d.y.sum()), d.planted_source
-    (200, 2)
-    """
-    with resources.files(__package__).joinpath(BANDS_SOURCES_FILE).open("rb") as f:
-        return read_bands_sources(f)
+del _datasets, _name, _module

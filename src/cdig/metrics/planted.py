@@ -1,6 +1,6 @@
 """The planted-truth benchmark: does each domain's top coefficient land on the planted one?
 
-For every task of :mod:`cdig.data.planted` a small CNN is trained (PyTorch, seconds on a CPU), the
+For every task of :mod:`cdig.datasets.planted` a small CNN is trained (PyTorch, seconds on a CPU), the
 held-out samples are explained in the domain that names the planted thing, and the score is the
 share of explained samples whose largest attribution is the planted coefficient:
 
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import CdigValueError
-from ..data.planted import TASKS, PlantedTask, make_task
+from ..datasets.planted import TASKS, PlantedTask, make_task
 
 __all__ = ["run_planted", "score_task", "TARGET_SCORE"]
 
@@ -53,7 +53,7 @@ def run_planted(tasks: Sequence[str] = TASKS, noise: str | float = "clean", n: i
     Parameters
     ----------
     tasks : sequence of str
-        Among :data:`cdig.data.planted.TASKS`.
+        Among :data:`cdig.datasets.planted.TASKS`.
     noise : "clean", "noisy" or float
         The background level of every task.
     n : int

@@ -18,7 +18,7 @@ nor aeon (nor pandas, nor numba) is imported.
 
 Examples
 --------
->>> from cdig.data.real import load_ucr, available                    # doctest: +SKIP
+>>> from cdig.datasets.real import load_ucr, available                    # doctest: +SKIP
 >>> d = load_ucr("BasicMotions", "train")                              # doctest: +SKIP
 >>> d.X.shape, d.classes                                               # doctest: +SKIP
 ((40, 6, 100), ('Standing', 'Running', 'Walking', 'Badminton'))

@@ -22,7 +22,7 @@ much), or a number.
 
 Examples
 --------
->>> from cdig.data.planted import make_task, TASKS
+>>> from cdig.datasets.planted import make_task, TASKS
 >>> TASKS
 ('frequency', 'source', 'season', 'phase')
 >>> t = make_task("frequency", n=40, seed=0)

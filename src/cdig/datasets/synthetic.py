@@ -268,7 +268,7 @@ def save_bands_sources(data: BandsSources, path: str | Path) -> Path:
     """
     path = Path(path)
     meta = {"fs": data.fs, "band": list(data.band), "planted_source": data.planted_source, "seed": data.seed,
-            "description": data.description, "generator": "cdig.data.synthetic.make_bands_sources"}
+            "description": data.description, "generator": "cdig.datasets.synthetic.make_bands_sources"}
     np.savez_compressed(path, sources=data.sources, y=data.y, mixing=data.mixing, frequency=data.frequency,
                         meta=np.array(json.dumps(meta)))
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
