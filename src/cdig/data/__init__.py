@@ -13,7 +13,7 @@ import warnings
 
 from .. import datasets as _datasets
 from ..datasets import *  # noqa: F403 - the same names, under the old module
-from ..datasets import __all__ as __all__  # noqa: PLC0414
+from ..datasets import __all__ as __all__
 from ..datasets import planted, real, synthetic
 
 for _name, _module in (("planted", planted), ("real", real), ("synthetic", synthetic)):
