@@ -18,8 +18,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["rows_main", "Row", "describe_machine", "load_average", "measure", "ratios", "synchronizer", "print_table",
-           "write_json", "fmt_seconds"]
+__all__ = [
+    "rows_main",
+    "Row",
+    "describe_machine",
+    "load_average",
+    "measure",
+    "ratios",
+    "synchronizer",
+    "print_table",
+    "write_json",
+    "fmt_seconds",
+]
 
 
 @dataclass
@@ -121,7 +131,7 @@ def measure(
     sync()
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
-        for name in (names if r % 2 == 0 else names[::-1]):
+        for name in names if r % 2 == 0 else names[::-1]:
             sync()
             t0 = time.perf_counter()
             fns[name]()
@@ -178,8 +188,9 @@ def _jsonable(v: Any) -> Any:
     return str(v)
 
 
-def write_json(path: str | os.PathLike[str], machine: Mapping[str, Any], settings: Mapping[str, Any],
-               rows: Sequence[Row]) -> Path:
+def write_json(
+    path: str | os.PathLike[str], machine: Mapping[str, Any], settings: Mapping[str, Any], rows: Sequence[Row]
+) -> Path:
     """Write the machine, the settings and every row (with its details) as JSON."""
     p = Path(path)
     if p.parent and not p.parent.exists():
@@ -189,8 +200,7 @@ def write_json(path: str | os.PathLike[str], machine: Mapping[str, Any], setting
     return p
 
 
-def rows_main(doc: str, rows: Callable[[bool, str], list[Row]], quick_help: str,
-              argv: Sequence[str] | None = None) -> int:
+def rows_main(doc: str, rows: Callable[[bool, str], list[Row]], quick_help: str, argv: Sequence[str] | None = None) -> int:
     """The command line of a benchmark module that exposes ``rows(quick, device)``: run, print the table."""
     import argparse
 
@@ -207,11 +217,11 @@ def rows_main(doc: str, rows: Callable[[bool, str], list[Row]], quick_help: str,
     machine = describe_machine(a.device)
     out = rows(a.quick, a.device)
     print()
-    print_table(["row", "measured", "value", "target", "verdict"],
-                [(r.row, r.name, r.shown, r.target, r.verdict) for r in out])
-    print(f"\n{machine.get('cpu', '')}, {machine.get('usable_cores')} usable cores, torch {torch.__version__}, "
-          f"load average {machine.get('load_average')}")
+    print_table(["row", "measured", "value", "target", "verdict"], [(r.row, r.name, r.shown, r.target, r.verdict) for r in out])
+    print(
+        f"\n{machine.get('cpu', '')}, {machine.get('usable_cores')} usable cores, torch {torch.__version__}, "
+        f"load average {machine.get('load_average')}"
+    )
     if a.json:
         write_json(a.json, machine, vars(a), out)
     return 0
-

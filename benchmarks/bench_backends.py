@@ -73,8 +73,14 @@ def configure_threads(threads: int | None, device: str) -> dict[str, Any]:
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if not device.startswith("cuda"):
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    return {"threads": n, "usable_cores": len(usable), "pinned_cores": pinned, "tf_inter_op_threads": 1,
-            "xla_flags": os.environ.get("XLA_FLAGS", ""), "keras_backend": os.environ["KERAS_BACKEND"]}
+    return {
+        "threads": n,
+        "usable_cores": len(usable),
+        "pinned_cores": pinned,
+        "tf_inter_op_threads": 1,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "keras_backend": os.environ["KERAS_BACKEND"],
+    }
 
 
 def _cuda_index(device: str) -> int:
@@ -93,8 +99,10 @@ def torch_model(channels: int, widths: tuple[int, ...], activation: str, seed: i
             layers: list[nn.Module] = []
             c = channels
             for i, w in enumerate(widths):
-                layers += [nn.Conv1d(c, w, KERNEL, stride=1 if i == 0 else 2, padding=PAD),
-                           nn.GELU() if activation == "gelu" else nn.ReLU()]
+                layers += [
+                    nn.Conv1d(c, w, KERNEL, stride=1 if i == 0 else 2, padding=PAD),
+                    nn.GELU() if activation == "gelu" else nn.ReLU(),
+                ]
                 c = w
             self.features = nn.Sequential(*layers)
             self.head = nn.Linear(c, N_CLASSES)
@@ -111,8 +119,13 @@ def torch_weights(model: Any) -> list[tuple[np.ndarray, np.ndarray, int]]:
     out = []
     for m in model.features:
         if hasattr(m, "weight"):
-            out.append((m.weight.detach().cpu().numpy().transpose(2, 1, 0).copy(),
-                        m.bias.detach().cpu().numpy().copy(), int(m.stride[0])))
+            out.append(
+                (
+                    m.weight.detach().cpu().numpy().transpose(2, 1, 0).copy(),
+                    m.bias.detach().cpu().numpy().copy(),
+                    int(m.stride[0]),
+                )
+            )
     out.append((model.head.weight.detach().cpu().numpy().T.copy(), model.head.bias.detach().cpu().numpy().copy(), 0))
     return out
 
@@ -157,15 +170,13 @@ def jax_apply(weights: list, activation: str, counter: TraceCounter, device: Any
     import jax
     import jax.numpy as jnp
 
-    params = [(jax.device_put(jnp.asarray(k), device), jax.device_put(jnp.asarray(b), device), s)
-              for k, b, s in weights]
+    params = [(jax.device_put(jnp.asarray(k), device), jax.device_put(jnp.asarray(b), device), s) for k, b, s in weights]
 
     def apply(x: Any) -> Any:
         counter.count += 1
         h = x
         for kernel, bias, stride in params[:-1]:
-            h = jax.lax.conv_general_dilated(h, kernel, (stride,), [(PAD, PAD)],
-                                             dimension_numbers=("NWC", "WIO", "NWC")) + bias
+            h = jax.lax.conv_general_dilated(h, kernel, (stride,), [(PAD, PAD)], dimension_numbers=("NWC", "WIO", "NWC")) + bias
             h = jax.nn.gelu(h, approximate=False) if activation == "gelu" else jax.nn.relu(h)
         dense, bias, _ = params[-1]
         return h.mean(axis=1) @ dense + bias
@@ -190,12 +201,20 @@ class Framework:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", cdig.ConvergenceWarning)
-            return cdig.explain(self.model, self.x, domains, target=self.b.target, n_steps=self.b.n_steps,
-                                method="gausslegendre", internal_batch_size=self.b.ibs)
+            return cdig.explain(
+                self.model,
+                self.x,
+                domains,
+                target=self.b.target,
+                n_steps=self.b.n_steps,
+                method="gausslegendre",
+                internal_batch_size=self.b.ibs,
+            )
 
     def cdig_run(self, domains: Any = ("time",)) -> Callable[[], Any]:
         def run() -> Any:
             return self.explain(domains)  # maps come back as numpy: nothing is left queued on the device
+
         return run
 
     def floor_run(self) -> Callable[[], Any]:
@@ -212,8 +231,10 @@ class Framework:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", cdig.ConvergenceWarning)
             out = ig.attribute(self.x, target=self.b.target, n_steps=4, internal_batch_size=self.b.ibs)
-        return (f"input on {self._where(self.x)}, map returned on {self._where(out)}, cdig says it ran on "
-                f"{ig.attribution_.settings['device']}")
+        return (
+            f"input on {self._where(self.x)}, map returned on {self._where(out)}, cdig says it ran on "
+            f"{ig.attribution_.settings['device']}"
+        )
 
     @staticmethod
     def _where(t: Any) -> str:
@@ -239,8 +260,7 @@ class TorchFramework(Framework):
         torch, model = self.torch, self.model
         for p in model.parameters():
             p.requires_grad_(False)  # gradient with respect to the input only, as cdig takes it
-        chunks = [(torch.as_tensor(c, device=self.dev), torch.as_tensor(t, device=self.dev))
-                  for c, t in self.b.chunks("nct")]
+        chunks = [(torch.as_tensor(c, device=self.dev), torch.as_tensor(t, device=self.dev)) for c, t in self.b.chunks("nct")]
 
         def run() -> Any:
             g = None
@@ -250,6 +270,7 @@ class TorchFramework(Framework):
                 (g,) = torch.autograd.grad(y, p)
             self.sync()
             return g
+
         return run
 
     def logits(self) -> np.ndarray:
@@ -290,6 +311,7 @@ class TensorflowFramework(Framework):
                 for xc, tc in chunks:
                     g = step(xc, tc)
                 return float(tf.reduce_sum(g))  # waits for the device
+
         return run
 
     def tape_run(self) -> Callable[[], Any]:
@@ -313,6 +335,7 @@ class TensorflowFramework(Framework):
                         y = tf.reduce_sum(tf.gather(forward(xc), tc, axis=1, batch_dims=1))
                     g = tape.gradient(y, xc)
                 return float(tf.reduce_sum(g))
+
         return run
 
     def logits(self) -> np.ndarray:
@@ -342,14 +365,16 @@ class JaxFramework(Framework):
         def step(xc: Any, tc: Any) -> Any:
             return jax.grad(lambda p: jnp.take_along_axis(apply(p), tc[:, None], axis=1).sum())(xc)
 
-        chunks = [(jax.device_put(jnp.asarray(c), self.dev), jax.device_put(jnp.asarray(t), self.dev))
-                  for c, t in self.b.chunks("ntc")]
+        chunks = [
+            (jax.device_put(jnp.asarray(c), self.dev), jax.device_put(jnp.asarray(t), self.dev)) for c, t in self.b.chunks("ntc")
+        ]
 
         def run() -> Any:
             g = None
             for xc, tc in chunks:
                 g = step(xc, tc)
             return g.block_until_ready()
+
         return run
 
     def logits(self) -> np.ndarray:
@@ -401,13 +426,15 @@ class Bench:
         return out
 
     def describe(self) -> str:
-        return (f"model: {len(self.widths)} {self.activation.upper()} conv layers (kernel {KERNEL}, widths "
-                f"{'/'.join(map(str, self.widths))}, strides 1/2/2...), mean over time, linear head over "
-                f"{N_CLASSES} classes, the same weights in every framework; input {self.batch} x {self.channels} x "
-                f"{self.length} (torch N,C,T; TF and JAX N,T,C), predicted class, zero baseline; "
-                f"n_steps={self.n_steps} gausslegendre, internal_batch_size={self.ibs} "
-                f"({self.batch * self.n_steps} path points in {-(-self.batch * self.n_steps // self.ibs)} chunks); "
-                f"median of {self.repeats} interleaved rounds after 1 warm-up")
+        return (
+            f"model: {len(self.widths)} {self.activation.upper()} conv layers (kernel {KERNEL}, widths "
+            f"{'/'.join(map(str, self.widths))}, strides 1/2/2...), mean over time, linear head over "
+            f"{N_CLASSES} classes, the same weights in every framework; input {self.batch} x {self.channels} x "
+            f"{self.length} (torch N,C,T; TF and JAX N,T,C), predicted class, zero baseline; "
+            f"n_steps={self.n_steps} gausslegendre, internal_batch_size={self.ibs} "
+            f"({self.batch * self.n_steps} path points in {-(-self.batch * self.n_steps // self.ibs)} chunks); "
+            f"median of {self.repeats} interleaved rounds after 1 warm-up"
+        )
 
     def setup(self) -> None:
         for name in self.args.backends:
@@ -460,8 +487,7 @@ class Bench:
             pooled = self.x_nct.transpose(0, 2, 1).reshape(-1, self.channels).astype(np.float64)
             with warnings.catch_warnings():  # Gaussian noise has no independent components to converge to
                 warnings.simplefilter("ignore")
-                fitted = FastICA(n_components=self.channels, whiten="unit-variance", random_state=0,
-                                 max_iter=1000).fit(pooled)
+                fitted = FastICA(n_components=self.channels, whiten="unit-variance", random_state=0, max_iter=1000).fit(pooled)
             self._ica = cdig.ICA(fitted)
         return self._ica
 
@@ -471,25 +497,48 @@ class Bench:
         out = []
         for name, fw in self.fw.items():
             rs = ratios(t[f"{name}:time"]["times_s"], t[f"{name}:floor"]["times_s"])
-            floor_how = {"torch": "eager autograd.grad", "jax": "jax.jit(jax.grad) per chunk",
-                         "tensorflow": "tf.function(GradientTape)" + (" with XLA" if self.args.tf_xla else "")}[name]
+            floor_how = {
+                "torch": "eager autograd.grad",
+                "jax": "jax.jit(jax.grad) per chunk",
+                "tensorflow": "tf.function(GradientTape)" + (" with XLA" if self.args.tf_xla else ""),
+            }[name]
             traces = self._traces(fw)
-            print(f"  {name:10s} cdig {fmt_seconds(t[f'{name}:time']['median_s'])}, plain {floor_how} "
-                  f"{fmt_seconds(t[f'{name}:floor']['median_s'])} -> {_fmt_ratios(rs)}"
-                  + (f"; model traced {traces} time(s) per explain call" if traces is not None else ""))
+            print(
+                f"  {name:10s} cdig {fmt_seconds(t[f'{name}:time']['median_s'])}, plain {floor_how} "
+                f"{fmt_seconds(t[f'{name}:floor']['median_s'])} -> {_fmt_ratios(rs)}"
+                + (f"; model traced {traces} time(s) per explain call" if traces is not None else "")
+            )
             details = {}
             if f"{name}:tape" in t:
-                parts = {"cdig / eager tape": ratios(t[f"{name}:time"]["times_s"], t[f"{name}:tape"]["times_s"]),
-                         "eager tape / plain": ratios(t[f"{name}:tape"]["times_s"], t[f"{name}:floor"]["times_s"])}
+                parts = {
+                    "cdig / eager tape": ratios(t[f"{name}:time"]["times_s"], t[f"{name}:tape"]["times_s"]),
+                    "eager tape / plain": ratios(t[f"{name}:tape"]["times_s"], t[f"{name}:floor"]["times_s"]),
+                }
                 details["decomposition"] = parts
-                print(f"             where it goes: an eager GradientTape around a compiled forward (made once) takes "
-                      f"{fmt_seconds(t[f'{name}:tape']['median_s'])}: eager tape / plain "
-                      f"{parts['eager tape / plain']['paired']:.3f}, cdig / eager tape "
-                      f"{parts['cdig / eager tape']['paired']:.3f} (retracing and per-call set-up)")
+                print(
+                    f"             where it goes: an eager GradientTape around a compiled forward (made once) takes "
+                    f"{fmt_seconds(t[f'{name}:tape']['median_s'])}: eager tape / plain "
+                    f"{parts['eager tape / plain']['paired']:.3f}, cdig / eager tape "
+                    f"{parts['cdig / eager tape']['paired']:.3f} (retracing and per-call set-up)"
+                )
             v = rs["paired"]
-            out.append(Row("A", f"{SHORT[name]}: cdig / plain fwd+bwd", v, f"{v:.3f}", f"<= {TARGET_FLOOR}",
-                           v <= TARGET_FLOOR, {"ratios": rs, "times": {k: t[f"{name}:{k}"] for k in ("time", "floor")},
-                                               "floor": floor_how, "traces_per_explain": traces, **details}))
+            out.append(
+                Row(
+                    "A",
+                    f"{SHORT[name]}: cdig / plain fwd+bwd",
+                    v,
+                    f"{v:.3f}",
+                    f"<= {TARGET_FLOOR}",
+                    v <= TARGET_FLOOR,
+                    {
+                        "ratios": rs,
+                        "times": {k: t[f"{name}:{k}"] for k in ("time", "floor")},
+                        "floor": floor_how,
+                        "traces_per_explain": traces,
+                        **details,
+                    },
+                )
+            )
         return out
 
     def _traces(self, fw: Framework) -> int | None:
@@ -524,8 +573,17 @@ class Bench:
             rs = ratios(t[f"{name}:three"]["times_s"], t[f"{name}:time"]["times_s"])
             print(f"  {name:10s} {_fmt_ratios(rs)}")
             v = rs["paired"]
-            out.append(Row("C", f"{SHORT[name]}: explain(time,fourier,ica) / explain(time)", v, f"{v:.3f}", "",
-                           None, {"ratios": rs, "times": t[f"{name}:three"]}))
+            out.append(
+                Row(
+                    "C",
+                    f"{SHORT[name]}: explain(time,fourier,ica) / explain(time)",
+                    v,
+                    f"{v:.3f}",
+                    "",
+                    None,
+                    {"ratios": rs, "times": t[f"{name}:three"]},
+                )
+            )
         return out
 
     # D ------------------------------------------------------------------------------------
@@ -546,11 +604,18 @@ class Bench:
                 ref = maps["torch"][dom].values
                 diffs[dom] = float(np.abs(att.values - ref).max() / max(np.abs(ref).max(), 1e-30))
             worst = max(diffs.values())
-            print(f"  {name:10s} " + ", ".join(f"{d} {v:.1e}" for d, v in diffs.items())
-                  + f"; model outputs {logit_diff:.1e}")
-            out.append(Row("D", f"{SHORT[name]} maps vs torch (time/fourier/ica, worst)", worst, f"{worst:.1e}",
-                           f"<= {TARGET_AGREE:g}", worst <= TARGET_AGREE, {"per_domain": diffs,
-                                                                           "logits_rel_diff": logit_diff}))
+            print(f"  {name:10s} " + ", ".join(f"{d} {v:.1e}" for d, v in diffs.items()) + f"; model outputs {logit_diff:.1e}")
+            out.append(
+                Row(
+                    "D",
+                    f"{SHORT[name]} maps vs torch (time/fourier/ica, worst)",
+                    worst,
+                    f"{worst:.1e}",
+                    f"<= {TARGET_AGREE:g}",
+                    worst <= TARGET_AGREE,
+                    {"per_domain": diffs, "logits_rel_diff": logit_diff},
+                )
+            )
         for name, fw in self.fw.items():
             try:
                 print(f"  {name:10s} device: {fw.device_check()}")
@@ -562,13 +627,17 @@ class Bench:
         spread = max(max(v["times_s"]) / min(v["times_s"]) for v in t.values())
         if spread > 1.3:
             hint = "; --threads 1 is much less sensitive to it" if self.threads["threads"] > 1 else ""
-            print(f"  note: repeats of one function differ by up to {spread:.1f}x: the machine is busy "
-                  f"(load average {load_average()}); trust the paired ratios more than the absolute times{hint}")
+            print(
+                f"  note: repeats of one function differ by up to {spread:.1f}x: the machine is busy "
+                f"(load average {load_average()}); trust the paired ratios more than the absolute times{hint}"
+            )
 
 
 def _fmt_ratios(rs: dict[str, float]) -> str:
-    return (f"{rs['paired']:.3f} (median of paired rounds; ratio of medians {rs['of_medians']:.3f}, "
-            f"of fastest runs {rs['of_mins']:.3f})")
+    return (
+        f"{rs['paired']:.3f} (median of paired rounds; ratio of medians {rs['of_medians']:.3f}, "
+        f"of fastest runs {rs['of_mins']:.3f})"
+    )
 
 
 def _versions(names: list[str]) -> dict[str, Any]:
@@ -583,8 +652,10 @@ def _versions(names: list[str]) -> dict[str, Any]:
     if "tensorflow" in names and info.get("tensorflow"):
         import tensorflow as tf
 
-        info["tf_threads"] = {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                              "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+        info["tf_threads"] = {
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        }
         info["tf_onednn"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)")
     if "jax" in names and info.get("jax"):
         import jax
@@ -624,8 +695,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats: a smoke run under a minute")
     p.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default: torch,tensorflow,jax)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ... (every framework on it)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads of every framework (default: the usable cores; fewer pins the process)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="threads of every framework (default: the usable cores; fewer pins the process)"
+    )
     p.add_argument("--json", default=None, metavar="PATH", help="also write machine, settings and rows as JSON")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=None, help="samples (default 16; --quick 8)")
@@ -635,10 +707,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n-steps", type=int, default=50)
     p.add_argument("--internal-batch-size", type=int, default=None, help="path points per pass (default 10 x batch)")
     p.add_argument("--repeats", type=int, default=None, help="timed rounds (default 5; --quick 3)")
-    p.add_argument("--no-diagnosis", action="store_true",
-                   help="skip the extra TensorFlow run that splits cdig's time (eager tape vs retracing)")
-    p.add_argument("--tf-xla", action="store_true",
-                   help="compile TensorFlow's plain forward+backward with XLA (jit_compile=True)")
+    p.add_argument(
+        "--no-diagnosis",
+        action="store_true",
+        help="skip the extra TensorFlow run that splits cdig's time (eager tape vs retracing)",
+    )
+    p.add_argument(
+        "--tf-xla", action="store_true", help="compile TensorFlow's plain forward+backward with XLA (jit_compile=True)"
+    )
     return p
 
 
@@ -675,17 +751,27 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - t_start
 
     print()
-    print_table(["row", "measured", "value", "target", "verdict"],
-                [[r.row, r.name, r.shown, r.target or "-", r.verdict] for r in results])
+    print_table(
+        ["row", "measured", "value", "target", "verdict"], [[r.row, r.name, r.shown, r.target or "-", r.verdict] for r in results]
+    )
     for name, err in bench.errors.items():
         print(f"{name}: not measured ({err})")
     pinned = f", pinned to core(s) {threads['pinned_cores']}" if threads["pinned_cores"] else ""
-    print(f"\n{machine['cpu']} ({machine['usable_cores']} usable cores), {threads['threads']} thread(s) per framework "
-          f"(TF inter-op {threads['tf_inter_op_threads']}{pinned}), device {machine['device']} ({machine['device_name']}); "
-          f"load average at start {machine['load_average']}, at end {load_average()}; total {total:.0f} s")
+    print(
+        f"\n{machine['cpu']} ({machine['usable_cores']} usable cores), {threads['threads']} thread(s) per framework "
+        f"(TF inter-op {threads['tf_inter_op_threads']}{pinned}), device {machine['device']} ({machine['device_name']}); "
+        f"load average at start {machine['load_average']}, at end {load_average()}; total {total:.0f} s"
+    )
     if args.json:
-        settings = {**vars(args), "batch": bench.batch, "length": bench.length, "internal_batch_size": bench.ibs,
-                    "repeats": bench.repeats, "total_s": total, "errors": bench.errors}
+        settings = {
+            **vars(args),
+            "batch": bench.batch,
+            "length": bench.length,
+            "internal_batch_size": bench.ibs,
+            "repeats": bench.repeats,
+            "total_s": total,
+            "errors": bench.errors,
+        }
         path = write_json(args.json, machine, settings, results)
         print(f"wrote {path}")
     return 0

@@ -61,9 +61,15 @@ DOMAINS = ("time", "fourier")
 class ReluCNN(nn.Module):
     def __init__(self, channels: int = 3, classes: int = 4, width: int = 16) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Conv1d(channels, width, 7, padding=3), nn.ReLU(),
-                                 nn.Conv1d(width, width, 7, padding=3), nn.ReLU(),
-                                 nn.AdaptiveAvgPool1d(8), nn.Flatten(), nn.Linear(8 * width, classes))
+        self.net = nn.Sequential(
+            nn.Conv1d(channels, width, 7, padding=3),
+            nn.ReLU(),
+            nn.Conv1d(width, width, 7, padding=3),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool1d(8),
+            nn.Flatten(),
+            nn.Linear(8 * width, classes),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -74,8 +80,9 @@ class AttentionRegressor(nn.Module):
 
     def __init__(self, width: int = 16, heads: int = 2) -> None:
         super().__init__()
-        self.conv = nn.Sequential(nn.Conv1d(1, width, 5, padding=2), nn.ReLU(),
-                                  nn.Conv1d(width, width, 5, padding=2), nn.ReLU(), nn.AvgPool1d(4))
+        self.conv = nn.Sequential(
+            nn.Conv1d(1, width, 5, padding=2), nn.ReLU(), nn.Conv1d(width, width, 5, padding=2), nn.ReLU(), nn.AvgPool1d(4)
+        )
         self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
         self.norm = nn.LayerNorm(width)
         self.head = nn.Sequential(nn.Linear(width, 32), nn.ReLU(), nn.Linear(32, 1))
@@ -113,8 +120,7 @@ def _train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, regre
     for _ in range(steps):
         idx = torch.randint(len(x), (32,), generator=gen)
         out = model(x[idx])
-        loss = ((out[:, 0] - (y[idx] - 100) / 40) ** 2).mean() if regression else \
-            nn.functional.cross_entropy(out, y[idx])
+        loss = ((out[:, 0] - (y[idx] - 100) / 40) ** 2).mean() if regression else nn.functional.cross_entropy(out, y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -174,8 +180,9 @@ def rows(quick: bool = False, device: str = "cpu") -> list[Row]:
         ref = _maps(model, x, target, n_steps=ref_steps, method="riemann_middle")
         coarse = _maps(model, x, target, n_steps=ref_steps // 4, method="riemann_middle")
         ref_acc = float(true_error(coarse, ref).max())
-        out.append(Row("certified", f"{name}: ref accuracy (midpoint {ref_steps // 4} vs {ref_steps})", ref_acc,
-                       f"{ref_acc:.1e}"))
+        out.append(
+            Row("certified", f"{name}: ref accuracy (midpoint {ref_steps // 4} vs {ref_steps})", ref_acc, f"{ref_acc:.1e}")
+        )
         table, needed = [], {}
         for rule in RULES:
             line = [rule]
@@ -189,8 +196,9 @@ def rows(quick: bool = False, device: str = "cpu") -> list[Row]:
         print_table(["rule"] + [str(n) for n in grid], table)
         for rule in RULES:
             n = needed.get(rule)
-            out.append(Row("certified", f"{name}: evaluations for true map error <= 1e-3, {rule}",
-                           n, str(n) if n else f"> {grid[-1]}"))
+            out.append(
+                Row("certified", f"{name}: evaluations for true map error <= 1e-3, {rule}", n, str(n) if n else f"> {grid[-1]}")
+            )
         for rtol in RTOLS:
             maps = _maps(model, x, target, n_steps="auto", rtol=rtol, max_steps=8192)
             true, est = true_error(maps, ref), estimate(maps)
@@ -199,21 +207,32 @@ def rows(quick: bool = False, device: str = "cpu") -> list[Row]:
             converged &= est <= rtol
             honest = float(np.mean(true <= 2 * est))
             false_ok = int(np.sum(converged & (true > 3 * rtol)))
-            out.append(Row(
-                "certified", f"{name}: auto rtol={rtol:g} (evaluations mean/max; true error max; "
-                "true <= 2x estimate; converged with true > 3 rtol)",
-                float(steps.mean()),
-                f"{steps.mean():.0f}/{steps.max()}; {true.max():.1e}; {100 * honest:.0f}%; {false_ok}",
-                ">= 95%; 0", honest >= 0.95 and false_ok == 0,
-                {"steps": steps.tolist(), "true": true.tolist(), "estimate": est.tolist(), "converged": converged.tolist()},
-            ))
+            out.append(
+                Row(
+                    "certified",
+                    f"{name}: auto rtol={rtol:g} (evaluations mean/max; true error max; "
+                    "true <= 2x estimate; converged with true > 3 rtol)",
+                    float(steps.mean()),
+                    f"{steps.mean():.0f}/{steps.max()}; {true.max():.1e}; {100 * honest:.0f}%; {false_ok}",
+                    ">= 95%; 0",
+                    honest >= 0.95 and false_ok == 0,
+                    {"steps": steps.tolist(), "true": true.tolist(), "estimate": est.tolist(), "converged": converged.tolist()},
+                )
+            )
             if true.max() <= 1e-3 and name not in reached:
                 reached[name] = (rtol, int(steps.max()), float(steps.mean()))
         if name in reached:
             rtol, most, mean = reached[name]
             target = (f"<= {TARGET_EVALS}", most <= TARGET_EVALS) if name == "attention" else ("", None)
-            out.append(Row("certified", f"{name}: auto evaluations per sample (max/mean) for true map error <= 1e-3",
-                           float(most), f"{most}/{mean:.0f} (rtol={rtol:g})", *target))
+            out.append(
+                Row(
+                    "certified",
+                    f"{name}: auto evaluations per sample (max/mean) for true map error <= 1e-3",
+                    float(most),
+                    f"{most}/{mean:.0f} (rtol={rtol:g})",
+                    *target,
+                )
+            )
         print(f"  {name}: done")
     return out
 

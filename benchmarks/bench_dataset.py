@@ -46,18 +46,20 @@ TARGET_STREAMING = 1.10
 
 def settings(quick: bool) -> dict[str, Any]:
     if quick:
-        return {"windows": 512, "channels": 1, "length": 256, "width": 8, "n_steps": 16, "batch_size": 64,
-                "repeats": 3}
-    return {"windows": 1536, "channels": 2, "length": 512, "width": 8, "n_steps": 16, "batch_size": 64,
-            "repeats": 3}
+        return {"windows": 512, "channels": 1, "length": 256, "width": 8, "n_steps": 16, "batch_size": 64, "repeats": 3}
+    return {"windows": 1536, "channels": 2, "length": 512, "width": 8, "n_steps": 16, "batch_size": 64, "repeats": 3}
 
 
 def make_model(channels: int, width: int) -> torch.nn.Module:
     torch.manual_seed(0)
     return torch.nn.Sequential(
-        torch.nn.Conv1d(channels, width, 9, padding=4), torch.nn.GELU(),
-        torch.nn.Conv1d(width, width, 9, padding=4), torch.nn.GELU(),
-        torch.nn.AdaptiveAvgPool1d(1), torch.nn.Flatten(), torch.nn.Linear(width, 4),
+        torch.nn.Conv1d(channels, width, 9, padding=4),
+        torch.nn.GELU(),
+        torch.nn.Conv1d(width, width, 9, padding=4),
+        torch.nn.GELU(),
+        torch.nn.AdaptiveAvgPool1d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(width, 4),
     ).eval()
 
 
@@ -69,8 +71,7 @@ def make_windows(cfg: dict[str, Any]) -> np.ndarray:
     total = hop * (n - 1) + t
     time_s = np.arange(total) / 128.0
     signal = np.stack([np.sin(2 * np.pi * (3 + 2 * k) * time_s) + 0.5 * rng.normal(size=total) for k in range(c)])
-    return np.lib.stride_tricks.sliding_window_view(signal, t, axis=1)[:, ::hop].transpose(1, 0, 2) \
-        .astype(np.float32).copy()
+    return np.lib.stride_tricks.sliding_window_view(signal, t, axis=1)[:, ::hop].transpose(1, 0, 2).astype(np.float32).copy()
 
 
 def rows(quick: bool = False, device: str = "cpu") -> list[Row]:
@@ -90,9 +91,9 @@ def rows(quick: bool = False, device: str = "cpu") -> list[Row]:
 
     def in_memory() -> None:
         for start in range(0, n, cfg["batch_size"]):
-            cdig.explain(model, x[start:start + cfg["batch_size"]], DOMAINS, target=1, n_steps=cfg["n_steps"])
+            cdig.explain(model, x[start : start + cfg["batch_size"]], DOMAINS, target=1, n_steps=cfg["n_steps"])
 
-    def factory() -> torch.nn.Module:     # each actor builds the model itself (the recommended way)
+    def factory() -> torch.nn.Module:  # each actor builds the model itself (the recommended way)
         return make_model(cfg["channels"], cfg["width"]).to(device)
 
     def on_ray() -> None:
@@ -100,9 +101,11 @@ def rows(quick: bool = False, device: str = "cpu") -> list[Row]:
         cdig.explain_dataset(model, x, out, DOMAINS, engine="ray", num_workers=2, model_factory=factory, **kw)
         shutil.rmtree(out)
 
-    print(f"job: {n} windows of {cfg['channels']} x {cfg['length']} samples, GELU CNN width {cfg['width']}, "
-          f"domains {'+'.join(DOMAINS)}, {cfg['n_steps']} steps, chunks of {cfg['batch_size']}; "
-          f"driver torch threads {torch.get_num_threads()}, {os.cpu_count()} cores; load average {os.getloadavg()}")
+    print(
+        f"job: {n} windows of {cfg['channels']} x {cfg['length']} samples, GELU CNN width {cfg['width']}, "
+        f"domains {'+'.join(DOMAINS)}, {cfg['n_steps']} steps, chunks of {cfg['batch_size']}; "
+        f"driver torch threads {torch.get_num_threads()}, {os.cpu_count()} cores; load average {os.getloadavg()}"
+    )
     out: list[Row] = []
     sync = (lambda: torch.cuda.synchronize()) if str(device).startswith("cuda") else (lambda: None)
     with warnings.catch_warnings():
@@ -121,35 +124,53 @@ def rows(quick: bool = False, device: str = "cpu") -> list[Row]:
             t0 = time.perf_counter()
             started = not ray.is_initialized()
             if started:
-                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")   # no traffic off this machine
+                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no traffic off this machine
                 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
             up = time.perf_counter() - t0
             try:
                 r = measure({"serial": serial, "ray": on_ray}, cfg["repeats"], 1, sync)
                 # the fixed cost of a call: actors start, import cdig and torch, build the model; 2 chunks
-                small = x[:2 * cfg["batch_size"]]
+                small = x[: 2 * cfg["batch_size"]]
                 t0 = time.perf_counter()
-                cdig.explain_dataset(model, small, next(fresh), DOMAINS, engine="ray", num_workers=2,
-                                     model_factory=factory, **kw)
+                cdig.explain_dataset(model, small, next(fresh), DOMAINS, engine="ray", num_workers=2, model_factory=factory, **kw)
                 fixed = time.perf_counter() - t0 - len(small) / (n / r["serial"]["median_s"]) / 2
             finally:
                 if started:
                     ray.shutdown()
             speed = ratios(r["serial"]["times_s"], r["ray"]["times_s"])["paired"]
             wps = {k: n / r[k]["median_s"] for k in r}
-            print_table(["engine", "median", "windows/s"],
-                        [(k, f"{r[k]['median_s']:.2f} s", f"{wps[k]:.0f}") for k in r])
-            print(f"Ray cluster start (once, not in the rounds): {up:.1f} s; fixed cost of a Ray call (actors "
-                  f"start, load cdig and the model; a 2-chunk job less its share of the work): {fixed:.1f} s")
+            print_table(["engine", "median", "windows/s"], [(k, f"{r[k]['median_s']:.2f} s", f"{wps[k]:.0f}") for k in r])
+            print(
+                f"Ray cluster start (once, not in the rounds): {up:.1f} s; fixed cost of a Ray call (actors "
+                f"start, load cdig and the model; a 2-chunk job less its share of the work): {fixed:.1f} s"
+            )
             print(f"ray / serial windows/s: {speed:.2f} (the whole call)")
-            ray_row = Row("R1", "windows/s ray(2 workers) / serial", speed, f"{speed:.2f}", "", None,
-                          {"times": r, "windows_per_s": wps, "cluster_start_s": up, "ray_call_fixed_s": fixed})
+            ray_row = Row(
+                "R1",
+                "windows/s ray(2 workers) / serial",
+                speed,
+                f"{speed:.2f}",
+                "",
+                None,
+                {"times": r, "windows_per_s": wps, "cluster_start_s": up, "ray_call_fixed_s": fixed},
+            )
         out.append(ray_row)
     shutil.rmtree(tmp, ignore_errors=True)
-    print(f"streaming to disk / in memory: {stream:.3f} "
-          f"(medians {res['serial to disk']['median_s']:.2f} s / {res['in memory']['median_s']:.2f} s)")
-    out.append(Row("R2", "explain_dataset(serial, to Zarr) / explain in memory", stream, f"{stream:.3f}",
-                   f"<= {TARGET_STREAMING}", stream <= TARGET_STREAMING, {"times": res, "settings": cfg}))
+    print(
+        f"streaming to disk / in memory: {stream:.3f} "
+        f"(medians {res['serial to disk']['median_s']:.2f} s / {res['in memory']['median_s']:.2f} s)"
+    )
+    out.append(
+        Row(
+            "R2",
+            "explain_dataset(serial, to Zarr) / explain in memory",
+            stream,
+            f"{stream:.3f}",
+            f"<= {TARGET_STREAMING}",
+            stream <= TARGET_STREAMING,
+            {"times": res, "settings": cfg},
+        )
+    )
     return out
 
 

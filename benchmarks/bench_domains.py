@@ -26,10 +26,15 @@ import cdig
 
 def make_model(channels: int, width: int = 32, classes: int = 5) -> nn.Module:
     return nn.Sequential(
-        nn.Conv1d(channels, width, 7, padding=3), nn.GELU(),
-        nn.Conv1d(width, 2 * width, 7, stride=2, padding=3), nn.GELU(),
-        nn.Conv1d(2 * width, 2 * width, 7, stride=2, padding=3), nn.GELU(),
-        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(2 * width, classes),
+        nn.Conv1d(channels, width, 7, padding=3),
+        nn.GELU(),
+        nn.Conv1d(width, 2 * width, 7, stride=2, padding=3),
+        nn.GELU(),
+        nn.Conv1d(2 * width, 2 * width, 7, stride=2, padding=3),
+        nn.GELU(),
+        nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(),
+        nn.Linear(2 * width, classes),
     ).eval()
 
 
@@ -50,8 +55,17 @@ def rows(quick: bool = False, device: str = "cpu", repeats: int | None = None) -
         ica = FastICA(random_state=0, whiten="unit-variance").fit(pooled)
     pca = PCA(random_state=0).fit(pooled)
     x = x.to(device)
-    linear = ["time", "fourier", cdig.ICA(ica), cdig.STFT(64), cdig.DCT(), cdig.Wavelet("db4"),
-              cdig.LinearBasis(pca), cdig.FrequencyBands(fs=fs), cdig.TrendSeason(period=32)]
+    linear = [
+        "time",
+        "fourier",
+        cdig.ICA(ica),
+        cdig.STFT(64),
+        cdig.DCT(),
+        cdig.Wavelet("db4"),
+        cdig.LinearBasis(pca),
+        cdig.FrequencyBands(fs=fs),
+        cdig.TrendSeason(period=32),
+    ]
     names = [d if isinstance(d, str) else d.name for d in linear]
 
     def run(domains: list) -> callable:
@@ -59,14 +73,17 @@ def rows(quick: bool = False, device: str = "cpu", repeats: int | None = None) -
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", cdig.ConvergenceWarning)
                 return cdig.explain(model, x, domains, target=target, n_steps=steps, fs=fs)
+
         return f
 
     fns = {"time": run(["time"]), "all linear": run(linear)}
     for d, name in zip(linear[1:], names[1:]):
         fns[f"time+{name}"] = run(["time", d])
     fns["time+magphase (own path)"] = run(["time", cdig.MagnitudePhase()])
-    print(f"model: GELU Conv1d classifier, input {n} x {c} x {t}, {steps} Gauss-Legendre steps, fs {fs}; "
-          f"torch threads {torch.get_num_threads()}; median of {repeats} interleaved rounds")
+    print(
+        f"model: GELU Conv1d classifier, input {n} x {c} x {t}, {steps} Gauss-Legendre steps, fs {fs}; "
+        f"torch threads {torch.get_num_threads()}; median of {repeats} interleaved rounds"
+    )
     res = measure(fns, repeats, 1, synchronizer(device))
     rows_out = []
     for name in fns:
@@ -78,11 +95,21 @@ def rows(quick: bool = False, device: str = "cpu", repeats: int | None = None) -
     all_ratio = ratios(res["all linear"]["times_s"], res["time"]["times_s"])["paired"]
     maps = fns["all linear"]()
     worst = max(float(np.max(a.relative_delta)) for a in maps.values())
-    print(f"\nall {len(linear)} linear domains in one request: {all_ratio:.3f} x the time map alone; worst "
-          f"completeness |delta|/|f(x)-f(0)| over them {worst:.1e}")
-    return [Row("D", f"explain(all {len(linear)} linear domains) / explain(time)", all_ratio, f"{all_ratio:.3f}",
-                "<= 1.2", all_ratio <= 1.2, {"times": res, "worst_relative_delta": worst, "domains": names,
-                                             "input_shape": [n, c, t], "n_steps": steps})]
+    print(
+        f"\nall {len(linear)} linear domains in one request: {all_ratio:.3f} x the time map alone; worst "
+        f"completeness |delta|/|f(x)-f(0)| over them {worst:.1e}"
+    )
+    return [
+        Row(
+            "D",
+            f"explain(all {len(linear)} linear domains) / explain(time)",
+            all_ratio,
+            f"{all_ratio:.3f}",
+            "<= 1.2",
+            all_ratio <= 1.2,
+            {"times": res, "worst_relative_delta": worst, "domains": names, "input_shape": [n, c, t], "n_steps": steps},
+        )
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,9 +65,12 @@ class ConvClassifier(nn.Module):
     def __init__(self, in_channels: int = 3, n_classes: int = 5, width: int = 32) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv1d(in_channels, width, 7, padding=3), nn.ReLU(),
-            nn.Conv1d(width, 2 * width, 7, stride=2, padding=3), nn.ReLU(),
-            nn.Conv1d(2 * width, 2 * width, 7, stride=2, padding=3), nn.ReLU(),
+            nn.Conv1d(in_channels, width, 7, padding=3),
+            nn.ReLU(),
+            nn.Conv1d(width, 2 * width, 7, stride=2, padding=3),
+            nn.ReLU(),
+            nn.Conv1d(2 * width, 2 * width, 7, stride=2, padding=3),
+            nn.ReLU(),
         )
         self.head = nn.Linear(2 * width, n_classes)
 
@@ -78,14 +81,14 @@ class ConvClassifier(nn.Module):
 class AttentionClassifier(nn.Module):
     """Strided conv embedding, learned positions, one softmax-attention encoder layer, mean pooling, linear head."""
 
-    def __init__(self, in_channels: int = 3, n_classes: int = 4, d_model: int = 32, heads: int = 2,
-                 length: int = 256, stride: int = 4) -> None:
+    def __init__(
+        self, in_channels: int = 3, n_classes: int = 4, d_model: int = 32, heads: int = 2, length: int = 256, stride: int = 4
+    ) -> None:
         super().__init__()
         self.embed = nn.Conv1d(in_channels, d_model, 2 * stride, stride=stride, padding=stride // 2)
         n_tokens = (length + 2 * (stride // 2) - 2 * stride) // stride + 1
         self.pos = nn.Parameter(0.1 * torch.randn(1, n_tokens, d_model))
-        self.encoder = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward=2 * d_model, dropout=0.0,
-                                                  batch_first=True)
+        self.encoder = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward=2 * d_model, dropout=0.0, batch_first=True)
         self.head = nn.Linear(d_model, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -155,9 +158,11 @@ class Bench:
         if self._timing_described:
             return
         self._timing_described = True
-        print(f"timing model: ConvClassifier (3 ReLU conv layers, width 32/64/64), input {self.batch} x "
-              f"{self.channels} x {self.length}, n_steps={self.n_steps}, internal_batch_size={self.ibs}, "
-              f"median of {self.repeats} interleaved repeats after 1 warm-up\n")
+        print(
+            f"timing model: ConvClassifier (3 ReLU conv layers, width 32/64/64), input {self.batch} x "
+            f"{self.channels} x {self.length}, n_steps={self.n_steps}, internal_batch_size={self.ibs}, "
+            f"median of {self.repeats} interleaved repeats after 1 warm-up\n"
+        )
 
     def _cdig_time(self, method: str = "gausslegendre", n_steps: int | None = None) -> Callable[[], Any]:
         ig = cdig.CrossDomainIG(self.model, "time")
@@ -166,8 +171,16 @@ class Bench:
         def run() -> Any:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", cdig.ConvergenceWarning)
-                return ig.attribute(self.x, baselines=self.x0, target=self.target, n_steps=n_steps,
-                                    method=method, internal_batch_size=self.ibs, return_convergence_delta=True)
+                return ig.attribute(
+                    self.x,
+                    baselines=self.x0,
+                    target=self.target,
+                    n_steps=n_steps,
+                    method=method,
+                    internal_batch_size=self.ibs,
+                    return_convergence_delta=True,
+                )
+
         return run
 
     # 1 -----------------------------------------------------------------------------------
@@ -180,9 +193,15 @@ class Bench:
         n_steps = n_steps or self.n_steps
 
         def captum_run() -> Any:
-            return captum_ig.attribute(self.x, baselines=self.x0, target=self.target, n_steps=n_steps,
-                                       method="gausslegendre", internal_batch_size=self.ibs,
-                                       return_convergence_delta=True)
+            return captum_ig.attribute(
+                self.x,
+                baselines=self.x0,
+                target=self.target,
+                n_steps=n_steps,
+                method="gausslegendre",
+                internal_batch_size=self.ibs,
+                return_convergence_delta=True,
+            )
 
         cdig_run = self._cdig_time(n_steps=n_steps)
         t = measure({"cdig": cdig_run, "captum": captum_run}, self.repeats, 1, self.sync)
@@ -192,16 +211,32 @@ class Bench:
         ddelta = float((d_c.double().cpu() - d_r.double().cpu()).abs().max())
         rs = ratios(t["cdig"]["times_s"], t["captum"]["times_s"])
         ratio = rs["paired"]
-        print(f"[1] {n_steps} steps: cdig CrossDomainIG('time') {fmt_seconds(t['cdig']['median_s'])}, "
-              f"Captum IntegratedGradients "
-              f"{fmt_seconds(t['captum']['median_s'])} (medians) -> ratio {_fmt_ratios(rs)}")
+        print(
+            f"[1] {n_steps} steps: cdig CrossDomainIG('time') {fmt_seconds(t['cdig']['median_s'])}, "
+            f"Captum IntegratedGradients "
+            f"{fmt_seconds(t['captum']['median_s'])} (medians) -> ratio {_fmt_ratios(rs)}"
+        )
         _warn_noise(t)
-        print(f"    maps agree to {agree:.2e} (max abs difference / max abs map); deltas differ by at most "
-              f"{ddelta:.2e}\n")
-        return [Row("1", "time IG: cdig / Captum (gausslegendre, delta on)", ratio, f"{ratio:.3f}", "<= 1.05",
-                    ratio <= 1.05, {"times": t, "ratios": rs, "map_rel_diff": agree, "delta_abs_diff": ddelta,
-                                    "n_steps": n_steps, "input_shape": list(self.x.shape),
-                                    "internal_batch_size": self.ibs})]
+        print(f"    maps agree to {agree:.2e} (max abs difference / max abs map); deltas differ by at most {ddelta:.2e}\n")
+        return [
+            Row(
+                "1",
+                "time IG: cdig / Captum (gausslegendre, delta on)",
+                ratio,
+                f"{ratio:.3f}",
+                "<= 1.05",
+                ratio <= 1.05,
+                {
+                    "times": t,
+                    "ratios": rs,
+                    "map_rel_diff": agree,
+                    "delta_abs_diff": ddelta,
+                    "n_steps": n_steps,
+                    "input_shape": list(self.x.shape),
+                    "internal_batch_size": self.ibs,
+                },
+            )
+        ]
 
     # 2 -----------------------------------------------------------------------------------
     def row2(self) -> list[Row]:
@@ -218,9 +253,17 @@ class Bench:
             def f() -> Any:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", cdig.ConvergenceWarning)
-                    return cdig.explain(self.model, self.x, domains, target=self.target, baselines=self.x0,
-                                        n_steps=self.n_steps, method="gausslegendre",
-                                        internal_batch_size=self.ibs)
+                    return cdig.explain(
+                        self.model,
+                        self.x,
+                        domains,
+                        target=self.target,
+                        baselines=self.x0,
+                        n_steps=self.n_steps,
+                        method="gausslegendre",
+                        internal_batch_size=self.ibs,
+                    )
+
             return f
 
         one, three = run(("time",)), run(("time", "fourier", ica))
@@ -228,14 +271,26 @@ class Bench:
         rows_one, rows_three = _rows_evaluated(self.model, one), _rows_evaluated(self.model, three)
         rs = ratios(t["time+fourier+ica"]["times_s"], t["time"]["times_s"])
         ratio = rs["paired"]
-        print(f"[2] explain(time, fourier, ica) {fmt_seconds(t['time+fourier+ica']['median_s'])}, explain(time) "
-              f"{fmt_seconds(t['time']['median_s'])} (medians) -> ratio {_fmt_ratios(rs)}")
+        print(
+            f"[2] explain(time, fourier, ica) {fmt_seconds(t['time+fourier+ica']['median_s'])}, explain(time) "
+            f"{fmt_seconds(t['time']['median_s'])} (medians) -> ratio {_fmt_ratios(rs)}"
+        )
         _warn_noise(t)
-        print(f"    FastICA fitted beforehand in {fmt_seconds(fit_s)} (not timed); model rows evaluated: "
-              f"{rows_one} (time) vs {rows_three} (three domains; {rows_one} means one shared pass)\n")
-        return [Row("2", "explain(time,fourier,ica) / explain(time)", ratio, f"{ratio:.3f}", "<= 1.15",
-                    ratio <= 1.15, {"times": t, "ratios": rs, "ica_fit_s": fit_s,
-                                    "model_rows": [rows_one, rows_three]})]
+        print(
+            f"    FastICA fitted beforehand in {fmt_seconds(fit_s)} (not timed); model rows evaluated: "
+            f"{rows_one} (time) vs {rows_three} (three domains; {rows_one} means one shared pass)\n"
+        )
+        return [
+            Row(
+                "2",
+                "explain(time,fourier,ica) / explain(time)",
+                ratio,
+                f"{ratio:.3f}",
+                "<= 1.15",
+                ratio <= 1.15,
+                {"times": t, "ratios": rs, "ica_fit_s": fit_s, "model_rows": [rows_one, rows_three]},
+            )
+        ]
 
     # 3 -----------------------------------------------------------------------------------
     def row3(self) -> list[Row]:
@@ -255,8 +310,7 @@ class Bench:
         print()
         return rows
 
-    def _loop_vs_cdig(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor, n_loop: int, label: str,
-                      gate: bool) -> Row:
+    def _loop_vs_cdig(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor, n_loop: int, label: str, gate: bool) -> Row:
         n = self.n_steps
         x0 = torch.zeros_like(x)
 
@@ -278,8 +332,7 @@ class Bench:
         ig = cdig.CrossDomainIG(model, "time")
 
         def cdig_run() -> Any:
-            return ig.attribute(x, baselines=x0, target=target, n_steps=n, method="riemann_right",
-                                internal_batch_size=self.ibs)
+            return ig.attribute(x, baselines=x0, target=target, n_steps=n, method="riemann_right", internal_batch_size=self.ibs)
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", cdig.ConvergenceWarning)
@@ -292,15 +345,29 @@ class Bench:
         ratio = rs["paired"]
         agree = float((a_c[:n_loop] - a_l).abs().max() / a_l.abs().max().clamp_min(1e-30))
         shape = " x ".join(map(str, x.shape))
-        print(f"[3] {label}, input {shape}: per sample, loop {fmt_seconds(per_loop)} ({n_loop} samples x {n} "
-              f"single-point passes), cdig {fmt_seconds(per_cdig)} (batched) (medians) -> cdig is "
-              f"{_fmt_ratios(rs, 'x')} faster")
+        print(
+            f"[3] {label}, input {shape}: per sample, loop {fmt_seconds(per_loop)} ({n_loop} samples x {n} "
+            f"single-point passes), cdig {fmt_seconds(per_cdig)} (batched) (medians) -> cdig is "
+            f"{_fmt_ratios(rs, 'x')} faster"
+        )
         _warn_noise(t)
         print(f"    maps agree to {agree:.2e} (riemann_right, {n} steps, max abs difference / max abs map)")
-        return Row("3", f"per-sample loop / cdig, {label}", ratio, f"{ratio:.1f}x", ">= 20x" if gate else "",
-                   ratio >= 20 if gate else None,
-                   {"times": t, "ratios": rs, "per_sample_s": {"cdig": per_cdig, "loop": per_loop},
-                    "loop_samples": n_loop, "input_shape": list(x.shape), "map_rel_diff": agree})
+        return Row(
+            "3",
+            f"per-sample loop / cdig, {label}",
+            ratio,
+            f"{ratio:.1f}x",
+            ">= 20x" if gate else "",
+            ratio >= 20 if gate else None,
+            {
+                "times": t,
+                "ratios": rs,
+                "per_sample_s": {"cdig": per_cdig, "loop": per_loop},
+                "loop_samples": n_loop,
+                "input_shape": list(x.shape),
+                "map_rel_diff": agree,
+            },
+        )
 
     # 4 -----------------------------------------------------------------------------------
     def trained_model(self, name: str) -> tuple[nn.Module, float, float]:
@@ -336,31 +403,38 @@ class Bench:
         steps = a.train_steps if a.train_steps is not None else (100 if q else 400)
         cap = a.max_grid or (512 if q else 8192)
         refine = a.refine if a.refine is not None else (0 if q else 3)
-        grid = [n for n in (2 ** k for k in range(3, 30)) if n <= cap]
+        grid = [n for n in (2**k for k in range(3, 30)) if n <= cap]
         gen = torch.Generator().manual_seed(a.seed + 1)
         pool, _ = synthetic(max(64, 8 * n_expl), self.channels, length, gen)
-        print(f"[4] rtol {RTOL:g}: smallest n_steps with |delta| <= rtol |f(x) - f(0)| on all {n_expl} samples "
-              f"(input {n_expl} x {self.channels} x {length}, zero baseline, predicted class, samples with "
-              f"|f(x) - f(0)| >= {MIN_CHANGE:g} (|f(x)| + |f(0)|)); grid "
-              f"{grid[0]}..{grid[-1]} doubling" + (f", then {refine} bisection steps" if refine else ""))
-        print("    models: relu-cnn = ConvClassifier(width 8: 3 ReLU conv layers 8/16/16, mean pooling, linear); "
-              "attention = strided conv embedding (d 32, 32 tokens) + learned positions + one TransformerEncoderLayer "
-              "(2 heads, softmax attention, ReLU feed-forward) + mean pooling + linear; both briefly trained on the "
-              "synthetic burst-frequency task with a fixed seed")
+        print(
+            f"[4] rtol {RTOL:g}: smallest n_steps with |delta| <= rtol |f(x) - f(0)| on all {n_expl} samples "
+            f"(input {n_expl} x {self.channels} x {length}, zero baseline, predicted class, samples with "
+            f"|f(x) - f(0)| >= {MIN_CHANGE:g} (|f(x)| + |f(0)|)); grid "
+            f"{grid[0]}..{grid[-1]} doubling" + (f", then {refine} bisection steps" if refine else "")
+        )
+        print(
+            "    models: relu-cnn = ConvClassifier(width 8: 3 ReLU conv layers 8/16/16, mean pooling, linear); "
+            "attention = strided conv embedding (d 32, 32 tokens) + learned positions + one TransformerEncoderLayer "
+            "(2 heads, softmax attention, ReLU feed-forward) + mean pooling + linear; both briefly trained on the "
+            "synthetic burst-frequency task with a fixed seed"
+        )
         out: list[Row] = []
         for name in models:
             model, acc, seconds = self.trained_model(name)
             xd, tgt, f1, f0, skipped = _well_conditioned(model, pool.to(self.device), n_expl)
             change = (f1 - f0).abs()
-            print(f"  {name}: trained {steps} Adam steps in {seconds:.1f} s (held-out accuracy "
-                  f"{acc:.2f}); |f(x) - f(0)| from {float(change.min()):.3g} to {float(change.max()):.3g}, "
-                  f"|f(x)| + |f(0)| up to {float((f1.abs() + f0.abs()).max()):.3g} ({skipped} pool samples skipped)")
+            print(
+                f"  {name}: trained {steps} Adam steps in {seconds:.1f} s (held-out accuracy "
+                f"{acc:.2f}); |f(x) - f(0)| from {float(change.min()):.3g} to {float(change.max()):.3g}, "
+                f"|f(x)| + |f(0)| up to {float((f1.abs() + f0.abs()).max()):.3g} ({skipped} pool samples skipped)"
+            )
             out += self._convergence(name, model, xd, tgt, grid, refine, full_grid)
         print()
         return out
 
-    def _convergence(self, name: str, model: nn.Module, x: torch.Tensor, tgt: torch.Tensor, grid: list[int],
-                     refine: int, full_grid: int = 0) -> list[Row]:
+    def _convergence(
+        self, name: str, model: nn.Module, x: torch.Tensor, tgt: torch.Tensor, grid: list[int], refine: int, full_grid: int = 0
+    ) -> list[Row]:
         cache: dict[tuple[str, int], float] = {}
         t_start = time.perf_counter()
         ibs = self.args.conv_internal_batch_size
@@ -369,8 +443,7 @@ class Bench:
             if (rule, n) not in cache:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", cdig.ConvergenceWarning)
-                    att = cdig.explain(model, x, "time", target=tgt, n_steps=n, method=rule,
-                                       internal_batch_size=ibs)["time"]
+                    att = cdig.explain(model, x, "time", target=tgt, n_steps=n, method=rule, internal_batch_size=ibs)["time"]
                 cache[rule, n] = float(np.max(att.relative_delta))
             return cache[rule, n]
 
@@ -378,8 +451,11 @@ class Bench:
         for rule in RULES:
             needed[rule] = _steps_needed(lambda n, rule=rule: rel(rule, n) <= RTOL, grid, refine)
             shown = f"{needed[rule]}" if needed[rule] is not None else f"> {grid[-1]}"
-            print(f"    {rule:18s} {shown:>7s}  (max rel. delta at the grid: "
-                  + ", ".join(f"{n}: {cache[rule, n]:.1e}" for n in grid if (rule, n) in cache) + ")")
+            print(
+                f"    {rule:18s} {shown:>7s}  (max rel. delta at the grid: "
+                + ", ".join(f"{n}: {cache[rule, n]:.1e}" for n in grid if (rule, n) in cache)
+                + ")"
+            )
         gl128 = rel("gausslegendre", 128)
         for rule in RULES:  # the error of every rule at every grid value up to full_grid: accuracy per cost
             for n in grid:
@@ -389,35 +465,73 @@ class Bench:
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", cdig.ConvergenceWarning)
-            att = cdig.explain(model, x, "time", target=tgt, n_steps="auto", rtol=RTOL, max_steps=max_steps,
-                               internal_batch_size=ibs)["time"]
+            att = cdig.explain(
+                model, x, "time", target=tgt, n_steps="auto", rtol=RTOL, max_steps=max_steps, internal_batch_size=ibs
+            )["time"]
         t_auto = time.perf_counter() - t0
         used = np.asarray(att.n_steps)
         auto_rel = float(np.max(att.relative_delta))
-        print(f"    {'auto (rtol 1e-3)':18s} mean {used.mean():.0f}, max {used.max()} steps per sample "
-              f"(max_steps {max_steps}); max rel. delta {auto_rel:.1e}; {t_auto:.1f} s")
+        print(
+            f"    {'auto (rtol 1e-3)':18s} mean {used.mean():.0f}, max {used.max()} steps per sample "
+            f"(max_steps {max_steps}); max rel. delta {auto_rel:.1e}; {t_auto:.1f} s"
+        )
         found = {r: v for r, v in needed.items() if v is not None}
         best = min(found, key=found.__getitem__) if found else None
         cost = float(used.sum() / (len(used) * found[best])) if best else None
         if best:
-            print(f"    auto's model evaluations / those of the cheapest fixed rule that met rtol on every sample "
-                  f"({best}, {found[best]} steps each): {cost:.2f}")
-        print(f"    gausslegendre 128 steps: max rel. delta {gl128:.2e}   [{name} search took "
-              f"{time.perf_counter() - t_start:.0f} s]")
+            print(
+                f"    auto's model evaluations / those of the cheapest fixed rule that met rtol on every sample "
+                f"({best}, {found[best]} steps each): {cost:.2f}"
+            )
+        print(
+            f"    gausslegendre 128 steps: max rel. delta {gl128:.2e}   [{name} search took "
+            f"{time.perf_counter() - t_start:.0f} s]"
+        )
         fmt = {r: (str(v) if v is not None else f">{grid[-1]}") for r, v in needed.items()}
-        short = {"riemann_left": "left", "riemann_right": "right", "riemann_middle": "mid",
-                 "riemann_trapezoid": "trap", "gausslegendre": "GL"}
+        short = {
+            "riemann_left": "left",
+            "riemann_right": "right",
+            "riemann_middle": "mid",
+            "riemann_trapezoid": "trap",
+            "gausslegendre": "GL",
+        }
         return [
-            Row("4", f"{name}: steps for rtol 1e-3 (" + "/".join(short[r] for r in RULES) + ")", None,
-                "/".join(fmt[r] for r in RULES), "", None, {"needed": needed, "grid": grid, "evaluated": {
-                    f"{r}@{n}": v for (r, n), v in sorted(cache.items())}}),
-            Row("4", f"{name}: auto steps per sample (mean/max)", float(used.mean()),
-                f"{used.mean():.0f}/{used.max()}", "", None, {"steps": used, "max_steps": max_steps,
-                                                             "seconds": t_auto}),
-            Row("4", f"{name}: auto max |delta|/|f(x)-f(0)|", auto_rel, f"{auto_rel:.1e}", f"<= {RTOL:g}",
-                auto_rel <= RTOL, {"relative_delta": att.relative_delta}),
-            Row("4", f"{name}: auto evaluations / cheapest passing fixed rule's", cost,
-                f"{cost:.2f} ({best})" if best else "-", "", None, {"rule": best, "steps": found.get(best)}),
+            Row(
+                "4",
+                f"{name}: steps for rtol 1e-3 (" + "/".join(short[r] for r in RULES) + ")",
+                None,
+                "/".join(fmt[r] for r in RULES),
+                "",
+                None,
+                {"needed": needed, "grid": grid, "evaluated": {f"{r}@{n}": v for (r, n), v in sorted(cache.items())}},
+            ),
+            Row(
+                "4",
+                f"{name}: auto steps per sample (mean/max)",
+                float(used.mean()),
+                f"{used.mean():.0f}/{used.max()}",
+                "",
+                None,
+                {"steps": used, "max_steps": max_steps, "seconds": t_auto},
+            ),
+            Row(
+                "4",
+                f"{name}: auto max |delta|/|f(x)-f(0)|",
+                auto_rel,
+                f"{auto_rel:.1e}",
+                f"<= {RTOL:g}",
+                auto_rel <= RTOL,
+                {"relative_delta": att.relative_delta},
+            ),
+            Row(
+                "4",
+                f"{name}: auto evaluations / cheapest passing fixed rule's",
+                cost,
+                f"{cost:.2f} ({best})" if best else "-",
+                "",
+                None,
+                {"rule": best, "steps": found.get(best)},
+            ),
             Row("4", f"{name}: 128 GL steps max |delta|/|f(x)-f(0)|", gl128, f"{gl128:.1e}", "", None, {}),
         ]
 
@@ -441,15 +555,19 @@ def _well_conditioned(model: nn.Module, pool: torch.Tensor, k: int) -> tuple[tor
 
 
 def _fmt_ratios(rs: dict[str, float], unit: str = "") -> str:
-    return (f"{rs['paired']:.3g}{unit} (median of paired rounds; ratio of medians {rs['of_medians']:.3g}{unit}, "
-            f"of fastest runs {rs['of_mins']:.3g}{unit})")
+    return (
+        f"{rs['paired']:.3g}{unit} (median of paired rounds; ratio of medians {rs['of_medians']:.3g}{unit}, "
+        f"of fastest runs {rs['of_mins']:.3g}{unit})"
+    )
 
 
 def _warn_noise(t: dict[str, dict[str, Any]]) -> None:
     spread = max(max(v["times_s"]) / min(v["times_s"]) for v in t.values())
     if spread > 1.3:
-        print(f"    note: repeats of one function differ by up to {spread:.1f}x: the machine is busy "
-              f"(load average {load_average()}); trust the paired ratio more than the absolute times")
+        print(
+            f"    note: repeats of one function differ by up to {spread:.1f}x: the machine is busy "
+            f"(load average {load_average()}); trust the paired ratio more than the absolute times"
+        )
 
 
 def _steps_needed(ok: Callable[[int], bool], grid: list[int], refine: int) -> int | None:
@@ -509,11 +627,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--conv-samples", type=int, default=8, help="samples explained (default 8)")
     g.add_argument("--conv-length", type=int, default=128, help="time steps of those samples (default 128)")
     g.add_argument("--conv-internal-batch-size", type=int, default=4096, help="path points per pass (default 4096)")
-    g.add_argument("--train-steps", type=int, default=None,
-                   help="Adam steps on synthetic data (default 400; --quick 100)")
+    g.add_argument("--train-steps", type=int, default=None, help="Adam steps on synthetic data (default 400; --quick 100)")
     g.add_argument("--max-grid", type=int, default=None, help="largest n_steps tried (default 8192; --quick 512)")
-    g.add_argument("--refine", type=int, default=None,
-                   help="bisection steps after the doubling grid (default 3; --quick 0)")
+    g.add_argument("--refine", type=int, default=None, help="bisection steps after the doubling grid (default 3; --quick 0)")
     g.add_argument("--auto-max-steps", type=int, default=None, help="max_steps of n_steps='auto' (default 8192)")
     return p
 
@@ -539,11 +655,14 @@ def main(argv: list[str] | None = None) -> int:
         results += getattr(bench, f"row{r}")()
     total = time.perf_counter() - t0
 
-    print_table(["row", "measured", "value", "target", "verdict"],
-                [[r.row, r.name, r.shown, r.target or "-", r.verdict] for r in results])
-    print(f"\n{machine['cpu']} ({machine['usable_cores']} usable cores), torch {machine['torch']} with "
-          f"{machine['torch_threads']} threads, device {machine['device']} ({machine['device_name']}); "
-          f"total {total:.0f} s")
+    print_table(
+        ["row", "measured", "value", "target", "verdict"], [[r.row, r.name, r.shown, r.target or "-", r.verdict] for r in results]
+    )
+    print(
+        f"\n{machine['cpu']} ({machine['usable_cores']} usable cores), torch {machine['torch']} with "
+        f"{machine['torch_threads']} threads, device {machine['device']} ({machine['device_name']}); "
+        f"total {total:.0f} s"
+    )
     if args.json:
         path = write_json(args.json, machine, {**vars(args), "total_s": total}, results)
         print(f"wrote {path}")

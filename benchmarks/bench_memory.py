@@ -76,10 +76,26 @@ MMAP_THRESHOLD = 65536
 def settings(quick: bool) -> dict[str, Any]:
     """Model and input sizes: batch rows x n_steps=16 fill one chunk, so every configuration runs full chunks."""
     if quick:
-        return {"batch": 4, "channels": 3, "length": 256, "width": 16, "internal_batch_size": 64,
-                "steps": QUICK_STEPS, "budgets_mib": QUICK_BUDGETS_MIB, "auto_steps": 800}
-    return {"batch": 8, "channels": 3, "length": 512, "width": 16, "internal_batch_size": 128,
-            "steps": FLAT_STEPS, "budgets_mib": BUDGETS_MIB, "auto_steps": 800}
+        return {
+            "batch": 4,
+            "channels": 3,
+            "length": 256,
+            "width": 16,
+            "internal_batch_size": 64,
+            "steps": QUICK_STEPS,
+            "budgets_mib": QUICK_BUDGETS_MIB,
+            "auto_steps": 800,
+        }
+    return {
+        "batch": 8,
+        "channels": 3,
+        "length": 512,
+        "width": 16,
+        "internal_batch_size": 128,
+        "steps": FLAT_STEPS,
+        "budgets_mib": BUDGETS_MIB,
+        "auto_steps": 800,
+    }
 
 
 # --- the worker: runs in its own process ------------------------------------------------------
@@ -102,9 +118,13 @@ def _make_model(channels: int, width: int) -> Any:
     from torch import nn
 
     return nn.Sequential(
-        nn.Conv1d(channels, width, 7, padding=3), nn.GELU(),
-        nn.Conv1d(width, width, 7, padding=3), nn.GELU(),
-        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(width, 5),
+        nn.Conv1d(channels, width, 7, padding=3),
+        nn.GELU(),
+        nn.Conv1d(width, width, 7, padding=3),
+        nn.GELU(),
+        nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(),
+        nn.Linear(width, 5),
     ).eval()
 
 
@@ -167,10 +187,12 @@ def _worker(payload: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         if "rule_probe" in cfg:  # Gauss-Legendre's nodes and weights alone, no model, not from the cache
             n = cfg["rule_probe"]
+
             def timed(n: int = n) -> float:
                 t = time.perf_counter()
                 _fresh_rule(n)
                 return time.perf_counter() - t
+
             peak, secs = peak_of(timed) if not cuda else (None, timed())
             results.append({**cfg, "peak_bytes": peak, "seconds": secs})
             continue
@@ -180,29 +202,41 @@ def _worker(payload: dict[str, Any]) -> dict[str, Any]:
         del maps
         # the integration rule's nodes alone (as cdig gets them: from its cache after the call)
         rule_peak = None if cuda else peak_of(lambda cfg=cfg: get_rule(cfg["method"], cfg["n_steps"]))[0]
-        results.append({**cfg, "peak_bytes": peak, "internal_batch_size_used": used, "rule_peak_bytes": rule_peak,
-                        "seconds": time.perf_counter() - t0})
+        results.append(
+            {
+                **cfg,
+                "peak_bytes": peak,
+                "internal_batch_size_used": used,
+                "rule_peak_bytes": rule_peak,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
     calib = None
     if not cuda:
+
         def alloc() -> None:
             t = torch.ones(CALIBRATION_MIB * MIB // 4)
             del t
+
         calib = peak_of(alloc)[0]
-    return {"results": results, "calibration_bytes": calib,
-            "malloc_mmap_threshold": os.environ.get("MALLOC_MMAP_THRESHOLD_")}
+    return {"results": results, "calibration_bytes": calib, "malloc_mmap_threshold": os.environ.get("MALLOC_MMAP_THRESHOLD_")}
 
 
 # --- the parent: starts workers, builds rows ------------------------------------------------
-def _run_workers(groups: list[list[dict]], s: dict, device: str,
-                 timeout: float) -> tuple[list[dict], list[float], list[str]]:
+def _run_workers(groups: list[list[dict]], s: dict, device: str, timeout: float) -> tuple[list[dict], list[float], list[str]]:
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD), OMP_NUM_THREADS="1")
     results, calibs, errors = [], [], []
 
     def start(configs: list[dict]) -> subprocess.CompletedProcess | str:
         payload = json.dumps({"settings": s, "device": device, "configs": configs})
         try:
-            return subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", payload],
-                                  capture_output=True, text=True, timeout=timeout, env=env)
+            return subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "--worker", payload],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+            )
         except subprocess.TimeoutExpired:
             return f"worker timed out after {timeout:.0f} s: {configs}"
 
@@ -220,7 +254,7 @@ def _run_workers(groups: list[list[dict]], s: dict, device: str,
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             errors.append(f"worker failed (exit {proc.returncode}): {tail[0]}")
             continue
-        out = json.loads(lines[-1][len("RESULT "):])
+        out = json.loads(lines[-1][len("RESULT ") :])
         results += out["results"]
         if out["calibration_bytes"] is not None:
             calibs.append(out["calibration_bytes"])
@@ -247,25 +281,38 @@ def _rows(quick: bool, device: str) -> list[Row]:
     import torch
 
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-        return [Row("M", "peak memory", None, "not run", "", None,
-                    {"error": f"device {device!r}: CUDA is not available"})]
+        return [Row("M", "peak memory", None, "not run", "", None, {"error": f"device {device!r}: CUDA is not available"})]
     if torch.device(device).type == "cpu" and not Path("/proc/self/clear_refs").exists():
-        return [Row("M", "peak memory", None, "not run", "", None,
-                    {"error": "CPU peak memory needs Linux /proc/self/clear_refs and VmHWM"})]
+        return [
+            Row(
+                "M",
+                "peak memory",
+                None,
+                "not run",
+                "",
+                None,
+                {"error": "CPU peak memory needs Linux /proc/self/clear_refs and VmHWM"},
+            )
+        ]
     s = settings(quick)
     ibs = s["internal_batch_size"]
     gl = "gausslegendre"
     lines = [(d, gl) for d in DOMAINS] + [("time", "riemann_middle")]
     flat = [{"domain": d, "method": m, "n_steps": n, "internal_batch_size": ibs} for d, m in lines for n in s["steps"]]
-    big = {"domain": "time", "method": gl, "n_steps": 4 * ibs // s["batch"], "internal_batch_size": 4 * ibs,
-           "label": "ibs x4"}
-    auto = [{"domain": "time", "method": gl, "n_steps": s["auto_steps"], "internal_batch_size": "auto",
-             "budget_mib": b} for b in s["budgets_mib"]] if _auto_supported() else []
+    big = {"domain": "time", "method": gl, "n_steps": 4 * ibs // s["batch"], "internal_batch_size": 4 * ibs, "label": "ibs x4"}
+    auto = (
+        [
+            {"domain": "time", "method": gl, "n_steps": s["auto_steps"], "internal_batch_size": "auto", "budget_mib": b}
+            for b in s["budgets_mib"]
+        ]
+        if _auto_supported()
+        else []
+    )
     probes = [{"rule_probe": n} for n in RULE_PROBE]
     configs = flat + [big] + auto + probes
     if quick:  # one process, the configurations in turn (each with its own warm-up and reset)
         groups = [configs]
-    else:      # one fresh process per configuration (the rule probes: one for both)
+    else:  # one fresh process per configuration (the rule probes: one for both)
         groups = [[c] for c in configs if "rule_probe" not in c] + [probes]
     results, calibs, errors = _run_workers([g for g in groups if g], s, device, 90.0 if quick else 600.0)
 
@@ -283,30 +330,47 @@ def _rows(quick: bool, device: str) -> list[Row]:
             out.append(Row("M1", name, None, "not run", "<= 1.2", None, common))
             continue
         ratio = r_hi["peak_bytes"] / r_lo["peak_bytes"]
-        peaks = {n: (find(domain=d, method=m, n_steps=n, internal_batch_size=ibs) or {}).get("peak_bytes")
-                 for n in s["steps"]}
+        peaks = {n: (find(domain=d, method=m, n_steps=n, internal_batch_size=ibs) or {}).get("peak_bytes") for n in s["steps"]}
         shown = f"{ratio:.3f} (" + " / ".join(f"{p / MIB:.1f}" if p else "-" for p in peaks.values()) + " MiB)"
-        rule = {n: (find(domain=d, method=m, n_steps=n, internal_batch_size=ibs) or {}).get("rule_peak_bytes")
-                for n in s["steps"]}
-        out.append(Row("M1", name, ratio, shown, "<= 1.2", ratio <= 1.2,
-                       {**common, "peak_bytes": peaks, "rule_nodes_peak_bytes": rule}))
+        rule = {
+            n: (find(domain=d, method=m, n_steps=n, internal_batch_size=ibs) or {}).get("rule_peak_bytes") for n in s["steps"]
+        }
+        out.append(
+            Row("M1", name, ratio, shown, "<= 1.2", ratio <= 1.2, {**common, "peak_bytes": peaks, "rule_nodes_peak_bytes": rule})
+        )
     rb = next((r for r in results if r.get("label") == "ibs x4"), None)
     r1 = find(domain="time", method=gl, n_steps=lo, internal_batch_size=ibs)
     if rb and r1 and r1["peak_bytes"] > 0:
         ratio = rb["peak_bytes"] / r1["peak_bytes"]
-        out.append(Row("M2", f"time: peak(internal_batch_size {4 * ibs}) / peak({ibs}) (the measure sees chunks)",
-                       ratio, f"{ratio:.2f} ({rb['peak_bytes'] / MIB:.1f} / {r1['peak_bytes'] / MIB:.1f} MiB)", "",
-                       None, {**common, "peaks": [rb["peak_bytes"], r1["peak_bytes"]]}))
+        out.append(
+            Row(
+                "M2",
+                f"time: peak(internal_batch_size {4 * ibs}) / peak({ibs}) (the measure sees chunks)",
+                ratio,
+                f"{ratio:.2f} ({rb['peak_bytes'] / MIB:.1f} / {r1['peak_bytes'] / MIB:.1f} MiB)",
+                "",
+                None,
+                {**common, "peaks": [rb["peak_bytes"], r1["peak_bytes"]]},
+            )
+        )
     out.append(auto_row(results, s, common) if auto else auto_row_todo())
-    rp = sorted((r for r in results if "rule_probe" in r and r["peak_bytes"] is not None),
-                key=lambda r: r["rule_probe"])
+    rp = sorted((r for r in results if "rule_probe" in r and r["peak_bytes"] is not None), key=lambda r: r["rule_probe"])
     if len(rp) == len(RULE_PROBE):
         big = max(r["peak_bytes"] for r in rp)
-        out.append(Row("M4", "Gauss-Legendre nodes alone: peak at n_steps "
-                             + " / ".join(str(r["rule_probe"]) for r in rp), big / MIB,
-                       " / ".join(f"{r['peak_bytes'] / MIB:.2f}" for r in rp) + " MiB; "
-                       + " / ".join(f"{r['seconds']:.3f}" for r in rp) + " s", "", None,
-                       {**common, "probes": rp}))
+        out.append(
+            Row(
+                "M4",
+                "Gauss-Legendre nodes alone: peak at n_steps " + " / ".join(str(r["rule_probe"]) for r in rp),
+                big / MIB,
+                " / ".join(f"{r['peak_bytes'] / MIB:.2f}" for r in rp)
+                + " MiB; "
+                + " / ".join(f"{r['seconds']:.3f}" for r in rp)
+                + " s",
+                "",
+                None,
+                {**common, "probes": rp},
+            )
+        )
     return out
 
 
@@ -321,16 +385,28 @@ def auto_row(results: list[dict], s: dict, common: dict) -> Row:
     chunks = [r["internal_batch_size_used"] for r in got]
     grows = all(b > a for a, b in zip(chunks, chunks[1:]) if a is not None and b is not None) and None not in chunks
     worst = max(fracs)
-    shown = (f"{worst:.2f}; peaks " + " / ".join(f"{r['peak_bytes'] / MIB:.0f}" for r in got) + " MiB; chunks "
-             + " / ".join(map(str, chunks)))
-    return Row("M3", name, worst, shown, "<= 1.0 and growing", worst <= 1.0 and grows,
-               {**common, "peak_bytes": [r["peak_bytes"] for r in got], "chunks": chunks, "fractions": fracs})
+    shown = (
+        f"{worst:.2f}; peaks "
+        + " / ".join(f"{r['peak_bytes'] / MIB:.0f}" for r in got)
+        + " MiB; chunks "
+        + " / ".join(map(str, chunks))
+    )
+    return Row(
+        "M3",
+        name,
+        worst,
+        shown,
+        "<= 1.0 and growing",
+        worst <= 1.0 and grows,
+        {**common, "peak_bytes": [r["peak_bytes"] for r in got], "chunks": chunks, "fractions": fracs},
+    )
 
 
 def auto_row_todo() -> Row:
     """TODO(memory_budget): cdig.explain has no ``memory_budget`` here; M3 runs once it has."""
-    return Row("M3", "auto: peak / memory_budget (TODO: cdig.explain has no memory_budget yet)", None,
-               "not run", "<= 1.0", None, {})
+    return Row(
+        "M3", "auto: peak / memory_budget (TODO: cdig.explain has no memory_budget yet)", None, "not run", "<= 1.0", None, {}
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,23 +425,26 @@ def main(argv: list[str] | None = None) -> int:
     machine = describe_machine(a.device)
     print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()))
     s = settings(a.quick)
-    print(f"model: 2-layer GELU Conv1d (width {s['width']}), input {s['batch']} x {s['channels']} x {s['length']}, "
-          f"1 thread per worker\n")
+    print(
+        f"model: 2-layer GELU Conv1d (width {s['width']}), input {s['batch']} x {s['channels']} x {s['length']}, "
+        f"1 thread per worker\n"
+    )
     t0 = time.perf_counter()
     out = rows(a.quick, a.device)
-    print_table(["row", "measured", "value", "target", "verdict"],
-                [[r.row, r.name, r.shown, r.target, r.verdict] for r in out])
+    print_table(["row", "measured", "value", "target", "verdict"], [[r.row, r.name, r.shown, r.target, r.verdict] for r in out])
     calib = next((r.details.get("calibration_mib") for r in out if r.details.get("calibration_mib")), None)
     if calib:
-        print(f"\ncalibration: a {CALIBRATION_MIB} MiB tensor measured as "
-              + ", ".join(f"{c:.2f}" for c in calib) + " MiB")
+        print(f"\ncalibration: a {CALIBRATION_MIB} MiB tensor measured as " + ", ".join(f"{c:.2f}" for c in calib) + " MiB")
     for err in {e for r in out for e in r.details.get("errors", [])}:
         print("error:", err)
     for r in out:
         rule = r.details.get("rule_nodes_peak_bytes")
         if rule and any(rule.values()):
-            print(f"{r.row} {r.name.split(':')[0]}: the rule's nodes alone peak at "
-                  + " / ".join(f"{v / MIB:.1f}" if v is not None else "-" for v in rule.values()) + " MiB")
+            print(
+                f"{r.row} {r.name.split(':')[0]}: the rule's nodes alone peak at "
+                + " / ".join(f"{v / MIB:.1f}" if v is not None else "-" for v in rule.values())
+                + " MiB"
+            )
     for r in out:
         if "error" in r.details:
             print(f"{r.row}: {r.details['error']}")

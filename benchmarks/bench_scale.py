@@ -79,10 +79,13 @@ def sweeps(quick: bool) -> dict[str, dict[str, Any]]:
     lengths = [1000, 3000, 10_000, 30_000, 100_000] + ([] if quick else [300_000, 1_000_000])
     return {
         "S1": {"label": "length", "sizes": lengths, "shape": lambda n: (1, 1, n), "domains": DOMAINS},
-        "S2": {"label": "channels", "sizes": [1, 4, 16, 64, 256], "shape": lambda c: (1, c, 1000),
-               "domains": DOMAINS},
-        "S3": {"label": "batch", "sizes": [1, 4, 16, 64, 256, 1024] if not quick else [1, 4, 16, 64, 256],
-               "shape": lambda b: (b, 1, 1000), "domains": DOMAINS},
+        "S2": {"label": "channels", "sizes": [1, 4, 16, 64, 256], "shape": lambda c: (1, c, 1000), "domains": DOMAINS},
+        "S3": {
+            "label": "batch",
+            "sizes": [1, 4, 16, 64, 256, 1024] if not quick else [1, 4, 16, 64, 256],
+            "shape": lambda b: (b, 1, 1000),
+            "domains": DOMAINS,
+        },
         "S4": {"label": "length", "sizes": lengths, "shape": lambda n: (1, 1, n), "domains": FAST_DOMAINS},
     }
 
@@ -92,8 +95,9 @@ def make_model(channels: int) -> Any:
     from torch import nn
 
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv1d(channels, 4, 5, padding=2), nn.Tanh(), nn.AdaptiveAvgPool1d(1), nn.Flatten(),
-                         nn.Linear(4, 2)).eval()
+    return nn.Sequential(
+        nn.Conv1d(channels, 4, 5, padding=2), nn.Tanh(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(4, 2)
+    ).eval()
 
 
 def make_domain(name: str) -> Any:
@@ -142,6 +146,7 @@ def explainer(shape: tuple[int, int, int], domain: str, device: str) -> Callable
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return cdig.explain(model, x, dom, target=0, n_steps=N_STEPS)
+
     return run
 
 
@@ -163,11 +168,13 @@ def plain(shape: tuple[int, int, int], device: str) -> Callable[[], Any]:
             rows = torch.arange(s, min(s + chunk, total), device=device)
             points = (x.index_select(0, rows // N_STEPS) * alphas[rows % N_STEPS, None, None]).requires_grad_(True)
             torch.autograd.grad(model(points)[:, 0].sum(), points)
+
     return run
 
 
-def run_sweep(sizes: list[int], shape: Callable[[int], tuple], domains: tuple[str, ...], device: str,
-              repeats: int) -> dict[str, list[float]]:
+def run_sweep(
+    sizes: list[int], shape: Callable[[int], tuple], domains: tuple[str, ...], device: str, repeats: int
+) -> dict[str, list[float]]:
     """Median times per domain and of the plain model ("model"), all sizes and domains interleaved."""
     fns: dict[tuple[str, int], Callable[[], Any]] = {}
     for n in sizes:
@@ -180,8 +187,7 @@ def run_sweep(sizes: list[int], shape: Callable[[int], tuple], domains: tuple[st
 
 #: glibc told to keep the memory it frees (no ``munmap``, no trimming of the heap) in the child that
 #: runs the sweeps: see the module docstring.
-RETAIN_ENV = {"MALLOC_MMAP_THRESHOLD_": str(2**32), "MALLOC_TRIM_THRESHOLD_": str(2**32),
-              "MALLOC_TOP_PAD_": str(2**28)}
+RETAIN_ENV = {"MALLOC_MMAP_THRESHOLD_": str(2**32), "MALLOC_TRIM_THRESHOLD_": str(2**32), "MALLOC_TOP_PAD_": str(2**28)}
 
 
 def rows(quick: bool = False, device: str = "cpu", results: dict | None = None) -> list[Row]:
@@ -198,8 +204,17 @@ def rows(quick: bool = False, device: str = "cpu", results: dict | None = None) 
         try:
             got, res = _child(quick, device, parts, retain, timeout=120.0 if quick else 900.0)
         except Exception as exc:  # noqa: BLE001 - the suite must go on
-            out.append(Row("/".join(parts), "scaling sweeps", None, "not run", f"<= {TARGET}", None,
-                           {"error": f"{type(exc).__name__}: {exc}"}))
+            out.append(
+                Row(
+                    "/".join(parts),
+                    "scaling sweeps",
+                    None,
+                    "not run",
+                    f"<= {TARGET}",
+                    None,
+                    {"error": f"{type(exc).__name__}: {exc}"},
+                )
+            )
             continue
         out += got
         results.update(res)
@@ -211,13 +226,18 @@ def _child(quick: bool, device: str, parts: list[str], retain: bool, timeout: fl
     if retain:
         env.update(RETAIN_ENV)
     payload = json.dumps({"quick": quick, "device": device, "parts": parts})
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", payload],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", payload],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"worker failed (exit {proc.returncode}): {tail[0]}")
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = json.loads(lines[-1][len("RESULT ") :])
     return [Row(**r) for r in out["rows"]], out["results"]
 
 
@@ -240,8 +260,17 @@ def measure_parts(quick: bool, device: str, parts: list[str], results: dict) -> 
             try:
                 times = run_sweep(sw["sizes"], sw["shape"], domains, device, repeats)
             except Exception as exc:  # noqa: BLE001 - the suite must go on
-                out.append(Row(key, f"time vs {sw['label']} {span}", None, "not run", f"<= {TARGET}", None,
-                               {"error": f"{type(exc).__name__}: {exc}"}))
+                out.append(
+                    Row(
+                        key,
+                        f"time vs {sw['label']} {span}",
+                        None,
+                        "not run",
+                        f"<= {TARGET}",
+                        None,
+                        {"error": f"{type(exc).__name__}: {exc}"},
+                    )
+                )
                 continue
             results[key] = {"label": sw["label"], "sizes": sw["sizes"], "times": times}
             model_slope = fit_slope(sw["sizes"], times["model"])
@@ -251,12 +280,29 @@ def measure_parts(quick: bool, device: str, parts: list[str], results: dict) -> 
                 slope = fit_slope(sw["sizes"], times[domain], nlogn)
                 plain_slope = fit_slope(sw["sizes"], times[domain])
                 info = key == "S5"
-                out.append(Row(key, name, slope, f"{slope:.2f} (model alone {model_slope:.2f})",
-                               "" if info else f"<= {TARGET}", None if info else slope <= TARGET,
-                               {"sizes": sw["sizes"], "seconds": times[domain], "model_seconds": times["model"],
-                                "statistic": STAT, "allocator": allocator,
-                                "model_slope": model_slope, "fit_points": FIT_POINTS, "nlogn": nlogn,
-                                "slope_vs_n": plain_slope, "n_steps": N_STEPS, "repeats": repeats}))
+                out.append(
+                    Row(
+                        key,
+                        name,
+                        slope,
+                        f"{slope:.2f} (model alone {model_slope:.2f})",
+                        "" if info else f"<= {TARGET}",
+                        None if info else slope <= TARGET,
+                        {
+                            "sizes": sw["sizes"],
+                            "seconds": times[domain],
+                            "model_seconds": times["model"],
+                            "statistic": STAT,
+                            "allocator": allocator,
+                            "model_slope": model_slope,
+                            "fit_points": FIT_POINTS,
+                            "nlogn": nlogn,
+                            "slope_vs_n": plain_slope,
+                            "n_steps": N_STEPS,
+                            "repeats": repeats,
+                        },
+                    )
+                )
     return out
 
 
@@ -271,8 +317,7 @@ def plot(results: dict, path: str | Path) -> Path:
 
     panels = [k for k in ("S1", "S2", "S3") if k in results]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels) + 1.6, 3.0), squeeze=False)
-    styles = {"time": ("C0", "o"), "fourier": ("C1", "s"), "dct": ("C2", "^"), "wavelet": ("C3", "v"),
-              "stft": ("C4", "D")}
+    styles = {"time": ("C0", "o"), "fourier": ("C1", "s"), "dct": ("C2", "^"), "wavelet": ("C3", "v"), "stft": ("C4", "D")}
     for ax, key in zip(axes[0], panels):
         r = results[key]
         sizes = np.asarray(r["sizes"], dtype=float)
@@ -289,13 +334,24 @@ def plot(results: dict, path: str | Path) -> Path:
                 c, m = styles.get(dom, ("k", "."))
                 ax.loglog(results["S4"]["sizes"], times, marker=m, color=c, ms=4, lw=1.3, label=dom)
         if key == "S3" and "S5" in results:
-            ax.loglog(sizes, results["S5"]["times"]["time"], marker="o", color="C0", ms=3, lw=1, ls="--",
-                      mfc="none", label="time, glibc default allocator")
+            ax.loglog(
+                sizes,
+                results["S5"]["times"]["time"],
+                marker="o",
+                color="C0",
+                ms=3,
+                lw=1,
+                ls="--",
+                mfc="none",
+                label="time, glibc default allocator",
+            )
         ref = r["times"].get("time") or next(iter(r["times"].values()))
         ax.loglog(sizes, ref[-1] * sizes / sizes[-1], "k:", lw=1, label="linear")
         ax.set_xlabel({"S1": "signal length (samples)", "S2": "channels", "S3": "batch"}[key])
-        ax.set_title({"S1": "length (batch 1, 1 channel; S1 + S4)", "S2": "channels (length 1000)",
-                      "S3": "batch (length 1000)"}[key], fontsize=9)
+        ax.set_title(
+            {"S1": "length (batch 1, 1 channel; S1 + S4)", "S2": "channels (length 1000)", "S3": "batch (length 1000)"}[key],
+            fontsize=9,
+        )
         ax.grid(True, which="major", lw=0.4, alpha=0.5)
         ax.tick_params(labelsize=8)
     axes[0][0].set_ylabel(f"seconds per explain (n_steps={N_STEPS})")
@@ -331,21 +387,24 @@ def main(argv: list[str] | None = None) -> int:
     with one_thread():
         machine = describe_machine(a.device)
     print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()))
-    print(f"model: Conv1d(C, 4, 5) + tanh + mean + Linear(4, 2); n_steps={N_STEPS}; torch threads 1; "
-          f"slope over the {FIT_POINTS} largest sizes\n")
+    print(
+        f"model: Conv1d(C, 4, 5) + tanh + mean + Linear(4, 2); n_steps={N_STEPS}; torch threads 1; "
+        f"slope over the {FIT_POINTS} largest sizes\n"
+    )
     t0 = time.perf_counter()
     results: dict = {}
     out = rows(a.quick, a.device, results)
-    print_table(["row", "measured", "value", "target", "verdict"],
-                [[r.row, r.name, r.shown, r.target, r.verdict] for r in out])
+    print_table(["row", "measured", "value", "target", "verdict"], [[r.row, r.name, r.shown, r.target, r.verdict] for r in out])
     print()
     for r in out:
         if "error" in r.details:
             print(f"{r.row}: {r.details['error']}")
         elif "sizes" in r.details:
             ts = r.details["seconds"]
-            print(f"{r.row} {r.name.split(':')[0]}: "
-                  + ", ".join(f"{n:g}: {1e3 * t:.1f} ms" for n, t in zip(r.details["sizes"], ts)))
+            print(
+                f"{r.row} {r.name.split(':')[0]}: "
+                + ", ".join(f"{n:g}: {1e3 * t:.1f} ms" for n, t in zip(r.details["sizes"], ts))
+            )
     print(f"({time.perf_counter() - t0:.0f} s; torch {torch.__version__})")
     if a.plot:
         print("figure:", plot(results, a.plot))

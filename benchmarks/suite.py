@@ -113,11 +113,13 @@ class Config:
 
 def _quiet(fn: Callable[[], Any]) -> Callable[[], Any]:
     """``fn`` with cdig's ConvergenceWarning and torch's complex-to-real cast warning silenced."""
+
     def run() -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", cdig.ConvergenceWarning)
             warnings.filterwarnings("ignore", message="Casting complex values to real")
             return fn()
+
     return run
 
 
@@ -147,8 +149,10 @@ def _paired(t: dict[str, Any], a: str, b: str) -> dict[str, float]:
 def _noise_note(t: dict[str, Any]) -> None:
     spread = max(max(v["times_s"]) / min(v["times_s"]) for v in t.values())
     if spread > 1.3:
-        print(f"    note: repeats of one function differ by up to {spread:.1f}x (load average {load_average()}): "
-              "trust the paired ratio more than the absolute times")
+        print(
+            f"    note: repeats of one function differ by up to {spread:.1f}x (load average {load_average()}): "
+            "trust the paired ratio more than the absolute times"
+        )
 
 
 # --- captum: time-domain IG against Captum at several step counts ------------------------------
@@ -203,10 +207,12 @@ def reference_rows(cfg: Config) -> list[Row]:
         target = model(x).argmax(1)
     x_np, x0_np = x.cpu().numpy(), x0.cpu().numpy()
     ibs = 10 * n_batch
-    print(f"[reference] {REFERENCE} {version(REFERENCE)}: Fourier IG of a small ReLU CNN (width 8), input "
-          f"{n_batch} x 2 x {n_times}, predicted class, zero baseline; the native loop explains {n_loop} "
-          f"sample(s) (one forward+backward of one point per step), the Captum wrapper and cdig the batch "
-          f"(internal_batch_size {ibs}); per-sample times; median of {cfg.n_repeats} interleaved rounds")
+    print(
+        f"[reference] {REFERENCE} {version(REFERENCE)}: Fourier IG of a small ReLU CNN (width 8), input "
+        f"{n_batch} x 2 x {n_times}, predicted class, zero baseline; the native loop explains {n_loop} "
+        f"sample(s) (one forward+backward of one point per step), the Captum wrapper and cdig the batch "
+        f"(internal_batch_size {ibs}); per-sample times; median of {cfg.n_repeats} interleaved rounds"
+    )
     out: list[Row] = []
     for n in cfg.steps:
         native = ref_native.FourierIG(model, n, 0, dev)
@@ -228,12 +234,18 @@ def reference_rows(cfg: Config) -> list[Row]:
 
         def cdig_run(method: str, n: int = n) -> Callable[[], Any]:
             def run() -> Any:
-                return cdig.explain(model, x, "fourier", target=target, n_steps=n, method=method,
-                                    internal_batch_size=ibs)["fourier"]
+                return cdig.explain(model, x, "fourier", target=target, n_steps=n, method=method, internal_batch_size=ibs)[
+                    "fourier"
+                ]
+
             return run
 
-        fns = {"native": _quiet(native_run), "cdig right": _quiet(cdig_run("riemann_right")),
-               "captum wrapper": _quiet(wrapper_run), "cdig GL": _quiet(cdig_run("gausslegendre"))}
+        fns = {
+            "native": _quiet(native_run),
+            "cdig right": _quiet(cdig_run("riemann_right")),
+            "captum wrapper": _quiet(wrapper_run),
+            "cdig GL": _quiet(cdig_run("gausslegendre")),
+        }
         t = measure(fns, cfg.n_repeats, 1, sync)
         a_native, a_right = fns["native"](), fns["cdig right"]()
         a_wrapper, a_gl = fns["captum wrapper"](), fns["cdig GL"]()
@@ -243,29 +255,70 @@ def reference_rows(cfg: Config) -> list[Row]:
         # per sample: the loop explained n_loop samples, cdig the batch
         rs_native = {k: v * n_batch / n_loop for k, v in _paired(t, "native", "cdig right").items()}
         rs_wrapper = _paired(t, "captum wrapper", "cdig GL")
-        print(f"  {n} steps: native loop {fmt_seconds(t['native']['median_s'] / n_loop)}/sample vs cdig "
-              f"(riemann_right) {fmt_seconds(t['cdig right']['median_s'] / n_batch)}/sample -> "
-              f"{rs_native['paired']:.1f}x; maps agree to {agree_native:.1e}")
-        print(f"  {n} steps: Captum wrapper {fmt_seconds(t['captum wrapper']['median_s'])} vs cdig (gausslegendre) "
-              f"{fmt_seconds(t['cdig GL']['median_s'])} per batch -> {rs_wrapper['paired']:.2f}x; maps agree to "
-              f"{agree_wrapper:.1e}")
+        print(
+            f"  {n} steps: native loop {fmt_seconds(t['native']['median_s'] / n_loop)}/sample vs cdig "
+            f"(riemann_right) {fmt_seconds(t['cdig right']['median_s'] / n_batch)}/sample -> "
+            f"{rs_native['paired']:.1f}x; maps agree to {agree_native:.1e}"
+        )
+        print(
+            f"  {n} steps: Captum wrapper {fmt_seconds(t['captum wrapper']['median_s'])} vs cdig (gausslegendre) "
+            f"{fmt_seconds(t['cdig GL']['median_s'])} per batch -> {rs_wrapper['paired']:.2f}x; maps agree to "
+            f"{agree_wrapper:.1e}"
+        )
         _noise_note(t)
         v1, v2 = rs_native["paired"], rs_wrapper["paired"]
-        out.append(Row(f"ref-loop@{n}", f"Fourier: reference native loop / cdig per sample (right Riemann, {n})",
-                       v1, f"{v1:.1f}x (maps {agree_native:.0e})", "", None,
-                       {"times": t, "ratios": rs_native, "map_rel_diff": agree_native,
-                        "map_rel_diff_per_sample": per_native, "loop_samples": n_loop,
-                        "batch": n_batch, "n_steps": n, "rule": "riemann_right"}))
-        out.append(Row(f"ref-captum@{n}", f"Fourier: reference Captum wrapper / cdig (GL, {n})", v2,
-                       f"{v2:.2f}x (maps {agree_wrapper:.0e})", "", None,
-                       {"times": t, "ratios": rs_wrapper, "map_rel_diff": agree_wrapper,
-                        "map_rel_diff_per_sample": per_wrapper, "batch": n_batch,
-                        "n_steps": n, "rule": "gausslegendre"}))
+        out.append(
+            Row(
+                f"ref-loop@{n}",
+                f"Fourier: reference native loop / cdig per sample (right Riemann, {n})",
+                v1,
+                f"{v1:.1f}x (maps {agree_native:.0e})",
+                "",
+                None,
+                {
+                    "times": t,
+                    "ratios": rs_native,
+                    "map_rel_diff": agree_native,
+                    "map_rel_diff_per_sample": per_native,
+                    "loop_samples": n_loop,
+                    "batch": n_batch,
+                    "n_steps": n,
+                    "rule": "riemann_right",
+                },
+            )
+        )
+        out.append(
+            Row(
+                f"ref-captum@{n}",
+                f"Fourier: reference Captum wrapper / cdig (GL, {n})",
+                v2,
+                f"{v2:.2f}x (maps {agree_wrapper:.0e})",
+                "",
+                None,
+                {
+                    "times": t,
+                    "ratios": rs_wrapper,
+                    "map_rel_diff": agree_wrapper,
+                    "map_rel_diff_per_sample": per_wrapper,
+                    "batch": n_batch,
+                    "n_steps": n,
+                    "rule": "gausslegendre",
+                },
+            )
+        )
     per = np.concatenate([r.details["map_rel_diff_per_sample"] for r in out])
     worst, median = float(per.max()), float(np.median(per))
-    out.append(Row("ref-agree", "reference maps (folded to one side) vs cdig: worst sample; median", worst,
-                   f"{worst:.1e}; {median:.0e}", f"<= {TARGET_AGREE:g}", worst <= TARGET_AGREE,
-                   {"median": median, "samples_compared": len(per)}))
+    out.append(
+        Row(
+            "ref-agree",
+            "reference maps (folded to one side) vs cdig: worst sample; median",
+            worst,
+            f"{worst:.1e}; {median:.0e}",
+            f"<= {TARGET_AGREE:g}",
+            worst <= TARGET_AGREE,
+            {"median": median, "samples_compared": len(per)},
+        )
+    )
     print()
     return out
 
@@ -295,24 +348,35 @@ def dftlrp_rows(cfg: Config) -> list[Row]:
         return r
 
     def ig_run(n: int) -> Callable[[], Any]:
-        return _quiet(lambda: cdig.explain(model, x, "fourier", target=target, n_steps=n, internal_batch_size=ibs)
-                      ["fourier"])
+        return _quiet(lambda: cdig.explain(model, x, "fourier", target=target, n_steps=n, internal_batch_size=ibs)["fourier"])
 
     fns = {"dft-lrp": lrp_run, **{f"cdig@{n}": ig_run(n) for n in cfg.steps}}
-    print(f"[dftlrp] trained ReLU CNN (relu-cnn of bench_foundation row 4), {n_batch} held-out samples of "
-          f"{bench.channels} x {bench.args.conv_length}, predicted class, zero baseline; cdig Fourier IG "
-          f"(gausslegendre) vs DFT-LRP (gradient x input = LRP-0, redistributed through a virtual inverse rDFT); "
-          f"median of {cfg.n_repeats} interleaved rounds")
+    print(
+        f"[dftlrp] trained ReLU CNN (relu-cnn of bench_foundation row 4), {n_batch} held-out samples of "
+        f"{bench.channels} x {bench.args.conv_length}, predicted class, zero baseline; cdig Fourier IG "
+        f"(gausslegendre) vs DFT-LRP (gradient x input = LRP-0, redistributed through a virtual inverse rDFT); "
+        f"median of {cfg.n_repeats} interleaved rounds"
+    )
     t = measure(fns, cfg.n_repeats, 1, sync)
     _noise_note(t)
     out: list[Row] = []
     for n in cfg.steps:
         rs = _paired(t, f"cdig@{n}", "dft-lrp")
-        print(f"  cdig {n} steps {fmt_seconds(t[f'cdig@{n}']['median_s'])} vs DFT-LRP "
-              f"{fmt_seconds(t['dft-lrp']['median_s'])} -> {rs['paired']:.1f}x")
-        out.append(Row(f"dftlrp@{n}", f"Fourier: cdig IG ({n} GL steps) / DFT-LRP time", rs["paired"],
-                       f"{rs['paired']:.1f}x", "", None, {"times": {k: t[k] for k in (f"cdig@{n}", "dft-lrp")},
-                                                         "ratios": rs}))
+        print(
+            f"  cdig {n} steps {fmt_seconds(t[f'cdig@{n}']['median_s'])} vs DFT-LRP "
+            f"{fmt_seconds(t['dft-lrp']['median_s'])} -> {rs['paired']:.1f}x"
+        )
+        out.append(
+            Row(
+                f"dftlrp@{n}",
+                f"Fourier: cdig IG ({n} GL steps) / DFT-LRP time",
+                rs["paired"],
+                f"{rs['paired']:.1f}x",
+                "",
+                None,
+                {"times": {k: t[k] for k in (f"cdig@{n}", "dft-lrp")}, "ratios": rs},
+            )
+        )
 
     # quality: the same deletion curves (Fourier bins, signed order) for each map
     fractions = np.linspace(0.0, 1.0, 11 if cfg.quick else 21)
@@ -335,18 +399,37 @@ def dftlrp_rows(cfg: Config) -> list[Row]:
         total = np.asarray(att.values, dtype=np.float64).reshape(len(change), -1).sum(axis=1)
         completeness[name] = float(np.median(np.abs(total - change) / np.abs(change)))
     r_auc = float(np.median(rand))
-    print("  deletion AUC in the Fourier domain, (AUC - f(x0)) / (f(x) - f(x0)), median over samples (lower is "
-          "more faithful): " + ", ".join(f"{k} {v:.3f}" for k, v in norm.items()) + f", random order {r_auc:.3f}")
-    print("  completeness |sum(map) - (f(x) - f(x0))| / |f(x) - f(x0)|, median: "
-          + ", ".join(f"{k} {v:.1e}" for k, v in completeness.items()))
+    print(
+        "  deletion AUC in the Fourier domain, (AUC - f(x0)) / (f(x) - f(x0)), median over samples (lower is "
+        "more faithful): " + ", ".join(f"{k} {v:.3f}" for k, v in norm.items()) + f", random order {r_auc:.3f}"
+    )
+    print(
+        "  completeness |sum(map) - (f(x) - f(x0))| / |f(x) - f(x0)|, median: "
+        + ", ".join(f"{k} {v:.1e}" for k, v in completeness.items())
+    )
     n_ref = ref_att.n_steps if np.isscalar(ref_att.n_steps) else int(np.max(ref_att.n_steps))
-    out.append(Row("dftlrp-del", f"deletion AUC (norm., lower better): cdig {n_ref} / DFT-LRP / random",
-                   norm["dft-lrp"] - norm[f"cdig@{n_ref}"],
-                   f"{norm[f'cdig@{n_ref}']:.3f} / {norm['dft-lrp']:.3f} / {r_auc:.3f}", "", None,
-                   {"normalised_auc": norm, "random": r_auc, "fractions": fractions, "batch": n_batch}))
-    out.append(Row("dftlrp-compl", f"completeness error, median: cdig {n_ref} / DFT-LRP",
-                   completeness["dft-lrp"], f"{completeness[f'cdig@{n_ref}']:.1e} / {completeness['dft-lrp']:.1e}",
-                   "", None, {"completeness": completeness}))
+    out.append(
+        Row(
+            "dftlrp-del",
+            f"deletion AUC (norm., lower better): cdig {n_ref} / DFT-LRP / random",
+            norm["dft-lrp"] - norm[f"cdig@{n_ref}"],
+            f"{norm[f'cdig@{n_ref}']:.3f} / {norm['dft-lrp']:.3f} / {r_auc:.3f}",
+            "",
+            None,
+            {"normalised_auc": norm, "random": r_auc, "fractions": fractions, "batch": n_batch},
+        )
+    )
+    out.append(
+        Row(
+            "dftlrp-compl",
+            f"completeness error, median: cdig {n_ref} / DFT-LRP",
+            completeness["dft-lrp"],
+            f"{completeness[f'cdig@{n_ref}']:.1e} / {completeness['dft-lrp']:.1e}",
+            "",
+            None,
+            {"completeness": completeness},
+        )
+    )
     print()
     return out
 
@@ -354,8 +437,17 @@ def dftlrp_rows(cfg: Config) -> list[Row]:
 # --- overhead: cdig against the model's own forward+backward ----------------------------------
 def overhead_rows(cfg: Config, backends: tuple[str, ...] = ("torch",)) -> list[Row]:
     """bench_backends' rows A (re-judged against the suite's 1.10) and C, for ``backends``."""
-    argv = ["--device", cfg.device, "--seed", str(cfg.seed), "--repeats", str(cfg.n_repeats),
-            "--backends", ",".join(backends), "--no-diagnosis"]
+    argv = [
+        "--device",
+        cfg.device,
+        "--seed",
+        str(cfg.seed),
+        "--repeats",
+        str(cfg.n_repeats),
+        "--backends",
+        ",".join(backends),
+        "--no-diagnosis",
+    ]
     if cfg.quick:
         argv.append("--quick")
     args = bench_backends.parser().parse_args(argv)
@@ -366,8 +458,7 @@ def overhead_rows(cfg: Config, backends: tuple[str, ...] = ("torch",)) -> list[R
     out = []
     for r in bench.run():
         if r.row == "A":
-            out.append(dataclasses.replace(r, row="overhead", target=f"<= {TARGET_OVERHEAD}",
-                                           passed=r.value <= TARGET_OVERHEAD))
+            out.append(dataclasses.replace(r, row="overhead", target=f"<= {TARGET_OVERHEAD}", passed=r.value <= TARGET_OVERHEAD))
         elif r.row == "C":
             out.append(dataclasses.replace(r, row="shared"))
     for name, err in bench.errors.items():
@@ -385,8 +476,13 @@ def domains_rows(cfg: Config) -> list[Row]:
 
 
 # --- steps: accuracy per cost ----------------------------------------------------------------
-SHORT = {"riemann_left": "left", "riemann_right": "right", "riemann_middle": "mid", "riemann_trapezoid": "trap",
-         "gausslegendre": "GL"}
+SHORT = {
+    "riemann_left": "left",
+    "riemann_right": "right",
+    "riemann_middle": "mid",
+    "riemann_trapezoid": "trap",
+    "gausslegendre": "GL",
+}
 
 
 def gl_advantage(needed: dict[str, int | None], cap: int) -> tuple[float | None, str]:
@@ -404,8 +500,7 @@ def gl_advantage(needed: dict[str, int | None], cap: int) -> tuple[float | None,
 FULL_GRID = 1024
 
 
-def steps_rows(cfg: Config, models: tuple[str, ...] = ("relu-cnn", "attention"),
-               full_grid: int = FULL_GRID) -> list[Row]:
+def steps_rows(cfg: Config, models: tuple[str, ...] = ("relu-cnn", "attention"), full_grid: int = FULL_GRID) -> list[Row]:
     """bench_foundation's row 4, every rule evaluated up to ``full_grid`` steps; GL's advantage over right Riemann."""
     bench = cfg.foundation()
     rows = bench.row4(models, full_grid=full_grid)
@@ -415,15 +510,25 @@ def steps_rows(cfg: Config, models: tuple[str, ...] = ("relu-cnn", "attention"),
         steps_row = mine[0]
         evaluated = steps_row.details["evaluated"]
         grid = [n for n in steps_row.details["grid"] if any(f"{r}@{n}" in evaluated for r in bench_foundation.RULES)]
-        table = [[SHORT[rule]] + [f"{evaluated[f'{rule}@{n}']:.1e}" if f"{rule}@{n}" in evaluated else "-"
-                                  for n in grid] for rule in bench_foundation.RULES]
+        table = [
+            [SHORT[rule]] + [f"{evaluated[f'{rule}@{n}']:.1e}" if f"{rule}@{n}" in evaluated else "-" for n in grid]
+            for rule in bench_foundation.RULES
+        ]
         print(f"  {name}: completeness error max |delta| / |f(x) - f(x0)| vs n_steps")
         print_table(["rule"] + [str(n) for n in grid], table)
         value, shown = gl_advantage(steps_row.details["needed"], steps_row.details["grid"][-1])
         out.append(dataclasses.replace(steps_row, row="steps"))
-        out.append(Row("steps", f"{name}: right-Riemann steps / GL steps for rtol 1e-3", value, shown,
-                       f">= {TARGET_GL_ADVANTAGE:g}x", None if value is None else value >= TARGET_GL_ADVANTAGE,
-                       {"needed": steps_row.details["needed"]}))
+        out.append(
+            Row(
+                "steps",
+                f"{name}: right-Riemann steps / GL steps for rtol 1e-3",
+                value,
+                shown,
+                f">= {TARGET_GL_ADVANTAGE:g}x",
+                None if value is None else value >= TARGET_GL_ADVANTAGE,
+                {"needed": steps_row.details["needed"]},
+            )
+        )
         out += [dataclasses.replace(r, row="steps") for r in mine if "auto" in r.name and "evaluations" not in r.name]
     print()
     return out
@@ -466,14 +571,15 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes and 3 rounds: a smoke run")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads (default: the usable cores; fewer pins the process to that many cores)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="threads (default: the usable cores; fewer pins the process to that many cores)"
+    )
     p.add_argument("--json", default=None, metavar="FILE", help="also write machine, settings and rows as JSON")
-    p.add_argument("--only", default=",".join(GROUPS), metavar="ROWS",
-                   help=f"comma-separated groups (default: all): {', '.join(GROUPS)}")
+    p.add_argument(
+        "--only", default=",".join(GROUPS), metavar="ROWS", help=f"comma-separated groups (default: all): {', '.join(GROUPS)}"
+    )
     p.add_argument("--repeats", type=int, default=None, help="timed rounds (default 5; --quick 3)")
-    p.add_argument("--steps", default=",".join(map(str, STEPS)),
-                   help="n_steps of the per-step rows (default 16,50,200)")
+    p.add_argument("--steps", default=",".join(map(str, STEPS)), help="n_steps of the per-step rows (default 16,50,200)")
     p.add_argument("--backends", default="torch", help="backends of the overhead rows (default torch)")
     p.add_argument("--seed", type=int, default=0)
     return p
@@ -491,8 +597,14 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     threads = bench_backends.configure_threads(a.threads, a.device)  # before TensorFlow or JAX start
     torch.set_num_threads(threads["threads"])
-    cfg = Config(quick=a.quick, device=a.device, repeats=a.repeats, seed=a.seed, threads=threads,
-                 steps=tuple(int(s) for s in a.steps.split(",")))
+    cfg = Config(
+        quick=a.quick,
+        device=a.device,
+        repeats=a.repeats,
+        seed=a.seed,
+        threads=threads,
+        steps=tuple(int(s) for s in a.steps.split(",")),
+    )
     backends = tuple(b.strip() for b in a.backends.split(",") if b.strip())
     machine = describe_machine(a.device)
     machine["usable_cores"] = threads["usable_cores"]
@@ -508,13 +620,16 @@ def main(argv: list[str] | None = None) -> int:
     for g in groups:
         rows += run_group(g, cfg, backends)
     total = time.perf_counter() - t_start
-    print_table(["row", "what", "value", "target", "verdict"],
-                [[r.row, r.name, r.shown, r.target or "-", r.verdict] for r in rows])
+    print_table(
+        ["row", "what", "value", "target", "verdict"], [[r.row, r.name, r.shown, r.target or "-", r.verdict] for r in rows]
+    )
     pinned = f", pinned to core(s) {threads['pinned_cores']}" if threads["pinned_cores"] else ""
-    print(f"\nmachine: {machine['cpu']} ({machine['usable_cores']} usable cores), torch {machine['torch']} with "
-          f"{torch.get_num_threads()} thread(s){pinned}, device {machine['device']} ({machine['device_name']}); "
-          f"{REFERENCE} {machine[REFERENCE]}; load average at start {machine['load_average']}, at end "
-          f"{load_average()}; total {total:.0f} s")
+    print(
+        f"\nmachine: {machine['cpu']} ({machine['usable_cores']} usable cores), torch {machine['torch']} with "
+        f"{torch.get_num_threads()} thread(s){pinned}, device {machine['device']} ({machine['device_name']}); "
+        f"{REFERENCE} {machine[REFERENCE]}; load average at start {machine['load_average']}, at end "
+        f"{load_average()}; total {total:.0f} s"
+    )
     if a.json:
         path = write_json(a.json, machine, {**vars(a), "total_s": total}, rows)
         print(f"wrote {path}")

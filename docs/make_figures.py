@@ -55,10 +55,16 @@ def main() -> None:
         warnings.simplefilter("ignore")
         ica = FastICA(random_state=0, whiten="unit-variance").fit(pooled)
     domains = {
-        "time": "time", "fourier": "fourier", "ica": cdig.ICA(ica), "stft": cdig.STFT(64, 16),
-        "dct": cdig.DCT(), "wavelet": cdig.Wavelet("db4", level=4), "basis": cdig.LinearBasis(PCA().fit(pooled)),
+        "time": "time",
+        "fourier": "fourier",
+        "ica": cdig.ICA(ica),
+        "stft": cdig.STFT(64, 16),
+        "dct": cdig.DCT(),
+        "wavelet": cdig.Wavelet("db4", level=4),
+        "basis": cdig.LinearBasis(PCA().fit(pooled)),
         "bands": cdig.FrequencyBands({"delta": (0.5, 4), "theta": (4, 8), "alpha": (8, 13), "beta": (13, 30)}, fs=fs),
-        "trend": cdig.TrendSeason(period=16), "magphase": cdig.MagnitudePhase(),
+        "trend": cdig.TrendSeason(period=16),
+        "magphase": cdig.MagnitudePhase(),
         "cepstrum": cdig.ComplexCepstrum(),
         "compose": cdig.Compose(cdig.ICA(ica), cdig.Fourier(), name="compose"),
     }

@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     bands = cdig.FrequencyBands(BANDS, fs=FS, remainder="other")
     maps = cdig.explain(model, x, ("time", "fourier", bands), target=predicted[pick].tolist(), fs=FS, n_steps=32)
     deltas = {name: float(np.max(att.relative_delta)) for name, att in maps.items()}
-    print("completeness: max |delta| / |f(x) - f(baseline)|: "
-          + ", ".join(f"{name} {d:.1e}" for name, d in deltas.items()))
+    print("completeness: max |delta| / |f(x) - f(baseline)|: " + ", ".join(f"{name} {d:.1e}" for name, d in deltas.items()))
 
     # 3. where the attribution lands: |attribution| per band vs the signal's power per band
     per_band = np.abs(maps["bands"].values[:, 0]).astype(float)  # (n, bands + "other")
@@ -86,21 +85,32 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name:>16}  {a:21.2f}  {p:14.2f}")
     fourier = maps["fourier"].values[:, 0]
     top_hz = freq[np.argmax(np.abs(fourier), axis=1)]
-    print(f"median frequency of the largest |Fourier attribution|: {1e3 * np.median(top_hz):.2f} mHz "
-          f"(period {1 / max(np.median(top_hz), freq[1]):.0f} s)")
+    print(
+        f"median frequency of the largest |Fourier attribution|: {1e3 * np.median(top_hz):.2f} mHz "
+        f"(period {1 / max(np.median(top_hz), freq[1]):.0f} s)"
+    )
 
     # 4. files: maps, figures, summary
     for name, att in maps.items():
         att.save(out / f"{name}.npz")
     show = int(np.argmax(predicted[pick] == test.y[pick]))  # the first correctly classified explained curve
-    plot_fourier(maps["fourier"], show, title=(
-        f"ACSF1 test curve {pick[show]} (class {test.classes[test.y[pick[show]]]}): Fourier IG of the predicted class"
-    )).savefig(out / "fourier.png", dpi=100)
+    plot_fourier(
+        maps["fourier"],
+        show,
+        title=(f"ACSF1 test curve {pick[show]} (class {test.classes[test.y[pick[show]]]}): Fourier IG of the predicted class"),
+    ).savefig(out / "fourier.png", dpi=100)
     plot_bands(maps["bands"], show).savefig(out / "bands.png", dpi=100)
     _share_figure(attribution_share, power_share, names).savefig(out / "band_shares.png", dpi=100)
-    summary = {"accuracy": accuracy, "epochs": epochs, "n_explained": int(len(pick)), "max_relative_delta": deltas,
-               "bands": names, "attribution_share": attribution_share.round(4).tolist(),
-               "power_share": power_share.round(4).tolist(), "median_top_hz": float(np.median(top_hz))}
+    summary = {
+        "accuracy": accuracy,
+        "epochs": epochs,
+        "n_explained": int(len(pick)),
+        "max_relative_delta": deltas,
+        "bands": names,
+        "attribution_share": attribution_share.round(4).tolist(),
+        "power_share": power_share.round(4).tolist(),
+        "median_top_hz": float(np.median(top_hz)),
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}")
     return summary

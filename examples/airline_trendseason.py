@@ -41,7 +41,7 @@ class Forecaster(nn.Module):
         super().__init__()
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(window, hidden), nn.GELU(), nn.Linear(hidden, horizon))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:   # (N, 1, window) -> (N, horizon)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, 1, window) -> (N, horizon)
         level = x.mean(dim=-1)
         return level + self.net(x - level[..., None])
 
@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> dict:
     passengers, months = load_airline()
     series = np.log(passengers)
     starts = np.arange(len(series) - WINDOW - HORIZON + 1)
-    X = np.stack([series[s:s + WINDOW] for s in starts])[:, None, :].astype(np.float32)     # (n, 1, 48)
-    Y = np.stack([series[s + WINDOW:s + WINDOW + HORIZON] for s in starts]).astype(np.float32)  # (n, 12)
+    X = np.stack([series[s : s + WINDOW] for s in starts])[:, None, :].astype(np.float32)  # (n, 1, 48)
+    Y = np.stack([series[s + WINDOW : s + WINDOW + HORIZON] for s in starts]).astype(np.float32)  # (n, 12)
     is_train = starts + WINDOW + HORIZON <= len(series) - TEST_MONTHS
     test = np.flatnonzero(~is_train)
     model = Forecaster()
@@ -72,9 +72,11 @@ def main(argv: list[str] | None = None) -> dict:
     ape = np.abs(np.exp(forecast) - np.exp(Y[test])) / np.exp(Y[test])
     naive = np.abs(np.exp(X[test, 0, -PERIOD:]) - np.exp(Y[test])) / np.exp(Y[test])  # repeat the last year
     mape, mape_naive = float(ape.mean()), float(naive.mean())
-    print(f"airline: {int(is_train.sum())} training windows; on the {len(test)} test windows (targets reaching "
-          f"{months[-TEST_MONTHS]}..{months[-1]}) MAPE {100 * mape:.1f}% vs {100 * mape_naive:.1f}% for "
-          f"repeating the last year")
+    print(
+        f"airline: {int(is_train.sum())} training windows; on the {len(test)} test windows (targets reaching "
+        f"{months[-TEST_MONTHS]}..{months[-1]}) MAPE {100 * mape:.1f}% vs {100 * mape_naive:.1f}% for "
+        f"repeating the last year"
+    )
 
     # 2. explain every horizon step of every test window with TrendSeason, baseline: a flat history
     x = torch.from_numpy(X[test])
@@ -83,30 +85,43 @@ def main(argv: list[str] | None = None) -> dict:
     totals, deltas, maps = [], [], {}
     for h in range(HORIZON):
         att = cdig.explain(model, x, domain, target=h, baselines=flat, n_steps=16)["trend"]
-        totals.append(att.extras["totals"][:, 0])                           # (n, 3): trend, seasonal, residual
+        totals.append(att.extras["totals"][:, 0])  # (n, 3): trend, seasonal, residual
         deltas.append(float(np.max(np.abs(att.delta))))
         maps[h] = att
     totals = np.stack(totals, axis=1).astype(float)  # (n, horizon, 3)
     share = np.abs(totals) / np.abs(totals).sum(axis=-1, keepdims=True)
-    mean_share = share.mean(axis=0)                                         # (horizon, 3)
+    mean_share = share.mean(axis=0)  # (horizon, 3)
     print(f"completeness: max |delta| over all steps {max(deltas):.1e} (log passengers)")
     print("step  mean attribution (log passengers): trend seasonal residual | share of |attribution|")
     for h in range(HORIZON):
         t, s_, r = totals[:, h].mean(axis=0)
-        print(f"  +{h + 1:<3d} {t:+8.3f} {s_:+8.3f} {r:+8.3f}   | {mean_share[h, 0]:.2f} {mean_share[h, 1]:.2f} "
-              f"{mean_share[h, 2]:.2f}")
+        print(
+            f"  +{h + 1:<3d} {t:+8.3f} {s_:+8.3f} {r:+8.3f}   | {mean_share[h, 0]:.2f} {mean_share[h, 1]:.2f} "
+            f"{mean_share[h, 2]:.2f}"
+        )
 
     # 3. files
     for h in (0, HORIZON - 1):
         maps[h].save(out / f"trend_h{h + 1}.npz")
-        plot_trend(maps[h], len(test) - 1, title=(
-            f"Forecast of {months[test[-1] + WINDOW + h]} (+{h + 1} months) from the 48 months before "
-            f"{months[test[-1] + WINDOW]}: TrendSeason IG")).savefig(out / f"trend_h{h + 1}.png", dpi=100)
+        plot_trend(
+            maps[h],
+            len(test) - 1,
+            title=(
+                f"Forecast of {months[test[-1] + WINDOW + h]} (+{h + 1} months) from the 48 months before "
+                f"{months[test[-1] + WINDOW]}: TrendSeason IG"
+            ),
+        ).savefig(out / f"trend_h{h + 1}.png", dpi=100)
     _share_figure(mean_share).savefig(out / "shares.png", dpi=100)
-    summary = {"mape": mape, "mape_repeat_last_year": mape_naive, "epochs": epochs, "n_test_windows": int(len(test)),
-               "max_abs_delta": max(deltas), "components": ["trend", "seasonal", "residual"],
-               "mean_share_per_step": mean_share.round(4).tolist(),
-               "mean_total_per_step": totals.mean(axis=0).round(5).tolist()}
+    summary = {
+        "mape": mape,
+        "mape_repeat_last_year": mape_naive,
+        "epochs": epochs,
+        "n_test_windows": int(len(test)),
+        "max_abs_delta": max(deltas),
+        "components": ["trend", "seasonal", "residual"],
+        "mean_share_per_step": mean_share.round(4).tolist(),
+        "mean_total_per_step": totals.mean(axis=0).round(5).tolist(),
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}")
     return summary

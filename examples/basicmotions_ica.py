@@ -65,17 +65,19 @@ def main(argv: list[str] | None = None) -> dict:
     described = []
     for k in range(6):
         first, second = np.argsort(-np.abs(mixing[:, k]))[:2]
-        described.append(f"IC {k}: {CHANNELS[first]} {100 * abs(mixing[first, k]):.0f}% + "
-                         f"{CHANNELS[second]} {100 * abs(mixing[second, k]):.0f}%")
+        described.append(
+            f"IC {k}: {CHANNELS[first]} {100 * abs(mixing[first, k]):.0f}% + "
+            f"{CHANNELS[second]} {100 * abs(mixing[second, k]):.0f}%"
+        )
 
     # 3. explain the predicted activity per component, from the zero baseline (the training mean)
     pick = np.arange(0, len(test.y), 4 if args.quick else 1)
-    maps = cdig.explain(model, torch.from_numpy(X_test[pick]), ("time", cdig.ICA(ica)),
-                        target=predicted[pick].tolist(), fs=train.fs, n_steps=32)
+    maps = cdig.explain(
+        model, torch.from_numpy(X_test[pick]), ("time", cdig.ICA(ica)), target=predicted[pick].tolist(), fs=train.fs, n_steps=32
+    )
     deltas = {name: float(np.max(att.relative_delta)) for name, att in maps.items()}
-    print("completeness: max |delta| / |f(x) - f(baseline)|: "
-          + ", ".join(f"{name} {d:.1e}" for name, d in deltas.items()))
-    scores = maps["ica"].values                                              # (n, 6)
+    print("completeness: max |delta| / |f(x) - f(baseline)|: " + ", ".join(f"{name} {d:.1e}" for name, d in deltas.items()))
+    scores = maps["ica"].values  # (n, 6)
     per_class = {}
     for c, name in enumerate(test.classes):
         rows = predicted[pick] == c
@@ -83,9 +85,11 @@ def main(argv: list[str] | None = None) -> dict:
             mean_scores = scores[rows].mean(axis=0)
             top = int(np.argmax(mean_scores))
             per_class[name] = {"n": int(rows.sum()), "mean_scores": mean_scores.round(4).tolist(), "top": top}
-            print(f"  predicted {name:<9} ({int(rows.sum()):2d}): top component {described[top]}, "
-                  f"mean score {mean_scores[top]:.2f} of {mean_scores.sum():.2f}")
-    sensor_share = np.abs(mixing[:3]).sum(axis=0)                            # accelerometer share per IC
+            print(
+                f"  predicted {name:<9} ({int(rows.sum()):2d}): top component {described[top]}, "
+                f"mean score {mean_scores[top]:.2f} of {mean_scores.sum():.2f}"
+            )
+    sensor_share = np.abs(mixing[:3]).sum(axis=0)  # accelerometer share per IC
     acc_share = float(np.mean((np.abs(scores) @ sensor_share) / np.abs(scores).sum(axis=1)))
     print(f"share of |ICA attribution| on accelerometer-weighted components: {acc_share:.2f}")
 
@@ -94,12 +98,22 @@ def main(argv: list[str] | None = None) -> dict:
         att.save(out / f"{name}.npz")
     show = int(np.argmax((test.y[pick] == test.classes.index("Running")) & (predicted[pick] == test.y[pick])))
     top = int(np.argmax(scores[show]))
-    plot_ica(maps["ica"], show, highlight=top, title=(
-        f"BasicMotions test recording {pick[show]} ({test.classes[test.y[pick[show]]]}): ICA IG; "
-        f"top {described[top]}")).savefig(out / "ica.png", dpi=100)
+    plot_ica(
+        maps["ica"],
+        show,
+        highlight=top,
+        title=(f"BasicMotions test recording {pick[show]} ({test.classes[test.y[pick[show]]]}): ICA IG; top {described[top]}"),
+    ).savefig(out / "ica.png", dpi=100)
     _class_figure(per_class, described).savefig(out / "ica_per_class.png", dpi=100)
-    summary = {"accuracy": accuracy, "epochs": epochs, "n_explained": int(len(pick)), "max_relative_delta": deltas,
-               "components": described, "per_class": per_class, "accelerometer_share": acc_share}
+    summary = {
+        "accuracy": accuracy,
+        "epochs": epochs,
+        "n_explained": int(len(pick)),
+        "max_relative_delta": deltas,
+        "components": described,
+        "per_class": per_class,
+        "accelerometer_share": acc_share,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}")
     return summary

@@ -46,9 +46,15 @@ def rng() -> np.random.Generator:
 def models() -> SimpleNamespace:
     """The model classes and factories of :mod:`cdig.testing`."""
     return SimpleNamespace(
-        Linear=testing.LinearModel, ConvNet=testing.ConvNet, conv_net=testing.make_conv_net,
-        ScalarHead=testing.ScalarHead, BandEnergy=testing.BandEnergy, FourierBandEnergy=testing.FourierBandEnergy,
-        CallCounter=testing.CallCounter, ChannelsLast=testing.ChannelsLast, LinearForecaster=testing.LinearForecaster,
+        Linear=testing.LinearModel,
+        ConvNet=testing.ConvNet,
+        conv_net=testing.make_conv_net,
+        ScalarHead=testing.ScalarHead,
+        BandEnergy=testing.BandEnergy,
+        FourierBandEnergy=testing.FourierBandEnergy,
+        CallCounter=testing.CallCounter,
+        ChannelsLast=testing.ChannelsLast,
+        LinearForecaster=testing.LinearForecaster,
     )
 
 
@@ -63,8 +69,10 @@ def foreign_linear():
 def closed() -> SimpleNamespace:
     """Closed-form references: rfft bin weights, Fourier gradient and maps, ICA maps of linear models."""
     return SimpleNamespace(
-        rfft_weights=testing.rfft_weights, fourier_gradient=testing.fourier_gradient,
-        fourier_linear_map=testing.fourier_linear_map, ica_linear_map=testing.ica_linear_map,
+        rfft_weights=testing.rfft_weights,
+        fourier_gradient=testing.fourier_gradient,
+        fourier_linear_map=testing.fourier_linear_map,
+        ica_linear_map=testing.ica_linear_map,
     )
 
 

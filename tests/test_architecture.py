@@ -44,15 +44,21 @@ def _imports(name: str, path: Path) -> set[str]:
 
 @pytest.mark.parametrize("room", ["core", "domains"])
 def test_core_and_domains_import_no_framework(room):
-    offenders = {name: sorted(i for i in _imports(name, path) if i.split(".")[0] in FRAMEWORKS)
-                 for name, path in _modules().items() if name.startswith(f"cdig.{room}")}
+    offenders = {
+        name: sorted(i for i in _imports(name, path) if i.split(".")[0] in FRAMEWORKS)
+        for name, path in _modules().items()
+        if name.startswith(f"cdig.{room}")
+    }
     assert not {k: v for k, v in offenders.items() if v}, offenders
 
 
 def test_import_graph_has_no_cycle():
     mods = _modules()
-    graph = {name: {i for i in _imports(name, path) if i in mods and i != name and i != "cdig"}
-             for name, path in mods.items() if name != "cdig"}  # the package's face imports lazily by design
+    graph = {
+        name: {i for i in _imports(name, path) if i in mods and i != name and i != "cdig"}
+        for name, path in mods.items()
+        if name != "cdig"
+    }  # the package's face imports lazily by design
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -63,7 +69,7 @@ def test_import_graph_has_no_cycle():
             if nxt.startswith(node + "."):  # a package importing its own submodules is its face, not a cycle
                 continue
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if state.get(nxt) is None and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -86,9 +92,14 @@ def _timing_names(func: ast.AST) -> set[str]:
             if not isinstance(node, ast.Assign):
                 continue
             uses = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
-            calls = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in clocks
-                        and isinstance(n.func.value, ast.Name) and n.func.value.id == "time"
-                        for n in ast.walk(node.value))
+            calls = any(
+                isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute)
+                and n.func.attr in clocks
+                and isinstance(n.func.value, ast.Name)
+                and n.func.value.id == "time"
+                for n in ast.walk(node.value)
+            )
             if calls or uses & names:
                 for t in node.targets:
                     for n in ast.walk(t):

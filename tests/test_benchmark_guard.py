@@ -42,8 +42,7 @@ def cfg(suite):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield suite.Config(quick=True, steps=(16,), repeats=3, threads={"threads": 1, "usable_cores": 1,
-                                                                          "pinned_cores": None})
+        yield suite.Config(quick=True, steps=(16,), repeats=3, threads={"threads": 1, "usable_cores": 1, "pinned_cores": None})
     finally:
         torch.set_num_threads(threads)
 

@@ -39,17 +39,20 @@ def test_no_command_prints_help_and_fails(capsys):
     assert "usage: cdig" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["demo", "--samples", "0"], "--samples: 0 is out of range"),
-    (["demo", "--samples", "101"], "--samples: 101 is out of range"),
-    (["demo", "--samples", "ten"], "'ten' is not an integer"),
-    (["demo", "--epochs", "0"], "--epochs: 0 is out of range"),
-    (["demo", "--steps", "lots"], "neither a positive integer nor 'auto'"),
-    (["demo", "--steps", "0"], "--steps: 0 must be a positive integer"),
-    (["demo", "--seed", "-1"], "--seed: -1 is out of range"),
-    (["demo", "--bogus"], "unrecognized arguments: --bogus"),
-    (["explode"], "invalid choice: 'explode'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["demo", "--samples", "0"], "--samples: 0 is out of range"),
+        (["demo", "--samples", "101"], "--samples: 101 is out of range"),
+        (["demo", "--samples", "ten"], "'ten' is not an integer"),
+        (["demo", "--epochs", "0"], "--epochs: 0 is out of range"),
+        (["demo", "--steps", "lots"], "neither a positive integer nor 'auto'"),
+        (["demo", "--steps", "0"], "--steps: 0 must be a positive integer"),
+        (["demo", "--seed", "-1"], "--seed: -1 is out of range"),
+        (["demo", "--bogus"], "unrecognized arguments: --bogus"),
+        (["explode"], "invalid choice: 'explode'"),
+    ],
+)
 def test_bad_arguments_exit_2_with_a_message(capsys, argv, message):
     with pytest.raises(SystemExit) as e:
         main(argv)
@@ -86,8 +89,10 @@ def test_missing_dependency_is_one_line_with_the_hint(tmp_path, capsys, monkeypa
 
 
 def test_cli_imports_without_torch_and_python_dash_m_works():
-    code = ("import sys; from cdig.cli import build_parser; build_parser(); "
-            "print(any(m in sys.modules for m in ('torch', 'sklearn', 'matplotlib')))")
+    code = (
+        "import sys; from cdig.cli import build_parser; build_parser(); "
+        "print(any(m in sys.modules for m in ('torch', 'sklearn', 'matplotlib')))"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
     run = subprocess.run([sys.executable, "-m", "cdig", "--version"], capture_output=True, text=True, check=True)

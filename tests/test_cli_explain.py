@@ -14,8 +14,10 @@ FAST = ["--steps", "8", "--no-progress"]
 
 def _write_ts(path, x):
     with open(path, "w") as f:
-        f.write(f"@problemName toy\n@univariate false\n@dimensions {x.shape[1]}\n@equalLength true\n"
-                f"@seriesLength {x.shape[2]}\n@classLabel true a b\n@data\n")
+        f.write(
+            f"@problemName toy\n@univariate false\n@dimensions {x.shape[1]}\n@equalLength true\n"
+            f"@seriesLength {x.shape[2]}\n@classLabel true a b\n@data\n"
+        )
         for i, row in enumerate(x):
             f.write(":".join(",".join(repr(float(v)) for v in dim) for dim in row) + f":{'ab'[i % 2]}\n")
     return path
@@ -41,8 +43,7 @@ def torch_models(tmp_path_factory):
     torch = pytest.importorskip("torch")
     d = tmp_path_factory.mktemp("torch")
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Conv1d(C, 3, 3), torch.nn.Tanh(), torch.nn.Flatten(),
-                                torch.nn.Linear(3 * (T - 2), 2))
+    model = torch.nn.Sequential(torch.nn.Conv1d(C, 3, 3), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(3 * (T - 2), 2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.jit.save(torch.jit.script(model), str(d / "m.pt"))
@@ -60,8 +61,9 @@ def keras_models(tmp_path_factory):
     keras = pytest.importorskip("keras")
     d = tmp_path_factory.mktemp("keras")
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((T, C)), keras.layers.Conv1D(3, 3, activation="tanh"),
-                              keras.layers.Flatten(), keras.layers.Dense(3)])
+    model = keras.Sequential(
+        [keras.Input((T, C)), keras.layers.Conv1D(3, 3, activation="tanh"), keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras' "HDF5 is legacy" notice and numpy-2 chatter
         model.save(d / "k.keras")
@@ -82,7 +84,10 @@ def _check_outputs(out, domains, n=N):
 
 
 DATA_ARGS = {
-    "npy": ["x.npy"], "npz": ["x.npz", "--npz-key", "X"], "csv": ["x.csv", "--channels", str(C)], "ts": ["x.ts"],
+    "npy": ["x.npy"],
+    "npz": ["x.npz", "--npz-key", "X"],
+    "csv": ["x.csv", "--channels", str(C)],
+    "ts": ["x.ts"],
 }
 
 
@@ -91,8 +96,7 @@ DATA_ARGS = {
 def test_torch_models_on_every_data_format(torch_models, files, tmp_path, model, data, capsys):
     args = DATA_ARGS[data]
     out = tmp_path / "out"
-    code = main(["explain", str(torch_models / model), str(files / args[0]), *args[1:], "--out", str(out),
-                 "--fs", "16", *FAST])
+    code = main(["explain", str(torch_models / model), str(files / args[0]), *args[1:], "--out", str(out), "--fs", "16", *FAST])
     assert code == 0, capsys.readouterr().err
     summary = _check_outputs(out, ["time", "fourier"])
     assert summary["model"]["framework"] == "torch" and summary["settings"]["time_axis"] == 2
@@ -108,8 +112,9 @@ KERAS_DATA = {"npy": ["xl.npy"], "npz": ["xl.npz", "--npz-key", "X"], "csv": DAT
 def test_keras_models_on_every_data_format(keras_models, files, tmp_path, model, data, capsys):
     args = KERAS_DATA[data]
     out = tmp_path / "out"
-    code = main(["explain", str(keras_models / model), str(files / args[0]), *args[1:], "--out", str(out),
-                 "--domain", "fourier", *FAST])
+    code = main(
+        ["explain", str(keras_models / model), str(files / args[0]), *args[1:], "--out", str(out), "--domain", "fourier", *FAST]
+    )
     assert code == 0, capsys.readouterr().err
     summary = _check_outputs(out, ["fourier"])
     assert summary["model"]["framework"] == ("tensorflow" if model == "saved" else "keras")
@@ -122,8 +127,10 @@ def test_saved_model_maps_equal_the_keras_models(keras_models, files, tmp_path, 
     outs = {}
     for model in ("k.keras", "saved"):
         out = tmp_path / model
-        assert main(["explain", str(keras_models / model), str(files / "xl.npy"), "--out", str(out),
-                     "--domain", "fourier", *FAST]) == 0, capsys.readouterr().err
+        assert (
+            main(["explain", str(keras_models / model), str(files / "xl.npy"), "--out", str(out), "--domain", "fourier", *FAST])
+            == 0
+        ), capsys.readouterr().err
         outs[model] = cdig.Attribution.load(out / "fourier.npz")
     np.testing.assert_allclose(outs["saved"].values, outs["k.keras"].values, rtol=1e-5, atol=1e-7)
     (tmp_path / "empty").mkdir()
@@ -133,9 +140,34 @@ def test_saved_model_maps_equal_the_keras_models(keras_models, files, tmp_path, 
 
 def test_more_domains_options_and_notes(torch_models, files, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["explain", str(torch_models / "m.pt"), str(files / "x.npy"), "--out", str(out),
-                 "--domain", "fourier", "--domain", "ica", "--domain", "dct", "--domain", "bands", "--fs", "64",
-                 "--target", "1", "--baseline", "mean", "--samples", "2", "--batch-size", "5", *FAST])
+    code = main(
+        [
+            "explain",
+            str(torch_models / "m.pt"),
+            str(files / "x.npy"),
+            "--out",
+            str(out),
+            "--domain",
+            "fourier",
+            "--domain",
+            "ica",
+            "--domain",
+            "dct",
+            "--domain",
+            "bands",
+            "--fs",
+            "64",
+            "--target",
+            "1",
+            "--baseline",
+            "mean",
+            "--samples",
+            "2",
+            "--batch-size",
+            "5",
+            *FAST,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     summary = _check_outputs(out, ["fourier", "ica", "dct", "bands"], n=2)
     assert summary["target"]["per_sample"] == [1, 1]
@@ -170,15 +202,42 @@ def test_default_target_is_argmax_or_the_scalar(torch_models, files, tmp_path):
         warnings.simplefilter("ignore", DeprecationWarning)
         logits = torch.jit.load(str(torch_models / "m.pt"))(torch.from_numpy(np.load(files / "x.npy")))
     assert summary["target"]["per_sample"] == logits.argmax(1).tolist()
-    assert main(["explain", str(torch_models / "scalar.pt"), str(files / "x.npy"), "--out", str(tmp_path / "b"),
-                 "--steps", "auto", "--no-figures", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(torch_models / "scalar.pt"),
+                str(files / "x.npy"),
+                "--out",
+                str(tmp_path / "b"),
+                "--steps",
+                "auto",
+                "--no-figures",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert summary["target"]["per_sample"] == [None] * N and summary["settings"]["method"] == "gausskronrod_adaptive"
     for row in summary["deltas"].values():  # "auto" certifies the map: its estimated error is reported
         assert row["max_relative_delta"] <= 1e-3 + 1e-12 and 0 <= row["max_relative_map_error"] <= 1e-3
     assert not any(name.endswith(".png") for name in summary["files"])
-    assert main(["explain", str(torch_models / "scalar.pt"), str(files / "x.npy"), "--target", "argmax",
-                 "--out", str(tmp_path / "c"), *FAST]) == 2
+    assert (
+        main(
+            [
+                "explain",
+                str(torch_models / "scalar.pt"),
+                str(files / "x.npy"),
+                "--target",
+                "argmax",
+                "--out",
+                str(tmp_path / "c"),
+                *FAST,
+            ]
+        )
+        == 2
+    )
 
 
 def _error(capsys, argv):
@@ -211,18 +270,20 @@ def test_errors_name_the_file_in_one_line(torch_models, files, tmp_path, capsys)
 
 
 def test_keras_model_refusing_the_layout(keras_models, files, tmp_path, capsys):
-    err = _error(capsys, ["explain", str(keras_models / "k.keras"), str(files / "x.npy"), "--out",
-                          str(tmp_path / "o"), *FAST])
+    err = _error(capsys, ["explain", str(keras_models / "k.keras"), str(files / "x.npy"), "--out", str(tmp_path / "o"), *FAST])
     assert "k.keras" in err and f"shape ({N}, {C}, {T})" in err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--domain", "spectrum"], "unknown domain 'spectrum'; accepted: time, fourier"),
-    (["--fs", "0"], "--fs: 0.0 must be a positive finite number"),
-    (["--target", "first"], "neither an output index nor 'auto'"),
-    (["--baseline", "noise"], "invalid choice: 'noise'"),
-    (["--samples", "0"], "--samples: 0 is out of range"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--domain", "spectrum"], "unknown domain 'spectrum'; accepted: time, fourier"),
+        (["--fs", "0"], "--fs: 0.0 must be a positive finite number"),
+        (["--target", "first"], "neither an output index nor 'auto'"),
+        (["--baseline", "noise"], "invalid choice: 'noise'"),
+        (["--samples", "0"], "--samples: 0 is out of range"),
+    ],
+)
 def test_bad_options_exit_2(capsys, argv, message):
     with pytest.raises(SystemExit) as e:
         main(["explain", "m.pt", "x.npy", *argv])
@@ -236,10 +297,31 @@ def test_help_reads_like_a_man_page(capsys):
         main(["explain", "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for text in ("usage: cdig explain", "MODEL", "DATA", "MODEL FORMATS", "DATA FORMATS", "EXAMPLES",
-                 "torch.export.save", ".keras", ".npz", "--npz-key", "--channels", ".ts", "UCR/UEA",
-                 "--domain", "--target", "--fs", "--steps", "--baseline", "--time-axis", "--internal-batch-size",
-                 "--samples", "summary.json", "Exit status"):
+    for text in (
+        "usage: cdig explain",
+        "MODEL",
+        "DATA",
+        "MODEL FORMATS",
+        "DATA FORMATS",
+        "EXAMPLES",
+        "torch.export.save",
+        ".keras",
+        ".npz",
+        "--npz-key",
+        "--channels",
+        ".ts",
+        "UCR/UEA",
+        "--domain",
+        "--target",
+        "--fs",
+        "--steps",
+        "--baseline",
+        "--time-axis",
+        "--internal-batch-size",
+        "--samples",
+        "summary.json",
+        "Exit status",
+    ):
         assert text in out, text
     assert "  cdig explain model.pt X_test.npy" in out  # the epilog keeps its layout
     with pytest.raises(SystemExit):
@@ -249,15 +331,60 @@ def test_help_reads_like_a_man_page(capsys):
 
 def test_old_option_names_still_work_and_say_so(torch_models, files, tmp_path, capsys):
     """--batch-size (path points, not rows) is now --internal-batch-size; --target argmax is --target predicted."""
-    assert main(["explain", str(torch_models / "m.pt"), str(files / "x.npy"), "--out", str(tmp_path / "old"),
-                 "--batch-size", "5", "--target", "argmax", *FAST]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(torch_models / "m.pt"),
+                str(files / "x.npy"),
+                "--out",
+                str(tmp_path / "old"),
+                "--batch-size",
+                "5",
+                "--target",
+                "argmax",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "--batch-size is deprecated" in out and "--target argmax is deprecated" in out
     old = json.loads((tmp_path / "old" / "summary.json").read_text())
-    assert main(["explain", str(torch_models / "m.pt"), str(files / "x.npy"), "--out", str(tmp_path / "new"),
-                 "--internal-batch-size", "5", "--target", "predicted", *FAST]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(torch_models / "m.pt"),
+                str(files / "x.npy"),
+                "--out",
+                str(tmp_path / "new"),
+                "--internal-batch-size",
+                "5",
+                "--target",
+                "predicted",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     new = json.loads((tmp_path / "new" / "summary.json").read_text())
     assert old["settings"]["internal_batch_size"] == new["settings"]["internal_batch_size"] == 5
     assert old["target"] == new["target"] and old["deltas"] == new["deltas"]
-    assert main(["explain", str(torch_models / "m.pt"), str(files / "x.npy"), "--out", str(tmp_path / "both"),
-                 "--batch-size", "5", "--internal-batch-size", "6", *FAST]) == 2
+    assert (
+        main(
+            [
+                "explain",
+                str(torch_models / "m.pt"),
+                str(files / "x.npy"),
+                "--out",
+                str(tmp_path / "both"),
+                "--batch-size",
+                "5",
+                "--internal-batch-size",
+                "6",
+                *FAST,
+            ]
+        )
+        == 2
+    )

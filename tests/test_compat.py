@@ -36,7 +36,10 @@ quiet = pytest.mark.filterwarnings("ignore::cdig.ConvergenceWarning")
 def make_model(c: int, t: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = torch.nn.Sequential(
-        torch.nn.Conv1d(c, 4, 5), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(4 * (t - 4), 3),
+        torch.nn.Conv1d(c, 4, 5),
+        torch.nn.Tanh(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * (t - 4), 3),
     )
     return model.to(dtype).eval()
 
@@ -189,8 +192,9 @@ def test_ica_ig_equals_native_ica_with_mean_baseline(ica_data):
     model, x, ica = ica_data
     out = ICAIG(model, ica, N_STEPS, output_channel=TARGET).run(x).numpy()
     mean = np.broadcast_to(ica.mean_[None, :, None], x.shape).astype(np.float32)
-    native = cdig.explain(model, x, [cdig.ICA(ica)], target=TARGET, baselines=mean, n_steps=N_STEPS,
-                          method="riemann_right")["ica"].values
+    native = cdig.explain(model, x, [cdig.ICA(ica)], target=TARGET, baselines=mean, n_steps=N_STEPS, method="riemann_right")[
+        "ica"
+    ].values
     close(out, native, rel=1e-5)
 
 
@@ -472,8 +476,9 @@ def test_ica_ignored_baseline_warns_and_honour_baseline_uses_it(ica_data):
         warnings.simplefilter("ignore", cdig.ConvergenceWarning)
         assert torch.equal(ICAIG(model, ica, N_STEPS, TARGET).run(x, mean), default)
         honoured = ICAIG(model, ica, N_STEPS, TARGET, honour_baseline=True).run(x, zeros)
-    native = cdig.explain(model, x, [cdig.ICA(ica)], target=TARGET, baselines=zeros, n_steps=N_STEPS,
-                          method="riemann_right")["ica"].values
+    native = cdig.explain(model, x, [cdig.ICA(ica)], target=TARGET, baselines=zeros, n_steps=N_STEPS, method="riemann_right")[
+        "ica"
+    ].values
     close(honoured.numpy(), native, rel=1e-6)
     assert honoured.shape == default.shape
     assert not torch.allclose(honoured, default, atol=1e-3)

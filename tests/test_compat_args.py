@@ -154,14 +154,17 @@ def test_explainer_dtype_of_another_framework_is_an_error(torch_model, keras_mod
         explainer_args(torch_model, 4, 0, None, "float32")
 
 
-@pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"n_iterations": 0}, cdig.CdigValueError, "n_iterations=0"),
-    ({"n_iterations": 2.5}, cdig.CdigTypeError, "n_iterations"),
-    ({"n_iterations": 4, "method": "simpson"}, cdig.CdigValueError, "method"),
-    ({"n_iterations": 4, "output_channel": -1}, cdig.CdigValueError, r"output_channel=-1: it must be an int >= 0"),
-    ({"n_iterations": 4, "output_channel": True}, cdig.CdigValueError, "output_channel=True"),
-    ({"n_iterations": 4, "output_channel": 1.0}, cdig.CdigValueError, "output_channel=1.0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_iterations": 0}, cdig.CdigValueError, "n_iterations=0"),
+        ({"n_iterations": 2.5}, cdig.CdigTypeError, "n_iterations"),
+        ({"n_iterations": 4, "method": "simpson"}, cdig.CdigValueError, "method"),
+        ({"n_iterations": 4, "output_channel": -1}, cdig.CdigValueError, r"output_channel=-1: it must be an int >= 0"),
+        ({"n_iterations": 4, "output_channel": True}, cdig.CdigValueError, "output_channel=True"),
+        ({"n_iterations": 4, "output_channel": 1.0}, cdig.CdigValueError, "output_channel=1.0"),
+    ],
+)
 def test_explainer_argument_errors(torch_model, kwargs, error, match):
     with pytest.raises(error, match=match) as info:
         explainer_args(torch_model, **kwargs)

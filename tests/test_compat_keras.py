@@ -42,10 +42,14 @@ quiet = pytest.mark.filterwarnings("ignore::cdig.ConvergenceWarning")
 def make_keras(c: int, t: int, seed: int = 0) -> keras.Model:
     """A Conv1D classifier on channels-last input (N, T, C) -> (N, 3)."""
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([
-        keras.Input((t, c)), keras.layers.Conv1D(4, 5, activation="tanh"), keras.layers.Flatten(),
-        keras.layers.Dense(3),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((t, c)),
+            keras.layers.Conv1D(4, 5, activation="tanh"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3),
+        ]
+    )
 
 
 class TorchTwin(torch.nn.Module):
@@ -194,8 +198,11 @@ def test_equal_to_the_torch_side_with_the_same_weights(data, ica_data):
         close(keras_map, torch_map, rel=1e-5)
     imodel, ix, ica = ica_data
     itwin = TorchTwin(imodel).eval()
-    close(ICAIG(imodel, ica, N_STEPS, TARGET).run(ix).numpy(),
-          ICAIG(itwin, ica, N_STEPS, TARGET).run(ix.transpose(0, 2, 1)).numpy(), rel=1e-5)
+    close(
+        ICAIG(imodel, ica, N_STEPS, TARGET).run(ix).numpy(),
+        ICAIG(itwin, ica, N_STEPS, TARGET).run(ix.transpose(0, 2, 1)).numpy(),
+        rel=1e-5,
+    )
 
 
 # --- ICA -----------------------------------------------------------------------------------------
@@ -237,12 +244,14 @@ def test_ica_baseline_is_the_means_and_another_one_warns(ica_data):
         warnings.simplefilter("ignore", cdig.ConvergenceWarning)
         np.testing.assert_array_equal(ICAIG(model, ica, N_STEPS, TARGET).run(x, mean).numpy(), default.numpy())
         honoured = ICAIG(model, ica, N_STEPS, TARGET, honour_baseline=True).run(x, zeros)
-    native = cdig.explain(model, x, [cdig.ICA(ica)], target=TARGET, baselines=zeros, n_steps=N_STEPS,
-                          method="riemann_right")["ica"].values
+    native = cdig.explain(model, x, [cdig.ICA(ica)], target=TARGET, baselines=zeros, n_steps=N_STEPS, method="riemann_right")[
+        "ica"
+    ].values
     close(honoured.numpy(), native, rel=1e-6)
     # with the means as baseline the reference's path is cdig's native ICA domain
-    at_mean = cdig.explain(model, x, [cdig.ICA(ica)], target=TARGET, baselines=mean, n_steps=N_STEPS,
-                           method="riemann_right")["ica"].values
+    at_mean = cdig.explain(model, x, [cdig.ICA(ica)], target=TARGET, baselines=mean, n_steps=N_STEPS, method="riemann_right")[
+        "ica"
+    ].values
     close(default.numpy(), at_mean, rel=1e-5)
 
 

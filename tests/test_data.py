@@ -82,13 +82,23 @@ def test_mixing_is_fixed_and_well_conditioned(c):
 
 def test_shipped_file_is_reproduced_exactly():
     shipped = load_bands_sources()
-    fresh = make_bands_sources(n_samples=shipped.n_samples, n_channels=shipped.n_channels, length=shipped.length,
-                               fs=shipped.fs, band=shipped.band, seed=shipped.seed)
+    fresh = make_bands_sources(
+        n_samples=shipped.n_samples,
+        n_channels=shipped.n_channels,
+        length=shipped.length,
+        fs=shipped.fs,
+        band=shipped.band,
+        seed=shipped.seed,
+    )
     for name in ("X", "y", "sources", "frequency", "mixing"):
         got, want = getattr(shipped, name), getattr(fresh, name)
         assert got.dtype == want.dtype and np.array_equal(got, want), name
     assert (shipped.fs, shipped.band, shipped.planted_source, shipped.description) == (
-        fresh.fs, fresh.band, fresh.planted_source, fresh.description)
+        fresh.fs,
+        fresh.band,
+        fresh.planted_source,
+        fresh.description,
+    )
     assert shipped.X.shape == (400, 3, 256) and np.bincount(shipped.y).tolist() == [200, 200]
 
 
@@ -106,19 +116,22 @@ def test_save_and_read_round_trip(tmp_path, small):
     assert back.band == small.band and back.seed == 3
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"n_samples": 1}, "n_samples"),
-    ({"n_samples": 2.5}, "n_samples"),
-    ({"n_channels": 1}, "n_channels"),
-    ({"length": 8}, "length"),
-    ({"seed": -1}, "seed"),
-    ({"fs": 0.0}, "fs"),
-    ({"fs": True}, "fs"),
-    ({"band": (12.0, 8.0)}, "low < high"),
-    ({"band": (8.0,)}, "two frequencies"),
-    ({"band": (8.0, 30.0)}, "Nyquist"),
-    ({"band": (8.0, 8.5)}, "wide"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_samples": 1}, "n_samples"),
+        ({"n_samples": 2.5}, "n_samples"),
+        ({"n_channels": 1}, "n_channels"),
+        ({"length": 8}, "length"),
+        ({"seed": -1}, "seed"),
+        ({"fs": 0.0}, "fs"),
+        ({"fs": True}, "fs"),
+        ({"band": (12.0, 8.0)}, "low < high"),
+        ({"band": (8.0,)}, "two frequencies"),
+        ({"band": (8.0, 30.0)}, "Nyquist"),
+        ({"band": (8.0, 8.5)}, "wide"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_bands_sources(**kwargs)

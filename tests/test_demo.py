@@ -38,8 +38,20 @@ def test_writes_maps_summary_and_figures(default_run):
 
 def test_summary_keys_and_settings(default_run):
     _, s, _ = default_run
-    assert {"accuracy", "deltas", "fourier", "ica", "data", "model", "explained", "settings", "runtime_s",
-            "files", "out_dir", "cdig_version"} <= set(s)
+    assert {
+        "accuracy",
+        "deltas",
+        "fourier",
+        "ica",
+        "data",
+        "model",
+        "explained",
+        "settings",
+        "runtime_s",
+        "files",
+        "out_dir",
+        "cdig_version",
+    } <= set(s)
     assert set(s["deltas"]) == {"time", "fourier", "ica"}
     assert {"max_abs_delta", "max_relative_delta"} <= set(s["deltas"]["fourier"])
     assert {"top_bin_in_band_fraction", "band_hz"} <= set(s["fourier"])
@@ -88,8 +100,9 @@ def test_reduced_run_is_deterministic_and_prints(tmp_path, capsys):
     assert a["accuracy"] == b["accuracy"] >= 0.9
     assert a["explained"] == b["explained"] and a["model"]["train_loss"] == b["model"]["train_loss"]
     assert a["fourier"]["top_bin_in_band_fraction"] >= 0.8
-    np.testing.assert_array_equal(cdig.Attribution.load(tmp_path / "a" / "time.npz").values,
-                                  cdig.Attribution.load(tmp_path / "b" / "time.npz").values)
+    np.testing.assert_array_equal(
+        cdig.Attribution.load(tmp_path / "a" / "time.npz").values, cdig.Attribution.load(tmp_path / "b" / "time.npz").values
+    )
 
 
 def test_auto_steps(tmp_path):
@@ -98,11 +111,19 @@ def test_auto_steps(tmp_path):
     assert max(d["max_relative_delta"] for d in s["deltas"].values()) < 1e-3
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"n_explain": 1}, "n_explain"), ({"n_explain": 101}, "n_explain"), ({"n_explain": 4.0}, "n_explain"),
-    ({"epochs": 0}, "epochs"), ({"n_steps": 0}, "n_steps"), ({"n_steps": "many"}, "n_steps"),
-    ({"seed": -1}, "seed"), ({"epochs": True}, "epochs"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_explain": 1}, "n_explain"),
+        ({"n_explain": 101}, "n_explain"),
+        ({"n_explain": 4.0}, "n_explain"),
+        ({"epochs": 0}, "epochs"),
+        ({"n_steps": 0}, "n_steps"),
+        ({"n_steps": "many"}, "n_steps"),
+        ({"seed": -1}, "seed"),
+        ({"epochs": True}, "epochs"),
+    ],
+)
 def test_bad_arguments(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         run_demo(tmp_path, progress=False, verbose=False, **kwargs)

@@ -25,8 +25,7 @@ PNG = ("time.png", "fourier.png", "bands.png", "band_shares.png")
 def cli_run(tmp_path_factory):
     """``cdig demo --real`` with a short training (about 5 s on one core)."""
     out = tmp_path_factory.mktemp("real") / "out"
-    code = main(["demo", "--real", "--out", str(out), "--epochs", "40", "--samples", "12", "--steps", "8",
-                 "--no-progress"])
+    code = main(["demo", "--real", "--out", str(out), "--epochs", "40", "--samples", "12", "--steps", "8", "--no-progress"])
     return code, out, json.loads((out / "summary.json").read_text())
 
 

@@ -62,14 +62,16 @@ def test_no_block_is_silently_skipped(page: Path) -> None:
         lang = info.split()[0].lstrip("{.").rstrip("}") if info else ""
         if lang == "python" or "py" in lang.lower():
             assert info == "python" and indent == "", (
-                f"{where}: a Python block must open with a bare ```python at the margin to be run, got "
-                f"{indent!r} + {info!r}")
+                f"{where}: a Python block must open with a bare ```python at the margin to be run, got {indent!r} + {info!r}"
+            )
         else:
             assert lang in NOT_RUN, (
                 f"{where}: code block {'without a language' if not lang else f'in {lang!r}'} is neither run "
-                f"nor marked as not run; label it ```python (run by this test) or one of {sorted(NOT_RUN)}")
+                f"nor marked as not run; label it ```python (run by this test) or one of {sorted(NOT_RUN)}"
+            )
     assert sum(info == "python" for _, _, info in fences) == len(BLOCK.findall(text)), (
-        f"{page.relative_to(ROOT)}: the number of ```python fences differs from the blocks that are run")
+        f"{page.relative_to(ROOT)}: the number of ```python fences differs from the blocks that are run"
+    )
 
 
 def test_readme_has_the_two_commands() -> None:

@@ -26,8 +26,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 if importlib.util.find_spec("mkdocs") is None:  # pragma: no cover - the docs extra is part of [test]
-    pytest.skip("mkdocs is not installed: pip install -e '.[docs]' to build the documentation site",
-                allow_module_level=True)
+    pytest.skip("mkdocs is not installed: pip install -e '.[docs]' to build the documentation site", allow_module_level=True)
 
 
 def _nav_pages(nav: list) -> list[str]:
@@ -48,7 +47,7 @@ def _html_file(site: Path, page: str) -> Path:
 def _text(path: Path) -> str:
     """The main article of a built page as plain text, whitespace collapsed."""
     page = path.read_text(encoding="utf-8")
-    article = page[page.find("<article"):page.find("</article>")]
+    article = page[page.find("<article") : page.find("</article>")]
     article = re.sub(r"<(script|style)\b.*?</\1>", " ", article, flags=re.S)
     article = re.sub(r"</?(?:p|div|h\d|li|ul|ol|tr|td|th|table|pre|br|dt|dd|details|summary)\b[^>]*>", " ", article)
     return " ".join(html.unescape(re.sub(r"<[^>]+>", "", article)).split())
@@ -75,9 +74,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
-         "--site-dir", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"), "--site-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{log[-6000:]}"
@@ -119,7 +121,7 @@ def test_api_pages_render_docstrings(site: Path) -> None:
     for name, phrase in phrases.items():
         assert phrase in explain, f"cdig.explain's parameter {name!r} ({phrase!r}) is not on api/explain"
     assert "One cdig.Attribution per domain" in explain  # the Returns section
-    assert "Examples" in explain and "maps[\"fourier\"].values.shape" in explain
+    assert "Examples" in explain and 'maps["fourier"].values.shape' in explain
 
     attribution = _text(_html_file(site, "api/attribution.md"))
     for name, phrase in _param_phrases(cdig.Attribution, "Attributes").items():
@@ -128,14 +130,40 @@ def test_api_pages_render_docstrings(site: Path) -> None:
     objects = {
         "api/explain.md": ["cdig.explain", "cdig.CrossDomainIG", "cdig.CrossDomainIG.attribute"],
         "api/attribution.md": ["cdig.Attribution", "cdig.Attribution.save", "cdig.Attribution.load"],
-        "api/domains.md": [f"cdig.{name}" for name in (
-            "Domain", "Time", "Fourier", "FrequencyBands", "STFT", "DCT", "Wavelet", "ICA", "LinearBasis",
-            "TrendSeason", "Compose", "MagnitudePhase", "ComplexCepstrum")],
-        "api/errors.md": ["cdig.CdigError", "cdig.CdigValueError", "cdig.CdigTypeError", "cdig.CdigModelError",
-                          "cdig.CdigWarning", "cdig.ConvergenceWarning"],
+        "api/domains.md": [
+            f"cdig.{name}"
+            for name in (
+                "Domain",
+                "Time",
+                "Fourier",
+                "FrequencyBands",
+                "STFT",
+                "DCT",
+                "Wavelet",
+                "ICA",
+                "LinearBasis",
+                "TrendSeason",
+                "Compose",
+                "MagnitudePhase",
+                "ComplexCepstrum",
+            )
+        ],
+        "api/errors.md": [
+            "cdig.CdigError",
+            "cdig.CdigValueError",
+            "cdig.CdigTypeError",
+            "cdig.CdigModelError",
+            "cdig.CdigWarning",
+            "cdig.ConvergenceWarning",
+        ],
         "api/plot.md": ["cdig.plot", "cdig.plot.plot_attribution", "cdig.plot.summary"],
         "api/io.md": ["cdig.io", "cdig.io.load_model", "cdig.io.load_data"],
-        "api/data.md": ["cdig.datasets", "cdig.datasets.load_bands_sources", "cdig.datasets.real", "cdig.datasets.real.load_ucr"],
+        "api/datasets.md": [
+            "cdig.datasets",
+            "cdig.datasets.load_bands_sources",
+            "cdig.datasets.real",
+            "cdig.datasets.real.load_ucr",
+        ],
         "api/compat.md": ["cdig.compat", "cdig.compat.TimeIG", "cdig.compat.FourierIG", "cdig.compat.ICAIG"],
     }
     for page, names in objects.items():

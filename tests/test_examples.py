@@ -30,8 +30,14 @@ NOTEBOOKS = sorted(p.name for p in (EXAMPLES / "notebooks").glob("*.ipynb"))
 def run_script(name: str, tmp_path: Path) -> tuple[dict, Path, str]:
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
-    proc = subprocess.run([sys.executable, str(EXAMPLES / name), str(out), "--quick"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), str(out), "--quick"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
     return json.loads((out / "summary.json").read_text()), out, proc.stdout
 
@@ -43,7 +49,7 @@ def test_every_script_has_a_test():
 
 def test_acsf1_fourier(tmp_path):
     s, out, stdout = run_script("acsf1_fourier.py", tmp_path)
-    assert s["accuracy"] >= 0.4                       # ten classes, chance 0.1 (0.68 quick, 0.84 full)
+    assert s["accuracy"] >= 0.4  # ten classes, chance 0.1 (0.68 quick, 0.84 full)
     assert max(s["max_relative_delta"].values()) < 0.01
     share = dict(zip(s["bands"], s["attribution_share"]))
     assert share["40 s line"] + share["20 s line"] > 0.5  # where most of the power is, too
@@ -55,7 +61,7 @@ def test_acsf1_fourier(tmp_path):
 
 def test_basicmotions_ica(tmp_path):
     s, out, _ = run_script("basicmotions_ica.py", tmp_path)
-    assert s["accuracy"] >= 0.75                      # four activities, chance 0.25
+    assert s["accuracy"] >= 0.75  # four activities, chance 0.25
     assert max(s["max_relative_delta"].values()) < 0.01
     assert len(s["components"]) == 6 and s["per_class"]
     # running is decided by an accelerometer-dominated component
@@ -66,7 +72,7 @@ def test_basicmotions_ica(tmp_path):
 
 def test_ecg_mitdb(tmp_path):
     s, out, _ = run_script("ecg_mitdb.py", tmp_path)
-    assert s["top_is_anomalous"]                      # the score's maximum is in the annotated segment
+    assert s["top_is_anomalous"]  # the score's maximum is in the annotated segment
     assert s["score_anomalous_max"] > s["score_normal_max"]
     assert max(s["max_relative_delta"].values()) < 0.01
     assert abs(s["peak_s"][0] - s["premature_r_s"]) < 0.05  # the time map peaks at the premature beat
@@ -76,8 +82,8 @@ def test_ecg_mitdb(tmp_path):
 
 def test_airline_trendseason(tmp_path):
     s, out, _ = run_script("airline_trendseason.py", tmp_path)
-    assert s["mape"] < s["mape_repeat_last_year"]     # better than repeating the last year
-    assert s["max_abs_delta"] < 1e-3                  # log passengers
+    assert s["mape"] < s["mape_repeat_last_year"]  # better than repeating the last year
+    assert s["max_abs_delta"] < 1e-3  # log passengers
     shares = s["mean_share_per_step"]
     assert len(shares) == 12 and all(abs(sum(row) - 1) < 1e-3 for row in shares)
     # the seasonal pattern carries the far horizon; the trend matters most for the next months
@@ -95,10 +101,10 @@ def test_notebook_executes(name, tmp_path, monkeypatch):
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     nb = nbformat.read(EXAMPLES / "notebooks" / name, as_version=4)
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit notebooks without outputs"
-    nbclient.NotebookClient(nb, kernel_name="python3", timeout=300,
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                   if o.get("output_type") == "stream")
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("output_type") == "stream"
+    )
     result = json.loads(text.split("RESULT ", 1)[1].splitlines()[0])
     images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert images >= 1, "the notebook's figures did not render"

@@ -100,8 +100,7 @@ def test_internal_batch_size_only_changes_round_off(smooth, fitted_ica, n_steps)
     model, x = smooth
     ref = cdig.explain(model, x, _domains(fitted_ica), target=[2, 1, 0, 2], n_steps=n_steps)
     for ibs in (1, 7, 1000):
-        res = cdig.explain(model, x, _domains(fitted_ica), target=[2, 1, 0, 2], n_steps=n_steps,
-                           internal_batch_size=ibs)
+        res = cdig.explain(model, x, _domains(fitted_ica), target=[2, 1, 0, 2], n_steps=n_steps, internal_batch_size=ibs)
         for name in ref:
             scale = np.abs(ref[name].values).max()
             np.testing.assert_allclose(res[name].values, ref[name].values, rtol=0, atol=2e-6 * scale)
@@ -123,8 +122,7 @@ def test_baseline_forms_agree(smooth, fitted_ica):
             np.testing.assert_allclose(res[name].values, zeros[name].values, rtol=0, atol=1e-7)
     full = np.broadcast_to(np.array([0.5, -1.0, 2.0], dtype=np.float32)[None, :, None], x.shape)
     ref = cdig.explain(model, x, _domains(fitted_ica), baselines=np.ascontiguousarray(full), **kw)
-    for b in (np.array([0.5, -1.0, 2.0])[:, None], np.array([[[0.5], [-1.0], [2.0]]]),
-              torch.tensor([[[0.5], [-1.0], [2.0]]])):
+    for b in (np.array([0.5, -1.0, 2.0])[:, None], np.array([[[0.5], [-1.0], [2.0]]]), torch.tensor([[[0.5], [-1.0], [2.0]]])):
         res = cdig.explain(model, x, _domains(fitted_ica), baselines=b, **kw)
         for name in ALL:
             np.testing.assert_allclose(res[name].values, ref[name].values, rtol=0, atol=1e-7)
@@ -132,8 +130,7 @@ def test_baseline_forms_agree(smooth, fitted_ica):
     full = cdig.explain(model, x, "time", baselines=torch.full_like(x, 0.25), **kw)["time"]
     np.testing.assert_array_equal(scalar.values, full.values)
     with torch.no_grad():
-        np.testing.assert_allclose(scalar.baseline_output, model(torch.full_like(x, 0.25))[:, 1].numpy(),
-                                   rtol=1e-6)
+        np.testing.assert_allclose(scalar.baseline_output, model(torch.full_like(x, 0.25))[:, 1].numpy(), rtol=1e-6)
 
 
 def test_time_domain_baseline_by_name(smooth):
@@ -169,8 +166,15 @@ def test_channels_last_equals_channels_first(models, fitted_ica, time_axis):
     net = models.conv_net(channels=C, length=T, n_out=3, act="tanh")
     x = torch.randn(N, C, T)
     a = cdig.explain(net, x, _domains(fitted_ica), target=2, n_steps=10, fs=64.0)
-    b = cdig.explain(models.ChannelsLast(net).eval(), x.transpose(1, 2).contiguous(), _domains(fitted_ica),
-                     target=2, n_steps=10, fs=64.0, time_axis=time_axis)
+    b = cdig.explain(
+        models.ChannelsLast(net).eval(),
+        x.transpose(1, 2).contiguous(),
+        _domains(fitted_ica),
+        target=2,
+        n_steps=10,
+        fs=64.0,
+        time_axis=time_axis,
+    )
     for name in ALL:
         assert b[name].values.shape == a[name].values.shape  # maps are (N, C, ...) whatever the layout
         np.testing.assert_allclose(b[name].values, a[name].values, rtol=0, atol=1e-7)
@@ -234,7 +238,8 @@ def test_crossdomainig_return_types(models, fitted_ica, domain):
     assert isinstance(only, torch.Tensor)
     # without multiplying: the integrated gradients, and the delta still of the attributions
     g, delta_g = cdig.CrossDomainIG(model, dom, multiply_by_inputs=False).attribute(
-        x, target=1, n_steps=16, return_convergence_delta=True)
+        x, target=1, n_steps=16, return_convergence_delta=True
+    )
     np.testing.assert_allclose(delta_g.numpy(), delta.numpy(), rtol=0, atol=1e-7)
     assert g.is_complex() == (domain == "fourier")
 
@@ -287,11 +292,9 @@ def test_additional_forward_args(rng, as_numpy, ibs):
     scale = rng.normal(size=N)
     v = rng.normal(size=(N, 5))
     args = (scale, v, 1.5, "tag") if as_numpy else (torch.as_tensor(scale), torch.as_tensor(v), 1.5, "tag")
-    a = cdig.explain(_Scaled(w).eval(), x, ["time", "fourier"], additional_forward_args=args, n_steps=2,
-                     internal_batch_size=ibs)
+    a = cdig.explain(_Scaled(w).eval(), x, ["time", "fourier"], additional_forward_args=args, n_steps=2, internal_batch_size=ibs)
     np.testing.assert_allclose(a["time"].values, scale[:, None, None] * w * x.numpy(), rtol=0, atol=1e-13)
-    np.testing.assert_allclose(a["time"].output, scale * (w * x.numpy()).sum((1, 2)) + v.sum(1) + 1.5,
-                               atol=1e-12)
+    np.testing.assert_allclose(a["time"].output, scale * (w * x.numpy()).sum((1, 2)) + v.sum(1) + 1.5, atol=1e-12)
     np.testing.assert_allclose(a["fourier"].delta, 0.0, atol=1e-12)
 
 
@@ -329,8 +332,11 @@ def test_auto_reaches_rtol_with_few_steps(models, fitted_ica):
 def rough():
     """A float64 ReLU net with large weights: its path derivative has many kinks."""
     torch.manual_seed(3)
-    model = torch.nn.Sequential(torch.nn.Conv1d(C, 8, 5), torch.nn.ReLU(), torch.nn.Flatten(),
-                                torch.nn.Linear(8 * (T - 4), 1)).double().eval()
+    model = (
+        torch.nn.Sequential(torch.nn.Conv1d(C, 8, 5), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8 * (T - 4), 1))
+        .double()
+        .eval()
+    )
     return model, 3 * torch.randn(N, C, T, dtype=torch.float64)
 
 

@@ -30,12 +30,15 @@ def test_ts_without_class_labels(tmp_path):
     assert x.shape == (2, 1, 2) and labels == []
 
 
-@pytest.mark.parametrize("body, message", [
-    ("1,2,3:4,5,6:a\n7,8:10,11:b\n", "unequal lengths"),
-    ("1,?,3:4,5,6:a\n", "missing values ('?')"),
-    ("1,x,3:4,5,6:a\n", "line 7: non-numeric"),
-    ("1,2,3:a\n4,5,6:7,8,9:b\n", "different numbers of dimensions"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("1,2,3:4,5,6:a\n7,8:10,11:b\n", "unequal lengths"),
+        ("1,?,3:4,5,6:a\n", "missing values ('?')"),
+        ("1,x,3:4,5,6:a\n", "line 7: non-numeric"),
+        ("1,2,3:a\n4,5,6:7,8,9:b\n", "different numbers of dimensions"),
+    ],
+)
 def test_ts_errors_name_the_file(tmp_path, body, message):
     p = _write(tmp_path / "bad.ts", TS_HEADER + body)
     with pytest.raises(CdigValueError, match="bad.ts") as e:
@@ -54,8 +57,12 @@ def test_npy_npz_csv(tmp_path):
     np.savez(tmp_path / "one.npz", a)
     np.savez(tmp_path / "two.npz", X=a, y=np.zeros(2))
     np.savetxt(tmp_path / "a.csv", a.reshape(2, 12), delimiter=",")
-    for x in (load_data(tmp_path / "a.npy"), load_data(tmp_path / "one.npz"),
-              load_data(tmp_path / "two.npz", npz_key="X"), load_data(tmp_path / "a.csv", channels=3)):
+    for x in (
+        load_data(tmp_path / "a.npy"),
+        load_data(tmp_path / "one.npz"),
+        load_data(tmp_path / "two.npz", npz_key="X"),
+        load_data(tmp_path / "a.csv", channels=3),
+    ):
         assert x.dtype == np.float32
         np.testing.assert_array_equal(x, a)
     assert load_data(tmp_path / "a.csv").shape == (2, 12)
@@ -67,13 +74,16 @@ def test_npy_npz_csv(tmp_path):
         load_data(tmp_path / "a.csv", channels=5)
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("x.txt", "1", "unknown data file type '.txt'"),
-    ("missing.npy", None, "data file not found"),
-    ("bad.npy", "not numpy", "cannot read as .npy"),
-    ("bad.csv", "a,b\n1,2\n", "cannot read as CSV"),
-    ("nan.csv", "1,nan\n", "NaN or Inf"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("x.txt", "1", "unknown data file type '.txt'"),
+        ("missing.npy", None, "data file not found"),
+        ("bad.npy", "not numpy", "cannot read as .npy"),
+        ("bad.csv", "a,b\n1,2\n", "cannot read as CSV"),
+        ("nan.csv", "1,nan\n", "NaN or Inf"),
+    ],
+)
 def test_data_errors_name_the_file(tmp_path, name, content, message):
     p = tmp_path / name
     if content is not None:
@@ -89,12 +99,15 @@ def test_data_of_wrong_rank(tmp_path):
         load_data(tmp_path / "v.npy")
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("m.onnx", b"x", "unknown model file type '.onnx'"),
-    ("gone.pt", None, "model file not found"),
-    ("junk.pt", b"junk", "cannot load as TorchScript"),
-    ("junk.pt2", b"junk", "cannot load as a torch.export program"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("m.onnx", b"x", "unknown model file type '.onnx'"),
+        ("gone.pt", None, "model file not found"),
+        ("junk.pt", b"junk", "cannot load as TorchScript"),
+        ("junk.pt2", b"junk", "cannot load as a torch.export program"),
+    ],
+)
 @requires_torch
 def test_model_errors_name_the_file(tmp_path, name, content, message):
     p = tmp_path / name

@@ -19,16 +19,16 @@ from cdig.plot import plot_attribution, summary  # noqa: E402
 
 # axes of each figure with its default options (colour bars count as axes)
 EXPECTED_AXES = {
-    "time": 3,        # two channels and a colour bar
-    "fourier": 2,     # bars and the spectrum's twin axis
-    "ica": 4,         # bars, two time courses, colour bar
-    "stft": 2,        # heat map of the channel sum and its colour bar
+    "time": 3,  # two channels and a colour bar
+    "fourier": 2,  # bars and the spectrum's twin axis
+    "ica": 4,  # bars, two time courses, colour bar
+    "stft": 2,  # heat map of the channel sum and its colour bar
     "dct": 1,
     "wavelet": 1,
-    "basis": 4,       # like ica: bars, two time courses, colour bar
+    "basis": 4,  # like ica: bars, two time courses, colour bar
     "bands": 1,
-    "trend": 3,       # trend, seasonal, residual
-    "magphase": 2,    # magnitude, phase
+    "trend": 3,  # trend, seasonal, residual
+    "magphase": 2,  # magnitude, phase
     "cepstrum": 1,
     "compose": 1,
 }
@@ -44,10 +44,20 @@ def maps():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ica = sklearn_decomposition.FastICA(whiten="unit-variance", random_state=0).fit(pooled)
-    domains = ["time", "fourier", cdig.ICA(ica), cdig.STFT(16), cdig.DCT(), cdig.Wavelet("haar", level=2),
-               cdig.LinearBasis(sklearn_decomposition.PCA().fit(pooled)),
-               cdig.FrequencyBands({"low": (1, 8), "high": (8, 20)}, fs=64.0), cdig.TrendSeason(8),
-               cdig.MagnitudePhase(), cdig.ComplexCepstrum(), cdig.Compose(cdig.ICA(ica), cdig.Fourier(), name="compose")]
+    domains = [
+        "time",
+        "fourier",
+        cdig.ICA(ica),
+        cdig.STFT(16),
+        cdig.DCT(),
+        cdig.Wavelet("haar", level=2),
+        cdig.LinearBasis(sklearn_decomposition.PCA().fit(pooled)),
+        cdig.FrequencyBands({"low": (1, 8), "high": (8, 20)}, fs=64.0),
+        cdig.TrendSeason(8),
+        cdig.MagnitudePhase(),
+        cdig.ComplexCepstrum(),
+        cdig.Compose(cdig.ICA(ica), cdig.Fourier(), name="compose"),
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = cdig.explain(model, x, domains, fs=64.0, n_steps=4)
@@ -56,8 +66,15 @@ def maps():
 
 
 def _images(fig):
-    return [im for ax in fig.axes for im in list(ax.images) + list(ax.collections) if hasattr(im, "get_clim")
-            and im.get_array() is not None and getattr(im, "cmap", None) is not None and im.cmap.name == "RdBu_r"]
+    return [
+        im
+        for ax in fig.axes
+        for im in list(ax.images) + list(ax.collections)
+        if hasattr(im, "get_clim")
+        and im.get_array() is not None
+        and getattr(im, "cmap", None) is not None
+        and im.cmap.name == "RdBu_r"
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_AXES))

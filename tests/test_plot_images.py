@@ -95,17 +95,36 @@ def _pair(v: np.ndarray) -> np.ndarray:
     return np.stack([-0.5 * v[..., ::-1], v])
 
 
-def _att(domain: str, values: np.ndarray, dims: tuple[str, ...], coords: dict, units: dict, *,
-         coefficients: np.ndarray | None = None, extras: dict | None = None) -> Attribution:
+def _att(
+    domain: str,
+    values: np.ndarray,
+    dims: tuple[str, ...],
+    coords: dict,
+    units: dict,
+    *,
+    coefficients: np.ndarray | None = None,
+    extras: dict | None = None,
+) -> Attribution:
     total = values.reshape(len(values), -1).sum(axis=1)
-    return Attribution(values=values, domain=domain, dims=dims, coords=coords, delta=np.zeros(len(values)),
-                       output=total, baseline_output=np.zeros(len(values)), n_steps=np.full(len(values), 32),
-                       units=units, settings={"method": "ig"}, coefficients=coefficients, extras=extras or {})
+    return Attribution(
+        values=values,
+        domain=domain,
+        dims=dims,
+        coords=coords,
+        delta=np.zeros(len(values)),
+        output=total,
+        baseline_output=np.zeros(len(values)),
+        n_steps=np.full(len(values), 32),
+        units=units,
+        settings={"method": "ig"},
+        coefficients=coefficients,
+        extras=extras or {},
+    )
 
 
 def _signal() -> np.ndarray:
     t = np.arange(N_T) / FS
-    burst = np.exp(-((t - 0.5) / 0.15) ** 2)
+    burst = np.exp(-(((t - 0.5) / 0.15) ** 2))
     return np.stack([np.sin(2 * np.pi * 10 * t) * (0.3 + burst), 0.8 * np.cos(2 * np.pi * 3 * t) + 0.5 * t])
 
 
@@ -113,21 +132,30 @@ def build_maps() -> dict[str, Attribution]:
     t = np.arange(N_T) / FS
     ch = np.arange(N_CH)
     x = _signal()
-    burst = np.exp(-((t - 0.5) / 0.15) ** 2)
+    burst = np.exp(-(((t - 0.5) / 0.15) ** 2))
     maps: dict[str, Attribution] = {}
 
     # time: (N, C, T), the signal as coefficients
     v = np.stack([0.04 * burst * np.sin(2 * np.pi * 10 * t) ** 2, -0.01 * np.cos(2 * np.pi * 3 * t) * (1 - t)])
-    maps["time"] = _att("time", _pair(v), ("channel", "time"), {"channel": ch, "time": t}, {"time": "s"},
-                        coefficients=_pair(x))
+    maps["time"] = _att("time", _pair(v), ("channel", "time"), {"channel": ch, "time": t}, {"time": "s"}, coefficients=_pair(x))
 
     # fourier: (N, C, F), complex spectrum as coefficients
     f = np.arange(N_T // 2 + 1) * FS / N_T
-    v = np.stack([0.3 * np.exp(-((f - 10) / 1.5) ** 2) - 0.05 * np.exp(-((f - 20) / 2) ** 2),
-                  -0.08 * np.exp(-((f - 3) / 1.0) ** 2) + 0.01 * np.cos(f / 3)])
+    v = np.stack(
+        [
+            0.3 * np.exp(-(((f - 10) / 1.5) ** 2)) - 0.05 * np.exp(-(((f - 20) / 2) ** 2)),
+            -0.08 * np.exp(-(((f - 3) / 1.0) ** 2)) + 0.01 * np.cos(f / 3),
+        ]
+    )
     spec = np.round(np.fft.rfft(x, axis=-1), 4)
-    maps["fourier"] = _att("fourier", _pair(v), ("channel", "frequency"), {"channel": ch, "frequency": f},
-                           {"frequency": "Hz"}, coefficients=np.stack([spec[..., ::-1], spec]))
+    maps["fourier"] = _att(
+        "fourier",
+        _pair(v),
+        ("channel", "frequency"),
+        {"channel": ch, "frequency": f},
+        {"frequency": "Hz"},
+        coefficients=np.stack([spec[..., ::-1], spec]),
+    )
 
     # ica: (N, K) scores, per-time map and source time courses
     courses = np.stack([np.sin(2 * np.pi * 10 * t) * burst, np.sign(np.sin(2 * np.pi * 2 * t)) * 0.7])
@@ -135,77 +163,123 @@ def build_maps() -> dict[str, Attribution]:
     per_time = np.round(per_time, 4)
     scores = per_time.sum(axis=-1)
     ica_coords = {"component": np.arange(2), "time": t}
-    maps["ica"] = _att("ica", _pair(scores), ("component",), ica_coords, {"time": "s"},
-                       coefficients=_pair(courses), extras={"per_time": _pair(per_time)})
+    maps["ica"] = _att(
+        "ica",
+        _pair(scores),
+        ("component",),
+        ica_coords,
+        {"time": "s"},
+        coefficients=_pair(courses),
+        extras={"per_time": _pair(per_time)},
+    )
 
     # stft: (N, C, F, frames)
     sf = np.arange(9) * 4.0
     st = np.arange(17) * 0.0625
-    grid = np.exp(-((sf[:, None] - 10) / 3) ** 2 - ((st[None, :] - 0.5) / 0.2) ** 2)
-    low = np.exp(-((sf[:, None] - 2) / 2) ** 2) * np.cos(2 * np.pi * st[None, :])
+    grid = np.exp(-(((sf[:, None] - 10) / 3) ** 2) - ((st[None, :] - 0.5) / 0.2) ** 2)
+    low = np.exp(-(((sf[:, None] - 2) / 2) ** 2)) * np.cos(2 * np.pi * st[None, :])
     v = np.stack([0.05 * grid - 0.01 * low, -0.02 * low + 0.01 * grid])
-    maps["stft"] = _att("stft", _pair(v), ("channel", "frequency", "time"),
-                        {"channel": ch, "frequency": sf, "time": st}, {"frequency": "Hz", "time": "s"})
+    maps["stft"] = _att(
+        "stft",
+        _pair(v),
+        ("channel", "frequency", "time"),
+        {"channel": ch, "frequency": sf, "time": st},
+        {"frequency": "Hz", "time": "s"},
+    )
 
     # dct: (N, C, K), drawn by the generic plotter (one line per channel)
     df = np.arange(N_T) * FS / (2 * N_T)
-    v = np.stack([0.05 * np.exp(-((df - 10) / 1.5) ** 2), -0.02 * np.exp(-((df - 3) / 1.0) ** 2) + 0.002])
-    maps["dct"] = _att("dct", _pair(v), ("channel", "frequency"), {"channel": ch, "frequency": df},
-                       {"frequency": "Hz"})
+    v = np.stack([0.05 * np.exp(-(((df - 10) / 1.5) ** 2)), -0.02 * np.exp(-(((df - 3) / 1.0) ** 2)) + 0.002])
+    maps["dct"] = _att("dct", _pair(v), ("channel", "frequency"), {"channel": ch, "frequency": df}, {"frequency": "Hz"})
 
     # wavelet (haar, level 2): A2 (16), D2 (16), D1 (32) coefficients, per-level totals
     band = np.repeat([0, 1, 2], [16, 16, 32])
     position = np.concatenate([np.arange(16), np.arange(16), np.arange(32)])
     wtime = np.concatenate([np.arange(16) * 4, np.arange(16) * 4, np.arange(32) * 2]) / FS
-    bump = np.exp(-((wtime - 0.5) / 0.15) ** 2)
-    v = np.stack([np.where(band == 2, 0.01, np.where(band == 1, 0.03, -0.005)) * bump,
-                  np.where(band == 0, -0.01, 0.004) * (1 - wtime)])
+    bump = np.exp(-(((wtime - 0.5) / 0.15) ** 2))
+    v = np.stack(
+        [np.where(band == 2, 0.01, np.where(band == 1, 0.03, -0.005)) * bump, np.where(band == 0, -0.01, 0.004) * (1 - wtime)]
+    )
     v = np.round(v, 4)
     v = np.stack([-0.5 * v, v])  # not _pair: reversing the coefficients would mix the bands
     per_level = np.stack([[np.bincount(band, weights=row) for row in s] for s in v])
-    maps["wavelet"] = _att("wavelet", v, ("channel", "coefficient"),
-                           {"channel": ch, "coefficient": np.arange(N_T), "band": band,
-                            "band_name": np.array(["A2", "D2", "D1"]), "level": np.repeat([2, 2, 1], [16, 16, 32]),
-                            "position": position, "time": wtime},
-                           {"time": "s"}, extras={"per_level": per_level})
+    maps["wavelet"] = _att(
+        "wavelet",
+        v,
+        ("channel", "coefficient"),
+        {
+            "channel": ch,
+            "coefficient": np.arange(N_T),
+            "band": band,
+            "band_name": np.array(["A2", "D2", "D1"]),
+            "level": np.repeat([2, 2, 1], [16, 16, 32]),
+            "position": position,
+            "time": wtime,
+        },
+        {"time": "s"},
+        extras={"per_level": per_level},
+    )
 
     # basis (PCA): (N, K) scores with time courses, drawn like ICA
-    maps["basis"] = _att("basis", _pair([0.21, -0.07]), ("component",), ica_coords, {"time": "s"},
-                         coefficients=_pair(courses), extras={"per_time": _pair(per_time)})
+    maps["basis"] = _att(
+        "basis",
+        _pair([0.21, -0.07]),
+        ("component",),
+        ica_coords,
+        {"time": "s"},
+        coefficients=_pair(courses),
+        extras={"per_time": _pair(per_time)},
+    )
 
     # bands: (N, C, B) with named bands and their edges ("other" has none)
-    maps["bands"] = _att("bands", _pair([[0.02, 0.31, -0.03], [-0.09, 0.015, 0.004]]), ("channel", "band"),
-                         {"channel": ch, "band": np.array(["low", "high", "other"]),
-                          "band_low": np.array([1.0, 8.0, np.nan]), "band_high": np.array([8.0, 20.0, np.nan]),
-                          "frequency": f},
-                         {"band_low": "Hz", "band_high": "Hz", "frequency": "Hz"})
+    maps["bands"] = _att(
+        "bands",
+        _pair([[0.02, 0.31, -0.03], [-0.09, 0.015, 0.004]]),
+        ("channel", "band"),
+        {
+            "channel": ch,
+            "band": np.array(["low", "high", "other"]),
+            "band_low": np.array([1.0, 8.0, np.nan]),
+            "band_high": np.array([8.0, 20.0, np.nan]),
+            "frequency": f,
+        },
+        {"band_low": "Hz", "band_high": "Hz", "frequency": "Hz"},
+    )
 
     # trend: (N, C, 3, T)
-    comp = np.stack([0.002 * (t - 0.5),
-                     0.01 * np.sin(2 * np.pi * 8 * t) * burst,
-                     0.003 * np.cos(2 * np.pi * 20 * t)])
+    comp = np.stack([0.002 * (t - 0.5), 0.01 * np.sin(2 * np.pi * 8 * t) * burst, 0.003 * np.cos(2 * np.pi * 20 * t)])
     v = np.stack([comp, -0.5 * comp[:, ::-1] + np.array([0.001, 0.0, 0.0])[:, None]])
-    maps["trend"] = _att("trend", _pair(v), ("channel", "component", "time"),
-                         {"channel": ch, "component": np.array(["trend", "seasonal", "residual"]), "time": t},
-                         {"time": "s"}, extras={"totals": _pair(v.sum(-1))})
+    maps["trend"] = _att(
+        "trend",
+        _pair(v),
+        ("channel", "component", "time"),
+        {"channel": ch, "component": np.array(["trend", "seasonal", "residual"]), "time": t},
+        {"time": "s"},
+        extras={"totals": _pair(v.sum(-1))},
+    )
 
     # magphase: (N, C, 2, F)
-    comp = np.stack([0.2 * np.exp(-((f - 10) / 1.5) ** 2), -0.03 * np.sin(f / 2) * np.exp(-f / 12)])
+    comp = np.stack([0.2 * np.exp(-(((f - 10) / 1.5) ** 2)), -0.03 * np.sin(f / 2) * np.exp(-f / 12)])
     v = np.stack([comp, 0.3 * comp[::-1]])
-    maps["magphase"] = _att("magphase", _pair(v), ("channel", "component", "frequency"),
-                            {"channel": ch, "component": np.array(["magnitude", "phase"]), "frequency": f},
-                            {"frequency": "Hz"}, extras={"totals": _pair(v.sum(-1))})
+    maps["magphase"] = _att(
+        "magphase",
+        _pair(v),
+        ("channel", "component", "frequency"),
+        {"channel": ch, "component": np.array(["magnitude", "phase"]), "frequency": f},
+        {"frequency": "Hz"},
+        extras={"totals": _pair(v.sum(-1))},
+    )
 
     # cepstrum: (N, C, Q)
     q = np.arange(N_T) / FS
-    v = np.stack([0.05 * np.exp(-q / 0.05) * np.cos(2 * np.pi * 4 * q), -0.01 * np.exp(-((q - 0.5) / 0.05) ** 2)])
-    maps["cepstrum"] = _att("cepstrum", _pair(v), ("channel", "quefrency"), {"channel": ch, "quefrency": q},
-                            {"quefrency": "s"})
+    v = np.stack([0.05 * np.exp(-q / 0.05) * np.cos(2 * np.pi * 4 * q), -0.01 * np.exp(-(((q - 0.5) / 0.05) ** 2))])
+    maps["cepstrum"] = _att("cepstrum", _pair(v), ("channel", "quefrency"), {"channel": ch, "quefrency": q}, {"quefrency": "s"})
 
     # compose (ICA then Fourier): (N, K, F), one line per component
-    v = np.stack([0.25 * np.exp(-((f - 10) / 1.5) ** 2), -0.04 * np.exp(-((f - 2) / 1.0) ** 2)])
-    maps["compose"] = _att("compose", _pair(v), ("component", "frequency"),
-                           {"component": np.arange(2), "frequency": f}, {"frequency": "Hz"})
+    v = np.stack([0.25 * np.exp(-(((f - 10) / 1.5) ** 2)), -0.04 * np.exp(-(((f - 2) / 1.0) ** 2))])
+    maps["compose"] = _att(
+        "compose", _pair(v), ("component", "frequency"), {"component": np.arange(2), "frequency": f}, {"frequency": "Hz"}
+    )
     return maps
 
 
@@ -241,8 +315,11 @@ def check_image(name: str, draw, tmp_path: Path) -> None:
     shutil.copy(actual, out / "actual.png")
     if result is not None and Path(result["diff"]).exists():
         shutil.copy(result["diff"], out / "diff.png")
-    pytest.fail(f"figure {name!r} differs from {expected.relative_to(HERE.parent)}: {problem}; "
-                f"expected, actual and diff images are in {out}", pytrace=False)
+    pytest.fail(
+        f"figure {name!r} differs from {expected.relative_to(HERE.parent)}: {problem}; "
+        f"expected, actual and diff images are in {out}",
+        pytrace=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -250,17 +327,18 @@ def maps() -> dict[str, Attribution]:
     return build_maps()
 
 
-DOMAINS = ["time", "fourier", "ica", "stft", "dct", "wavelet", "basis", "bands", "trend", "magphase",
-           "cepstrum", "compose"]
+DOMAINS = ["time", "fourier", "ica", "stft", "dct", "wavelet", "basis", "bands", "trend", "magphase", "cepstrum", "compose"]
 
 # each domain's default figure through Attribution.plot(), and the options that draw something else
 CASES = {d: (d, {}) for d in DOMAINS}
-CASES.update({
-    "fourier_band": ("fourier", {"band": (8.0, 12.0)}),
-    "ica_highlight": ("ica", {"highlight": 0}),
-    "stft_each": ("stft", {"channels": "each"}),
-    "wavelet_scalogram": ("wavelet", {"kind": "scalogram"}),
-})
+CASES.update(
+    {
+        "fourier_band": ("fourier", {"band": (8.0, 12.0)}),
+        "ica_highlight": ("ica", {"highlight": 0}),
+        "stft_each": ("stft", {"channels": "each"}),
+        "wavelet_scalogram": ("wavelet", {"kind": "scalogram"}),
+    }
+)
 
 
 def test_every_domain_is_covered(maps):
@@ -275,9 +353,20 @@ def test_attribution_plot_matches_baseline(maps, name, tmp_path):
 
 
 # the plotter each domain dispatches to: calling it directly draws the very same figure
-DIRECT = {"time": plot_time, "fourier": plot_fourier, "ica": plot_ica, "stft": plot_stft, "dct": plot_generic,
-          "wavelet": plot_wavelet, "basis": plot_ica, "bands": plot_bands, "trend": plot_trend,
-          "magphase": plot_magphase, "cepstrum": plot_generic, "compose": plot_generic}
+DIRECT = {
+    "time": plot_time,
+    "fourier": plot_fourier,
+    "ica": plot_ica,
+    "stft": plot_stft,
+    "dct": plot_generic,
+    "wavelet": plot_wavelet,
+    "basis": plot_ica,
+    "bands": plot_bands,
+    "trend": plot_trend,
+    "magphase": plot_magphase,
+    "cepstrum": plot_generic,
+    "compose": plot_generic,
+}
 
 
 @pytest.mark.parametrize("domain", ["time", "stft", "dct", "bands"])
@@ -293,8 +382,11 @@ def test_summary_matches_baseline(maps, tmp_path):
 
 
 def test_summary_of_a_list_matches_baseline(maps, tmp_path):
-    check_image("summary_list", lambda: summary([maps["time"], maps["fourier"], maps["wavelet"], maps["trend"]],
-                                                sample=1, ncols=2, title="Four domains"), tmp_path)
+    check_image(
+        "summary_list",
+        lambda: summary([maps["time"], maps["fourier"], maps["wavelet"], maps["trend"]], sample=1, ncols=2, title="Four domains"),
+        tmp_path,
+    )
 
 
 # --- the comparison is not vacuous ---------------------------------------------------------------
@@ -304,13 +396,16 @@ def _perturbed(att: Attribution, index: tuple, how: str) -> Attribution:
     return Attribution(**{**att.__dict__, "values": values})
 
 
-@pytest.mark.parametrize("name, index, how", [
-    ("fourier", (1, 0, 20), "flip"),     # one bin of channel 0 at 20 Hz changes sign (not the top bin)
-    ("bands", (1, 1, 0), "flip"),        # channel 1's "low" band
-    ("time", (1, 1, 10), "shift"),       # one time step of channel 1
-    ("stft", (1, 0, 2, 8), "shift"),     # one cell of the spectrogram
-    ("dct", (1, 0, 20), "shift"),        # one DCT coefficient
-])
+@pytest.mark.parametrize(
+    "name, index, how",
+    [
+        ("fourier", (1, 0, 20), "flip"),  # one bin of channel 0 at 20 Hz changes sign (not the top bin)
+        ("bands", (1, 1, 0), "flip"),  # channel 1's "low" band
+        ("time", (1, 1, 10), "shift"),  # one time step of channel 1
+        ("stft", (1, 0, 2, 8), "shift"),  # one cell of the spectrogram
+        ("dct", (1, 0, 20), "shift"),  # one DCT coefficient
+    ],
+)
 def test_a_changed_value_is_detected(maps, name, index, how, tmp_path):
     if REGEN:
         pytest.skip("CDIG_REGEN_IMAGES is set: baselines are being written")

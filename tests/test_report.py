@@ -73,7 +73,7 @@ def decode_png(img: dict) -> np.ndarray:
 
     prefix = "data:image/png;base64,"
     assert img["src"].startswith(prefix)
-    raw = base64.b64decode(img["src"][len(prefix):], validate=True)
+    raw = base64.b64decode(img["src"][len(prefix) :], validate=True)
     assert raw[:8] == PNG_MAGIC
     pixels = imread(io.BytesIO(raw), format="png")
     assert pixels.ndim == 3 and pixels.shape[0] > 100 and pixels.shape[1] > 200
@@ -101,8 +101,9 @@ def check_top_table(table: dict, v: np.ndarray, k: int) -> list[tuple[str, float
 @pytest.fixture(scope="module")
 def batch(fitted_ica):
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Conv1d(C, 4, 5), torch.nn.Tanh(), torch.nn.Flatten(),
-                                torch.nn.Linear(4 * (T - 4), 3)).eval()
+    model = torch.nn.Sequential(
+        torch.nn.Conv1d(C, 4, 5), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(4 * (T - 4), 3)
+    ).eval()
     x = torch.randn(N, C, T)
     maps = cdig.explain(model, x, ("time", "fourier", cdig.ICA(fitted_ica)), target=Y.tolist(), fs=FS, n_steps=8)
     return x.numpy(), maps
@@ -111,9 +112,16 @@ def batch(fitted_ica):
 @pytest.fixture(scope="module")
 def page(batch, tmp_path_factory):
     x, maps = batch
-    path = write_report(maps, tmp_path_factory.mktemp("report") / "r.html", x=x, y=Y,
-                        class_names=["calm", "<b>spiky</b>", "a&b $\\bad$"], samples=4, top_k=5,
-                        title="Run <script>alert(1)</script> & co")
+    path = write_report(
+        maps,
+        tmp_path_factory.mktemp("report") / "r.html",
+        x=x,
+        y=Y,
+        class_names=["calm", "<b>spiky</b>", "a&b $\\bad$"],
+        samples=4,
+        top_k=5,
+        title="Run <script>alert(1)</script> & co",
+    )
     return path, Page(path.read_text(encoding="utf-8"))
 
 
@@ -177,11 +185,12 @@ def test_completeness_table_matches_the_deltas(page, batch):
         assert cells[5] == 8
     # per sample: sum of the attributions, f(x) - f(x0), delta
     for s in range(4):
-        (table,) = list(p.find("sample-delta"))[s:s + 1]
+        (table,) = list(p.find("sample-delta"))[s : s + 1]
         for row, a in zip(body_rows(table), maps.values()):
             got = [float(c["data-value"]) for c in row[1:]]
-            np.testing.assert_allclose(got, [a.values[s].sum(), a.output[s] - a.baseline_output[s], a.delta[s]],
-                                       rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(
+                got, [a.values[s].sum(), a.output[s] - a.baseline_output[s], a.delta[s]], rtol=1e-5, atol=1e-7
+            )
 
 
 def test_class_averages_match_numpy_means(page, batch):
@@ -228,15 +237,36 @@ def test_time_map_gives_the_input(batch, tmp_path):
 def test_coefficient_labels_of_named_axes():
     def att(values, dims, coords, units=None):
         n = len(values)
-        return Attribution(np.asarray(values, float), "custom", dims, coords, np.zeros(n), np.ones(n),
-                           np.zeros(n), np.full(n, 8), units=units or {})
+        return Attribution(
+            np.asarray(values, float),
+            "custom",
+            dims,
+            coords,
+            np.zeros(n),
+            np.ones(n),
+            np.zeros(n),
+            np.full(n, 8),
+            units=units or {},
+        )
 
-    bands = att(np.zeros((1, 2, 3)), ("channel", "band"),
-                {"channel": np.array(["Fz", "Cz"]), "band": np.array(["delta", "theta", "alpha"])})
+    bands = att(
+        np.zeros((1, 2, 3)),
+        ("channel", "band"),
+        {"channel": np.array(["Fz", "Cz"]), "band": np.array(["delta", "theta", "alpha"])},
+    )
     assert coefficient_label(bands, (1, 2)) == "Cz, alpha"
-    wav = att(np.zeros((1, 1, 4)), ("channel", "coefficient"),
-              {"channel": np.arange(1), "coefficient": np.arange(4), "band": np.array([0, 0, 1, 1]),
-               "band_name": np.array(["A1", "D1"]), "time": np.array([0.0, 0.5, 0.0, 0.5])}, {"time": "s"})
+    wav = att(
+        np.zeros((1, 1, 4)),
+        ("channel", "coefficient"),
+        {
+            "channel": np.arange(1),
+            "coefficient": np.arange(4),
+            "band": np.array([0, 0, 1, 1]),
+            "band_name": np.array(["A1", "D1"]),
+            "time": np.array([0.0, 0.5, 0.0, 0.5]),
+        },
+        {"time": "s"},
+    )
     assert coefficient_label(wav, (0, 3)) == "channel 0, coefficient 3 (D1 at 0.5 s)"
     raw = att(np.zeros((1, 5)), ("time",), {"time": np.arange(5.0)}, {"time": "sample"})
     assert coefficient_label(raw, (4,)) == "time 4"
@@ -299,16 +329,33 @@ def test_cli_on_a_demo_folder(demo_dir, capsys):
 
 def test_cli_on_an_explain_folder(tmp_path, capsys):
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Conv1d(2, 3, 3), torch.nn.Tanh(), torch.nn.Flatten(),
-                                torch.nn.Linear(3 * 14, 2))
+    model = torch.nn.Sequential(torch.nn.Conv1d(2, 3, 3), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(3 * 14, 2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.jit.save(torch.jit.script(model), str(tmp_path / "m.pt"))
     x = np.random.default_rng(0).standard_normal((5, 2, 16)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "res"
-    assert main(["explain", str(tmp_path / "m.pt"), str(tmp_path / "x.npy"), "--out", str(out), "--steps", "8",
-                 "--no-progress", "--no-figures", "--domain", "time", "--domain", "dct"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(tmp_path / "m.pt"),
+                str(tmp_path / "x.npy"),
+                "--out",
+                str(out),
+                "--steps",
+                "8",
+                "--no-progress",
+                "--no-figures",
+                "--domain",
+                "time",
+                "--domain",
+                "dct",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     html_file = tmp_path / "page.html"
     assert main(["report", str(out), "--out", str(html_file), "--samples", "3", "--top-k", "4"]) == 0
@@ -381,9 +428,15 @@ def test_read_folder_takes_classes_inputs_and_names(tmp_path, batch):
     maps["time"].save(tmp_path / "time.npz")
     predicted, truth = np.array([2, 2, 1, 0, 1, 2]), Y
     np.savez(tmp_path / "explained.npz", x=x, y=truth, predicted=predicted, index=np.arange(N))
-    (tmp_path / "summary.json").write_text(json.dumps({
-        "accuracy": 0.5, "files": ["time.npz", "fourier.npz", "explained.npz", "summary.json"],
-        "data": {"name": "toy", "classes": ["up", "down", "flat"]}}))
+    (tmp_path / "summary.json").write_text(
+        json.dumps(
+            {
+                "accuracy": 0.5,
+                "files": ["time.npz", "fourier.npz", "explained.npz", "summary.json"],
+                "data": {"name": "toy", "classes": ["up", "down", "flat"]},
+            }
+        )
+    )
     found = read_folder(tmp_path)
     assert list(found.maps) == ["time", "fourier"]  # in summary.json's order
     np.testing.assert_array_equal(found.x, x)

@@ -17,20 +17,38 @@ from cdig.results import EXPLAINED, SCHEMA_VERSION, SUMMARY, ResultWriter, delta
 N = 3
 
 
-def _map(domain: str, dims: tuple[str, ...], shape: tuple[int, ...], coords: dict, units: dict | None = None,
-         **kw) -> Attribution:
+def _map(
+    domain: str, dims: tuple[str, ...], shape: tuple[int, ...], coords: dict, units: dict | None = None, **kw
+) -> Attribution:
     values = np.arange(N * int(np.prod(shape)), dtype=float).reshape(N, *shape) - 2.0
-    return Attribution(values, domain, dims, coords, delta=np.array([1e-3, -2e-3, 0.0]), output=np.array([1.0, 2.0, 3.0]),
-                       baseline_output=np.zeros(N), n_steps=np.full(N, 8), target=[0, 1, 1], units=units or {},
-                       settings={"method": "gausslegendre", "nested": {"fs": 100.0}}, **kw)
+    return Attribution(
+        values,
+        domain,
+        dims,
+        coords,
+        delta=np.array([1e-3, -2e-3, 0.0]),
+        output=np.array([1.0, 2.0, 3.0]),
+        baseline_output=np.zeros(N),
+        n_steps=np.full(N, 8),
+        target=[0, 1, 1],
+        units=units or {},
+        settings={"method": "gausslegendre", "nested": {"fs": 100.0}},
+        **kw,
+    )
 
 
 @pytest.fixture
 def maps() -> dict[str, Attribution]:
-    return {"fourier": _map("fourier", ("channel", "frequency"), (2, 4),
-                            {"channel": np.arange(2), "frequency": np.array([0.0, 25.0, 50.0, 75.0])},
-                            {"frequency": "Hz"}),
-            "ica": _map("ica", ("component",), (2,), {"component": np.arange(2)})}
+    return {
+        "fourier": _map(
+            "fourier",
+            ("channel", "frequency"),
+            (2, 4),
+            {"channel": np.arange(2), "frequency": np.array([0.0, 25.0, 50.0, 75.0])},
+            {"frequency": "Hz"},
+        ),
+        "ica": _map("ica", ("component",), (2,), {"component": np.arange(2)}),
+    }
 
 
 # --- the writer and the reader ----------------------------------------------------------------
@@ -65,8 +83,10 @@ def test_folders_without_a_schema_version_are_version_1(tmp_path, maps):
     assert list(read_folder(tmp_path).maps) == ["ica", "fourier"]
 
 
-@pytest.mark.parametrize(("version", "match"), [(SCHEMA_VERSION + 1, "newer cdig"), ("1", "positive integer"),
-                                                (0, "positive integer"), (True, "positive integer")])
+@pytest.mark.parametrize(
+    ("version", "match"),
+    [(SCHEMA_VERSION + 1, "newer cdig"), ("1", "positive integer"), (0, "positive integer"), (True, "positive integer")],
+)
 def test_unknown_schema_versions_are_refused(tmp_path, maps, version, match):
     maps["ica"].save(tmp_path / "ica.npz")
     (tmp_path / SUMMARY).write_text(json.dumps({"schema_version": version}))
@@ -142,10 +162,20 @@ def test_to_xarray_has_the_sample_dim_coords_and_per_sample_values(maps):
 
 def test_to_xarray_places_extra_coords_and_error_estimates():
     pytest.importorskip("xarray")
-    wav = _map("wavelet", ("channel", "coefficient"), (1, 4),
-               {"channel": np.arange(1), "coefficient": np.arange(4), "band": np.array([0, 0, 1, 1]),
-                "band_name": np.array(["A1", "D1", "D2"]), "time": np.array([0.0, 0.5, 0.0, 0.5])},
-               {"time": "s"}, error_estimate={"absolute": np.ones(N), "relative": np.full(N, 0.1)})
+    wav = _map(
+        "wavelet",
+        ("channel", "coefficient"),
+        (1, 4),
+        {
+            "channel": np.arange(1),
+            "coefficient": np.arange(4),
+            "band": np.array([0, 0, 1, 1]),
+            "band_name": np.array(["A1", "D1", "D2"]),
+            "time": np.array([0.0, 0.5, 0.0, 0.5]),
+        },
+        {"time": "s"},
+        error_estimate={"absolute": np.ones(N), "relative": np.full(N, 0.1)},
+    )
     ds = wav.to_xarray()
     assert ds["band"].dims == ("coefficient",) and ds["time"].dims == ("coefficient",)
     assert ds["time"].attrs["units"] == "s"
@@ -166,8 +196,11 @@ def test_training_helpers_live_in_cdig_training():
 
 def test_all_progress_goes_through_one_bar():
     src = Path(cdig.__file__).parent
-    users = sorted(str(p.relative_to(src)) for p in src.rglob("*.py")
-                   if "from tqdm" in (text := p.read_text(encoding="utf-8")) or "import tqdm" in text)
+    users = sorted(
+        str(p.relative_to(src))
+        for p in src.rglob("*.py")
+        if "from tqdm" in (text := p.read_text(encoding="utf-8")) or "import tqdm" in text
+    )
     assert users == ["_progress.py"]
 
 

@@ -180,10 +180,13 @@ print("RESULT", json.dumps(result))"""),
 
 
 def write(name: str, cells: list) -> Path:
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    })
+    nb = new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+    )
     path = HERE / f"{name}.ipynb"
     nbformat.write(nb, path)
     return path

@@ -20,7 +20,6 @@ from .engine import array_type_of, check_batch_size, prepare, split_baselines, t
 __all__ = ["explain", "CrossDomainIG"]
 
 
-
 def explain(
     model: Any,
     x: Any,
@@ -136,12 +135,23 @@ def explain(
     auto = check_batch_size(internal_batch_size, memory_budget)
     fixed_batch = None if auto or isinstance(internal_batch_size, str) else internal_batch_size
     budget = (parse_bytes(memory_budget) if memory_budget is not None else -1) if auto else None
-    s = prepare(model, x, target=target, time_axis=time_axis, additional_forward_args=additional_forward_args,
-                internal_batch_size=fixed_batch, backend=backend, n_steps=n_steps,
-                method=method, rtol=rtol, max_steps=max_steps, progress=progress, auto_budget=budget)
+    s = prepare(
+        model,
+        x,
+        target=target,
+        time_axis=time_axis,
+        additional_forward_args=additional_forward_args,
+        internal_batch_size=fixed_batch,
+        backend=backend,
+        n_steps=n_steps,
+        method=method,
+        rtol=rtol,
+        max_steps=max_steps,
+        progress=progress,
+        auto_budget=budget,
+    )
     be, xb, xn, layout, run = s.be, s.xb, s.xn, s.layout, s.run
-    if fs is not None and (isinstance(fs, bool) or not isinstance(fs, (int, float, np.number))
-                           or not 0 < fs < np.inf):
+    if fs is not None and (isinstance(fs, bool) or not isinstance(fs, (int, float, np.number)) or not 0 < fs < np.inf):
         raise CdigValueError(f"fs={fs!r}: the sampling rate must be a positive finite number (in Hz), or None")
     check_bool(multiply_by_inputs, "multiply_by_inputs")
     doms = resolve(domains)
@@ -150,11 +160,17 @@ def explain(
     tgt = run.target
     settings = {
         "method": "gausskronrod_adaptive" if n_steps == "auto" else method,
-        "n_steps": n_steps, "rtol": rtol if n_steps == "auto" else None,
+        "n_steps": n_steps,
+        "rtol": rtol if n_steps == "auto" else None,
         "max_steps": max_steps if n_steps == "auto" else None,
-        "internal_batch_size": internal_batch_size, "internal_batch_size_used": None,
-        "multiply_by_inputs": multiply_by_inputs, "backend": be.name, "device": be.device_name(), "time_axis": layout.time_axis,
-        "input_shape": list(xn.shape), "fs": fs,
+        "internal_batch_size": internal_batch_size,
+        "internal_batch_size_used": None,
+        "multiply_by_inputs": multiply_by_inputs,
+        "backend": be.name,
+        "device": be.device_name(),
+        "time_axis": layout.time_axis,
+        "input_shape": list(xn.shape),
+        "fs": fs,
     }
     with be.prepared():
         return run.explain_all(doms, xb, x0b, xn, layout, coef_bases, fs, multiply_by_inputs, settings, tgt)
@@ -184,8 +200,16 @@ class CrossDomainIG:
     ((4, 1, 17), True)
     """
 
-    def __init__(self, forward_func: Any, domain: str | Domain = "time", multiply_by_inputs: bool = True, *,
-                 time_axis: int | None = None, fs: float | None = None, backend: str | None = None) -> None:
+    def __init__(
+        self,
+        forward_func: Any,
+        domain: str | Domain = "time",
+        multiply_by_inputs: bool = True,
+        *,
+        time_axis: int | None = None,
+        fs: float | None = None,
+        backend: str | None = None,
+    ) -> None:
         self.forward_func = forward_func
         if isinstance(domain, (list, tuple)):
             raise CdigTypeError("CrossDomainIG explains one domain; use cdig.explain for several")
@@ -201,19 +225,43 @@ class CrossDomainIG:
     def has_convergence_delta(self) -> bool:
         return True
 
-    def attribute(self, inputs: Any, baselines: Any = None, target: Any = None,
-                  additional_forward_args: Any = None, n_steps: int | str = 50, method: str = "gausslegendre",
-                  internal_batch_size: int | str | None = None, return_convergence_delta: bool = False, *,
-                  rtol: float = 1e-3, max_steps: int = 4096, memory_budget: int | str | None = None) -> Any:
+    def attribute(
+        self,
+        inputs: Any,
+        baselines: Any = None,
+        target: Any = None,
+        additional_forward_args: Any = None,
+        n_steps: int | str = 50,
+        method: str = "gausslegendre",
+        internal_batch_size: int | str | None = None,
+        return_convergence_delta: bool = False,
+        *,
+        rtol: float = 1e-3,
+        max_steps: int = 4096,
+        memory_budget: int | str | None = None,
+    ) -> Any:
         """Attributions of ``inputs`` (and the per-sample delta on request), in the input's array type.
 
         The full :class:`cdig.Attribution` (coordinates, outputs, steps) is kept in ``attribution_``.
         """
-        a = explain(self.forward_func, inputs, [self.domain], target=target, baselines=baselines,
-                    n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
-                    time_axis=self.time_axis, fs=self.fs, additional_forward_args=additional_forward_args,
-                    multiply_by_inputs=self._multiply, rtol=rtol, max_steps=max_steps, backend=self.backend,
-                    memory_budget=memory_budget)
+        a = explain(
+            self.forward_func,
+            inputs,
+            [self.domain],
+            target=target,
+            baselines=baselines,
+            n_steps=n_steps,
+            method=method,
+            internal_batch_size=internal_batch_size,
+            time_axis=self.time_axis,
+            fs=self.fs,
+            additional_forward_args=additional_forward_args,
+            multiply_by_inputs=self._multiply,
+            rtol=rtol,
+            max_steps=max_steps,
+            backend=self.backend,
+            memory_budget=memory_budget,
+        )
         self.attribution_ = att = a[self.domain.name]
         out_type = array_type_of(inputs)
         if out_type is None:

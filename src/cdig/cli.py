@@ -85,23 +85,44 @@ def _add_demo(sub: Any) -> None:
             "attribution vs power per band) and time.png, fourier.png, bands.png, band_shares.png."
         ),
     )
-    p.add_argument("--real", action="store_true",
-                   help="run the real-data demo instead: a CNN on the ACSF1 appliance power curves (UCR archive, "
-                        "read from sktime's installed files), explained in time, Fourier and named frequency "
-                        "bands; needs pip install 'cdig[examples]'")
-    p.add_argument("--out", metavar="DIR", default=_DefaultOut("cdig-demo"),
-                   help="folder for the results, created if needed (default: cdig-demo, or cdig-demo-real "
-                        "with --real)")
-    p.add_argument("--samples", metavar="N", type=_int_at_least(2, 100), default=32,
-                   help="held-out samples to explain, half of each class (with --real: taken in turn from the 10 "
-                        "classes), 2-100 (default: %(default)s)")
-    p.add_argument("--epochs", metavar="E", type=_int_at_least(1), default=None,
-                   help=f"training epochs (default: {DEFAULT_EPOCHS}, or {REAL_EPOCHS} with --real)")
-    p.add_argument("--steps", metavar="S", type=_steps, default=DEFAULT_STEPS,
-                   help="integration points per sample (Gauss-Legendre), or 'auto' for the adaptive rule "
-                        "(default: %(default)s)")
-    p.add_argument("--seed", type=_int_at_least(0), default=0,
-                   help="seed of the data split, the training and the ICA (default: %(default)s)")
+    p.add_argument(
+        "--real",
+        action="store_true",
+        help="run the real-data demo instead: a CNN on the ACSF1 appliance power curves (UCR archive, "
+        "read from sktime's installed files), explained in time, Fourier and named frequency "
+        "bands; needs pip install 'cdig[examples]'",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default=_DefaultOut("cdig-demo"),
+        help="folder for the results, created if needed (default: cdig-demo, or cdig-demo-real with --real)",
+    )
+    p.add_argument(
+        "--samples",
+        metavar="N",
+        type=_int_at_least(2, 100),
+        default=32,
+        help="held-out samples to explain, half of each class (with --real: taken in turn from the 10 "
+        "classes), 2-100 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--epochs",
+        metavar="E",
+        type=_int_at_least(1),
+        default=None,
+        help=f"training epochs (default: {DEFAULT_EPOCHS}, or {REAL_EPOCHS} with --real)",
+    )
+    p.add_argument(
+        "--steps",
+        metavar="S",
+        type=_steps,
+        default=DEFAULT_STEPS,
+        help="integration points per sample (Gauss-Legendre), or 'auto' for the adaptive rule (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed", type=_int_at_least(0), default=0, help="seed of the data split, the training and the ICA (default: %(default)s)"
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bars")
     p.set_defaults(run=_run_demo)
 
@@ -115,13 +136,27 @@ def _run_demo(args: argparse.Namespace) -> int:
         from .demo_real import REAL_EPOCHS, run_real_demo
 
         out = "cdig-demo-real" if isinstance(args.out, _DefaultOut) else args.out
-        run_real_demo(out, n_explain=args.samples, epochs=args.epochs or REAL_EPOCHS, n_steps=args.steps,
-                      seed=args.seed, progress=args.progress, verbose=True)
+        run_real_demo(
+            out,
+            n_explain=args.samples,
+            epochs=args.epochs or REAL_EPOCHS,
+            n_steps=args.steps,
+            seed=args.seed,
+            progress=args.progress,
+            verbose=True,
+        )
         return 0
     from .demo import DEFAULT_EPOCHS, run_demo
 
-    run_demo(str(args.out), n_explain=args.samples, epochs=args.epochs or DEFAULT_EPOCHS, n_steps=args.steps,
-             seed=args.seed, progress=args.progress, verbose=True)
+    run_demo(
+        str(args.out),
+        n_explain=args.samples,
+        epochs=args.epochs or DEFAULT_EPOCHS,
+        n_steps=args.steps,
+        seed=args.seed,
+        progress=args.progress,
+        verbose=True,
+    )
     return 0
 
 
@@ -215,39 +250,87 @@ def _add_explain(sub: Any) -> None:
     p = sub.add_parser(
         "explain",
         help="explain a saved model (TorchScript, torch.export, Keras) on a data file (.npy, .npz, .csv, .ts)",
-        description=_EXPLAIN_DESCRIPTION, epilog=_EXPLAIN_EPILOG,
+        description=_EXPLAIN_DESCRIPTION,
+        epilog=_EXPLAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", metavar="MODEL", help="the model file: .pt/.pth, .pt2, .keras, .h5, or a SavedModel folder")
     p.add_argument("data", metavar="DATA", help="the data file: .npy, .npz, .csv or .ts")
-    p.add_argument("--domain", dest="domains", metavar="NAME", action="append", type=_domain_name,
-                   help=f"a domain to explain in, repeatable: {', '.join(_domain_names())} (default: time and fourier)")
-    p.add_argument("--target", type=_target, default="auto",
-                   help="output index to explain for every sample, 'predicted' (the predicted class; "
-                        "'argmax' is its old, deprecated name) or "
-                        "'auto': the predicted class for outputs with several columns, the output itself when scalar "
-                        "(default: %(default)s)")
-    p.add_argument("--fs", metavar="HZ", type=_positive_float, default=None,
-                   help=f"sampling rate in Hz: coordinates in s and Hz (needed by the {', '.join(_hz_domains())} domain)")
-    p.add_argument("--out", metavar="DIR", default="cdig-explain",
-                   help="folder for the results, created if needed (default: %(default)s)")
-    p.add_argument("--steps", metavar="S", type=_steps, default=50,
-                   help="Gauss-Legendre points per sample, or 'auto' for the adaptive rule (default: %(default)s)")
-    p.add_argument("--baseline", choices=("zero", "mean"), default="zero",
-                   help="the reference signal: zeros, or the mean of the explained samples (default: %(default)s)")
-    p.add_argument("--time-axis", metavar="AXIS", type=int, default=None,
-                   help="axis of the data holding time (default: -1 for PyTorch, 1 for Keras; 1 for 2-D data)")
-    p.add_argument("--internal-batch-size", metavar="B", type=_int_at_least(1), default=None,
-                   dest="batch_size",
-                   help="path points per forward/backward pass, as internal_batch_size in cdig.explain "
-                        "(default: as many as fit 2**24 values)")
-    p.add_argument("--batch-size", metavar="B", type=_int_at_least(1), default=None, dest="old_batch_size",
-                   help="deprecated name of --internal-batch-size (it counts path points, not data rows)")
-    p.add_argument("--samples", metavar="N", type=_int_at_least(1), default=None,
-                   help="explain only the first N samples (default: all)")
+    p.add_argument(
+        "--domain",
+        dest="domains",
+        metavar="NAME",
+        action="append",
+        type=_domain_name,
+        help=f"a domain to explain in, repeatable: {', '.join(_domain_names())} (default: time and fourier)",
+    )
+    p.add_argument(
+        "--target",
+        type=_target,
+        default="auto",
+        help="output index to explain for every sample, 'predicted' (the predicted class; "
+        "'argmax' is its old, deprecated name) or "
+        "'auto': the predicted class for outputs with several columns, the output itself when scalar "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--fs",
+        metavar="HZ",
+        type=_positive_float,
+        default=None,
+        help=f"sampling rate in Hz: coordinates in s and Hz (needed by the {', '.join(_hz_domains())} domain)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", default="cdig-explain", help="folder for the results, created if needed (default: %(default)s)"
+    )
+    p.add_argument(
+        "--steps",
+        metavar="S",
+        type=_steps,
+        default=50,
+        help="Gauss-Legendre points per sample, or 'auto' for the adaptive rule (default: %(default)s)",
+    )
+    p.add_argument(
+        "--baseline",
+        choices=("zero", "mean"),
+        default="zero",
+        help="the reference signal: zeros, or the mean of the explained samples (default: %(default)s)",
+    )
+    p.add_argument(
+        "--time-axis",
+        metavar="AXIS",
+        type=int,
+        default=None,
+        help="axis of the data holding time (default: -1 for PyTorch, 1 for Keras; 1 for 2-D data)",
+    )
+    p.add_argument(
+        "--internal-batch-size",
+        metavar="B",
+        type=_int_at_least(1),
+        default=None,
+        dest="batch_size",
+        help="path points per forward/backward pass, as internal_batch_size in cdig.explain "
+        "(default: as many as fit 2**24 values)",
+    )
+    p.add_argument(
+        "--batch-size",
+        metavar="B",
+        type=_int_at_least(1),
+        default=None,
+        dest="old_batch_size",
+        help="deprecated name of --internal-batch-size (it counts path points, not data rows)",
+    )
+    p.add_argument(
+        "--samples", metavar="N", type=_int_at_least(1), default=None, help="explain only the first N samples (default: all)"
+    )
     p.add_argument("--npz-key", metavar="KEY", default=None, help="which array of an .npz data file")
-    p.add_argument("--channels", metavar="C", type=_int_at_least(1), default=None,
-                   help="CSV data: split each row into C series, giving (N, C, T) (default: univariate (N, T))")
+    p.add_argument(
+        "--channels",
+        metavar="C",
+        type=_int_at_least(1),
+        default=None,
+        help="CSV data: split each row into C series, giving (N, C, T) (default: univariate (N, T))",
+    )
     p.add_argument("--no-figures", dest="figures", action="store_false", help="write no figures")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bars")
     p.set_defaults(run=_run_explain)
@@ -284,7 +367,7 @@ def _run_explain(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
     n_total = len(x)
     if args.samples is not None:
-        x = x[:args.samples]
+        x = x[: args.samples]
     from_file_layout = Path(args.data).suffix.lower() in (".csv", ".ts") and x.ndim == 3
     if framework in ("keras", "tensorflow") and from_file_layout:
         x = np.ascontiguousarray(x.transpose(0, 2, 1))  # (N, C, T) -> Keras' channels last
@@ -293,13 +376,15 @@ def _run_explain(args: argparse.Namespace) -> int:
     except Exception as e:  # noqa: BLE001 - the model's own error, reported with the data's shape
         raise CliError(
             f"{args.model}: the model refuses data of shape {x.shape} from {args.data} (first sample, shape "
-            f"{x[:1].shape}): {_squash(e)}") from None
+            f"{x[:1].shape}): {_squash(e)}"
+        ) from None
     try:
         out = predict(model, framework, x, args.batch_size or 256) if len(x) > 1 else first
     except Exception as e:  # noqa: BLE001
         raise CliError(
             f"{args.model}: the model runs one sample but fails on a batch of {min(len(x), args.batch_size or 256)} "
-            f"(a torch.export program needs a dynamic batch dimension): {_squash(e)}") from None
+            f"(a torch.export program needs a dynamic batch dimension): {_squash(e)}"
+        ) from None
     target, target_note = _choose_target(args.target, out, args.model)
 
     import cdig
@@ -312,10 +397,19 @@ def _run_explain(args: argparse.Namespace) -> int:
 
         xin = torch.from_numpy(x)
     try:
-        maps = cdig.explain(model, xin, doms, target=target, baselines=baselines, n_steps=args.steps,
-                            internal_batch_size=args.batch_size, time_axis=args.time_axis, fs=args.fs,
-                            backend={"torch": "torch", "tensorflow": "tensorflow"}.get(framework),
-                            progress=args.progress)
+        maps = cdig.explain(
+            model,
+            xin,
+            doms,
+            target=target,
+            baselines=baselines,
+            n_steps=args.steps,
+            internal_batch_size=args.batch_size,
+            time_axis=args.time_axis,
+            fs=args.fs,
+            backend={"torch": "torch", "tensorflow": "tensorflow"}.get(framework),
+            progress=args.progress,
+        )
     except CdigError as e:
         raise CliError(f"{args.model} on {args.data} (shape {x.shape}): {_squash(e)}") from None
     t_explain = time.perf_counter() - t_start
@@ -332,30 +426,46 @@ def _run_explain(args: argparse.Namespace) -> int:
         from .plot import plot_attribution
         from .plot import summary as plot_summary
 
-        draws = {name: partial(plot_attribution, att, 0, title=f"{name} IG of the first explained sample")
-                 for name, att in maps.items()}
+        draws = {
+            name: partial(plot_attribution, att, 0, title=f"{name} IG of the first explained sample")
+            for name, att in maps.items()
+        }
         draws["summary"] = partial(plot_summary, maps, 0, title="The first explained sample in every domain")
         writer.save_figures(draws, progress=args.progress, desc="cdig explain: figures", keep_going=True)
-    summary = writer.write_summary({
-        "model": {"file": str(Path(args.model).resolve()), "framework": framework},
-        "data": {"file": str(Path(args.data).resolve()), "n_samples": n_total, "explained_shape": list(x.shape)},
-        "target": {"rule": target_note, "per_sample": _jsonable_target(target, len(x)),
-                   "output_shape": list(out.shape[1:])},
-        "deltas": deltas_summary(maps),
-        "settings": {"domains": domains, "n_steps": args.steps,
-                     "method": "gausskronrod_adaptive" if args.steps == "auto" else "gausslegendre",
-                     "baseline": args.baseline, "fs": args.fs,
-                     "time_axis": next(iter(maps.values())).settings.get("time_axis"),
-                     "internal_batch_size": args.batch_size, "samples": args.samples, "npz_key": args.npz_key,
-                     "channels": args.channels},
-        "runtime_s": {"explain": round(t_explain, 3), "total": round(time.perf_counter() - t_start, 3)},
-        "notes": writer.notes,
-    })
-    print(f"cdig explain: {len(x)} sample(s) of {args.data} in {', '.join(maps)}; max relative |delta| "
-          + ", ".join(f"{k} {v['max_relative_delta']:.1e}" for k, v in summary["deltas"].items())
-          + ("; estimated relative map error " + ", ".join(
-              f"{k} {v['max_relative_map_error']:.1e}" for k, v in summary["deltas"].items()
-              if "max_relative_map_error" in v) if args.steps == "auto" else ""))
+    summary = writer.write_summary(
+        {
+            "model": {"file": str(Path(args.model).resolve()), "framework": framework},
+            "data": {"file": str(Path(args.data).resolve()), "n_samples": n_total, "explained_shape": list(x.shape)},
+            "target": {"rule": target_note, "per_sample": _jsonable_target(target, len(x)), "output_shape": list(out.shape[1:])},
+            "deltas": deltas_summary(maps),
+            "settings": {
+                "domains": domains,
+                "n_steps": args.steps,
+                "method": "gausskronrod_adaptive" if args.steps == "auto" else "gausslegendre",
+                "baseline": args.baseline,
+                "fs": args.fs,
+                "time_axis": next(iter(maps.values())).settings.get("time_axis"),
+                "internal_batch_size": args.batch_size,
+                "samples": args.samples,
+                "npz_key": args.npz_key,
+                "channels": args.channels,
+            },
+            "runtime_s": {"explain": round(t_explain, 3), "total": round(time.perf_counter() - t_start, 3)},
+            "notes": writer.notes,
+        }
+    )
+    print(
+        f"cdig explain: {len(x)} sample(s) of {args.data} in {', '.join(maps)}; max relative |delta| "
+        + ", ".join(f"{k} {v['max_relative_delta']:.1e}" for k, v in summary["deltas"].items())
+        + (
+            "; estimated relative map error "
+            + ", ".join(
+                f"{k} {v['max_relative_map_error']:.1e}" for k, v in summary["deltas"].items() if "max_relative_map_error" in v
+            )
+            if args.steps == "auto"
+            else ""
+        )
+    )
     for note in summary["notes"]:
         print(f"  note: {note}")
     print(f"  wrote {len(summary['files'])} files to {summary['out_dir']}: {', '.join(summary['files'])}")
@@ -375,18 +485,21 @@ def _choose_target(choice: int | str, out: Any, model_path: str) -> tuple[Any, s
     scalar = len(rest) == 0 or (len(rest) == 1 and rest[0] == 1)
     if isinstance(choice, int):
         if scalar or len(rest) != 1 or choice >= rest[0]:
-            raise CliError(f"{model_path}: --target {choice} is out of range for the model's output of shape "
-                           f"{tuple(out.shape)}")
+            raise CliError(f"{model_path}: --target {choice} is out of range for the model's output of shape {tuple(out.shape)}")
         return choice, f"output {choice}"
     if scalar:
         if choice in ("predicted", "argmax"):
-            raise CliError(f"{model_path}: --target {choice} needs an output with several columns; the model's "
-                           f"output has shape {tuple(out.shape)} (leave --target at auto for a scalar output)")
+            raise CliError(
+                f"{model_path}: --target {choice} needs an output with several columns; the model's "
+                f"output has shape {tuple(out.shape)} (leave --target at auto for a scalar output)"
+            )
         return (None if len(rest) == 0 else 0), "the scalar output"
     if len(rest) == 1:
         return np.argmax(out, axis=1).tolist(), "predicted: the predicted class (argmax) of each sample"
-    raise CliError(f"{model_path}: the model's output has shape {tuple(out.shape)}; explain it from Python with "
-                   "cdig.explain(..., target=(index, ...)) (the command line explains scalar or (N, K) outputs)")
+    raise CliError(
+        f"{model_path}: the model's output has shape {tuple(out.shape)}; explain it from Python with "
+        "cdig.explain(..., target=(index, ...)) (the command line explains scalar or (N, K) outputs)"
+    )
 
 
 def _jsonable_target(target: Any, n: int) -> list[Any]:
@@ -404,15 +517,24 @@ def _add_report(sub: Any) -> None:
             "maps averaged per predicted class (when the folder says which), and for the first samples a "
             "figure of every domain and each domain's top coefficients."
         ),
-        epilog="Python: cdig.report.write_report(maps, 'report.html', y=...). "
-               "Needs matplotlib: pip install 'cdig[plot]'.",
+        epilog="Python: cdig.report.write_report(maps, 'report.html', y=...). Needs matplotlib: pip install 'cdig[plot]'.",
     )
     p.add_argument("folder", metavar="DIR", help="the folder written by cdig demo or cdig explain")
     p.add_argument("--out", metavar="FILE", default=None, help="the HTML file to write (default: DIR/report.html)")
-    p.add_argument("--samples", metavar="N", type=_int_at_least(1), default=8,
-                   help="samples (the first ones) with their own figures and tables (default: %(default)s)")
-    p.add_argument("--top-k", metavar="K", type=_int_at_least(1), default=10,
-                   help="coefficients per table, by largest |attribution| (default: %(default)s)")
+    p.add_argument(
+        "--samples",
+        metavar="N",
+        type=_int_at_least(1),
+        default=8,
+        help="samples (the first ones) with their own figures and tables (default: %(default)s)",
+    )
+    p.add_argument(
+        "--top-k",
+        metavar="K",
+        type=_int_at_least(1),
+        default=10,
+        help="coefficients per table, by largest |attribution| (default: %(default)s)",
+    )
     p.add_argument("--title", metavar="T", default=None, help="the page's title (default: 'cdig report: DIR')")
     p.set_defaults(run=_run_report)
 
@@ -429,9 +551,19 @@ def _run_report(args: argparse.Namespace) -> int:
         found = read_folder(folder)
         if not out.parent.is_dir():
             raise CliError(f"{out}: its folder {out.parent} does not exist")
-        write_report(found.maps, out, x=found.x, y=found.y, y_label=found.y_label, y_true=found.y_true,
-                     class_names=found.class_names, samples=args.samples, top_k=args.top_k,
-                     title=args.title or f"cdig report: {folder.resolve().name}", info=found.info)
+        write_report(
+            found.maps,
+            out,
+            x=found.x,
+            y=found.y,
+            y_label=found.y_label,
+            y_true=found.y_true,
+            class_names=found.class_names,
+            samples=args.samples,
+            top_k=args.top_k,
+            title=args.title or f"cdig report: {folder.resolve().name}",
+            info=found.info,
+        )
     except CdigError as e:
         raise CliError(_squash(e)) from None
     except OSError as e:
@@ -450,7 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cdig",
         description="Cross-Domain Integrated Gradients: explain time-series models in time, frequency, "
-                    "independent components and more.",
+        "independent components and more.",
         epilog="Run 'cdig COMMAND --help' for a command's options. Python API: import cdig; cdig.explain(...).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

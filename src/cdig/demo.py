@@ -42,8 +42,16 @@ from .core.errors import CdigValueError
 from .results import ResultWriter, deltas_summary
 from .training import BATCH_SIZE, LEARNING_RATE, make_model, torch_settings, train_classifier, train_regressor
 
-__all__ = ["run_demo", "make_model", "train_classifier", "train_regressor", "deltas_summary", "DEFAULT_EPOCHS",
-           "DEFAULT_STEPS", "TEST_FRACTION"]
+__all__ = [
+    "run_demo",
+    "make_model",
+    "train_classifier",
+    "train_regressor",
+    "deltas_summary",
+    "DEFAULT_EPOCHS",
+    "DEFAULT_STEPS",
+    "TEST_FRACTION",
+]
 
 #: Training epochs of the default demo (the CNN reaches ~100% held-out accuracy in a few).
 DEFAULT_EPOCHS = 6
@@ -147,8 +155,15 @@ def run_demo(
         pick = _balanced(test_idx, data.y, n_explain)
         x = data.X[pick]
         predicted = test_pred[np.searchsorted(test_idx, pick)]
-        maps = cdig.explain(model, torch.from_numpy(x), domains=("time", cdig.Fourier(), cdig.ICA(fastica)),
-                            target=predicted.tolist(), fs=data.fs, n_steps=n_steps, progress=progress)
+        maps = cdig.explain(
+            model,
+            torch.from_numpy(x),
+            domains=("time", cdig.Fourier(), cdig.ICA(fastica)),
+            target=predicted.tolist(),
+            fs=data.fs,
+            n_steps=n_steps,
+            progress=progress,
+        )
         t_explain = time.perf_counter() - t0
 
     y = data.y[pick]
@@ -162,64 +177,104 @@ def run_demo(
 
     t0 = time.perf_counter()
     writer.save_maps(maps)
-    writer.save_explained(x=x, y=y, predicted=predicted, index=pick, sources=data.sources[pick],
-                          frequency=data.frequency[pick])
+    writer.save_explained(x=x, y=y, predicted=predicted, index=pick, sources=data.sources[pick], frequency=data.frequency[pick])
     show = int(np.flatnonzero(class1)[0])
     band = data.band
-    writer.save_figures({
-        "time": lambda: plot_time(maps["time"], show, title=(
-            f"Time-domain IG of sample {pick[show]} (class 1, planted {data.frequency[pick[show]]:.2f} Hz)")),
-        "fourier": lambda: plot_fourier(fourier, show, band=band, title=(
-            f"Fourier IG of sample {pick[show]}: top bin {top_hz[show]:g} Hz, planted band "
-            f"{band[0]:g}-{band[1]:g} Hz shaded")),
-        "ica": lambda: plot_ica(ica, show, highlight=planted_component, title=(
-            f"ICA IG of sample {pick[show]}: IC {planted_component} * matches the planted source "
-            f"(|r| = {abs(corr[planted_component, data.planted_source]):.3f})")),
-        "fourier_mean": lambda: _mean_fourier_figure(fourier, y, band),
-    }, dpi=110)
+    writer.save_figures(
+        {
+            "time": lambda: plot_time(
+                maps["time"],
+                show,
+                title=(f"Time-domain IG of sample {pick[show]} (class 1, planted {data.frequency[pick[show]]:.2f} Hz)"),
+            ),
+            "fourier": lambda: plot_fourier(
+                fourier,
+                show,
+                band=band,
+                title=(
+                    f"Fourier IG of sample {pick[show]}: top bin {top_hz[show]:g} Hz, planted band "
+                    f"{band[0]:g}-{band[1]:g} Hz shaded"
+                ),
+            ),
+            "ica": lambda: plot_ica(
+                ica,
+                show,
+                highlight=planted_component,
+                title=(
+                    f"ICA IG of sample {pick[show]}: IC {planted_component} * matches the planted source "
+                    f"(|r| = {abs(corr[planted_component, data.planted_source]):.3f})"
+                ),
+            ),
+            "fourier_mean": lambda: _mean_fourier_figure(fourier, y, band),
+        },
+        dpi=110,
+    )
     t_write = time.perf_counter() - t0
 
-    summary = writer.write_summary({
-        "accuracy": accuracy,
-        "deltas": deltas_summary(maps),
-        "fourier": {
-            "band_hz": list(band),
-            "top_bin_in_band_fraction": float(np.mean(in_band[class1])),
-            "top_bin_in_band_fraction_class0": float(np.mean(in_band[~class1])),
-            "top_bin_hz_class1": top_hz[class1].tolist(),
-            "planted_hz_class1": np.round(data.frequency[pick][class1].astype(float), 3).tolist(),
-        },
-        "ica": {
-            "planted_source": data.planted_source,
-            "planted_component": planted_component,
-            "planted_correlation": float(abs(corr[planted_component, data.planted_source])),
-            "abs_correlation": np.round(np.abs(corr), 4).tolist(),
-            "top_is_planted_fraction": float(np.mean(is_planted[class1])),
-            "top_is_planted_fraction_all": float(np.mean(is_planted)),
-        },
-        "data": {
-            "name": "bands_sources", "n_samples": int(n), "n_train": int(len(train_idx)),
-            "n_test": int(n_test), "n_channels": int(c), "length": int(data.X.shape[2]), "fs": data.fs,
-            "description": data.description,
-        },
-        "model": {
-            "architecture": str(model), "n_parameters": int(sum(p.numel() for p in model.parameters())),
-            "train_loss": history["loss"], "train_accuracy": history["accuracy"],
-        },
-        "explained": {
-            "n": int(len(pick)), "n_class1": int(class1.sum()), "index": pick.tolist(),
-            "y": y.tolist(), "predicted": predicted.tolist(),
-            "target": "the predicted class (logit), from the zero baseline",
-        },
-        "settings": {
-            "n_explain": n_explain, "epochs": epochs, "n_steps": n_steps, "method": "gausslegendre"
-            if n_steps != "auto" else "gausskronrod_adaptive", "seed": seed, "batch_size": BATCH_SIZE,
-            "learning_rate": LEARNING_RATE, "test_fraction": TEST_FRACTION, "torch_threads": 1,
-            "fastica": {"whiten": "unit-variance", "random_state": seed, "fitted_on": "training set pooled over time"},
-        },
-        "runtime_s": {"train": round(t_train, 3), "ica": round(t_ica, 3), "explain": round(t_explain, 3),
-                      "write": round(t_write, 3), "total": round(time.perf_counter() - t_start, 3)},
-    })
+    summary = writer.write_summary(
+        {
+            "accuracy": accuracy,
+            "deltas": deltas_summary(maps),
+            "fourier": {
+                "band_hz": list(band),
+                "top_bin_in_band_fraction": float(np.mean(in_band[class1])),
+                "top_bin_in_band_fraction_class0": float(np.mean(in_band[~class1])),
+                "top_bin_hz_class1": top_hz[class1].tolist(),
+                "planted_hz_class1": np.round(data.frequency[pick][class1].astype(float), 3).tolist(),
+            },
+            "ica": {
+                "planted_source": data.planted_source,
+                "planted_component": planted_component,
+                "planted_correlation": float(abs(corr[planted_component, data.planted_source])),
+                "abs_correlation": np.round(np.abs(corr), 4).tolist(),
+                "top_is_planted_fraction": float(np.mean(is_planted[class1])),
+                "top_is_planted_fraction_all": float(np.mean(is_planted)),
+            },
+            "data": {
+                "name": "bands_sources",
+                "n_samples": int(n),
+                "n_train": int(len(train_idx)),
+                "n_test": int(n_test),
+                "n_channels": int(c),
+                "length": int(data.X.shape[2]),
+                "fs": data.fs,
+                "description": data.description,
+            },
+            "model": {
+                "architecture": str(model),
+                "n_parameters": int(sum(p.numel() for p in model.parameters())),
+                "train_loss": history["loss"],
+                "train_accuracy": history["accuracy"],
+            },
+            "explained": {
+                "n": int(len(pick)),
+                "n_class1": int(class1.sum()),
+                "index": pick.tolist(),
+                "y": y.tolist(),
+                "predicted": predicted.tolist(),
+                "target": "the predicted class (logit), from the zero baseline",
+            },
+            "settings": {
+                "n_explain": n_explain,
+                "epochs": epochs,
+                "n_steps": n_steps,
+                "method": "gausslegendre" if n_steps != "auto" else "gausskronrod_adaptive",
+                "seed": seed,
+                "batch_size": BATCH_SIZE,
+                "learning_rate": LEARNING_RATE,
+                "test_fraction": TEST_FRACTION,
+                "torch_threads": 1,
+                "fastica": {"whiten": "unit-variance", "random_state": seed, "fitted_on": "training set pooled over time"},
+            },
+            "runtime_s": {
+                "train": round(t_train, 3),
+                "ica": round(t_ica, 3),
+                "explain": round(t_explain, 3),
+                "write": round(t_write, 3),
+                "total": round(time.perf_counter() - t_start, 3),
+            },
+        }
+    )
     if verbose:
         _report(summary)
     return summary
@@ -245,17 +300,17 @@ def _imports() -> tuple[Any, Any]:
         import torch
         from sklearn.decomposition import FastICA
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            f"the cdig demo needs torch and scikit-learn ({e.name} is missing): pip install 'cdig[all]'"
-        ) from None
+        raise ImportError(f"the cdig demo needs torch and scikit-learn ({e.name} is missing): pip install 'cdig[all]'") from None
     return torch, FastICA
 
 
-def _train(torch: Any, x: np.ndarray, y: np.ndarray, epochs: int, seed: int,
-           progress: bool) -> tuple[Any, dict[str, list[float]]]:
+def _train(
+    torch: Any, x: np.ndarray, y: np.ndarray, epochs: int, seed: int, progress: bool
+) -> tuple[Any, dict[str, list[float]]]:
     model = make_model(x.shape[1])
-    history = train_classifier(model, x, y, epochs, batch_size=BATCH_SIZE, lr=LEARNING_RATE, seed=seed,
-                               progress=progress, desc="cdig demo: training")
+    history = train_classifier(
+        model, x, y, epochs, batch_size=BATCH_SIZE, lr=LEARNING_RATE, seed=seed, progress=progress, desc="cdig demo: training"
+    )
     return model, history
 
 
@@ -266,8 +321,8 @@ def _balanced(candidates: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     n0 = min(len(zeros), n - n1)
     picked = np.empty(n1 + n0, dtype=np.int64)
     k = min(n1, n0)
-    picked[:2 * k:2], picked[1:2 * k:2] = ones[:k], zeros[:k]
-    picked[2 * k:] = ones[k:n1] if n1 > k else zeros[k:n0]
+    picked[: 2 * k : 2], picked[1 : 2 * k : 2] = ones[:k], zeros[:k]
+    picked[2 * k :] = ones[k:n1] if n1 > k else zeros[k:n0]
     return picked
 
 
@@ -303,12 +358,15 @@ def _mean_fourier_figure(att: Any, y: np.ndarray, band: tuple[float, float]) -> 
 def _report(s: dict[str, Any]) -> None:
     d, f, i = s["deltas"], s["fourier"], s["ica"]
     print(f"cdig demo: held-out accuracy {s['accuracy']:.3f} ({s['data']['n_test']} samples)")
-    print("  completeness: max relative |delta| "
-          + ", ".join(f"{k} {v['max_relative_delta']:.1e}" for k, v in d.items()))
-    print(f"  Fourier: top bin in the planted band {f['band_hz'][0]:g}-{f['band_hz'][1]:g} Hz for "
-          f"{100 * f['top_bin_in_band_fraction']:.0f}% of {s['explained']['n_class1']} explained class-1 samples")
-    print(f"  ICA: component {i['planted_component']} matches the planted source (|r| = "
-          f"{i['planted_correlation']:.3f}); it is the top component for "
-          f"{100 * i['top_is_planted_fraction']:.0f}% of them")
+    print("  completeness: max relative |delta| " + ", ".join(f"{k} {v['max_relative_delta']:.1e}" for k, v in d.items()))
+    print(
+        f"  Fourier: top bin in the planted band {f['band_hz'][0]:g}-{f['band_hz'][1]:g} Hz for "
+        f"{100 * f['top_bin_in_band_fraction']:.0f}% of {s['explained']['n_class1']} explained class-1 samples"
+    )
+    print(
+        f"  ICA: component {i['planted_component']} matches the planted source (|r| = "
+        f"{i['planted_correlation']:.3f}); it is the top component for "
+        f"{100 * i['top_is_planted_fraction']:.0f}% of them"
+    )
     print(f"  {s['runtime_s']['total']:.1f} s in all; wrote {len(s['files'])} files to {s['out_dir']}:")
     print("    " + ", ".join(s["files"]))

@@ -118,8 +118,17 @@ def run_real_demo(
     with torch_settings(torch, seed):
         t0 = time.perf_counter()
         model = make_model(1, n_classes, width=16, n_layers=3, stride=2)
-        history = train_classifier(model, train.X, train.y, epochs, batch_size=_BATCH_SIZE, lr=_LEARNING_RATE,
-                                   seed=seed, progress=progress, desc="cdig demo --real: training")
+        history = train_classifier(
+            model,
+            train.X,
+            train.y,
+            epochs,
+            batch_size=_BATCH_SIZE,
+            lr=_LEARNING_RATE,
+            seed=seed,
+            progress=progress,
+            desc="cdig demo --real: training",
+        )
         with torch.no_grad():
             test_pred = model(torch.from_numpy(test.X)).argmax(dim=1).numpy()
         accuracy = float(np.mean(test_pred == test.y))
@@ -129,8 +138,9 @@ def run_real_demo(
         pick = _round_robin(test.y, n_explain)
         x, y, predicted = test.X[pick], test.y[pick], test_pred[pick]
         domains = ("time", "fourier", cdig.FrequencyBands(ACSF1_BANDS, fs=ACSF1_FS, remainder="other"))
-        maps = cdig.explain(model, torch.from_numpy(x), domains, target=predicted.tolist(), fs=ACSF1_FS,
-                            n_steps=n_steps, progress=progress)
+        maps = cdig.explain(
+            model, torch.from_numpy(x), domains, target=predicted.tolist(), fs=ACSF1_FS, n_steps=n_steps, progress=progress
+        )
         t_explain = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -150,36 +160,71 @@ def run_real_demo(
 
     show = int(np.flatnonzero(predicted == y)[0]) if np.any(predicted == y) else 0
     label = f"ACSF1 test curve {pick[show]} (class {test.classes[y[show]]}, predicted {test.classes[predicted[show]]})"
-    writer.save_figures({
-        "time": lambda: plot_time(maps["time"], show, title=f"{label}: time-domain IG"),
-        "fourier": lambda: plot_fourier(fourier, show, title=f"{label}: Fourier IG"),
-        "bands": lambda: plot_bands(bands, show, title=f"{label}: IG per band"),
-        "band_shares": lambda: _share_figure(names, attribution_share, power_share, len(pick)),
-    }, dpi=100)
+    writer.save_figures(
+        {
+            "time": lambda: plot_time(maps["time"], show, title=f"{label}: time-domain IG"),
+            "fourier": lambda: plot_fourier(fourier, show, title=f"{label}: Fourier IG"),
+            "bands": lambda: plot_bands(bands, show, title=f"{label}: IG per band"),
+            "band_shares": lambda: _share_figure(names, attribution_share, power_share, len(pick)),
+        },
+        dpi=100,
+    )
     t_write = time.perf_counter() - t0
 
-    summary = writer.write_summary({
-        "accuracy": accuracy,
-        "deltas": deltas_summary(maps),
-        "bands": {"names": names, "edges_hz": [list(e) for e in ACSF1_BANDS.values()],
-                  "attribution_share": np.round(attribution_share, 4).tolist(),
-                  "power_share": np.round(power_share, 4).tolist(),
-                  "meaning": "mean over explained curves of |band attribution| / sum of |band attributions|, "
-                             "and of the band's share of the curve's power"},
-        "fourier": {"top_bin_hz": top_hz.tolist(), "median_top_bin_hz": float(np.median(top_hz))},
-        "data": {"name": "ACSF1", "source": str(train.path.parent), "n_train": int(len(train.y)),
-                 "n_test": int(len(test.y)), "n_channels": 1, "length": int(train.X.shape[2]), "fs": ACSF1_FS,
-                 "classes": list(train.classes)},
-        "model": {"architecture": str(model), "n_parameters": int(sum(p.numel() for p in model.parameters())),
-                  "train_loss": history["loss"], "train_accuracy": history["accuracy"]},
-        "explained": {"n": int(len(pick)), "index": pick.tolist(), "y": y.tolist(), "predicted": predicted.tolist(),
-                      "target": "the predicted class (logit), from the zero baseline (the curves are z-normalised)"},
-        "settings": {"n_explain": n_explain, "epochs": epochs, "n_steps": n_steps,
-                     "method": "gausslegendre" if n_steps != "auto" else "gausskronrod_adaptive", "seed": seed,
-                     "batch_size": _BATCH_SIZE, "learning_rate": _LEARNING_RATE, "torch_threads": 1},
-        "runtime_s": {"train": round(t_train, 3), "explain": round(t_explain, 3), "write": round(t_write, 3),
-                      "total": round(time.perf_counter() - t_start, 3)},
-    })
+    summary = writer.write_summary(
+        {
+            "accuracy": accuracy,
+            "deltas": deltas_summary(maps),
+            "bands": {
+                "names": names,
+                "edges_hz": [list(e) for e in ACSF1_BANDS.values()],
+                "attribution_share": np.round(attribution_share, 4).tolist(),
+                "power_share": np.round(power_share, 4).tolist(),
+                "meaning": "mean over explained curves of |band attribution| / sum of |band attributions|, "
+                "and of the band's share of the curve's power",
+            },
+            "fourier": {"top_bin_hz": top_hz.tolist(), "median_top_bin_hz": float(np.median(top_hz))},
+            "data": {
+                "name": "ACSF1",
+                "source": str(train.path.parent),
+                "n_train": int(len(train.y)),
+                "n_test": int(len(test.y)),
+                "n_channels": 1,
+                "length": int(train.X.shape[2]),
+                "fs": ACSF1_FS,
+                "classes": list(train.classes),
+            },
+            "model": {
+                "architecture": str(model),
+                "n_parameters": int(sum(p.numel() for p in model.parameters())),
+                "train_loss": history["loss"],
+                "train_accuracy": history["accuracy"],
+            },
+            "explained": {
+                "n": int(len(pick)),
+                "index": pick.tolist(),
+                "y": y.tolist(),
+                "predicted": predicted.tolist(),
+                "target": "the predicted class (logit), from the zero baseline (the curves are z-normalised)",
+            },
+            "settings": {
+                "n_explain": n_explain,
+                "epochs": epochs,
+                "n_steps": n_steps,
+                "method": "gausslegendre" if n_steps != "auto" else "gausskronrod_adaptive",
+                "seed": seed,
+                "batch_size": _BATCH_SIZE,
+                "learning_rate": _LEARNING_RATE,
+                "torch_threads": 1,
+            },
+            "runtime_s": {
+                "train": round(t_train, 3),
+                "explain": round(t_explain, 3),
+                "write": round(t_write, 3),
+                "total": round(time.perf_counter() - t_start, 3),
+            },
+        }
+    )
     if verbose:
         _report(summary)
     return summary
@@ -237,10 +282,12 @@ def _share_figure(names: list[str], attribution: np.ndarray, power: np.ndarray, 
 
 def _report(s: dict[str, Any]) -> None:
     b = s["bands"]
-    print(f"cdig demo --real: ACSF1 held-out accuracy {s['accuracy']:.2f} ({s['data']['n_test']} curves, "
-          f"10 classes, chance 0.10)")
-    print("  completeness: max relative |delta| "
-          + ", ".join(f"{k} {v['max_relative_delta']:.1e}" for k, v in s["deltas"].items()))
+    print(
+        f"cdig demo --real: ACSF1 held-out accuracy {s['accuracy']:.2f} ({s['data']['n_test']} curves, 10 classes, chance 0.10)"
+    )
+    print(
+        "  completeness: max relative |delta| " + ", ".join(f"{k} {v['max_relative_delta']:.1e}" for k, v in s["deltas"].items())
+    )
     print(f"  {'band':>16}  |attribution|  power   (mean shares over {s['explained']['n']} explained curves)")
     for name, a, p in zip(b["names"], b["attribution_share"], b["power_share"]):
         print(f"  {name:>16}  {a:13.2f}  {p:5.2f}")

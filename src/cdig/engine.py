@@ -39,8 +39,18 @@ from .core.path import (
 from .core.targets import Target, make_target
 from .domains import Domain
 
-__all__ = ["prepare", "Prepared", "Run", "ModelPath", "DEFAULT_CHUNK_ELEMENTS", "WARN_RELATIVE_DELTA", "array_type_of",
-           "check_batch_size", "split_baselines", "to_host"]
+__all__ = [
+    "prepare",
+    "Prepared",
+    "Run",
+    "ModelPath",
+    "DEFAULT_CHUNK_ELEMENTS",
+    "WARN_RELATIVE_DELTA",
+    "array_type_of",
+    "check_batch_size",
+    "split_baselines",
+    "to_host",
+]
 
 #: Default chunk size: this many input elements (path points × their size) per forward pass.
 DEFAULT_CHUNK_ELEMENTS = 2**24
@@ -59,10 +69,22 @@ class Prepared:
     run: "Run"
 
 
-def prepare(model: Any, x: Any, *, target: Any, time_axis: int | None, additional_forward_args: Any,
-             internal_batch_size: int | None, backend: str | None, n_steps: int | str = 1,
-             method: str = "gausslegendre", rtol: float = 1e-3, max_steps: int = 4096,
-             progress: bool = False, auto_budget: int | None = None) -> Prepared:
+def prepare(
+    model: Any,
+    x: Any,
+    *,
+    target: Any,
+    time_axis: int | None,
+    additional_forward_args: Any,
+    internal_batch_size: int | None,
+    backend: str | None,
+    n_steps: int | str = 1,
+    method: str = "gausslegendre",
+    rtol: float = 1e-3,
+    max_steps: int = 4096,
+    progress: bool = False,
+    auto_budget: int | None = None,
+) -> Prepared:
     """Backend, validated input and layout, target, model arguments and chunk size: shared by
     :func:`explain` and :mod:`cdig.metrics`, so both see the model, its input and its output alike.
 
@@ -82,8 +104,22 @@ def prepare(model: Any, x: Any, *, target: Any, time_axis: int | None, additiona
     per_row = int(np.prod(xn.shape[1:]))
     batch_rows = internal_batch_size or max(1, DEFAULT_CHUNK_ELEMENTS // per_row)
     dtype = np.dtype(xn.dtype if xn.dtype.kind == "f" else np.float64)
-    run = Run(be, model, tgt, args, n, batch_rows, n_steps, method, rtol, max_steps, progress,
-              eps=float(np.finfo(dtype).eps), out_dtype=dtype.name, auto_budget=auto_budget)
+    run = Run(
+        be,
+        model,
+        tgt,
+        args,
+        n,
+        batch_rows,
+        n_steps,
+        method,
+        rtol,
+        max_steps,
+        progress,
+        eps=float(np.finfo(dtype).eps),
+        out_dtype=dtype.name,
+        auto_budget=auto_budget,
+    )
     return Prepared(be, xb, xn, layout, run)
 
 
@@ -127,14 +163,11 @@ class Run:
         y, shape, dtype = self._outputs(inputs, check=True, what="input")
         eps = float(np.finfo(dtype).eps) if dtype.kind in "fc" else 0.0
         coarser = eps > self.eps
-        return y, replace(self, out_shape=shape, eps=max(eps, self.eps),
-                          out_dtype=dtype.name if coarser else self.out_dtype)
+        return y, replace(self, out_shape=shape, eps=max(eps, self.eps), out_dtype=dtype.name if coarser else self.out_dtype)
 
     def _args(self, idx: np.ndarray) -> tuple:
         be = self.be
-        return tuple(
-            be.take(a, idx) if be.is_array(a) and a.ndim >= 1 and a.shape[0] == self.n else a for a in self.args
-        )
+        return tuple(be.take(a, idx) if be.is_array(a) and a.ndim >= 1 and a.shape[0] == self.n else a for a in self.args)
 
     def scalar(self, inputs: Any, idx: np.ndarray) -> Any:
         """The explained scalar of each row (with gradients)."""
@@ -192,8 +225,9 @@ class Run:
         if budget is None:
             free = be.free_memory()
             if free is None:
-                raise CdigValueError("internal_batch_size='auto' needs memory_budget=... here: the free "
-                                     "memory of this device is unknown")
+                raise CdigValueError(
+                    "internal_batch_size='auto' needs memory_budget=... here: the free memory of this device is unknown"
+                )
             budget = int(free * DEFAULT_FRACTION)
         row = int(np.prod(tuple(xb.shape)[1:]))
         itemsize = int(np.dtype(be.to_numpy(be.take(xb, np.arange(1))).dtype).itemsize)
@@ -201,29 +235,58 @@ class Run:
         measured = per is not None
         if per is None:
             per = float(HEURISTIC_FACTOR * row * itemsize)
-        fixed = float(self.n * row * (16 + 3 * itemsize))   # float64 accumulators (x2: adaptive), ends, direction
+        fixed = float(self.n * row * (16 + 3 * itemsize))  # float64 accumulators (x2: adaptive), ends, direction
         most = self.n * (int(self.n_steps) if self.n_steps != "auto" else self.max_steps)
         info = {"memory_budget": budget, "bytes_per_point": round(per), "bytes_per_point_measured": measured}
         return replace(self, batch_rows=chunk_rows(budget, per, fixed, most)), info
 
     # --- the path ------------------------------------------------------------------------
-    def path(self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, change: np.ndarray,
-             label: str, check: MapCheck | None = None) -> PathResult:
+    def path(
+        self,
+        fn: Callable[[Any, np.ndarray], Any],
+        start: Any,
+        delta: Any,
+        change: np.ndarray,
+        label: str,
+        check: MapCheck | None = None,
+    ) -> PathResult:
         total = None if self.n_steps == "auto" else self.n * int(self.n_steps)
         bar = Progress(self.progress, total, f"cdig {label}")
         try:
             if self.n_steps == "auto":
-                return integrate_adaptive(self.be, fn, start, delta, change, self.rtol, self.max_steps,
-                                          self.batch_rows, eps=self.eps, on_rows=bar, check=check)
-            return integrate_fixed(self.be, fn, start, delta, self.n, int(self.n_steps), self.method,
-                                   self.batch_rows, on_rows=bar)
+                return integrate_adaptive(
+                    self.be,
+                    fn,
+                    start,
+                    delta,
+                    change,
+                    self.rtol,
+                    self.max_steps,
+                    self.batch_rows,
+                    eps=self.eps,
+                    on_rows=bar,
+                    check=check,
+                )
+            return integrate_fixed(
+                self.be, fn, start, delta, self.n, int(self.n_steps), self.method, self.batch_rows, on_rows=bar
+            )
         finally:
             bar.close()
 
     # --- all domains ---------------------------------------------------------------------
-    def explain_all(self, doms: Sequence[Domain], xb: Any, x0b: Any, xn: np.ndarray, layout: Layout,
-                    coef_bases: Mapping[str, Any], fs: float | None, multiply: bool,
-                    settings: dict, tgt: Target) -> dict[str, Attribution]:
+    def explain_all(
+        self,
+        doms: Sequence[Domain],
+        xb: Any,
+        x0b: Any,
+        xn: np.ndarray,
+        layout: Layout,
+        coef_bases: Mapping[str, Any],
+        fs: float | None,
+        multiply: bool,
+        settings: dict,
+        tgt: Target,
+    ) -> dict[str, Attribution]:
         """Every domain's map: the outputs at the ends, then linear domains sharing a path in one batched
         pass each, nonlinear ones along their own path."""
         f_x, run = self.calibrate(xb)
@@ -235,9 +298,21 @@ class Run:
         settings["dtype"] = run.out_dtype
         return run._explain_domains(doms, xb, x0b, xn, layout, coef_bases, fs, multiply, settings, tgt, f_x, f_x0)
 
-    def _explain_domains(self, doms: Sequence[Domain], xb: Any, x0b: Any, xn: np.ndarray, layout: Layout,
-                         coef_bases: Mapping[str, Any], fs: float | None, multiply: bool, settings: dict,
-                         tgt: Target, f_x: np.ndarray, f_x0: np.ndarray) -> dict[str, Attribution]:
+    def _explain_domains(
+        self,
+        doms: Sequence[Domain],
+        xb: Any,
+        x0b: Any,
+        xn: np.ndarray,
+        layout: Layout,
+        coef_bases: Mapping[str, Any],
+        fs: float | None,
+        multiply: bool,
+        settings: dict,
+        tgt: Target,
+        f_x: np.ndarray,
+        f_x0: np.ndarray,
+    ) -> dict[str, Attribution]:
         be, xp = self.be, self.be.xp
         xc, x0c = layout.to_canonical(xb, xp), layout.to_canonical(x0b, xp)
         xcn = layout.to_canonical_np(xn)
@@ -269,17 +344,19 @@ class Run:
             xe, x0e = shared
             f1 = f_x if key[0] == "x" else self.outputs(xe)
             f0 = f_x0 if key[1] == "x0" else self.outputs(x0e)
+
             def adjoint(v: Any, i: int) -> Any:
                 d, z = prepared[i][0], prepared[i][1]
                 return be.vjp(lambda zz: d.inverse(zz, xp), z, layout.to_canonical(v, xp))
 
             def check(grad: Any, error: Any, members: list[int] = members) -> tuple[np.ndarray, np.ndarray]:
-                rows = [self.map_error(prepared[i][0], prepared[i][1], prepared[i][2], adjoint(grad, i),
-                                       adjoint(error, i), True) for i in members]
+                rows = [
+                    self.map_error(prepared[i][0], prepared[i][1], prepared[i][2], adjoint(grad, i), adjoint(error, i), True)
+                    for i in members
+                ]
                 return np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
 
-            res = self.path(self.model_path(), x0e, xe - x0e, f1 - f0,
-                            "+".join(prepared[i][0].name for i in members), check)
+            res = self.path(self.model_path(), x0e, xe - x0e, f1 - f0, "+".join(prepared[i][0].name for i in members), check)
             for i in members:
                 d, z, z0, _ = prepared[i]
                 g = adjoint(res.grad, i)
@@ -294,18 +371,15 @@ class Run:
             def fn(zr: Any, idx: np.ndarray, d: Domain = d) -> Any:
                 return self.scalar(layout.from_canonical(d.select_rows(idx).inverse(zr, xp), xp), idx)
 
-            def own_check(grad: Any, error: Any, d: Domain = d, z: Any = z,
-                          z0: Any = z0) -> tuple[np.ndarray, np.ndarray]:
+            def own_check(grad: Any, error: Any, d: Domain = d, z: Any = z, z0: Any = z0) -> tuple[np.ndarray, np.ndarray]:
                 _, rel, norm = self.map_error(d, z, z0, grad, error, True)
                 return rel[None], norm[None]
 
             res = self.path(fn, z0, z - z0, f1 - f0, d.name, own_check)
-            results[i] = self.attribution(d, z, z0, res.grad, res.error, f1, f0, res, layout, fs, multiply,
-                                          settings, tgt)
+            results[i] = self.attribution(d, z, z0, res.grad, res.error, f1, f0, res, layout, fs, multiply, settings, tgt)
         return {prepared[i][0].name: results[i] for i in range(len(prepared))}
 
-    def map_error(self, d: Domain, z: Any, z0: Any, g: Any, e: Any,
-                  multiply: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def map_error(self, d: Domain, z: Any, z0: Any, g: Any, e: Any, multiply: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Absolute and relative L2 norm per sample of the error vector ``e`` mapped like the map ``d``
         reports, and that map's L2 norm, from the gradient ``g`` and ``e`` (both in the domain's
         coefficients): both go through the same multiplication by ``z - z0`` and the same reduction
@@ -316,15 +390,29 @@ class Run:
         norm, err = (np.sqrt(np.sum(np.abs(m.reshape(self.n, -1)) ** 2, axis=1)) for m in maps)
         return err, relative(err, norm), norm
 
-    def attribution(self, d: Domain, z: Any, z0: Any, g: Any, e: Any, f1: np.ndarray, f0: np.ndarray,
-                    res: PathResult, layout: Layout, fs: float | None, multiply: bool, settings: dict,
-                    tgt: Target) -> Attribution:
+    def attribution(
+        self,
+        d: Domain,
+        z: Any,
+        z0: Any,
+        g: Any,
+        e: Any,
+        f1: np.ndarray,
+        f0: np.ndarray,
+        res: PathResult,
+        layout: Layout,
+        fs: float | None,
+        multiply: bool,
+        settings: dict,
+        tgt: Target,
+    ) -> Attribution:
         be = self.be
         zn, z0n, gn = be.to_numpy(z), be.to_numpy(z0), be.to_numpy(g)
         contrib = _contrib(zn - z0n, gn)
         delta = contrib.reshape(self.n, -1).sum(axis=1, dtype=np.float64) - (f1 - f0)
-        flat = np.nonzero((np.abs(gn).reshape(self.n, -1).max(axis=1) == 0)
-                          & (np.abs(f1 - f0) > _output_resolution(f1, f0, self.eps)))[0]
+        flat = np.nonzero(
+            (np.abs(gn).reshape(self.n, -1).max(axis=1) == 0) & (np.abs(f1 - f0) > _output_resolution(f1, f0, self.eps))
+        )[0]
         if flat.size:
             raise CdigModelError(
                 f"[{d.name}] the model's gradient is zero all along the path for sample(s) {flat[:10].tolist()} "
@@ -355,14 +443,25 @@ class Run:
             extras = {k: v[:, 0] if v.ndim >= 2 and v.shape[1] == 1 else v for k, v in extras.items()}
         self._warn(d.name, delta, f1, f0, res, contrib)
         return Attribution(
-            values=values, domain=d.name, dims=tuple(dims), coords=coords, delta=delta, output=f1,
-            baseline_output=f0, n_steps=res.steps, target=tgt.describe(), units=units,
-            settings={**settings, "domain": d.describe()}, coefficients=zn, baseline_coefficients=z0n,
-            extras=extras, domain_object=copy.copy(d), error_estimate=error_estimate,
+            values=values,
+            domain=d.name,
+            dims=tuple(dims),
+            coords=coords,
+            delta=delta,
+            output=f1,
+            baseline_output=f0,
+            n_steps=res.steps,
+            target=tgt.describe(),
+            units=units,
+            settings={**settings, "domain": d.describe()},
+            coefficients=zn,
+            baseline_coefficients=z0n,
+            extras=extras,
+            domain_object=copy.copy(d),
+            error_estimate=error_estimate,
         )
 
-    def _warn(self, name: str, delta: np.ndarray, f1: np.ndarray, f0: np.ndarray, res: PathResult,
-              contrib: np.ndarray) -> None:
+    def _warn(self, name: str, delta: np.ndarray, f1: np.ndarray, f0: np.ndarray, res: PathResult, contrib: np.ndarray) -> None:
         change = np.abs(f1 - f0)
         rel = relative(np.abs(delta), change)
         resolution = _output_resolution(f1, f0, self.eps)
@@ -375,7 +474,8 @@ class Run:
                     f"{self.n} sample(s) before reaching rtol={self.rtol}: their estimated relative map error is up "
                     f"to {float(np.max(map_err)):.3g} and their relative |delta| up to {float(np.max(rel[bad])):.3g}. "
                     f"Raise max_steps or rtol.{_resolution_hint(f1, f0, change, resolution, self.rtol, self.out_dtype)}",
-                    ConvergenceWarning, stacklevel=4,
+                    ConvergenceWarning,
+                    stacklevel=4,
                 )
             return
         floor = roundoff_floor(change, np.abs(contrib).reshape(self.n, -1).sum(axis=1), self.eps)
@@ -386,7 +486,8 @@ class Run:
                 f"|f(x) - f(baseline)| on {int(off.sum())} of {self.n} sample(s) with {self.n_steps} "
                 f"{self.method} steps; use n_steps='auto' (adaptive, with rtol) or more steps"
                 f"{_resolution_hint(f1, f0, change, resolution, WARN_RELATIVE_DELTA, self.out_dtype)}",
-                ConvergenceWarning, stacklevel=4,
+                ConvergenceWarning,
+                stacklevel=4,
             )
 
 
@@ -425,16 +526,17 @@ def _output_resolution(f1: np.ndarray, f0: np.ndarray, eps: float) -> np.ndarray
     return 4 * eps * (np.abs(f1) + np.abs(f0)) + 1e-300
 
 
-def _resolution_hint(f1: np.ndarray, f0: np.ndarray, change: np.ndarray, resolution: np.ndarray,
-                     rtol: float, dtype: Any) -> str:
+def _resolution_hint(f1: np.ndarray, f0: np.ndarray, change: np.ndarray, resolution: np.ndarray, rtol: float, dtype: Any) -> str:
     """A sentence for warnings where the outputs themselves cannot resolve the tolerance asked for."""
     coarse = resolution > rtol * change
     if not coarse.any():
         return ""
     k = int(np.argmax(np.where(coarse, resolution / np.maximum(change, 1e-300), -np.inf)))
-    return (f" Note: the model's outputs are about {max(abs(f1[k]), abs(f0[k])):.3g} in {dtype}, so f(x) - f(baseline) "
-            f"= {f1[k] - f0[k]:.3g} is only known to about ±{resolution[k]:.2g} on sample {k}: completeness cannot be "
-            "checked more finely than that. Remove the constant offset from the output, or compute in float64.")
+    return (
+        f" Note: the model's outputs are about {max(abs(f1[k]), abs(f0[k])):.3g} in {dtype}, so f(x) - f(baseline) "
+        f"= {f1[k] - f0[k]:.3g} is only known to about ±{resolution[k]:.2g} on sample {k}: completeness cannot be "
+        "checked more finely than that. Remove the constant offset from the output, or compute in float64."
+    )
 
 
 def _reconstructs(d: Domain, xc: np.ndarray, scale: float, be: Backend, back: Any, x: Any) -> bool:
@@ -485,9 +587,7 @@ def split_baselines(baselines: Any, names: list[str]) -> tuple[Any, dict[str, An
         return baselines, {}
     unknown = [k for k in baselines if k not in names]
     if unknown:
-        raise CdigValueError(
-            f"baselines names domain(s) {unknown} that are not explained; the keys must be among {names}"
-        )
+        raise CdigValueError(f"baselines names domain(s) {unknown} that are not explained; the keys must be among {names}")
     return None, dict(baselines)
 
 
@@ -520,8 +620,10 @@ def check_batch_size(internal_batch_size: Any, memory_budget: Any) -> bool:
             parse_bytes(memory_budget)
         return True
     if memory_budget is not None:
-        raise CdigValueError("memory_budget sizes internal_batch_size='auto'; with internal_batch_size="
-                             f"{internal_batch_size!r} it would be ignored: pass internal_batch_size='auto'")
+        raise CdigValueError(
+            "memory_budget sizes internal_batch_size='auto'; with internal_batch_size="
+            f"{internal_batch_size!r} it would be ignored: pass internal_batch_size='auto'"
+        )
     return False
 
 
@@ -530,5 +632,3 @@ def _forward_args(extra: Any, be: Backend) -> tuple:
         return ()
     args = extra if isinstance(extra, tuple) else (extra,)
     return tuple(be.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
-
-

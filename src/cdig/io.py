@@ -28,8 +28,14 @@ from .core.errors import CdigValueError, one_line
 __all__ = ["load_model", "load_data", "predict", "MODEL_SUFFIXES", "DATA_SUFFIXES", "read_ts"]
 
 #: File name endings of models -> the framework that reads them.
-MODEL_SUFFIXES: dict[str, str] = {".pt": "torch", ".pth": "torch", ".pt2": "torch",
-                                  ".keras": "keras", ".h5": "keras", ".hdf5": "keras"}
+MODEL_SUFFIXES: dict[str, str] = {
+    ".pt": "torch",
+    ".pth": "torch",
+    ".pt2": "torch",
+    ".keras": "keras",
+    ".h5": "keras",
+    ".hdf5": "keras",
+}
 #: File name endings of data.
 DATA_SUFFIXES: tuple[str, ...] = (".npy", ".npz", ".csv", ".ts")
 
@@ -46,8 +52,7 @@ def _backend(name: str, path: Path) -> Any:
 
         return get_backend_by_name(name)
     except (ImportError, CdigValueError):
-        raise ImportError(f"{path}: reading {path.suffix or 'SavedModel'} files needs {name}: "
-                          f"pip install {name}") from None
+        raise ImportError(f"{path}: reading {path.suffix or 'SavedModel'} files needs {name}: pip install {name}") from None
 
 
 # --- models ---------------------------------------------------------------------------------------
@@ -91,7 +96,7 @@ def predict(model: Any, framework: str, x: np.ndarray, batch_size: int = 256) ->
     """
     outs = []
     for s in range(0, len(x), batch_size):
-        rows = np.ascontiguousarray(x[s:s + batch_size])
+        rows = np.ascontiguousarray(x[s : s + batch_size])
         if framework == "keras":
             outs.append(_backend("keras", Path("model.keras")).predict(model, rows))
             continue
@@ -144,9 +149,7 @@ def load_data(path: str | Path, *, npz_key: str | None = None, channels: int | N
         raise CdigValueError(f"{path}: the data must be real numbers, got dtype {x.dtype}")
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim not in (2, 3) or x.shape[0] == 0:
-        raise CdigValueError(
-            f"{path}: the data has shape {x.shape}; expected (N, T) or (N, C, T) / (N, T, C) with N >= 1"
-        )
+        raise CdigValueError(f"{path}: the data has shape {x.shape}; expected (N, T) or (N, C, T) / (N, T, C) with N >= 1")
     if not np.all(np.isfinite(x)):
         raise CdigValueError(f"{path}: the data contains NaN or Inf values")
     return x
@@ -214,8 +217,7 @@ def read_ts(path: str | Path) -> tuple[np.ndarray, list[str]]:
             word = word.lower()
             if word == "data":
                 in_data = True
-                has_label = any(header.get(k, "").lower().split()[:1] == ["true"]
-                                for k in ("classlabel", "targetlabel"))
+                has_label = any(header.get(k, "").lower().split()[:1] == ["true"] for k in ("classlabel", "targetlabel"))
             else:
                 header[word] = rest.strip()
             continue
@@ -228,9 +230,7 @@ def read_ts(path: str | Path) -> tuple[np.ndarray, list[str]]:
             if "?" in f:
                 raise CdigValueError(f"{path}, line {number}: missing values ('?') are not supported")
             if "(" in f:
-                raise CdigValueError(
-                    f"{path}, line {number}: timestamped series '(t,v)' are not supported; give plain values"
-                )
+                raise CdigValueError(f"{path}, line {number}: timestamped series '(t,v)' are not supported; give plain values")
             try:
                 dims.append([float(v) for v in f.split(",")])
             except ValueError:

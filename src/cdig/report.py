@@ -150,9 +150,17 @@ def _class_mean(att: Attribution, sel: np.ndarray) -> Attribution:
         return a[sel].mean(axis=0, keepdims=True) if a.ndim >= 1 and len(a) == n else a
 
     extras = {k: mean(v) if np.ndim(v) >= 2 else v for k, v in att.extras.items()}
-    return replace(att, values=mean(att.values), delta=mean(att.delta), output=mean(att.output),
-                   baseline_output=mean(att.baseline_output), n_steps=mean(att.n_steps), extras=extras,
-                   coefficients=None, baseline_coefficients=None)
+    return replace(
+        att,
+        values=mean(att.values),
+        delta=mean(att.delta),
+        output=mean(att.output),
+        baseline_output=mean(att.baseline_output),
+        n_steps=mean(att.n_steps),
+        extras=extras,
+        coefficients=None,
+        baseline_coefficients=None,
+    )
 
 
 # --- figures ----------------------------------------------------------------------------------
@@ -214,12 +222,15 @@ def _img(b64: str, alt: str, kind: str) -> str:
     return f'<img class="{kind}" alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
 
 
-def _top_table(name: str, att: Attribution, sample: int | None, k: int, caption: str, kind: str,
-               extra: str = "") -> str:
-    rows = "".join(f'<tr><td class="num">{r}</td><td>{_e(label)}</td>{_num(v, signed=True)}</tr>'
-                   for r, (label, v) in enumerate(top_coefficients(att, sample, k), 1))
-    return (f'<table class="{kind}" data-domain="{_e(name)}"{extra}><caption>{_e(caption)}</caption>'
-            f"<tr><th>#</th><th>coefficient</th><th>attribution</th></tr>{rows}</table>")
+def _top_table(name: str, att: Attribution, sample: int | None, k: int, caption: str, kind: str, extra: str = "") -> str:
+    rows = "".join(
+        f'<tr><td class="num">{r}</td><td>{_e(label)}</td>{_num(v, signed=True)}</tr>'
+        for r, (label, v) in enumerate(top_coefficients(att, sample, k), 1)
+    )
+    return (
+        f'<table class="{kind}" data-domain="{_e(name)}"{extra}><caption>{_e(caption)}</caption>'
+        f"<tr><th>#</th><th>coefficient</th><th>attribution</th></tr>{rows}</table>"
+    )
 
 
 def _k(att: Attribution, k: int) -> int:
@@ -235,8 +246,10 @@ def _check_maps(maps: Any) -> dict[str, Attribution]:
     elif isinstance(maps, Sequence) and not isinstance(maps, (str, bytes)):
         items = {getattr(a, "domain", str(i)): a for i, a in enumerate(maps)}
     else:
-        raise CdigTypeError(f"maps={type(maps).__name__}: expected an Attribution, a dict of name to "
-                            "Attribution (as cdig.explain returns) or a list of them")
+        raise CdigTypeError(
+            f"maps={type(maps).__name__}: expected an Attribution, a dict of name to "
+            "Attribution (as cdig.explain returns) or a list of them"
+        )
     if not items:
         raise CdigValueError("maps is empty; a report needs at least one Attribution")
     for name, a in items.items():
@@ -295,9 +308,20 @@ def _class_name(label: Any, class_names: Any) -> str:
         return str(label)
 
 
-def write_report(maps: Any, path: str | Path, *, x: Any = None, y: Any = None, class_names: Any = None,
-                 y_label: str = "class", y_true: Any = None, samples: int = 8, top_k: int = 10,
-                 title: str = "cdig report", info: Mapping[str, Any] | None = None) -> Path:
+def write_report(
+    maps: Any,
+    path: str | Path,
+    *,
+    x: Any = None,
+    y: Any = None,
+    class_names: Any = None,
+    y_label: str = "class",
+    y_true: Any = None,
+    samples: int = 8,
+    top_k: int = 10,
+    title: str = "cdig report",
+    info: Mapping[str, Any] | None = None,
+) -> Path:
     """Write one self-contained HTML page about a batch of explanations.
 
     Parameters
@@ -360,10 +384,12 @@ def write_report(maps: Any, path: str | Path, *, x: Any = None, y: Any = None, c
     n = len(first.values)
     labels = _Labels(_classes("y", y, n), _classes("y_true", y_true, n), class_names, y_label)
     x = _canonical_x(x, n, first.settings.get("time_axis")) if x is not None else _input_of(items)
-    parts = [_header_section(title, items, info),
-             _completeness_section(items),
-             _class_section(items, labels, top_k),
-             _samples_section(items, range(min(samples, n)), x, labels, top_k)]
+    parts = [
+        _header_section(title, items, info),
+        _completeness_section(items),
+        _class_section(items, labels, top_k),
+        _samples_section(items, range(min(samples, n)), x, labels, top_k),
+    ]
     path.write_text(_page(title, parts), encoding="utf-8")
     return path
 
@@ -382,16 +408,16 @@ class _Labels:
         return _class_name(c, self.names)
 
     def of_sample(self, s: int) -> str:
-        said = ([f"{self.label} {self.name(self.y[s])}"] if self.y is not None else []) + \
-            ([f"true class {self.name(self.y_true[s])}"] if self.y_true is not None else [])
+        said = ([f"{self.label} {self.name(self.y[s])}"] if self.y is not None else []) + (
+            [f"true class {self.name(self.y_true[s])}"] if self.y_true is not None else []
+        )
         return f" ({_e(', '.join(said))})" if said else ""
 
 
 def _check_path(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
-        raise CdigValueError(f"cannot write the report to {path}: it is a folder; give a file name, e.g. "
-                             f"{path / 'report.html'}")
+        raise CdigValueError(f"cannot write the report to {path}: it is a folder; give a file name, e.g. {path / 'report.html'}")
     if not path.parent.is_dir():
         raise CdigValueError(f"cannot write the report to {path}: the folder {path.parent} does not exist")
     return path
@@ -408,37 +434,51 @@ def _input_of(items: Mapping[str, Attribution]) -> np.ndarray | None:
 
 def _header_section(title: str, items: Mapping[str, Attribution], info: Mapping[str, Any] | None) -> str:
     n = len(next(iter(items.values())).values)
-    parts = [f"<h1>{_e(title)}</h1>",
-             f'<p class="note">{n} explained sample(s) in {len(items)} domain(s): {_e(", ".join(items))}. '
-             f"Written by cdig {_e(__version__)}. Attributions are in the model output's units: red raises the "
-             "explained output, blue lowers it.</p>",
-             '<nav><a href="#completeness">Completeness</a><a href="#classes">Class averages</a>'
-             '<a href="#samples">Samples</a></nav>']
+    parts = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="note">{n} explained sample(s) in {len(items)} domain(s): {_e(", ".join(items))}. '
+        f"Written by cdig {_e(__version__)}. Attributions are in the model output's units: red raises the "
+        "explained output, blue lowers it.</p>",
+        '<nav><a href="#completeness">Completeness</a><a href="#classes">Class averages</a><a href="#samples">Samples</a></nav>',
+    ]
     if info:
         info_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in info.items())
         parts.append(f'<table class="info">{info_rows}</table>')
     return "\n".join(parts)
 
 
-_COMPLETENESS_KEYS = ("max_abs_delta", "median_abs_delta", "max_relative_delta", "median_relative_delta",
-                      "median_output_change", "median_steps")
+_COMPLETENESS_KEYS = (
+    "max_abs_delta",
+    "median_abs_delta",
+    "max_relative_delta",
+    "median_relative_delta",
+    "median_output_change",
+    "median_steps",
+)
 
 
 def _completeness_section(items: Mapping[str, Attribution]) -> str:
     """One row per domain: the map's shape and :func:`_completeness`'s numbers."""
-    head = ("<tr><th>domain</th><th>map per sample</th><th>max |delta|</th><th>median |delta|</th>"
-            "<th>max relative</th><th>median relative</th><th>median |f(x) &minus; f(baseline)|</th>"
-            "<th>median steps</th></tr>")
+    head = (
+        "<tr><th>domain</th><th>map per sample</th><th>max |delta|</th><th>median |delta|</th>"
+        "<th>max relative</th><th>median relative</th><th>median |f(x) &minus; f(baseline)|</th>"
+        "<th>median steps</th></tr>"
+    )
     rows = []
     for name, a in items.items():
         stats = _completeness(a)
         shape = "×".join(map(str, np.shape(a.values)[1:])) or "1"
-        rows.append(f'<tr data-domain="{_e(name)}"><td>{_e(name)}</td><td>{_e(shape)} ({_e(", ".join(a.dims))})</td>'
-                    + "".join(_num(stats[k]) for k in _COMPLETENESS_KEYS) + "</tr>")
-    return ('<h2 id="completeness">Completeness</h2><p class="note">delta = sum of the attributions '
-            "&minus; (f(x) &minus; f(baseline)), per sample; relative: |delta| / |f(x) &minus; f(baseline)|, "
-            f'over the samples where that difference is not zero.</p><table class="completeness">{head}'
-            f'{"".join(rows)}</table>')
+        rows.append(
+            f'<tr data-domain="{_e(name)}"><td>{_e(name)}</td><td>{_e(shape)} ({_e(", ".join(a.dims))})</td>'
+            + "".join(_num(stats[k]) for k in _COMPLETENESS_KEYS)
+            + "</tr>"
+        )
+    return (
+        '<h2 id="completeness">Completeness</h2><p class="note">delta = sum of the attributions '
+        "&minus; (f(x) &minus; f(baseline)), per sample; relative: |delta| / |f(x) &minus; f(baseline)|, "
+        f'over the samples where that difference is not zero.</p><table class="completeness">{head}'
+        f"{''.join(rows)}</table>"
+    )
 
 
 def _class_section(items: Mapping[str, Attribution], labels: _Labels, top_k: int) -> str:
@@ -448,70 +488,98 @@ def _class_section(items: Mapping[str, Attribution], labels: _Labels, top_k: int
     parts = ['<h2 id="classes">Class averages</h2>']
     y, what = labels.y, labels.label
     if y is None:
-        parts.append('<p class="note">No classes known: pass y= (labels or predictions) for the maps '
-                     "averaged over the samples of each class.</p>")
+        parts.append(
+            '<p class="note">No classes known: pass y= (labels or predictions) for the maps '
+            "averaged over the samples of each class.</p>"
+        )
         return "\n".join(parts)
     classes = list(dict.fromkeys(np.sort(y).tolist()))
     counts = {c: int(np.sum(y == c)) for c in classes}
-    parts.append(f'<p class="note">Mean attribution over the samples of each {_e(what)} '
-                 f"({', '.join(f'{_e(labels.name(c))}: {counts[c]}' for c in classes)}).</p>")
+    parts.append(
+        f'<p class="note">Mean attribution over the samples of each {_e(what)} '
+        f"({', '.join(f'{_e(labels.name(c))}: {counts[c]}' for c in classes)}).</p>"
+    )
     for name, a in items.items():
         means = {c: _class_mean(a, y == c) for c in classes}
         panels = {_tex_safe(f"{what} {labels.name(c)} (n={counts[c]})"): m for c, m in means.items()}
         fig = summary(panels, 0, title=_tex_safe(f"{name}: mean attribution per {what}"), ncols=min(len(panels), 3))
         parts.append(f"<h3>{_e(name)}</h3>" + _img(_png(fig), f"{name} averaged per {what}", "class-mean"))
-        parts.append(_top_tables([(name, m, 0, f"{what} {labels.name(c)}: top {_k(m, top_k)} of the mean map",
-                                   f' data-class="{_e(c)}"') for c, m in means.items()], top_k, "class-top"))
+        parts.append(
+            _top_tables(
+                [
+                    (name, m, 0, f"{what} {labels.name(c)}: top {_k(m, top_k)} of the mean map", f' data-class="{_e(c)}"')
+                    for c, m in means.items()
+                ],
+                top_k,
+                "class-top",
+            )
+        )
     return "\n".join(parts)
 
 
-def _samples_section(items: Mapping[str, Attribution], shown: range, x: np.ndarray | None, labels: _Labels,
-                     top_k: int) -> str:
+def _samples_section(items: Mapping[str, Attribution], shown: range, x: np.ndarray | None, labels: _Labels, top_k: int) -> str:
     n = len(next(iter(items.values())).values)
     time_map = next((a for a in items.values() if a.domain == "time"), None)
     t = np.asarray(time_map.coords.get("time", []), dtype=float) if time_map is not None else np.array([])
     t_unit = time_map.units.get("time", "") if time_map is not None else ""
     if x is not None and len(t) != x.shape[-1]:
         t, t_unit = np.arange(x.shape[-1], dtype=float), "sample"
-    return "\n".join([f'<h2 id="samples">Samples</h2><p class="note">The first {len(shown)} of {n} samples; '
-                      f"tables: the {top_k} coefficients of each domain with the largest |attribution|.</p>"]
-                     + [_sample_section(items, s, x, t, t_unit, labels, top_k) for s in shown])
+    return "\n".join(
+        [
+            f'<h2 id="samples">Samples</h2><p class="note">The first {len(shown)} of {n} samples; '
+            f"tables: the {top_k} coefficients of each domain with the largest |attribution|.</p>"
+        ]
+        + [_sample_section(items, s, x, t, t_unit, labels, top_k) for s in shown]
+    )
 
 
-def _sample_section(items: Mapping[str, Attribution], s: int, x: np.ndarray | None, t: np.ndarray, t_unit: str,
-                    labels: _Labels, top_k: int) -> str:
+def _sample_section(
+    items: Mapping[str, Attribution], s: int, x: np.ndarray | None, t: np.ndarray, t_unit: str, labels: _Labels, top_k: int
+) -> str:
     """One sample: its completeness per domain, its input, a summary figure, each domain's top-k."""
     from .plot import summary  # matplotlib, only now
 
     facts = "".join(
         f"<tr><td>{_e(name)}</td>{_num(float(np.sum(a.values[s], dtype=np.float64)), signed=True)}"
         f"{_num(float(a.output[s] - a.baseline_output[s]))}{_num(float(a.delta[s]))}</tr>"
-        for name, a in items.items())
-    parts = [f'<section class="sample" id="sample-{s}" data-sample="{s}"><h3>Sample {s}{labels.of_sample(s)}</h3>',
-             '<table class="sample-delta"><tr><th>domain</th><th>sum of attributions</th>'
-             f"<th>f(x) &minus; f(baseline)</th><th>delta</th></tr>{facts}</table>"]
+        for name, a in items.items()
+    )
+    parts = [
+        f'<section class="sample" id="sample-{s}" data-sample="{s}"><h3>Sample {s}{labels.of_sample(s)}</h3>',
+        '<table class="sample-delta"><tr><th>domain</th><th>sum of attributions</th>'
+        f"<th>f(x) &minus; f(baseline)</th><th>delta</th></tr>{facts}</table>",
+    ]
     if x is not None:
-        parts.append(_img(_png(_input_figure(x[s], t, t_unit, f"input of sample {s}")), f"input of sample {s}",
-                          "input"))
-    fig = summary({_tex_safe(k): a for k, a in items.items()}, s, title=f"Sample {s}: attributions in every domain",
-                  ncols=min(len(items), 3))
+        parts.append(_img(_png(_input_figure(x[s], t, t_unit, f"input of sample {s}")), f"input of sample {s}", "input"))
+    fig = summary(
+        {_tex_safe(k): a for k, a in items.items()},
+        s,
+        title=f"Sample {s}: attributions in every domain",
+        ncols=min(len(items), 3),
+    )
     parts.append(_img(_png(fig), f"attributions of sample {s}", "summary"))
-    parts.append(_top_tables([(name, a, s, f"{name}: top {_k(a, top_k)}", "") for name, a in items.items()],
-                             top_k, "sample-top") + "</section>")
+    parts.append(
+        _top_tables([(name, a, s, f"{name}: top {_k(a, top_k)}", "") for name, a in items.items()], top_k, "sample-top")
+        + "</section>"
+    )
     return "\n".join(parts)
 
 
 def _top_tables(tables: Sequence[tuple[str, Attribution, int, str, str]], top_k: int, kind: str) -> str:
     """Top-k tables side by side: one per (domain name, map, sample, caption, extra attributes)."""
-    return '<div class="tables">' + "".join(_top_table(name, a, s, top_k, caption, kind, extra)
-                                            for name, a, s, caption, extra in tables) + "</div>"
+    return (
+        '<div class="tables">'
+        + "".join(_top_table(name, a, s, top_k, caption, kind, extra) for name, a, s, caption, extra in tables)
+        + "</div>"
+    )
 
 
 def _page(title: str, parts: Sequence[str]) -> str:
-    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n"
-            + "\n".join(parts) + "\n</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"
+    )
 
 
 # --- folders written by `cdig demo` and `cdig explain` ------------------------------------------
@@ -535,7 +603,7 @@ def read_folder(folder: str | Path) -> FolderContents:
 
     ``explained.npz`` (``cdig demo``) gives the inputs ``x`` and the predicted (and true) classes;
     ``summary.json`` gives the order of the maps, facts about the run, the class names, and the
-    predicted class of each sample when ``cdig explain`` explained the argmax. ``.npz`` files that
+    predicted class of each sample when ``cdig explain`` explained the predicted class (argmax). ``.npz`` files that
     are not Attributions are listed in ``ignored``.
 
     Raises
@@ -565,8 +633,7 @@ def read_folder(folder: str | Path) -> FolderContents:
     return found
 
 
-def _read_classes(found: FolderContents, explained: Mapping[str, np.ndarray], summary: Mapping[str, Any],
-                  n: int) -> None:
+def _read_classes(found: FolderContents, explained: Mapping[str, np.ndarray], summary: Mapping[str, Any], n: int) -> None:
     """Inputs and classes from ``explained.npz`` (``cdig demo``), else the argmax targets of ``cdig explain``."""
     if "x" in explained and len(explained["x"]) == n:
         found.x = np.asarray(explained["x"])
@@ -577,7 +644,7 @@ def _read_classes(found: FolderContents, explained: Mapping[str, np.ndarray], su
     if found.y_label == "predicted class" and "y" in explained and np.shape(explained["y"]) == (n,):
         found.y_true = np.asarray(explained["y"])
     target = summary.get("target")
-    if found.y is None and isinstance(target, dict) and str(target.get("rule", "")).startswith("argmax"):
+    if found.y is None and isinstance(target, dict) and str(target.get("rule", "")).startswith(("predicted", "argmax")):
         per_sample = target.get("per_sample")
         if isinstance(per_sample, list) and len(per_sample) == n:
             found.y, found.y_label = np.asarray(per_sample), "predicted class"

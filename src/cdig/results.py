@@ -125,8 +125,15 @@ class ResultWriter:
                 return
             self.files.append(f"{name}.nc")
 
-    def save_figures(self, draws: Mapping[str, Callable[[], Any]], *, dpi: int = 100, progress: bool = False,
-                     desc: str = "figures", keep_going: bool = False) -> None:
+    def save_figures(
+        self,
+        draws: Mapping[str, Callable[[], Any]],
+        *,
+        dpi: int = 100,
+        progress: bool = False,
+        desc: str = "figures",
+        keep_going: bool = False,
+    ) -> None:
         """``NAME.png`` for each ``draws[NAME]()`` (a function returning a matplotlib Figure).
 
         With ``keep_going``, a figure that fails becomes a note (the maps already written are worth
@@ -153,8 +160,13 @@ class ResultWriter:
         ``out_dir`` and ``files`` last. Returns what was written."""
         from . import __version__
 
-        full = {"schema_version": SCHEMA_VERSION, "cdig_version": __version__, **summary,
-                "out_dir": str(self.out_dir.resolve()), "files": [*self.files, SUMMARY]}
+        full = {
+            "schema_version": SCHEMA_VERSION,
+            "cdig_version": __version__,
+            **summary,
+            "out_dir": str(self.out_dir.resolve()),
+            "files": [*self.files, SUMMARY],
+        }
         (self.out_dir / SUMMARY).write_text(json.dumps(full, indent=2) + "\n")
         return full
 
@@ -209,12 +221,14 @@ def read_results(folder: str | Path) -> Results:
             except Exception as e:  # noqa: BLE001 - the user's file, named in one line
                 raise CdigValueError(f"{f}: not a readable cdig Attribution ({one_line(e)})") from None
     if not found.maps:
-        raise CdigValueError(f"{folder}: no maps found (expected *.npz files written by cdig demo or cdig explain, "
-                             "e.g. time.npz)")
+        raise CdigValueError(
+            f"{folder}: no maps found (expected *.npz files written by cdig demo or cdig explain, e.g. time.npz)"
+        )
     sizes = {name: len(a.values) for name, a in found.maps.items()}
     if len(set(sizes.values())) > 1:
-        raise CdigValueError(f"{folder}: the maps explain batches of different sizes "
-                             f"({', '.join(f'{k}.npz: {v}' for k, v in sizes.items())})")
+        raise CdigValueError(
+            f"{folder}: the maps explain batches of different sizes ({', '.join(f'{k}.npz: {v}' for k, v in sizes.items())})"
+        )
     return found
 
 
@@ -233,8 +247,10 @@ def _schema_version(path: Path, summary: Mapping[str, Any]) -> int:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise CdigValueError(f"{path}: schema_version={version!r}: expected a positive integer")
     if version > SCHEMA_VERSION:
-        raise CdigValueError(f"{path}: schema_version {version} was written by a newer cdig; this one "
-                             f"reads up to {SCHEMA_VERSION} (pip install -U cdig)")
+        raise CdigValueError(
+            f"{path}: schema_version {version} was written by a newer cdig; this one "
+            f"reads up to {SCHEMA_VERSION} (pip install -U cdig)"
+        )
     return version
 
 

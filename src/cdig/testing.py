@@ -30,12 +30,37 @@ import pytest
 import torch
 
 __all__ = [
-    "LinearModel", "ConvNet", "make_conv_net", "ScalarHead", "BandEnergy", "FourierBandEnergy", "CallCounter",
-    "ChannelsLast", "LinearForecaster",
-    "rfft_weights", "fourier_gradient", "fourier_linear_map", "ica_linear_map", "fit_ica", "foreign_linear",
-    "installed", "requires", "requires_torch", "requires_tensorflow", "requires_keras", "requires_jax",
-    "requires_captum", "requires_sklearn", "requires_scipy", "requires_matplotlib", "requires_zarr",
-    "requires_ray", "requires_mne", "requires_pywt", "requires_quantus", "requires_nbclient",
+    "LinearModel",
+    "ConvNet",
+    "make_conv_net",
+    "ScalarHead",
+    "BandEnergy",
+    "FourierBandEnergy",
+    "CallCounter",
+    "ChannelsLast",
+    "LinearForecaster",
+    "rfft_weights",
+    "fourier_gradient",
+    "fourier_linear_map",
+    "ica_linear_map",
+    "fit_ica",
+    "foreign_linear",
+    "installed",
+    "requires",
+    "requires_torch",
+    "requires_tensorflow",
+    "requires_keras",
+    "requires_jax",
+    "requires_captum",
+    "requires_sklearn",
+    "requires_scipy",
+    "requires_matplotlib",
+    "requires_zarr",
+    "requires_ray",
+    "requires_mne",
+    "requires_pywt",
+    "requires_quantus",
+    "requires_nbclient",
 ]
 
 
@@ -106,13 +131,14 @@ class ConvNet(torch.nn.Module):
 
     ACTS = {"tanh": torch.nn.Tanh, "gelu": torch.nn.GELU, "softplus": torch.nn.Softplus, "relu": torch.nn.ReLU}
 
-    def __init__(self, channels: int = 2, length: int = 64, n_out: int = 3, act: str = "tanh",
-                 hidden: int = 4) -> None:
+    def __init__(self, channels: int = 2, length: int = 64, n_out: int = 3, act: str = "tanh", hidden: int = 4) -> None:
         super().__init__()
         a = self.ACTS[act]
         self.features = torch.nn.Sequential(
-            torch.nn.Conv1d(channels, hidden, 5, padding=2), a(),
-            torch.nn.Conv1d(hidden, hidden, 3), a(),
+            torch.nn.Conv1d(channels, hidden, 5, padding=2),
+            a(),
+            torch.nn.Conv1d(hidden, hidden, 3),
+            a(),
         )
         self.head = torch.nn.Linear(hidden * (length - 2), n_out)
 
@@ -120,8 +146,9 @@ class ConvNet(torch.nn.Module):
         return self.head(self.features(x).flatten(1))
 
 
-def make_conv_net(channels: int = 2, length: int = 64, n_out: int = 3, act: str = "tanh",
-                  dtype: torch.dtype = torch.float32, seed: int = 0) -> ConvNet:
+def make_conv_net(
+    channels: int = 2, length: int = 64, n_out: int = 3, act: str = "tanh", dtype: torch.dtype = torch.float32, seed: int = 0
+) -> ConvNet:
     torch.manual_seed(seed)
     return ConvNet(channels, length, n_out, act).to(dtype).eval()
 
@@ -171,7 +198,7 @@ class FourierBandEnergy(torch.nn.Module):
         self.lo, self.hi = lo, hi
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spec = torch.fft.rfft(x, dim=-1)[..., self.lo:self.hi]
+        spec = torch.fft.rfft(x, dim=-1)[..., self.lo : self.hi]
         return (spec.abs() ** 2).sum(dim=(1, 2)) / x.shape[-1]
 
 
@@ -266,8 +293,7 @@ def fit_ica(n_channels: int, seed: int = 1, n_components: int | None = None) -> 
     sources = r.laplace(size=(2000, n_channels))
     mixing = r.normal(size=(n_channels, n_channels)) + 2 * np.eye(n_channels)
     data = sources @ mixing.T + r.normal(size=n_channels)
-    return FastICA(n_components=n_components, whiten="unit-variance", random_state=seed,
-                   max_iter=2000, tol=1e-6).fit(data)
+    return FastICA(n_components=n_components, whiten="unit-variance", random_state=seed, max_iter=2000, tol=1e-6).fit(data)
 
 
 def foreign_linear(framework: str, w: np.ndarray, x: np.ndarray) -> tuple[Any, Any]:

@@ -59,14 +59,23 @@ def make_model(n_channels: int, n_classes: int = 2, width: int = 16, *, n_layers
     layers: list[Any] = []
     for i in range(n_layers):
         k = 15 if i == 0 else 9
-        layers += [nn.Conv1d(n_channels if i == 0 else width, width, kernel_size=k, stride=stride, padding=k // 2),
-                   nn.GELU()]
+        layers += [nn.Conv1d(n_channels if i == 0 else width, width, kernel_size=k, stride=stride, padding=k // 2), nn.GELU()]
     return nn.Sequential(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(width, n_classes))
 
 
-def train_classifier(model: Any, X: np.ndarray, y: np.ndarray, epochs: int, *, batch_size: int = BATCH_SIZE,
-                     lr: float = LEARNING_RATE, weight_decay: float = 0.0, seed: int = 0,
-                     progress: bool = False, desc: str = "training") -> dict[str, list[float]]:
+def train_classifier(
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    *,
+    batch_size: int = BATCH_SIZE,
+    lr: float = LEARNING_RATE,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    progress: bool = False,
+    desc: str = "training",
+) -> dict[str, list[float]]:
     """Train a torch classifier in place with Adam and cross-entropy on the logits ``model(X)``.
 
     A plain, seeded mini-batch loop (the batch order comes from its own generator, so the caller's
@@ -115,13 +124,36 @@ def train_classifier(model: Any, X: np.ndarray, y: np.ndarray, epochs: int, *, b
     """
     import torch
 
-    return _fit(torch, model, X, np.asarray(y, dtype=np.int64), epochs, torch.nn.functional.cross_entropy,
-                batch_size, lr, weight_decay, seed, progress, desc, classify=True)
+    return _fit(
+        torch,
+        model,
+        X,
+        np.asarray(y, dtype=np.int64),
+        epochs,
+        torch.nn.functional.cross_entropy,
+        batch_size,
+        lr,
+        weight_decay,
+        seed,
+        progress,
+        desc,
+        classify=True,
+    )
 
 
-def train_regressor(model: Any, X: np.ndarray, Y: np.ndarray, epochs: int, *, batch_size: int = BATCH_SIZE,
-                    lr: float = LEARNING_RATE, weight_decay: float = 0.0, seed: int = 0,
-                    progress: bool = False, desc: str = "training") -> dict[str, list[float]]:
+def train_regressor(
+    model: Any,
+    X: np.ndarray,
+    Y: np.ndarray,
+    epochs: int,
+    *,
+    batch_size: int = BATCH_SIZE,
+    lr: float = LEARNING_RATE,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    progress: bool = False,
+    desc: str = "training",
+) -> dict[str, list[float]]:
     """Train a torch regressor (e.g. a forecaster) in place with Adam and the mean squared error.
 
     The same loop as :func:`train_classifier`, for float targets ``Y`` shaped like ``model(X)``.
@@ -144,21 +176,49 @@ def train_regressor(model: Any, X: np.ndarray, Y: np.ndarray, epochs: int, *, ba
     """
     import torch
 
-    return _fit(torch, model, X, np.asarray(Y, dtype=np.float32), epochs, torch.nn.functional.mse_loss,
-                batch_size, lr, weight_decay, seed, progress, desc, classify=False)
+    return _fit(
+        torch,
+        model,
+        X,
+        np.asarray(Y, dtype=np.float32),
+        epochs,
+        torch.nn.functional.mse_loss,
+        batch_size,
+        lr,
+        weight_decay,
+        seed,
+        progress,
+        desc,
+        classify=False,
+    )
 
 
-def _fit(torch: Any, model: Any, X: np.ndarray, y: np.ndarray, epochs: int, loss_fn: Any, batch_size: int,
-         lr: float, weight_decay: float, seed: int, progress: bool, desc: str,
-         classify: bool) -> dict[str, list[float]]:
+def _fit(
+    torch: Any,
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    loss_fn: Any,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+    progress: bool,
+    desc: str,
+    classify: bool,
+) -> dict[str, list[float]]:
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise CdigValueError(f"epochs={epochs!r}: expected a positive integer")
     X = np.asarray(X, dtype=np.float32)
     if len(X) != len(y) or len(X) == 0:
         raise CdigValueError(f"X has {len(X)} samples and the targets {len(y)}; they must match (and not be empty)")
     xt, yt = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.ascontiguousarray(y))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay) if weight_decay else \
-        torch.optim.Adam(model.parameters(), lr=lr)
+    opt = (
+        torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        if weight_decay
+        else torch.optim.Adam(model.parameters(), lr=lr)
+    )
     gen = torch.Generator().manual_seed(int(seed))
     history: dict[str, list[float]] = {"loss": [], "accuracy": []} if classify else {"loss": []}
     bar = Progress(progress, int(epochs), desc, unit="epoch")
@@ -167,7 +227,7 @@ def _fit(torch: Any, model: Any, X: np.ndarray, y: np.ndarray, epochs: int, loss
         order = torch.randperm(len(xt), generator=gen)
         total, correct = 0.0, 0
         for start in range(0, len(order), batch_size):
-            b = order[start:start + batch_size]
+            b = order[start : start + batch_size]
             out = model(xt[b])
             loss = loss_fn(out, yt[b])
             opt.zero_grad()

@@ -26,8 +26,7 @@ def _np(t) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
-def conv_classifier(channels: int = 2, length: int = 32, n_classes: int = 3, hidden: int = 4,
-                    seed: int = 0) -> SimpleNamespace:
+def conv_classifier(channels: int = 2, length: int = 32, n_classes: int = 3, hidden: int = 4, seed: int = 0) -> SimpleNamespace:
     """A Conv1D classifier ``(N, C, T) -> (N, K)`` / ``(N, T, C) -> (N, K)`` in the three frameworks.
 
     Returns a namespace with ``torch`` (an ``nn.Module`` in eval mode), ``keras`` (a functional
@@ -61,7 +60,10 @@ def conv_classifier(channels: int = 2, length: int = 32, n_classes: int = 3, hid
     bh = _np(tm.head.bias)
     weights = {"k1": k1, "b1": b1, "k2": k2, "b2": b2, "wh": wh, "bh": bh}
     return SimpleNamespace(
-        torch=tm, weights=weights, shape=(channels, length), n_out=n_classes,
+        torch=tm,
+        weights=weights,
+        shape=(channels, length),
+        n_out=n_classes,
         make_keras=lambda: _keras_conv(weights, channels, length),
         make_jax=lambda: _jax_conv(weights),
     )
@@ -91,8 +93,7 @@ def _jax_conv(w: dict):
     params = {k: jnp.asarray(v) for k, v in w.items()}
 
     def conv(x, k, b, pad):
-        y = jax.lax.conv_general_dilated(x, k, window_strides=(1,), padding=[(pad, pad)],
-                                         dimension_numbers=("NWC", "WIO", "NWC"))
+        y = jax.lax.conv_general_dilated(x, k, window_strides=(1,), padding=[(pad, pad)], dimension_numbers=("NWC", "WIO", "NWC"))
         return y + b
 
     def apply(p, x):
@@ -110,8 +111,9 @@ def _jax_conv(w: dict):
 # ----------------------------------------------------------------------------------------------
 
 
-def attention_regressor(channels: int = 3, length: int = 24, dim: int = 8, seed: int = 0,
-                        keepdim: bool = True) -> SimpleNamespace:
+def attention_regressor(
+    channels: int = 3, length: int = 24, dim: int = 8, seed: int = 0, keepdim: bool = True
+) -> SimpleNamespace:
     """A single-head self-attention regressor: ``(N, C, T) -> (N, 1)`` (or ``(N,)`` without ``keepdim``).
 
     ``e = x W_e + b_e + P`` (``P`` fixed positions), ``a = softmax(q kᵀ / √d)`` with ``q, k, v``
@@ -144,12 +146,20 @@ def attention_regressor(channels: int = 3, length: int = 24, dim: int = 8, seed:
 
     tm = TorchAttention().float().eval()
     weights = {
-        "we": _np(tm.embed.weight).T, "be": _np(tm.embed.bias), "pos": pos,
-        "wq": _np(tm.q.weight).T, "wk": _np(tm.k.weight).T, "wv": _np(tm.v.weight).T,
-        "wh": _np(tm.head.weight).T, "bh": _np(tm.head.bias),
+        "we": _np(tm.embed.weight).T,
+        "be": _np(tm.embed.bias),
+        "pos": pos,
+        "wq": _np(tm.q.weight).T,
+        "wk": _np(tm.k.weight).T,
+        "wv": _np(tm.v.weight).T,
+        "wh": _np(tm.head.weight).T,
+        "bh": _np(tm.head.bias),
     }
     return SimpleNamespace(
-        torch=tm, weights=weights, shape=(channels, length), n_out=None,
+        torch=tm,
+        weights=weights,
+        shape=(channels, length),
+        n_out=None,
         make_keras=lambda: _keras_attention(weights, channels, length, keepdim),
         make_jax=lambda: _jax_attention(weights, keepdim),
     )
@@ -245,8 +255,7 @@ def assert_maps_close(a: np.ndarray, b: np.ndarray, rel: float = 1e-5, what: str
     assert err <= rel * scale, f"{what}: max |diff| {err:.3g} > {rel:g} * max|map| ({scale:.3g})"
 
 
-def assert_linear_maps(res: dict, w: np.ndarray, x: np.ndarray, x0: np.ndarray, closed, ica=None,
-                       rel: float = 2e-6) -> None:
+def assert_linear_maps(res: dict, w: np.ndarray, x: np.ndarray, x0: np.ndarray, closed, ica=None, rel: float = 2e-6) -> None:
     """The closed forms of ``f(x) = <w, x> + b`` for channels-last ``x``, ``x0`` (N, T, C) and ``w`` (T, C):
     time ``w ⊙ (x - x0)``, Fourier and ICA from ``closed`` (tests/conftest.py); tiny deltas."""
     wc, xc, x0c = (transpose_last(a).astype(np.float64) for a in (w, x, x0))
@@ -280,6 +289,7 @@ def assert_complete_every_domain(fn, x, x_zero, target, n_steps: int = 64) -> No
 
 def fourier_fd_gradient(z: np.ndarray, cot: np.ndarray, n_times: int, eps: float = 1e-6) -> np.ndarray:
     """``∂φ/∂Re z + i ∂φ/∂Im z`` of ``φ(z) = <irfft(z, n_times), cot>`` by float64 central differences (numpy)."""
+
     def phi(zz: np.ndarray) -> float:
         return float((np.fft.irfft(zz, n=n_times, axis=-1) * cot).sum())
 
@@ -287,8 +297,7 @@ def fourier_fd_gradient(z: np.ndarray, cot: np.ndarray, n_times: int, eps: float
     for idx in np.ndindex(*z.shape):
         e = np.zeros(z.shape, dtype=complex)
         e[idx] = 1.0
-        fd[idx] = ((phi(z + eps * e) - phi(z - eps * e)) + 1j * (phi(z + 1j * eps * e) - phi(z - 1j * eps * e))) \
-            / (2 * eps)
+        fd[idx] = ((phi(z + eps * e) - phi(z - eps * e)) + 1j * (phi(z + 1j * eps * e) - phi(z - 1j * eps * e))) / (2 * eps)
     return fd
 
 
@@ -298,7 +307,7 @@ def fourier_fd_gradient(z: np.ndarray, cot: np.ndarray, n_times: int, eps: float
 
 KERAS_N, KERAS_T, KERAS_C = 3, 16, 2
 
-_KERAS_SCRIPT = r'''
+_KERAS_SCRIPT = r"""
 import json
 import time
 import numpy as np
@@ -361,7 +370,7 @@ run("linear_default", linear)
 run("conv", complete)
 run("attribute", attribute)
 print("RESULT:" + json.dumps(out))
-''' % {"n": KERAS_N, "t": KERAS_T, "c": KERAS_C}  # noqa: UP031 - a script with braces of its own
+""" % {"n": KERAS_N, "t": KERAS_T, "c": KERAS_C}  # noqa: UP031 - a script with braces of its own
 
 
 def keras_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -383,8 +392,9 @@ def start_script(script: str, **env: str):
     import sys
 
     full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env)
-    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=full_env)
+    return subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env
+    )
 
 
 def finish_script(proc, timeout: float = 300) -> dict:
@@ -399,7 +409,7 @@ def finish_script(proc, timeout: float = 300) -> dict:
     lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT:")]
     if proc.returncode != 0 or not lines:
         return {"error": f"the subprocess failed (exit code {proc.returncode}):\n{stderr[-3000:]}"}
-    return json.loads(lines[-1][len("RESULT:"):])
+    return json.loads(lines[-1][len("RESULT:") :])
 
 
 def stop_script(proc) -> None:

@@ -39,10 +39,15 @@ def _torch() -> SimpleNamespace:
     from cdig.backends.torch import TorchBackend
 
     return SimpleNamespace(
-        cls=TorchBackend, xp=xp, array_type=torch.Tensor, x64=True,
+        cls=TorchBackend,
+        xp=xp,
+        array_type=torch.Tensor,
+        x64=True,
         native=lambda a, dtype=None: torch.as_tensor(np.asarray(a, dtype=dtype)),
-        to_numpy=lambda t: t.detach().cpu().numpy(), model_input=torch.as_tensor,
-        sin=torch.sin, sum12=lambda v: v.sum((1, 2)),
+        to_numpy=lambda t: t.detach().cpu().numpy(),
+        model_input=torch.as_tensor,
+        sin=torch.sin,
+        sum12=lambda v: v.sum((1, 2)),
     )
 
 
@@ -54,12 +59,20 @@ def _tensorflow() -> SimpleNamespace:
     from cdig.backends.tensorflow import TensorflowBackend, TFNamespace
 
     return SimpleNamespace(
-        cls=TensorflowBackend, xp=TFNamespace, array_type=tf.Tensor, x64=True,
+        cls=TensorflowBackend,
+        xp=TFNamespace,
+        array_type=tf.Tensor,
+        x64=True,
         native=lambda a, dtype=None: tf.constant(np.asarray(a, dtype=dtype)),
-        to_numpy=lambda t: t.numpy(), model_input=np.asarray,  # Keras models take numpy as they are
-        sin=tf.sin, sum12=lambda v: tf.reduce_sum(v, axis=(1, 2)),
-        compiled=tf.function, triplet=lambda trip: trip.make_keras(), einsum=tf.einsum,
-        natives=lambda a: [tf.constant(a), tf.Variable(a)], linear=sys.modules[NAME].keras_linear,
+        to_numpy=lambda t: t.numpy(),
+        model_input=np.asarray,  # Keras models take numpy as they are
+        sin=tf.sin,
+        sum12=lambda v: tf.reduce_sum(v, axis=(1, 2)),
+        compiled=tf.function,
+        triplet=lambda trip: trip.make_keras(),
+        einsum=tf.einsum,
+        natives=lambda a: [tf.constant(a), tf.Variable(a)],
+        linear=sys.modules[NAME].keras_linear,
     )
 
 
@@ -72,19 +85,31 @@ def _jax() -> SimpleNamespace:
     from cdig.backends.jax import JaxBackend
 
     return SimpleNamespace(
-        cls=JaxBackend, xp=jnp, array_type=jax.Array, x64=False,
+        cls=JaxBackend,
+        xp=jnp,
+        array_type=jax.Array,
+        x64=False,
         native=lambda a, dtype=None: jnp.asarray(np.asarray(a, dtype=dtype)),
-        to_numpy=np.asarray, model_input=jnp.asarray,
-        sin=jnp.sin, sum12=lambda v: v.sum(axis=(1, 2)),
-        compiled=jax.jit, triplet=lambda trip: trip.make_jax().fn, einsum=jnp.einsum,
+        to_numpy=np.asarray,
+        model_input=jnp.asarray,
+        sin=jnp.sin,
+        sum12=lambda v: v.sum(axis=(1, 2)),
+        compiled=jax.jit,
+        triplet=lambda trip: trip.make_jax().fn,
+        einsum=jnp.einsum,
         natives=lambda a: [jnp.asarray(a)],
         linear=lambda w: jax.jit(lambda v: (v * w).reshape(v.shape[0], -1).sum(axis=-1)),
     )
 
 
-@pytest.fixture(scope="module", params=[pytest.param("torch", marks=requires_torch),
-                                        pytest.param("tensorflow", marks=requires_tensorflow),
-                                        pytest.param("jax", marks=requires_jax)])
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("torch", marks=requires_torch),
+        pytest.param("tensorflow", marks=requires_tensorflow),
+        pytest.param("jax", marks=requires_jax),
+    ],
+)
 def backend(request) -> SimpleNamespace:
     """One installed framework, as a namespace (see the module's docstring); ``name`` is its backend's name."""
     make = {"torch": _torch, "tensorflow": _tensorflow, "jax": _jax}[request.param]

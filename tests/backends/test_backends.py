@@ -54,8 +54,9 @@ def test_vjp_through_the_fourier_inverse_matches_finite_differences(backend, rng
     cot = rng.normal(size=(2, 2, n_times))
     be = backend.cls(lambda v: v, backend.native(cot, backend.real))
     dom = cdig.Fourier().fit(np.zeros((2, 2, n_times)))
-    g = backend.to_numpy(be.vjp(lambda zz: dom.inverse(zz, backend.xp), backend.native(z, backend.complex),
-                                backend.native(cot, backend.real)))
+    g = backend.to_numpy(
+        be.vjp(lambda zz: dom.inverse(zz, backend.xp), backend.native(z, backend.complex), backend.native(cot, backend.real))
+    )
     assert g.dtype == backend.complex
     fd = tr.fourier_fd_gradient(z, cot, n_times)
     np.testing.assert_allclose(g, fd, rtol=0, atol=1e-8 if backend.x64 else 1e-5 * np.abs(fd).max())
@@ -193,10 +194,14 @@ def _foreign(kind: str, x: np.ndarray):
     return tf.Variable(x) if kind == "tf.Variable" else tf.constant(x)
 
 
-@pytest.mark.parametrize("backend,kind", [
-    *[("tensorflow", k) for k in ("torch", "torch-float64", "torch-requires-grad", "jax", "numpy-float64", "tf.Variable")],
-    *[("jax", k) for k in ("torch", "torch-float64", "tensorflow", "numpy-float64")],
-], indirect=["backend"])
+@pytest.mark.parametrize(
+    "backend,kind",
+    [
+        *[("tensorflow", k) for k in ("torch", "torch-float64", "torch-requires-grad", "jax", "numpy-float64", "tf.Variable")],
+        *[("jax", k) for k in ("torch", "torch-float64", "tensorflow", "numpy-float64")],
+    ],
+    indirect=["backend"],
+)
 def test_foreign_inputs_to_its_model_are_converted(backend, kind, conv, data):
     _, x, _ = data
     ref = cdig.explain(conv, x, ["time", "fourier"], target=1, n_steps=16)
@@ -225,8 +230,9 @@ def test_its_arrays_to_a_torch_model_are_converted(backend):
 def test_crossdomainig_returns_its_arrays_for_its_input(backend, data, conv):
     _, x, x0 = data
     ig = cdig.CrossDomainIG(conv, "fourier")
-    attr, delta = ig.attribute(backend.native(x), baselines=backend.native(x0), target=2, n_steps=16,
-                               return_convergence_delta=True)
+    attr, delta = ig.attribute(
+        backend.native(x), baselines=backend.native(x0), target=2, n_steps=16, return_convergence_delta=True
+    )
     assert isinstance(attr, backend.array_type) and isinstance(delta, backend.array_type)
     assert tuple(attr.shape) == (N, C, T // 2 + 1) and tuple(delta.shape) == (N,)
     assert "cpu" in ig.attribution_.settings["device"].lower()
@@ -253,15 +259,15 @@ def test_channels_last_by_default_time_axis_minus_one_for_channels_first(backend
     wc, xc, x0c = tr.transpose_last(w), tr.transpose_last(x), tr.transpose_last(x0)
     channels_first = linear(wc)
     for axis in (-1, 2):
-        res = cdig.explain(channels_first, backend.model_input(xc), ["time", "fourier"], baselines=x0c, n_steps=4,
-                           time_axis=axis)
+        res = cdig.explain(channels_first, backend.model_input(xc), ["time", "fourier"], baselines=x0c, n_steps=4, time_axis=axis)
         assert res["time"].settings["time_axis"] == 2
         tr.assert_linear_maps(res, w, x, x0, closed, None)
     # without it the model's (C, T) input is read as (T, C): C "samples" of T channels
     wrong = cdig.explain(channels_first, backend.model_input(xc), "time", baselines=x0c, n_steps=4)["time"]
     assert wrong.values.shape == (N, T, C)
     # 2-D input is (N, T) in every framework; the maps have no channel axis
-    univariate = cdig.explain(linear(w[:, 0]), backend.model_input(x[..., 0]), ["time", "fourier"],
-                              baselines=x0[..., 0], n_steps=4)
+    univariate = cdig.explain(
+        linear(w[:, 0]), backend.model_input(x[..., 0]), ["time", "fourier"], baselines=x0[..., 0], n_steps=4
+    )
     assert univariate["time"].values.shape == (N, T) and univariate["fourier"].values.shape == (N, T // 2 + 1)
     np.testing.assert_allclose(univariate["time"].values, w[:, 0] * (x - x0)[..., 0], rtol=1e-5, atol=1e-6)

@@ -77,8 +77,19 @@ def kinds(data):
     }
 
 
-@pytest.mark.parametrize("kind", ["plain-jax-input", "plain-numpy-backend", "jit-numpy", "jit-jax", "params-closure",
-                                  "params-partial", "jit-params-partial-numpy", "callable-object"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "plain-jax-input",
+        "plain-numpy-backend",
+        "jit-numpy",
+        "jit-jax",
+        "params-closure",
+        "params-partial",
+        "jit-params-partial-numpy",
+        "callable-object",
+    ],
+)
 def test_every_kind_of_function_gives_the_closed_form(kind, kinds, data, closed, fitted_ica):
     w, x, x0 = data
     model, input_type, kw = kinds[kind]
@@ -112,8 +123,9 @@ def test_unhashable_callable_modules(frozen, data, closed):
 
 def test_float64_input_runs_in_float32_without_x64(data, closed):
     w, x, x0 = data
-    res = cdig.explain(jax.jit(lambda v: (v * w).sum(axis=(1, 2))), x.astype(np.float64), ["time", "fourier"],
-                       baselines=x0, n_steps=4)
+    res = cdig.explain(
+        jax.jit(lambda v: (v * w).sum(axis=(1, 2))), x.astype(np.float64), ["time", "fourier"], baselines=x0, n_steps=4
+    )
     assert res["time"].values.dtype == np.float32 and res["fourier"].coefficients.dtype == np.complex64
     tr.assert_linear_maps(res, w, x, x0, closed, None)
 
@@ -140,16 +152,18 @@ def test_targets_as_arrays_extra_arguments_and_chunks(data, jax_conv):
         return (v * w).sum(axis=(1, 2)) * s
 
     s = np.array([1.0, -2.0, 3.0], dtype=np.float32)  # split with the batch
-    a = cdig.explain(scaled, jnp.asarray(x), "time", additional_forward_args=(jnp.asarray(s),), n_steps=4,
-                     internal_batch_size=5)["time"]
+    a = cdig.explain(scaled, jnp.asarray(x), "time", additional_forward_args=(jnp.asarray(s),), n_steps=4, internal_batch_size=5)[
+        "time"
+    ]
     np.testing.assert_allclose(a.values, tr.transpose_last(w * x) * s[:, None, None], rtol=1e-5, atol=1e-6)
 
 
 # --- errors, not silent zeros -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case,jit", [("round", True), ("astype-int32", False), ("astype-int32", True),
-                                      ("stop_gradient", False), ("int-output", True)])
+@pytest.mark.parametrize(
+    "case,jit", [("round", True), ("astype-int32", False), ("astype-int32", True), ("stop_gradient", False), ("int-output", True)]
+)
 def test_a_function_without_a_gradient_is_an_error(case, jit, data):
     w, x, _ = data
 
@@ -203,7 +217,7 @@ def test_crossdomainig_with_a_torch_input_to_a_jax_function(jax_conv, data):
 
 # --- double precision (jax_enable_x64 in a fresh process) ---------------------------------------------
 
-_X64_SCRIPT = r'''
+_X64_SCRIPT = r"""
 import json, warnings
 import numpy as np
 import jax
@@ -237,7 +251,7 @@ with warnings.catch_warnings(record=True) as rec:
     cdig.explain(net, jnp.ones((2, 2, 8), dtype=jnp.float32), "time", target=0, n_steps=4)
 out["torch_warnings"] = [(w.category.__name__ + ": " + str(w.message))[:300] for w in rec]
 print("RESULT:" + json.dumps(out))
-'''
+"""
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -49,10 +49,13 @@ def _triplet(builder, target, **kw) -> SimpleNamespace:
     layout = {"torch": lambda a: a, "keras": tr.to_channels_last, "jax": tr.to_channels_last}
     return SimpleNamespace(
         models={"torch": trip.torch, "keras": trip.make_keras(), "jax": trip.make_jax().fn},
-        x=x, x0=x0,
+        x=x,
+        x0=x0,
         inputs={fw: layout[fw](x) for fw in FRAMEWORKS},
         baselines={fw: layout[fw](x0) for fw in FRAMEWORKS},
-        ica=tr.fit_ica(c), target=target, n_out=trip.n_out,
+        ica=tr.fit_ica(c),
+        target=target,
+        n_out=trip.n_out,
     )
 
 
@@ -83,8 +86,9 @@ def _explain_all(trip, native: bool = True, **kw) -> tuple[dict, dict]:
             doms = domains or ["time", "fourier", cdig.ICA(trip.ica)]
             backend = None if native else BACKEND_OF[fw]  # numpy cannot tell which framework runs a closure
             res[fw] = cdig.explain(trip.models[fw], inp, doms, baselines=base, backend=backend, **kw)
-        caught[fw] = sorted((type(w.message).__name__, str(w.message).split("]")[0])
-                            for w in rec if issubclass(w.category, cdig.CdigWarning))
+        caught[fw] = sorted(
+            (type(w.message).__name__, str(w.message).split("]")[0]) for w in rec if issubclass(w.category, cdig.CdigWarning)
+        )
     return res, caught
 
 
@@ -128,8 +132,7 @@ def test_triplets_compute_the_same_function(triplet):
 # --- maps, every domain, every rule ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method,n_steps", [(m, 32) for m in cdig.RULES] + [("gausslegendre", "auto")],
-                         ids=[*cdig.RULES, "auto"])
+@pytest.mark.parametrize("method,n_steps", [(m, 32) for m in cdig.RULES] + [("gausslegendre", "auto")], ids=[*cdig.RULES, "auto"])
 def test_maps_agree_in_every_domain_and_rule(triplet, method, n_steps):
     res, caught = _explain_all(triplet, target=triplet.target, n_steps=n_steps, method=method)
     _assert_same(res)
@@ -154,8 +157,10 @@ def test_integrated_gradients_agree_without_multiplying(conv):
 @pytest.mark.parametrize("target", [0, [2, 0, 1, 2], (1,), "callable"], ids=["int", "list", "tuple", "callable"])
 def test_classifier_targets_agree(conv, target):
     if isinstance(target, str):
+
         def target(out):  # works on torch, TensorFlow and JAX arrays alike
             return out[:, 0] - 2.0 * out[:, 2]
+
     res, _ = _explain_all(conv, native=False, target=target, n_steps=32, domains=["time", "fourier"])
     _assert_same(res)
     if isinstance(target, list):
@@ -164,8 +169,7 @@ def test_classifier_targets_agree(conv, target):
         np.testing.assert_allclose(res["jax"]["time"].output, logits[np.arange(N), target], rtol=1e-5)
 
 
-@pytest.mark.parametrize("keepdim,target", [(True, None), (True, 0), (False, None)],
-                         ids=["(N,1)-None", "(N,1)-0", "(N,)-None"])
+@pytest.mark.parametrize("keepdim,target", [(True, None), (True, 0), (False, None)], ids=["(N,1)-None", "(N,1)-0", "(N,)-None"])
 def test_regressor_targets_agree(attention, keepdim, target):
     trip = attention if keepdim else _triplet(tr.attention_regressor, None, channels=3, length=24, keepdim=False)
     res, _ = _explain_all(trip, native=False, target=target, n_steps=32, domains=["time", "fourier"])
@@ -181,8 +185,13 @@ def test_crossdomainig_attribute_agrees_and_keeps_the_tensor_type(conv, domain):
     for fw in FRAMEWORKS:
         dom = cdig.ICA(conv.ica) if domain == "ica" else domain
         ig = cdig.CrossDomainIG(conv.models[fw], dom)
-        attr, delta = ig.attribute(_native(fw, conv.inputs[fw]), baselines=_native(fw, conv.baselines[fw]),
-                                   target=1, n_steps=32, return_convergence_delta=True)
+        attr, delta = ig.attribute(
+            _native(fw, conv.inputs[fw]),
+            baselines=_native(fw, conv.baselines[fw]),
+            target=1,
+            n_steps=32,
+            return_convergence_delta=True,
+        )
         assert isinstance(attr, ARRAY_TYPES[fw]) and isinstance(delta, ARRAY_TYPES[fw]), fw
         assert isinstance(ig.attribution_.as_tensor(), ARRAY_TYPES[fw]), fw
         attrs[fw], deltas[fw] = np.asarray(attr), np.asarray(delta)

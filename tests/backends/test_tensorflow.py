@@ -92,8 +92,17 @@ def _model_kinds(w, b, tmp_path):
     return kinds
 
 
-KINDS = ["sequential", "functional", "subclassed", ".keras-file", ".h5-file", "tf.Module", "tf.function",
-         "plain-function-tf-input", "plain-function-numpy-backend"]
+KINDS = [
+    "sequential",
+    "functional",
+    "subclassed",
+    ".keras-file",
+    ".h5-file",
+    "tf.Module",
+    "tf.function",
+    "plain-function-tf-input",
+    "plain-function-numpy-backend",
+]
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +149,9 @@ def test_exported_savedmodel(data, closed, tmp_path):
 def test_float64_model_and_float64_input_to_a_float32_model(data, closed):
     w, x, x0 = data
     w64 = w.astype(np.float64)
-    model64 = keras.Sequential([keras.Input(w.shape, dtype="float64"), keras.layers.Flatten(dtype="float64"),
-                                tr.keras_dense(w64, 0.5, dtype="float64")])
+    model64 = keras.Sequential(
+        [keras.Input(w.shape, dtype="float64"), keras.layers.Flatten(dtype="float64"), tr.keras_dense(w64, 0.5, dtype="float64")]
+    )
     res = cdig.explain(model64, x.astype(np.float64), ["time", "fourier"], baselines=x0, n_steps=4)
     assert res["time"].values.dtype == np.float64 and res["fourier"].coefficients.dtype == np.complex128
     tr.assert_linear_maps(res, w64, x.astype(np.float64), x0.astype(np.float64), closed, None, rel=1e-12)
@@ -155,10 +165,16 @@ def test_float64_model_and_float64_input_to_a_float32_model(data, closed):
 def test_keras_model_runs_in_inference_mode_and_is_not_changed(data):
     _, x, _ = data
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((T, C)), keras.layers.Conv1D(4, 3, activation="tanh"), keras.layers.BatchNormalization(),
-        keras.layers.Dropout(0.5), keras.layers.Flatten(), keras.layers.Dense(3),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((T, C)),
+            keras.layers.Conv1D(4, 3, activation="tanh"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dropout(0.5),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3),
+        ]
+    )
     bn = model.layers[1]
     rng = np.random.default_rng(0)
     bn.moving_mean.assign(rng.normal(size=4).astype(np.float32))
@@ -182,8 +198,7 @@ def test_targets_as_tensors_extra_arguments_and_chunks(data):
     model = tr.conv_classifier(channels=C, length=T).make_keras()
     ref = cdig.explain(model, x, ["time", "fourier"], target=[0, 2, 1], n_steps=16)
     as_tensor = cdig.explain(model, tf.constant(x), ["time", "fourier"], target=tf.constant([0, 2, 1]), n_steps=16)
-    chunked = cdig.explain(model, x, ["time", "fourier"], target=np.array([0, 2, 1]), n_steps=16,
-                           internal_batch_size=7)
+    chunked = cdig.explain(model, x, ["time", "fourier"], target=np.array([0, 2, 1]), n_steps=16, internal_batch_size=7)
     for name in ref:
         np.testing.assert_array_equal(as_tensor[name].values, ref[name].values)
         tr.assert_maps_close(ref[name].values, chunked[name].values, 1e-6)
@@ -195,8 +210,7 @@ def test_targets_as_tensors_extra_arguments_and_chunks(data):
         return tf.reduce_sum(v * wt, axis=(1, 2)) * s
 
     s = np.array([1.0, -2.0, 3.0], dtype=np.float32)  # split with the batch
-    a = cdig.explain(scaled, tf.constant(x), "time", additional_forward_args=(s,), n_steps=4,
-                     internal_batch_size=5)["time"]
+    a = cdig.explain(scaled, tf.constant(x), "time", additional_forward_args=(s,), n_steps=4, internal_batch_size=5)["time"]
     np.testing.assert_allclose(a.values, tr.transpose_last(w * x) * s[:, None, None], rtol=1e-5, atol=1e-6)
 
 
@@ -240,9 +254,9 @@ def test_a_model_without_a_gradient_is_an_error(case, data):
     w, x, _ = data
     wt = tf.constant(w)
     if case == "keras-int-cast":
-        model = keras.Sequential([keras.Input((T, C)), _IntegerCast(), keras.layers.Flatten(),
-                                  tr.keras_dense(w, 0.0)])
+        model = keras.Sequential([keras.Input((T, C)), _IntegerCast(), keras.layers.Flatten(), tr.keras_dense(w, 0.0)])
     else:
+
         def model(v):
             if case == "function-int-cast":
                 v = tf.cast(tf.cast(4.0 * v, tf.int32), tf.float32)
@@ -252,6 +266,7 @@ def test_a_model_without_a_gradient_is_an_error(case, data):
                 v = tf.stop_gradient(v)
             y = tf.reduce_sum(v * wt, axis=(1, 2))
             return tf.cast(100.0 * y, tf.int32) if case == "int-output" else y
+
     inp = x if case == "keras-int-cast" else tf.constant(x)
     with pytest.raises(cdig.CdigModelError, match="gradient|integer"):
         cdig.explain(model, inp, ["time", "fourier"], n_steps=8)
@@ -280,8 +295,7 @@ def test_crossdomainig_with_an_input_of_another_framework(case, keras_conv, mode
             jax = pytest.importorskip("jax")
             inp, kind = jax.numpy.asarray(x), jax.Array
     ref = cdig.CrossDomainIG(model, "fourier").attribute(xin, target=1, n_steps=8)
-    attr, delta = cdig.CrossDomainIG(model, "fourier").attribute(inp, target=1, n_steps=8,
-                                                                 return_convergence_delta=True)
+    attr, delta = cdig.CrossDomainIG(model, "fourier").attribute(inp, target=1, n_steps=8, return_convergence_delta=True)
     assert isinstance(attr, kind) and isinstance(delta, kind)
     np.testing.assert_allclose(np.asarray(attr), ref, rtol=1e-6, atol=1e-7)
 
@@ -294,8 +308,7 @@ def _meta_torch(x):
     return torch.empty(x.shape, device="meta")
 
 
-@pytest.mark.parametrize("case", ["torch-sparse->keras", "torch-meta->keras", "tf-sparse->torch",
-                                  "tf-ragged->torch"])
+@pytest.mark.parametrize("case", ["torch-sparse->keras", "torch-meta->keras", "tf-sparse->torch", "tf-ragged->torch"])
 def test_inputs_that_cannot_be_converted_name_both_frameworks(case, keras_conv, models, data):
     _, x, _ = data
     if case.endswith("keras"):
@@ -315,8 +328,7 @@ def test_inputs_that_cannot_be_converted_name_both_frameworks(case, keras_conv, 
 def test_bfloat16_jax_input_to_a_keras_model(keras_conv, data):
     jnp = pytest.importorskip("jax.numpy")
     _, x, _ = data
-    ref = cdig.explain(keras_conv, jnp.asarray(x).astype(jnp.bfloat16).astype(jnp.float32), "time",
-                       target=1, n_steps=8)["time"]
+    ref = cdig.explain(keras_conv, jnp.asarray(x).astype(jnp.bfloat16).astype(jnp.float32), "time", target=1, n_steps=8)["time"]
     res = cdig.explain(keras_conv, jnp.asarray(x).astype(jnp.bfloat16), "time", target=1, n_steps=8)["time"]
     np.testing.assert_allclose(res.values, ref.values, rtol=1e-6)
 
@@ -329,8 +341,7 @@ def _keras_processes(request):
     """Start both subprocesses with the module's first test (when any test here needs them): they
     spend most of their time importing, which overlaps with the tests running meanwhile."""
     wanted = any("keras_other" in getattr(item, "fixturenames", ()) for item in request.session.items)
-    procs = {b: tr.start_keras_on(b) for b in ("jax", "torch")
-             if wanted and importlib.util.find_spec(b) is not None}
+    procs = {b: tr.start_keras_on(b) for b in ("jax", "torch") if wanted and importlib.util.find_spec(b) is not None}
     yield procs
     for proc in procs.values():
         tr.stop_script(proc)

@@ -219,8 +219,7 @@ def test_cuda_model_and_inputs_anywhere():
         res = cdig.explain(model, inp, ["time", "fourier"], target=0, n_steps=16)
         assert res["time"].settings["device"].startswith("cuda")
         for name in ref:
-            np.testing.assert_allclose(res[name].values, ref[name].values, rtol=0,
-                                       atol=1e-4 * np.abs(ref[name].values).max())
+            np.testing.assert_allclose(res[name].values, ref[name].values, rtol=0, atol=1e-4 * np.abs(ref[name].values).max())
         assert res["time"].as_tensor().device.type == "cuda"
     attr = cdig.CrossDomainIG(model, "time").attribute(x.cuda(), target=0, n_steps=8)
     assert attr.device.type == "cuda"

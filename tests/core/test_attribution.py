@@ -15,14 +15,26 @@ from cdig import Attribution
 def _attr(values, output, baseline_output, delta, **kw):
     values = np.asarray(values, dtype=float)
     n = len(values)
-    return Attribution(values=values, domain="time", dims=("time",), coords={"time": np.arange(values.shape[1])},
-                       delta=np.asarray(delta, float), output=np.asarray(output, float),
-                       baseline_output=np.asarray(baseline_output, float), n_steps=np.full(n, 8), **kw)
+    return Attribution(
+        values=values,
+        domain="time",
+        dims=("time",),
+        coords={"time": np.arange(values.shape[1])},
+        delta=np.asarray(delta, float),
+        output=np.asarray(output, float),
+        baseline_output=np.asarray(baseline_output, float),
+        n_steps=np.full(n, 8),
+        **kw,
+    )
 
 
 def test_relative_delta_and_sum():
-    a = _attr([[1.0, 2.0], [0.5, -0.5], [0.0, 0.0], [1.0, 0.0]],
-              output=[4.0, 1.0, 2.0, 3.0], baseline_output=[1.0, 1.0, 2.0, 2.0], delta=[0.0, 0.0, 0.0, 0.5])
+    a = _attr(
+        [[1.0, 2.0], [0.5, -0.5], [0.0, 0.0], [1.0, 0.0]],
+        output=[4.0, 1.0, 2.0, 3.0],
+        baseline_output=[1.0, 1.0, 2.0, 2.0],
+        delta=[0.0, 0.0, 0.0, 0.5],
+    )
     np.testing.assert_array_equal(a.sum(), [3.0, 0.0, 0.0, 1.0])
     rel = a.relative_delta
     assert rel[0] == 0.0
@@ -39,9 +51,7 @@ def test_sum_is_output_change_plus_delta(models):
     for a in res.values():
         # float32 maps: sum() adds float32 values, delta was summed in float64
         np.testing.assert_allclose(a.sum(), a.output - a.baseline_output + a.delta, rtol=0, atol=1e-6)
-        np.testing.assert_allclose(
-            a.relative_delta, np.abs(a.delta) / np.abs(a.output - a.baseline_output), rtol=1e-12
-        )
+        np.testing.assert_allclose(a.relative_delta, np.abs(a.delta) / np.abs(a.output - a.baseline_output), rtol=1e-12)
         assert "max |delta|" in repr(a) and a.domain in repr(a)
 
 
@@ -90,8 +100,7 @@ def _plain(v):
 def test_save_load_round_trip(tmp_path, models, fitted_ica, suffix):
     model = models.ChannelsLast(models.conv_net(channels=3, length=32, n_out=2, act="gelu")).eval()
     x = torch.randn(3, 32, 3)
-    res = cdig.explain(model, x, ["time", "fourier", cdig.ICA(fitted_ica)], target=[0, 1, 1], fs=50.0,
-                       time_axis=1, n_steps=6)
+    res = cdig.explain(model, x, ["time", "fourier", cdig.ICA(fitted_ica)], target=[0, 1, 1], fs=50.0, time_axis=1, n_steps=6)
     for name, a in res.items():
         p = a.save(tmp_path / f"{name}{suffix}")
         assert p.suffix == ".npz" and p.exists()
@@ -127,18 +136,22 @@ def _every_domain_class(fitted_ica):
     from sklearn.decomposition import PCA
 
     return {
-        "Time": cdig.Time(), "Fourier": cdig.Fourier(), "DCT": cdig.DCT(type=3), "Wavelet": cdig.Wavelet("db2"),
-        "MagnitudePhase": cdig.MagnitudePhase("own"), "ComplexCepstrum": cdig.ComplexCepstrum(eps=1e-6),
+        "Time": cdig.Time(),
+        "Fourier": cdig.Fourier(),
+        "DCT": cdig.DCT(type=3),
+        "Wavelet": cdig.Wavelet("db2"),
+        "MagnitudePhase": cdig.MagnitudePhase("own"),
+        "ComplexCepstrum": cdig.ComplexCepstrum(eps=1e-6),
         "STFT": cdig.STFT(16, hop_length=5, window=("tukey", 0.3), pad_mode="reflect"),
         "TrendSeason": cdig.TrendSeason(6, 9, edges="shrink"),
         "FrequencyBands": cdig.FrequencyBands({"a": (1.0, 5.0), "b": (5.0, 40.0)}, fs=50.0, remainder="rest"),
-        "ICA": cdig.ICA(fitted_ica), "LinearBasis": cdig.LinearBasis(PCA(3).fit(np.eye(3))),
+        "ICA": cdig.ICA(fitted_ica),
+        "LinearBasis": cdig.LinearBasis(PCA(3).fit(np.eye(3))),
         "Compose": cdig.Compose("dct", "fourier"),
     }
 
 
-REBUILT = ("Time", "Fourier", "DCT", "Wavelet", "MagnitudePhase", "ComplexCepstrum", "STFT", "TrendSeason",
-           "FrequencyBands")
+REBUILT = ("Time", "Fourier", "DCT", "Wavelet", "MagnitudePhase", "ComplexCepstrum", "STFT", "TrendSeason", "FrequencyBands")
 
 
 def test_a_saved_description_rebuilds_the_domain_or_says_it_cannot(tmp_path, models, fitted_ica):
@@ -148,12 +161,12 @@ def test_a_saved_description_rebuilds_the_domain_or_says_it_cannot(tmp_path, mod
     from cdig.domains import _CLASSES, rebuild
 
     domains = _every_domain_class(fitted_ica)
-    assert set(domains) == set(_CLASSES)          # a new domain class must join this test
+    assert set(domains) == set(_CLASSES)  # a new domain class must join this test
     x = np.random.default_rng(0).normal(size=(2, 3, 64)) + 0.3
     model = models.Linear(np.ones((3, 64)))
     for cls, dom in domains.items():
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", cdig.ConvergenceWarning)   # 4 steps: the map is rough, no matter
+            warnings.simplefilter("ignore", cdig.ConvergenceWarning)  # 4 steps: the map is rough, no matter
             att = next(iter(cdig.explain(model, torch.as_tensor(x), [dom], n_steps=4).values()))
         recorded = Attribution.load(att.save(tmp_path / f"{cls}.npz")).settings["domain"]
         if cls not in REBUILT:

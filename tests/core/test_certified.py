@@ -33,11 +33,11 @@ class ShiftedRelus(nn.Module):
 
 def _shifted_relus(T: int = 96, n: int = 4, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
-    x = 0.5 + torch.rand(n, 1, T, generator=g, dtype=torch.float64)           # x_k in [0.5, 1.5]
+    x = 0.5 + torch.rand(n, 1, T, generator=g, dtype=torch.float64)  # x_k in [0.5, 1.5]
     c = 0.9 * torch.rand(1, 1, T, generator=g, dtype=torch.float64) * x.min(0).values  # 0 < c_k < x_k
-    w = torch.randn(1, 1, T, generator=g, dtype=torch.float64)                   # signs cancel in the sum
+    w = torch.randn(1, 1, T, generator=g, dtype=torch.float64)  # signs cancel in the sum
     model = ShiftedRelus(w, c).eval()
-    exact = (w * (x - c)).numpy()      # IG from the zero baseline: w_k (x_k − c_k), no quadrature
+    exact = (w * (x - c)).numpy()  # IG from the zero baseline: w_k (x_k − c_k), no quadrature
     return model, x, exact
 
 
@@ -60,8 +60,8 @@ def test_auto_certifies_the_map_against_a_closed_form(rtol):
     true = _rel(a.values, exact[:, 0])
     est = a.error_estimate["relative"]
     assert np.all(true <= 3 * rtol), (true, a.n_steps)
-    assert np.all(true <= 2 * est), (true, est)   # the estimate is honest on a piecewise-constant integrand
-    assert np.all(est <= rtol)                    # and it is what stopped the rule
+    assert np.all(true <= 2 * est), (true, est)  # the estimate is honest on a piecewise-constant integrand
+    assert np.all(est <= rtol)  # and it is what stopped the rule
     assert np.all(a.relative_delta <= rtol)
 
 
@@ -78,7 +78,7 @@ class MirroredRelus(nn.Module):
         self.v, self.w, self.c = v, w, c
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a, b = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+        a, b = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
         steps = self.w * (torch.relu(a - self.c) - torch.relu(b - self.c))
         return ((self.v * x).flatten(1).sum(1) + steps.flatten(1).sum(1))[:, None]
 
@@ -96,8 +96,8 @@ def test_completeness_is_blind_to_map_errors_and_auto_is_not():
     exact[..., :half] += (w * (xh - c)).numpy()
     exact[..., half:] -= (w * (xh - c)).numpy()
     fixed = cdig.explain(model, x, "time", n_steps=15)["time"]
-    assert fixed.relative_delta.max() < 1e-12            # the sum is right to round-off...
-    assert _rel(fixed.values, exact).max() > 1e-2        # ...and the map is not
+    assert fixed.relative_delta.max() < 1e-12  # the sum is right to round-off...
+    assert _rel(fixed.values, exact).max() > 1e-2  # ...and the map is not
     a = _auto(model, x, rtol=1e-3, max_steps=20000)["time"]
     true = _rel(a.values, exact)
     assert np.all(true <= 3e-3) and np.all(true <= 2 * a.error_estimate["relative"]), (true, a.n_steps)
@@ -106,8 +106,19 @@ def test_completeness_is_blind_to_map_errors_and_auto_is_not():
 
 def _relu_cnn():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv1d(2, 8, 7, padding=3), nn.ReLU(), nn.Conv1d(8, 8, 7, padding=3), nn.ReLU(),
-                         nn.AdaptiveAvgPool1d(4), nn.Flatten(), nn.Linear(32, 1)).double().eval()
+    return (
+        nn.Sequential(
+            nn.Conv1d(2, 8, 7, padding=3),
+            nn.ReLU(),
+            nn.Conv1d(8, 8, 7, padding=3),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool1d(4),
+            nn.Flatten(),
+            nn.Linear(32, 1),
+        )
+        .double()
+        .eval()
+    )
 
 
 class _Attention(nn.Module):
@@ -129,8 +140,13 @@ def _planted_cnn():
     task = make_task("frequency", n=8, seed=0)
     torch.manual_seed(2)
     c = task.X.shape[1]
-    model = nn.Sequential(nn.Conv1d(c, 8, 9, padding=4), nn.ReLU(), nn.AdaptiveAvgPool1d(8), nn.Flatten(),
-                          nn.Linear(64, len(task.classes))).double().eval()
+    model = (
+        nn.Sequential(
+            nn.Conv1d(c, 8, 9, padding=4), nn.ReLU(), nn.AdaptiveAvgPool1d(8), nn.Flatten(), nn.Linear(64, len(task.classes))
+        )
+        .double()
+        .eval()
+    )
     return model, torch.as_tensor(task.X[:4, :, :128], dtype=torch.float64), torch.as_tensor(task.y[:4])
 
 

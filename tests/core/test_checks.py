@@ -36,10 +36,13 @@ def test_int_refuses_other_types(value):
         check_int(value, "n_fft", min=1, allow_none=True)
 
 
-@pytest.mark.parametrize("value, match", [
-    (0, r"^n_fft=0 is too small: it must be >= 1$"),
-    (np.int64(-2), r"^n_fft=-2 is too small: it must be >= 1$"),
-])
+@pytest.mark.parametrize(
+    "value, match",
+    [
+        (0, r"^n_fft=0 is too small: it must be >= 1$"),
+        (np.int64(-2), r"^n_fft=-2 is too small: it must be >= 1$"),
+    ],
+)
 def test_int_below_min(value, match):
     with pytest.raises(CdigValueError, match=match):
         check_int(value, "n_fft", min=1)

@@ -12,19 +12,34 @@ from cdig.core.memory import chunk_rows, parse_bytes
 
 def _net():
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv1d(2, 32, 9, padding=4), torch.nn.Tanh(), torch.nn.AdaptiveAvgPool1d(1),
-                               torch.nn.Flatten(), torch.nn.Linear(32, 2)).eval()
+    return torch.nn.Sequential(
+        torch.nn.Conv1d(2, 32, 9, padding=4),
+        torch.nn.Tanh(),
+        torch.nn.AdaptiveAvgPool1d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32, 2),
+    ).eval()
 
 
-@pytest.mark.parametrize("text, value", [("512MiB", 512 * 2**20), ("2 GB", 2 * 10**9), ("1.5GiB", int(1.5 * 2**30)),
-                                         ("100", 100), (4096, 4096), ("3kib", 3072)])
+@pytest.mark.parametrize(
+    "text, value",
+    [("512MiB", 512 * 2**20), ("2 GB", 2 * 10**9), ("1.5GiB", int(1.5 * 2**30)), ("100", 100), (4096, 4096), ("3kib", 3072)],
+)
 def test_parse_bytes(text, value):
     assert parse_bytes(text) == value
 
 
-@pytest.mark.parametrize("bad, err", [("lots", cdig.CdigValueError), ("5 parsecs", cdig.CdigValueError),
-                                      (0, cdig.CdigValueError), (-3, cdig.CdigValueError),
-                                      (True, cdig.CdigTypeError), ([1], cdig.CdigTypeError)])
+@pytest.mark.parametrize(
+    "bad, err",
+    [
+        ("lots", cdig.CdigValueError),
+        ("5 parsecs", cdig.CdigValueError),
+        (0, cdig.CdigValueError),
+        (-3, cdig.CdigValueError),
+        (True, cdig.CdigTypeError),
+        ([1], cdig.CdigTypeError),
+    ],
+)
 def test_parse_bytes_refuses(bad, err):
     with pytest.raises(err, match="memory_budget"):
         parse_bytes(bad)
@@ -40,8 +55,7 @@ def test_auto_chunks_grow_with_the_budget_and_change_nothing_else():
     ref = cdig.explain(model, x, ("time", "fourier"), target=1, n_steps=16, internal_batch_size=7)
     used = []
     for budget in ("2MiB", "8MiB", "64MiB"):
-        maps = cdig.explain(model, x, ("time", "fourier"), target=1, n_steps=16, internal_batch_size="auto",
-                            memory_budget=budget)
+        maps = cdig.explain(model, x, ("time", "fourier"), target=1, n_steps=16, internal_batch_size="auto", memory_budget=budget)
         st = maps["time"].settings
         assert st["internal_batch_size"] == "auto" and st["memory_budget"] == parse_bytes(budget)
         assert st["bytes_per_point_measured"] is True
@@ -52,7 +66,7 @@ def test_auto_chunks_grow_with_the_budget_and_change_nothing_else():
         used.append(st["internal_batch_size_used"])
         for k in maps:
             np.testing.assert_allclose(maps[k].values, ref[k].values, rtol=1e-5, atol=1e-7)
-    assert used[0] < used[1] <= used[2] and used[2] == 6 * 16     # capped at every point at once
+    assert used[0] < used[1] <= used[2] and used[2] == 6 * 16  # capped at every point at once
 
 
 def test_auto_without_budget_uses_free_memory_and_settings_say_so():

@@ -108,8 +108,14 @@ def test_fixed_rule_matches_the_closed_form_at_many_steps():
     assert np.all(_rel(res.grad, exact) < 1e-3)
 
 
-@pytest.mark.parametrize("rule", [gauss_kronrod_7, gauss_kronrod_15,
-                                  lambda: (np.array([0.0, 0.5, 1.0]), np.array([.25, .5, .25]), np.array([.5, 0., .5]))])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        gauss_kronrod_7,
+        gauss_kronrod_15,
+        lambda: (np.array([0.0, 0.5, 1.0]), np.array([0.25, 0.5, 0.25]), np.array([0.5, 0.0, 0.5])),
+    ],
+)
 def test_step_error_ratio_matches_dense_sampling(rule):
     nodes, wk, wg = rule()
     u = (np.arange(200_000) + 0.5) / 200_000
@@ -122,8 +128,7 @@ def test_step_error_ratio_matches_dense_sampling(rule):
 
 def test_floors_and_combined_estimates():
     eps = np.finfo(np.float64).eps
-    np.testing.assert_allclose(roundoff_floor(np.array([1.0, -4.0]), np.array([3.0, 2.0]), eps),
-                               [64 * eps * 3.0, 64 * eps * 4.0])
+    np.testing.assert_allclose(roundoff_floor(np.array([1.0, -4.0]), np.array([3.0, 2.0]), eps), [64 * eps * 3.0, 64 * eps * 4.0])
     # the sum's exact error sets a lower limit: |delta| / max(|change|, ‖A‖)
     out = combine_estimates(np.array([1e-5, 1e-1]), np.array([1e-3, 1e-3]), np.array([0.5, 0.5]), np.array([2.0, 2.0]))
     np.testing.assert_allclose(out, [5e-4, 1e-1])

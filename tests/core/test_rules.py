@@ -182,5 +182,5 @@ def test_gauss_legendre_above_128_points_is_exact_and_cheap(n):
     if n <= 500:
         x, ww = np.polynomial.legendre.leggauss(n)
         np.testing.assert_allclose(a, 0.5 * (x + 1), rtol=0, atol=1e-13)
-        np.testing.assert_allclose(w, 0.5 * ww, rtol=0, atol=1e-13)   # leggauss's end weights drift by ~1e-9 relative
-    assert not a.flags.writeable and not w.flags.writeable   # cached: shared, so read-only
+        np.testing.assert_allclose(w, 0.5 * ww, rtol=0, atol=1e-13)  # leggauss's end weights drift by ~1e-9 relative
+    assert not a.flags.writeable and not w.flags.writeable  # cached: shared, so read-only

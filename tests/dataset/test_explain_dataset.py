@@ -15,8 +15,11 @@ N, C, T = 11, 2, 32
 
 def _model():
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv1d(C, 4, 5, padding=2), torch.nn.Tanh(), torch.nn.Flatten(),
-                               torch.nn.Linear(4 * T, 3)).double().eval()
+    return (
+        torch.nn.Sequential(torch.nn.Conv1d(C, 4, 5, padding=2), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(4 * T, 3))
+        .double()
+        .eval()
+    )
 
 
 @pytest.fixture
@@ -84,9 +87,9 @@ def test_every_source_kind_gives_the_same_maps(data, tmp_path, kind):
     elif kind == "dataset":
         src = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
     elif kind == "list":
-        src = [x[i:i + 5] for i in range(0, N, 5)]
+        src = [x[i : i + 5] for i in range(0, N, 5)]
     elif kind == "generator":
-        src = ((x[i:i + 3], y[i:i + 3]) for i in range(0, N, 3))
+        src = ((x[i : i + 3], y[i : i + 3]) for i in range(0, N, 3))
     else:
         tf = pytest.importorskip("tensorflow")
         src = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
@@ -128,8 +131,7 @@ def test_stores_with_other_settings_are_refused_never_mixed(data, tmp_path):
         cdig.explain_dataset(other, x, out, "fourier", target=0, batch_size=4, **KW)
     with pytest.raises(cdig.CdigValueError, match="other settings.*data"):
         cdig.explain_dataset(model, x + 1, out, "fourier", target=0, batch_size=4, **KW)
-    ds = cdig.explain_dataset(model, x, out, "fourier", target=0, batch_size=4, n_steps=16, overwrite=True,
-                              progress=False)
+    ds = cdig.explain_dataset(model, x, out, "fourier", target=0, batch_size=4, n_steps=16, overwrite=True, progress=False)
     assert ds.settings["n_steps"] == 16
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "file.txt").write_text("hello")
@@ -142,8 +144,7 @@ def test_refuses_what_cannot_be_chunked(data, tmp_path):
     model = _model()
     with pytest.raises(cdig.CdigValueError, match="fit it once"):
         cdig.explain_dataset(model, x, tmp_path / "a.zarr", "ica", **KW)
-    shuffled = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(x)), batch_size=4,
-                                           shuffle=True)
+    shuffled = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(x)), batch_size=4, shuffle=True)
     with pytest.raises(cdig.CdigValueError, match="shuffle=False"):
         cdig.explain_dataset(model, shuffled, tmp_path / "b.zarr", "time", target=0, **KW)
     with pytest.raises(cdig.CdigTypeError, match="not a list"):

@@ -25,15 +25,18 @@ DOMAINS = ("time", "fourier")
 def _model():
     # built inside the function, so that Ray ships it by value (the test module is not importable in a worker)
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv1d(C, 4, 5, padding=2), torch.nn.Tanh(), torch.nn.Flatten(),
-                               torch.nn.Linear(4 * T, 3)).double().eval()
+    return (
+        torch.nn.Sequential(torch.nn.Conv1d(C, 4, 5, padding=2), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(4 * T, 3))
+        .double()
+        .eval()
+    )
 
 
 @pytest.fixture(scope="module")
 def cluster():
     started = not ray.is_initialized()
     if started:
-        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"      # no traffic off this machine
+        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # no traffic off this machine
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     if started:
@@ -63,8 +66,7 @@ def test_model_factory_builds_the_model_in_each_actor(cluster, data, reference, 
     def factory():
         return _model()
 
-    cdig.explain_dataset(_model(), data, tmp_path / "f.zarr", DOMAINS, engine="ray", num_workers=2,
-                         model_factory=factory, **KW)
+    cdig.explain_dataset(_model(), data, tmp_path / "f.zarr", DOMAINS, engine="ray", num_workers=2, model_factory=factory, **KW)
     assert_identical(tmp_path / "f.zarr", reference)
 
 
@@ -75,24 +77,23 @@ def test_resumes_a_store_begun_by_the_serial_engine(cluster, data, reference, tm
         for i, start in enumerate(range(0, N, 3)):
             if i == 3:
                 raise KeyboardInterrupt
-            yield data[start:start + 3]
+            yield data[start : start + 3]
 
     with pytest.raises(KeyboardInterrupt):
         cdig.explain_dataset(_model(), failing(), out, DOMAINS, **KW)
     assert cdig.open_explained(out).done() == frozenset({0, 1, 2})
-    full = (data[s:s + 3] for s in range(0, N, 3))
+    full = (data[s : s + 3] for s in range(0, N, 3))
     ds = cdig.explain_dataset(_model(), full, out, DOMAINS, engine="ray", num_workers=2, **KW)
     assert ds.complete and ds.rows == N
     # the serial run of the same generator source, uninterrupted: the very same store
     again = tmp_path / "serial_gen.zarr"
-    cdig.explain_dataset(_model(), (data[s:s + 3] for s in range(0, N, 3)), again, DOMAINS, **KW)
+    cdig.explain_dataset(_model(), (data[s : s + 3] for s in range(0, N, 3)), again, DOMAINS, **KW)
     assert_identical(out, again)
-    np.testing.assert_array_equal(ds.attribution("fourier").values,
-                                  cdig.open_explained(reference).attribution("fourier").values)
+    np.testing.assert_array_equal(ds.attribution("fourier").values, cdig.open_explained(reference).attribution("fourier").values)
 
 
 def test_an_error_in_an_actor_is_raised_as_itself(cluster, data, tmp_path):
-    class Broken(torch.nn.Module):     # local: shipped by value
+    class Broken(torch.nn.Module):  # local: shipped by value
         def forward(self, x):
             if x.shape[0] and float(x.abs().max()) > 0:
                 raise RuntimeError("the model broke on purpose")
@@ -107,12 +108,16 @@ def test_an_error_in_an_actor_is_raised_as_itself(cluster, data, tmp_path):
 def test_a_factory_with_other_weights_is_refused(cluster, data, tmp_path):
     def other():
         torch.manual_seed(1)
-        return torch.nn.Sequential(torch.nn.Conv1d(C, 4, 5, padding=2), torch.nn.Tanh(), torch.nn.Flatten(),
-                                   torch.nn.Linear(4 * T, 3)).double().eval()
+        return (
+            torch.nn.Sequential(
+                torch.nn.Conv1d(C, 4, 5, padding=2), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(4 * T, 3)
+            )
+            .double()
+            .eval()
+        )
 
     with pytest.raises(cdig.CdigValueError, match="model_factory"):
-        cdig.explain_dataset(_model(), data, tmp_path / "w.zarr", DOMAINS, engine="ray", num_workers=1,
-                             model_factory=other, **KW)
+        cdig.explain_dataset(_model(), data, tmp_path / "w.zarr", DOMAINS, engine="ray", num_workers=1, model_factory=other, **KW)
 
 
 def test_bad_num_workers(cluster, data, tmp_path):
@@ -128,12 +133,15 @@ class _FakeRay:
         return self.resources
 
 
-@pytest.mark.parametrize("resources, workers, expected", [
-    ({"CPU": 8.0}, None, (8, {"num_cpus": 1}, True)),            # one actor per CPU, one thread each
-    ({"CPU": 16.0, "GPU": 4.0}, None, (4, {"num_gpus": 1}, False)),  # one actor per GPU
-    ({"CPU": 16.0, "GPU": 1.0}, 2, (2, {"num_gpus": 0.5}, False)),   # two actors share the GPU
-    ({"CPU": 2.0}, 3, (3, {"num_cpus": 0.5}, True)),              # never more asked for than there is
-])
+@pytest.mark.parametrize(
+    "resources, workers, expected",
+    [
+        ({"CPU": 8.0}, None, (8, {"num_cpus": 1}, True)),  # one actor per CPU, one thread each
+        ({"CPU": 16.0, "GPU": 4.0}, None, (4, {"num_gpus": 1}, False)),  # one actor per GPU
+        ({"CPU": 16.0, "GPU": 1.0}, 2, (2, {"num_gpus": 0.5}, False)),  # two actors share the GPU
+        ({"CPU": 2.0}, 3, (3, {"num_cpus": 0.5}, True)),  # never more asked for than there is
+    ],
+)
 def test_actors_and_their_resources(resources, workers, expected):
     from cdig.dataset.ray_engine import _plan
 

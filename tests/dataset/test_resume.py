@@ -117,7 +117,7 @@ def test_killed_subprocess_resumes_to_the_identical_store(script, tmp_path):
     assert not partial.complete and 2 <= len(partial.done()) < 8
     assert "partial" in repr(partial)
 
-    job.run(str(out), 0.0)           # the same call again: resumes
+    job.run(str(out), 0.0)  # the same call again: resumes
     assert cdig.open_explained(out).complete
     assert_identical(out, reference)
 
@@ -135,18 +135,24 @@ def test_interrupted_in_process_at_every_chunk_boundary(script, tmp_path):
             for i, start in enumerate(range(0, 24, 3)):
                 if i == stop:  # noqa: B023 - the generator is consumed within this iteration
                     raise KeyboardInterrupt
-                yield x[start:start + 3]
+                yield x[start : start + 3]
 
         with pytest.raises(KeyboardInterrupt):
-            cdig.explain_dataset(model, failing(), out, ("time", "fourier"), target="predicted", n_steps=8,
-                                 progress=False)
+            cdig.explain_dataset(model, failing(), out, ("time", "fourier"), target="predicted", n_steps=8, progress=False)
         assert cdig.open_explained(out).done() == frozenset(range(stop))
         # resume from the array itself (same rows, same chunks): the data's description matches
         # only when the first chunk is the same, which it is
         with pytest.raises(cdig.CdigValueError, match="other settings"):
-            job.run(str(out), 0.0)   # an array source is another kind of source than a generator
-        cdig.explain_dataset(model, (x[s:s + 3] for s in range(0, 24, 3)), out, ("time", "fourier"),
-                             target="predicted", n_steps=8, progress=False)
+            job.run(str(out), 0.0)  # an array source is another kind of source than a generator
+        cdig.explain_dataset(
+            model,
+            (x[s : s + 3] for s in range(0, 24, 3)),
+            out,
+            ("time", "fourier"),
+            target="predicted",
+            n_steps=8,
+            progress=False,
+        )
         done = cdig.open_explained(out)
         assert done.complete and done.rows == 24
         a, b = done.attribution("fourier"), cdig.open_explained(reference).attribution("fourier")

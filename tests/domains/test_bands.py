@@ -32,8 +32,9 @@ def _assign(n_times: int, fs: float, bands: dict) -> np.ndarray:
 def test_linear_model_band_sums_of_the_fourier_closed_form(rng, models, closed, method, n_times, fs):
     w = rng.normal(size=(C, n_times))
     x, x0 = rng.normal(size=(N, C, n_times)), rng.normal(size=(N, C, n_times))
-    a = cdig.explain(models.Linear(w, 0.3).eval(), torch.as_tensor(x), FrequencyBands(fs=fs), baselines=x0,
-                     n_steps=3, method=method)["bands"]
+    a = cdig.explain(
+        models.Linear(w, 0.3).eval(), torch.as_tensor(x), FrequencyBands(fs=fs), baselines=x0, n_steps=3, method=method
+    )["bands"]
     per_bin = closed.fourier_linear_map(x, x0, w)
     idx = _assign(n_times, fs, EEG_BANDS)
     expected = np.stack([per_bin[..., idx == b].sum(-1) for b in range(len(EEG_BANDS) + 1)], axis=-1)
@@ -149,17 +150,20 @@ def test_fs_missing_is_an_error_naming_fs(rng, models):
         cdig.explain(model, x, FrequencyBands(), n_steps=1, fs=64.0)  # the domain's fs places the bands
 
 
-@pytest.mark.parametrize("bands, err, match", [
-    ({"a": (1, 5), "b": (4, 8)}, cdig.CdigValueError, "overlap"),
-    ({"a": (1, 50), "b": (4, 8)}, cdig.CdigValueError, "overlap"),
-    ({"a": (5, 5)}, cdig.CdigValueError, "low < high"),
-    ({"a": (-1, 5)}, cdig.CdigValueError, "low < high"),
-    ({"a": (1, np.inf)}, cdig.CdigValueError, "finite"),
-    ({"a": (1, 2, 3)}, cdig.CdigValueError, "two numbers"),
-    ({"other": (1, 2)}, cdig.CdigValueError, "remainder"),
-    ({}, cdig.CdigTypeError, "non-empty mapping"),
-    ([(1, 2)], cdig.CdigTypeError, "mapping"),
-])
+@pytest.mark.parametrize(
+    "bands, err, match",
+    [
+        ({"a": (1, 5), "b": (4, 8)}, cdig.CdigValueError, "overlap"),
+        ({"a": (1, 50), "b": (4, 8)}, cdig.CdigValueError, "overlap"),
+        ({"a": (5, 5)}, cdig.CdigValueError, "low < high"),
+        ({"a": (-1, 5)}, cdig.CdigValueError, "low < high"),
+        ({"a": (1, np.inf)}, cdig.CdigValueError, "finite"),
+        ({"a": (1, 2, 3)}, cdig.CdigValueError, "two numbers"),
+        ({"other": (1, 2)}, cdig.CdigValueError, "remainder"),
+        ({}, cdig.CdigTypeError, "non-empty mapping"),
+        ([(1, 2)], cdig.CdigTypeError, "mapping"),
+    ],
+)
 def test_bad_bands(bands, err, match):
     with pytest.raises(err, match=match):
         FrequencyBands(bands, fs=100.0)

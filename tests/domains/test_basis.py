@@ -20,8 +20,7 @@ class BasisPath(LinearBasis):
     linear = False
 
 
-def basis_linear_map(b: np.ndarray, m: np.ndarray, mean: np.ndarray, x: np.ndarray, x0: np.ndarray,
-                     w: np.ndarray) -> np.ndarray:
+def basis_linear_map(b: np.ndarray, m: np.ndarray, mean: np.ndarray, x: np.ndarray, x0: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Per (component, time) map of ``f(x) = <w, x>``: ``Δz ⊙ (Mᵀ w)``.
 
     For ``z = B (x - mean)`` and ``x = M z + mean``.
@@ -90,8 +89,7 @@ def test_runs_on_torch_with_gradients(rng):
     x = dom.inverse(z, xp)
     assert x.dtype == torch.float32 and x.shape == (N, C, T)
     x.sum().backward()
-    np.testing.assert_allclose(z.grad.numpy(), np.broadcast_to(np.linalg.pinv(b).sum(0)[None, :, None], z.shape),
-                               rtol=1e-5)
+    np.testing.assert_allclose(z.grad.numpy(), np.broadcast_to(np.linalg.pinv(b).sum(0)[None, :, None], z.shape), rtol=1e-5)
 
 
 # --- attributions ----------------------------------------------------------------------------------
@@ -103,8 +101,9 @@ def test_linear_model_closed_form_full_rank(rng, linear_case, method):
     b = rng.normal(size=(C, C)) + 2 * np.eye(C)  # not orthonormal
     mean = np.array([0.5, -1.0, 2.0])
     x0 = rng.normal(size=(N, C, T))
-    res = cdig.explain(model, torch.as_tensor(x), [LinearBasis(b, mean), BasisPath(b, mean)], baselines=x0,
-                       n_steps=3, method=method)
+    res = cdig.explain(
+        model, torch.as_tensor(x), [LinearBasis(b, mean), BasisPath(b, mean)], baselines=x0, n_steps=3, method=method
+    )
     m = np.linalg.solve(b, np.eye(C))  # the inverse matrix, built independently
     expected = basis_linear_map(b, m, mean, x, x0, w)
     for name in ("basis", "basis_path"):
@@ -158,8 +157,9 @@ def test_planted_truth_one_component(rng, data):
         s = torch.einsum("c,nct->nt", row, v - torch.as_tensor(mean)[:, None])
         return torch.tanh(s).pow(2).sum(-1)
 
-    a = cdig.explain(model, torch.as_tensor(x), LinearBasis(b, mean), baselines=mean[None, :, None],
-                     n_steps=32, backend="torch")["basis"]
+    a = cdig.explain(model, torch.as_tensor(x), LinearBasis(b, mean), baselines=mean[None, :, None], n_steps=32, backend="torch")[
+        "basis"
+    ]
     np.testing.assert_allclose(a.values[:, [0, 2]], 0.0, atol=1e-12)
     np.testing.assert_allclose(a.values[:, 1], a.output - a.baseline_output, rtol=1e-3)
 
@@ -188,8 +188,13 @@ def test_coords_units_and_settings(rng, linear_case):
     np.testing.assert_allclose(a.coords["time"], np.arange(T) / 10.0)
     assert a.units["time"] == "s" and a.coefficients.shape == (N, 2, T)
     d = a.settings["domain"]
-    assert (d["name"], d["class"], d["n_components"], d["orthonormal"], d["source"]) == \
-        ("basis", "LinearBasis", 2, False, "ndarray")
+    assert (d["name"], d["class"], d["n_components"], d["orthonormal"], d["source"]) == (
+        "basis",
+        "LinearBasis",
+        2,
+        False,
+        "ndarray",
+    )
 
 
 # --- bad input -------------------------------------------------------------------------------------

@@ -166,8 +166,7 @@ def test_map_is_continuous_at_a_zero_dc(models, rng, baseline):
     base = {"flat": {"cepstrum": c0}, "zero": None, "constant": np.full(x.shape, 0.5)}[baseline]
     ref = cdig.explain(model, torch.as_tensor(x), ComplexCepstrum(), baselines=base, target=0, n_steps=32)["cepstrum"]
     for shift in (1e-12, -1e-12):
-        a = cdig.explain(model, torch.as_tensor(x + shift), ComplexCepstrum(), baselines=base, target=0,
-                         n_steps=32)["cepstrum"]
+        a = cdig.explain(model, torch.as_tensor(x + shift), ComplexCepstrum(), baselines=base, target=0, n_steps=32)["cepstrum"]
         assert np.abs(a.values - ref.values).max() <= 1e-6 * np.abs(ref.values).max()
 
 
@@ -217,8 +216,9 @@ def test_coords(models, rng, fs):
     assert a.settings["domain"]["zero_tol"] is None
 
 
-@pytest.mark.parametrize("eps, exc", [(0.0, ValueError), (-1e-3, ValueError), (float("inf"), ValueError),
-                                      ("1e-8", TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "eps, exc", [(0.0, ValueError), (-1e-3, ValueError), (float("inf"), ValueError), ("1e-8", TypeError), (True, TypeError)]
+)
 def test_bad_eps(eps, exc):
     with pytest.raises(exc, match="eps"):
         ComplexCepstrum(eps=eps)

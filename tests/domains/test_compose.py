@@ -47,8 +47,9 @@ def linear_case(rng, models):
 def test_linear_model_closed_form(rng, fitted_ica, linear_case, method):
     model, w, x = linear_case
     x0 = rng.normal(size=(N, C, T))
-    a = cdig.explain(model, torch.as_tensor(x), Compose(ICA(fitted_ica), Fourier()), baselines=x0, n_steps=3,
-                     method=method, fs=20.0)["ica+fourier"]
+    a = cdig.explain(
+        model, torch.as_tensor(x), Compose(ICA(fitted_ica), Fourier()), baselines=x0, n_steps=3, method=method, fs=20.0
+    )["ica+fourier"]
     unmix = np.linalg.inv(fitted_ica.mixing_)
     expected = composed_linear_map(unmix, fitted_ica.mixing_, fitted_ica.mean_, x, x0, w)
     assert a.values.shape == (N, C, F) and a.dims == ("component", "frequency")
@@ -58,8 +59,9 @@ def test_linear_model_closed_form(rng, fitted_ica, linear_case, method):
     np.testing.assert_allclose(a.coords["frequency"], np.fft.rfftfreq(T, d=1 / 20.0))
     np.testing.assert_array_equal(a.coords["component"], np.arange(C))
     assert a.units["frequency"] == "Hz"
-    np.testing.assert_allclose(a.coefficients, np.fft.rfft(np.einsum("kc,nct->nkt", unmix, x - fitted_ica.mean_[:, None]),
-                                                           axis=-1), atol=1e-10)
+    np.testing.assert_allclose(
+        a.coefficients, np.fft.rfft(np.einsum("kc,nct->nkt", unmix, x - fitted_ica.mean_[:, None]), axis=-1), atol=1e-10
+    )
 
 
 def test_fewer_components_explain_the_reconstruction(rng, fit_ica, linear_case):
@@ -78,8 +80,7 @@ def test_fewer_components_explain_the_reconstruction(rng, fit_ica, linear_case):
 def test_completeness_smooth_model(models, fitted_ica, act):
     model = models.conv_net(channels=C, length=T, n_out=2, act=act, dtype=torch.float64)
     x = torch.randn(N, C, T, dtype=torch.float64)
-    a = cdig.explain(model, x, Compose(ICA(fitted_ica), Fourier()), target=1, n_steps=64,
-                     method="gausslegendre")["ica+fourier"]
+    a = cdig.explain(model, x, Compose(ICA(fitted_ica), Fourier()), target=1, n_steps=64, method="gausslegendre")["ica+fourier"]
     assert np.all(a.relative_delta < 1e-3), a.relative_delta
 
 
@@ -99,11 +100,11 @@ def test_per_sample_icas_select_rows_in_the_own_path(rng, fit_ica, linear_case):
     icas = [fit_ica(C, seed=10 + i) for i in range(N)]
     own = Compose(ICA(icas), Fourier(), name="own")
     own.linear = False  # the same transform, integrated along its own path: rows go through select_rows
-    res = cdig.explain(model, torch.as_tensor(x), [Compose(ICA(icas), Fourier()), own], n_steps=2,
-                       internal_batch_size=3)
+    res = cdig.explain(model, torch.as_tensor(x), [Compose(ICA(icas), Fourier()), own], n_steps=2, internal_batch_size=3)
     for i in range(N):
-        expected = composed_linear_map(np.linalg.inv(icas[i].mixing_), icas[i].mixing_, icas[i].mean_,
-                                       x[i:i + 1], np.zeros_like(x[i:i + 1]), w)[0]
+        expected = composed_linear_map(
+            np.linalg.inv(icas[i].mixing_), icas[i].mixing_, icas[i].mean_, x[i : i + 1], np.zeros_like(x[i : i + 1]), w
+        )[0]
         for name in ("ica+fourier", "own"):
             np.testing.assert_allclose(res[name].values[i], expected, rtol=0, atol=1e-11)
     assert res["own"].settings["domain"]["domains"][0]["per_sample"] is True

@@ -133,8 +133,9 @@ def test_linear_model_closed_form(rng, models, method, kind):
     n_times = 40
     w = rng.normal(size=(C, n_times))
     x, x0 = rng.normal(size=(N, C, n_times)), rng.normal(size=(N, C, n_times))
-    a = cdig.explain(models.Linear(w, -0.2).eval(), torch.as_tensor(x), DCT(type=kind), baselines=x0,
-                     n_steps=3, method=method)["dct"]
+    a = cdig.explain(models.Linear(w, -0.2).eval(), torch.as_tensor(x), DCT(type=kind), baselines=x0, n_steps=3, method=method)[
+        "dct"
+    ]
     dz = dct(x - x0, type=kind, norm="ortho", axis=-1)
     expected = dz * dct(w, type=kind, norm="ortho", axis=-1)
     assert a.values.shape == (N, C, n_times) and a.dims == ("channel", "frequency")
@@ -192,8 +193,7 @@ def test_model_reading_one_coefficient_gives_it_all_the_attribution():
 def test_coordinates(rng, models, fs, kind):
     n_times = 25
     model = models.Linear(rng.normal(size=(C, n_times)), 0.0).eval()
-    a = cdig.explain(model, torch.as_tensor(rng.normal(size=(2, C, n_times))), DCT(type=kind), n_steps=1,
-                     fs=fs)["dct"]
+    a = cdig.explain(model, torch.as_tensor(rng.normal(size=(2, C, n_times))), DCT(type=kind), n_steps=1, fs=fs)["dct"]
     shift = 0.5 if kind == 3 else 0.0
     scale = 1.0 if fs is None else fs
     np.testing.assert_allclose(a.coords["frequency"], (np.arange(n_times) + shift) / (2 * n_times) * scale)
@@ -210,15 +210,22 @@ def test_tensorflow_model_matches_torch(rng):
     a = cdig.explain(f_tf, tf.constant(x), DCT(), n_steps=64, time_axis=-1, backend="tensorflow")["dct"]
     assert np.all(a.relative_delta < 1e-3), a.relative_delta
     wp = torch.as_tensor(w)
-    b = cdig.explain(lambda v: torch.tanh(0.3 * (v * wp).sum((1, 2))), torch.as_tensor(x), DCT(), n_steps=64,
-                     backend="torch")["dct"]
+    b = cdig.explain(lambda v: torch.tanh(0.3 * (v * wp).sum((1, 2))), torch.as_tensor(x), DCT(), n_steps=64, backend="torch")[
+        "dct"
+    ]
     np.testing.assert_allclose(a.values, b.values, atol=2e-4 * np.abs(b.values).max())
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(type=1), "type=1"), (dict(type=4), "type=4"), (dict(type=True), "type=True"),
-    (dict(norm=None), "norm=None"), (dict(norm="backward"), "norm='backward'"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(type=1), "type=1"),
+        (dict(type=4), "type=4"),
+        (dict(type=True), "type=True"),
+        (dict(norm=None), "norm=None"),
+        (dict(norm="backward"), "norm='backward'"),
+    ],
+)
 def test_bad_parameters(kw, match):
     with pytest.raises(CdigValueError, match=re.escape(match)):
         DCT(**kw)

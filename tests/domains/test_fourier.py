@@ -76,8 +76,7 @@ def test_multiply_by_inputs_false_is_the_complex_gradient(rng, models, closed, n
     model = models.Linear(w, 0.0).eval()
     a = cdig.explain(model, torch.as_tensor(x), "fourier", n_steps=2, multiply_by_inputs=False)["fourier"]
     assert np.iscomplexobj(a.values)
-    np.testing.assert_allclose(a.values, np.broadcast_to(closed.fourier_gradient(w), a.values.shape),
-                               rtol=0, atol=1e-14)
+    np.testing.assert_allclose(a.values, np.broadcast_to(closed.fourier_gradient(w), a.values.shape), rtol=0, atol=1e-14)
     np.testing.assert_allclose(a.delta, 0.0, atol=1e-12)  # the attributions' delta
 
 
@@ -166,8 +165,7 @@ def test_nonlinear_model_matches_plain_torch_reference(models, n_times):
         np.testing.assert_allclose(values, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
 
 
-@pytest.mark.parametrize("method, n_steps", [("gausslegendre", 16), ("riemann_trapezoid", 9),
-                                             ("riemann_middle", 5)])
+@pytest.mark.parametrize("method, n_steps", [("gausslegendre", 16), ("riemann_trapezoid", 9), ("riemann_middle", 5)])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_shared_pass_equals_own_path_integral(models, method, n_steps, dtype):
     """The linear shortcut (one time-domain pass + a VJP of irfft) equals integrating in z itself."""
@@ -176,8 +174,16 @@ def test_shared_pass_equals_own_path_integral(models, method, n_steps, dtype):
     x0 = 0.5 * torch.randn(1, C, 1, dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", cdig.ConvergenceWarning)
-        a = cdig.explain(model, x, ["fourier", FourierPath()], target=[0, 1, 2, 0], baselines=x0,
-                         n_steps=n_steps, method=method, internal_batch_size=7)
+        a = cdig.explain(
+            model,
+            x,
+            ["fourier", FourierPath()],
+            target=[0, 1, 2, 0],
+            baselines=x0,
+            n_steps=n_steps,
+            method=method,
+            internal_batch_size=7,
+        )
     shared, own = a["fourier"], a["fourier_path"]
     tol = 1e-12 if dtype == torch.float64 else 2e-6
     scale = np.abs(shared.values).max()

@@ -32,8 +32,9 @@ def linear_case(rng, models):
 def test_linear_model_exact_with_user_baseline(rng, closed, fitted_ica, linear_case, method):
     model, w, x = linear_case
     x0 = rng.normal(size=(N, C, T))  # not the channel means: the user's baseline must be honoured
-    res = cdig.explain(model, torch.as_tensor(x), [cdig.ICA(fitted_ica), ICAPath(fitted_ica)], baselines=x0,
-                       n_steps=3, method=method)
+    res = cdig.explain(
+        model, torch.as_tensor(x), [cdig.ICA(fitted_ica), ICAPath(fitted_ica)], baselines=x0, n_steps=3, method=method
+    )
     expected = closed.ica_linear_map(fitted_ica, x, x0, w)
     for name in ("ica", "ica_path"):
         a = res[name]
@@ -47,8 +48,9 @@ def test_linear_model_exact_with_user_baseline(rng, closed, fitted_ica, linear_c
 @pytest.mark.parametrize("baselines", [None, 0.7, "means"])
 def test_linear_model_baselines(closed, fitted_ica, linear_case, baselines):
     model, w, x = linear_case
-    x0 = {None: np.zeros_like(x), 0.7: np.full_like(x, 0.7),
-          "means": np.broadcast_to(fitted_ica.mean_[None, :, None], x.shape)}[baselines]
+    x0 = {None: np.zeros_like(x), 0.7: np.full_like(x, 0.7), "means": np.broadcast_to(fitted_ica.mean_[None, :, None], x.shape)}[
+        baselines
+    ]
     b = fitted_ica.mean_[None, :, None] if baselines == "means" else baselines
     a = cdig.explain(model, torch.as_tensor(x), cdig.ICA(fitted_ica), baselines=b, n_steps=2)["ica"]
     np.testing.assert_allclose(a.values, closed.ica_linear_map(fitted_ica, x, x0, w), rtol=0, atol=1e-12)
@@ -76,12 +78,11 @@ def test_per_sample_icas(rng, closed, fit_ica, linear_case):
     model, w, x = linear_case
     icas = [fit_ica(C, seed=10 + i) for i in range(N)]
     x0 = rng.normal(size=(N, C, T))
-    res = cdig.explain(model, torch.as_tensor(x), [cdig.ICA(icas), ICAPath(icas)], baselines=x0, n_steps=2,
-                       internal_batch_size=3)
+    res = cdig.explain(model, torch.as_tensor(x), [cdig.ICA(icas), ICAPath(icas)], baselines=x0, n_steps=2, internal_batch_size=3)
     for name in ("ica", "ica_path"):
         a = res[name]
         for i in range(N):
-            expected = closed.ica_linear_map(icas[i], x[i:i + 1], x0[i:i + 1], w)[0]
+            expected = closed.ica_linear_map(icas[i], x[i : i + 1], x0[i : i + 1], w)[0]
             np.testing.assert_allclose(a.values[i], expected, rtol=0, atol=1e-12)
         assert a.settings["domain"]["per_sample"] is True
 
@@ -95,8 +96,7 @@ def test_fewer_components_explain_the_reconstruction(rng, closed, fit_ica, linea
     np.testing.assert_allclose(a.values, closed.ica_linear_map(ica2, x, x0, w), rtol=0, atol=1e-12)
 
     def recon(v):
-        return np.einsum("ck,kd,ndt->nct", ica2.mixing_, ica2.components_, v - ica2.mean_[:, None]) \
-            + ica2.mean_[:, None]
+        return np.einsum("ck,kd,ndt->nct", ica2.mixing_, ica2.components_, v - ica2.mean_[:, None]) + ica2.mean_[:, None]
 
     np.testing.assert_allclose(a.output, (w * recon(x)).sum((1, 2)) + 0.2, atol=1e-11)
     np.testing.assert_allclose(a.baseline_output, (w * recon(x0)).sum((1, 2)) + 0.2, atol=1e-11)
@@ -127,12 +127,12 @@ def test_a_reused_ica_names_the_batch_it_was_fitted_on(models):
     x = torch.distributions.Laplace(0.0, 1.0).sample((N, C, T)).double()
     d = cdig.ICA()
     a = cdig.explain(model, x, [d], target=0, n_steps=16)["ica"]
-    assert a.settings["domain"]["note"].endswith(f"fitted on the explained batch itself ({N} samples x {T} time "
-                                                 "steps pooled)")
+    assert a.settings["domain"]["note"].endswith(f"fitted on the explained batch itself ({N} samples x {T} time steps pooled)")
     b = cdig.explain(model, x[:2], [d], target=0, n_steps=16)["ica"]
     assert b.settings["domain"]["note"].endswith(
         f"was fitted on an earlier batch given to this ICA() ({N} samples x {T} time steps pooled), not on the "
-        f"explained one (2 samples x {T} time steps)")
+        f"explained one (2 samples x {T} time steps)"
+    )
     np.testing.assert_allclose(b.values, a.values[:2], rtol=0, atol=1e-12 * np.abs(a.values).max())  # the same fit
     again = cdig.explain(model, x, [d], target=0, n_steps=16)["ica"]
     assert again.settings["domain"]["note"] == a.settings["domain"]["note"]
@@ -158,8 +158,15 @@ def test_shared_pass_equals_own_path_integral(models, fitted_ica, dtype):
     model = models.conv_net(channels=C, length=T, n_out=3, act="gelu", dtype=dtype)
     x = torch.randn(N, C, T, dtype=dtype)
     x0 = torch.randn(N, C, T, dtype=dtype)
-    res = cdig.explain(model, x, [cdig.ICA(fitted_ica), ICAPath(fitted_ica)], target=[0, 1, 2, 1],
-                       baselines=x0, n_steps=12, internal_batch_size=5)
+    res = cdig.explain(
+        model,
+        x,
+        [cdig.ICA(fitted_ica), ICAPath(fitted_ica)],
+        target=[0, 1, 2, 1],
+        baselines=x0,
+        n_steps=12,
+        internal_batch_size=5,
+    )
     shared, own = res["ica"], res["ica_path"]
     tol = 1e-11 if dtype == torch.float64 else 1e-5
     scale = np.abs(shared.extras["per_time"]).max()
@@ -186,6 +193,5 @@ def test_reference_parametrisation_agrees_with_a_baseline_of_the_means(models, f
         (g,) = torch.autograd.grad(y, m)
         grad_m += wgt * g
     ref = (mix * grad_m).sum(1).numpy()  # per component: Σ_c A_ck ∫ ∂f/∂M_ck
-    a = cdig.explain(model, x, cdig.ICA(fitted_ica), baselines=fitted_ica.mean_[None, :, None], target=1,
-                     n_steps=20)["ica"]
+    a = cdig.explain(model, x, cdig.ICA(fitted_ica), baselines=fitted_ica.mean_[None, :, None], target=1, n_steps=20)["ica"]
     np.testing.assert_allclose(a.values, ref, rtol=0, atol=1e-12 * np.abs(ref).max())

@@ -27,8 +27,7 @@ def raw():
 
 
 def fit(inst, n_components):
-    return mne.preprocessing.ICA(n_components=n_components, random_state=0, method="fastica",
-                                 max_iter=1000).fit(inst)
+    return mne.preprocessing.ICA(n_components=n_components, random_state=0, method="fastica", max_iter=1000).fit(inst)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,7 @@ def ica2(raw):
 
 def windows(a: np.ndarray, start: int = 100) -> np.ndarray:
     """(C, L) -> N windows (N, C, T) of consecutive samples."""
-    return np.stack([a[:, start + i * T: start + (i + 1) * T] for i in range(N)])
+    return np.stack([a[:, start + i * T : start + (i + 1) * T] for i in range(N)])
 
 
 def affine_fit(data: np.ndarray, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

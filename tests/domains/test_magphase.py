@@ -173,8 +173,12 @@ def test_maps_are_continuous_at_zero_magnitude_bins(models, rng, baseline):
     x = _standardised(rng, 6, 1, 64)
     assert np.abs(np.fft.rfft(x)[..., 0]).max() < 1e-13
     model = models.conv_net(channels=1, length=64, n_out=2, act="tanh", dtype=torch.float64)
-    base = {"zero": None, "noise": 0.5 * rng.normal(size=x.shape) + 0.3, "constant": np.full(x.shape, -0.5),
-            "roll": np.roll(x, 8, axis=-1)}[baseline]
+    base = {
+        "zero": None,
+        "noise": 0.5 * rng.normal(size=x.shape) + 0.3,
+        "constant": np.full(x.shape, -0.5),
+        "roll": np.roll(x, 8, axis=-1),
+    }[baseline]
     kw = dict(baselines=base, target=1, n_steps=32)
     ref = cdig.explain(model, torch.as_tensor(x), ("magphase", "cepstrum"), **kw)
     for shift in (1e-12, -1e-12):
@@ -253,8 +257,9 @@ def test_zero_tol_follows_the_precision_and_can_be_set(rng):
     np.testing.assert_allclose(d.inverse(z, np), x, atol=1e-14)
 
 
-@pytest.mark.parametrize("zero_tol, exc", [(-1e-3, ValueError), (1.0, ValueError), (float("nan"), ValueError),
-                                           ("1e-10", TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "zero_tol, exc", [(-1e-3, ValueError), (1.0, ValueError), (float("nan"), ValueError), ("1e-10", TypeError), (True, TypeError)]
+)
 def test_bad_zero_tol(zero_tol, exc):
     with pytest.raises(exc, match="zero_tol"):
         MagnitudePhase(zero_tol=zero_tol)
@@ -328,8 +333,13 @@ def test_coords_dims_and_2d_input(models, rng, fs):
     np.testing.assert_allclose(a.coords["frequency"], np.arange(9) * step)
     assert a.units["frequency"] == ("cycles/sample" if fs is None else "Hz")
     assert a.extras["totals"].shape == (3, 1, 2)
-    assert a.settings["domain"] == {"name": "magphase", "class": "MagnitudePhase", "linear": False,
-                                    "baseline_phase": "input", "zero_tol": None}
+    assert a.settings["domain"] == {
+        "name": "magphase",
+        "class": "MagnitudePhase",
+        "linear": False,
+        "baseline_phase": "input",
+        "zero_tol": None,
+    }
     two = cdig.explain(models.Linear(rng.normal(size=16), 0.0).eval(), x[:, 0], MagnitudePhase(), n_steps=2)
     assert two["magphase"].values.shape == (3, 2, 9) and two["magphase"].dims == ("component", "frequency")
     assert two["magphase"].extras["totals"].shape == (3, 2)  # as documented: no channel axis for (N, T) input

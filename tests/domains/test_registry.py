@@ -57,8 +57,7 @@ def test_domains_and_their_order_are_as_before():
     assert list(cdig.DOMAINS) == ["time", "fourier", "ica", "dct", "wavelet", "magphase", "cepstrum"]
     assert cdig.DOMAINS is cdig.domains.DOMAINS
     assert all(cdig.DOMAINS[n] is registered()[n] for n in cdig.DOMAINS)
-    assert [type(d).__name__ for d in resolve(["time", "Fourier", "cepstrum"])] == ["Time", "Fourier",
-                                                                                     "ComplexCepstrum"]
+    assert [type(d).__name__ for d in resolve(["time", "Fourier", "cepstrum"])] == ["Time", "Fourier", "ComplexCepstrum"]
     with pytest.raises(cdig.CdigValueError, match="unknown domain 'stft'.*accepted names: time, fourier"):
         resolve("stft")  # needs n_fft: passed as an object, as before
 
@@ -78,9 +77,17 @@ def test_every_public_domain_module_is_imported():
 
 def test_plot_hooks_are_the_table_kept_before():
     plot = pytest.importorskip("cdig.plot")
-    before = {"time": "plot_time", "fourier": "plot_fourier", "ica": "plot_ica", "basis": "plot_ica",
-              "stft": "plot_stft", "wavelet": "plot_wavelet", "bands": "plot_bands", "trend": "plot_trend",
-              "magphase": "plot_magphase"}
+    before = {
+        "time": "plot_time",
+        "fourier": "plot_fourier",
+        "ica": "plot_ica",
+        "basis": "plot_ica",
+        "stft": "plot_stft",
+        "wavelet": "plot_wavelet",
+        "bands": "plot_bands",
+        "trend": "plot_trend",
+        "magphase": "plot_magphase",
+    }
     hooks = {n: c.plot for n, c in registered().items() if c.plot is not None}
     assert hooks == before
     assert all(callable(getattr(plot, h)) for h in hooks.values())
@@ -101,24 +108,33 @@ def test_coord_units_are_those_coords_report(fs):
 
 
 # --- describe / repr from the constructor's signature -----------------------------------------------
-@pytest.mark.parametrize("domain, text", [
-    (cdig.DCT(type=3), "DCT(type=3, norm='ortho')"),
-    (cdig.STFT(16, hop_length=4), "STFT(n_fft=16, hop_length=4, window='hann', center=True, pad_mode='constant')"),
-    (cdig.TrendSeason(12), "TrendSeason(period=12, trend_window=None, edges='reflect')"),
-    (cdig.Wavelet("haar", level=2), "Wavelet(wavelet='haar', level=2, mode='periodization')"),
-    (cdig.MagnitudePhase(), "MagnitudePhase(baseline_phase='input', zero_tol=None)"),
-    (cdig.ComplexCepstrum(eps=1e-9), "ComplexCepstrum(eps=1e-09, zero_tol=None)"),
-    (cdig.Time(), "Time()"),
-    (cdig.Fourier(), "Fourier()"),
-])
+@pytest.mark.parametrize(
+    "domain, text",
+    [
+        (cdig.DCT(type=3), "DCT(type=3, norm='ortho')"),
+        (cdig.STFT(16, hop_length=4), "STFT(n_fft=16, hop_length=4, window='hann', center=True, pad_mode='constant')"),
+        (cdig.TrendSeason(12), "TrendSeason(period=12, trend_window=None, edges='reflect')"),
+        (cdig.Wavelet("haar", level=2), "Wavelet(wavelet='haar', level=2, mode='periodization')"),
+        (cdig.MagnitudePhase(), "MagnitudePhase(baseline_phase='input', zero_tol=None)"),
+        (cdig.ComplexCepstrum(eps=1e-9), "ComplexCepstrum(eps=1e-09, zero_tol=None)"),
+        (cdig.Time(), "Time()"),
+        (cdig.Fourier(), "Fourier()"),
+    ],
+)
 def test_repr_is_the_constructor_call(domain, text):
     assert repr(domain) == text
     assert type(domain).from_description(domain.describe()).describe() == domain.describe()
 
 
 def test_describe_records_the_settings_recorded_before():
-    assert cdig.TrendSeason(12).describe() == {"name": "trend", "class": "TrendSeason", "linear": True,
-                                               "period": 12, "trend_window": 12, "edges": "reflect"}
+    assert cdig.TrendSeason(12).describe() == {
+        "name": "trend",
+        "class": "TrendSeason",
+        "linear": True,
+        "period": 12,
+        "trend_window": 12,
+        "edges": "reflect",
+    }
     w = cdig.Wavelet("haar").fit(np.zeros((1, 1, 16)))
     assert w.describe()["level"] == w.level_ and repr(w) == "Wavelet(wavelet='haar', level=None, mode='periodization')"
     s = cdig.STFT(8, window=("tukey", 0.5)).fit(np.zeros((1, 1, 32)))
@@ -128,9 +144,19 @@ def test_describe_records_the_settings_recorded_before():
     assert ica == {"name": "ica", "class": "ICA", "linear": True, "per_sample": False, "n_components": None}
 
 
-@pytest.mark.parametrize("domain", [cdig.DCT(), cdig.STFT(8), cdig.Wavelet(), cdig.TrendSeason(4),
-                                    cdig.ComplexCepstrum(), cdig.ICA(), cdig.LinearBasis(np.eye(2))],
-                         ids=lambda d: type(d).__name__)
+@pytest.mark.parametrize(
+    "domain",
+    [
+        cdig.DCT(),
+        cdig.STFT(8),
+        cdig.Wavelet(),
+        cdig.TrendSeason(4),
+        cdig.ComplexCepstrum(),
+        cdig.ICA(),
+        cdig.LinearBasis(np.eye(2)),
+    ],
+    ids=lambda d: type(d).__name__,
+)
 def test_one_not_fitted_check(domain):
     with pytest.raises(cdig.CdigValueError, match=f"this {type(domain).__name__} domain is not fitted: call .fit"):
         domain.forward(np.zeros((1, 2, 8)), np)
@@ -193,8 +219,10 @@ def test_registration_is_declared(restore_registry):
 
     assert "unlisted" not in registered() and resolve(Unlisted())[0].name == "unlisted"
     with pytest.raises(cdig.CdigValueError, match="'time' is cdig's Time"):
+
         class Clash(cdig.Time, register=True):
             name = "time"
+
     assert registered()["time"] is cdig.Time
 
     class Again(cdig.Time, register=True):

@@ -21,8 +21,7 @@ N, C = 3, 2
 def _scipy_stft(x, n_fft, hop, window="hann", center=True):
     """Our coefficients via scipy: its 'spectrum' scaling divides by the window's sum."""
     w = get_window(window, n_fft)
-    _, _, z = stft(x, window=w, nperseg=n_fft, noverlap=n_fft - hop, boundary="zeros" if center else None,
-                   padded=True, axis=-1)
+    _, _, z = stft(x, window=w, nperseg=n_fft, noverlap=n_fft - hop, boundary="zeros" if center else None, padded=True, axis=-1)
     return z * w.sum()
 
 
@@ -35,8 +34,7 @@ def _scipy_gradient(w, n_fft, hop, n_frames, window="hann"):
     basis = np.eye(f * n_frames).reshape(-1, f, n_frames)
     responses = []
     for unit in (basis, 1j * basis):
-        _, xs = istft(unit / win.sum(), window=win, nperseg=n_fft, noverlap=n_fft - hop, input_onesided=True,
-                      boundary=True)
+        _, xs = istft(unit / win.sum(), window=win, nperseg=n_fft, noverlap=n_fft - hop, input_onesided=True, boundary=True)
         responses.append(xs[:, :t] @ w)
     return (responses[0] + 1j * responses[1]).reshape(f, n_frames)
 
@@ -44,8 +42,9 @@ def _scipy_gradient(w, n_fft, hop, n_frames, window="hann"):
 # --- the transform ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n_fft, hop, window", [(16, 4, "hann"), (15, 4, "hann"), (16, 8, "hann"),
-                                                (16, 5, "hamming"), (16, 16, "boxcar")])
+@pytest.mark.parametrize(
+    "n_fft, hop, window", [(16, 4, "hann"), (15, 4, "hann"), (16, 8, "hann"), (16, 5, "hamming"), (16, 16, "boxcar")]
+)
 @pytest.mark.parametrize("n_times", [64, 67])
 def test_coefficients_match_scipy(rng, n_fft, hop, window, n_times):
     x = rng.normal(size=(N, C, n_times))
@@ -56,11 +55,17 @@ def test_coefficients_match_scipy(rng, n_fft, hop, window, n_times):
     np.testing.assert_allclose(z, ref, atol=1e-12)
 
 
-@pytest.mark.parametrize("kw", [dict(n_fft=16, hop_length=4), dict(n_fft=15, hop_length=4),
-                                dict(n_fft=16, hop_length=4, pad_mode="reflect"),
-                                dict(n_fft=16, hop_length=5, window="hamming", center=False),
-                                dict(n_fft=16, hop_length=16, window="boxcar", center=False),
-                                dict(n_fft=50, hop_length=1, window="hann")])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(n_fft=16, hop_length=4),
+        dict(n_fft=15, hop_length=4),
+        dict(n_fft=16, hop_length=4, pad_mode="reflect"),
+        dict(n_fft=16, hop_length=5, window="hamming", center=False),
+        dict(n_fft=16, hop_length=16, window="boxcar", center=False),
+        dict(n_fft=50, hop_length=1, window="hann"),
+    ],
+)
 @pytest.mark.parametrize("n_times", [50, 67])
 def test_inverse_of_forward_is_identity(rng, kw, n_times):
     x = rng.normal(size=(N, C, n_times))
@@ -97,13 +102,21 @@ def _dense_maps(n_fft, hop, window, center, pad_mode, n_times):
     padded = np.pad(eye, ((0, 0), (pad, pad)), mode=pad_mode)  # row s: sample s's unit impulse, padded
     padded = np.pad(padded, ((0, 0), (0, (-(padded.shape[1] - n_fft)) % hop)))
     n_frames = (padded.shape[1] - n_fft) // hop + 1
-    frames = np.stack([padded[:, j * hop:j * hop + n_fft] * w for j in range(n_frames)], axis=-1)
+    frames = np.stack([padded[:, j * hop : j * hop + n_fft] * w for j in range(n_frames)], axis=-1)
     f = frames.reshape(n_times, -1).T  # (n_fft * frames, T)
     return f, np.linalg.pinv(f), n_frames
 
 
-_DENSE_CASES = [(16, 4, "hann"), (15, 4, "hann"), (16, 5, "hamming"), (16, 3, ("tukey", 0.5)),
-                (12, 7, "hamming"), (16, 16, "boxcar"), (9, 1, "hann"), (8, 6, "blackman")]
+_DENSE_CASES = [
+    (16, 4, "hann"),
+    (15, 4, "hann"),
+    (16, 5, "hamming"),
+    (16, 3, ("tukey", 0.5)),
+    (12, 7, "hamming"),
+    (16, 16, "boxcar"),
+    (9, 1, "hann"),
+    (8, 6, "blackman"),
+]
 
 
 @pytest.mark.parametrize("n_fft, hop, window", _DENSE_CASES)
@@ -135,16 +148,22 @@ def test_matches_the_dense_pseudo_inverse(rng, n_fft, hop, window, center, pad_m
         np.testing.assert_allclose(back.numpy(), frames @ f_pinv.T, rtol=0, atol=tol * 10)
 
 
-@pytest.mark.parametrize("kw", [dict(n_fft=16, hop_length=5, window="hamming"),
-                                dict(n_fft=15, hop_length=4, pad_mode="reflect"),
-                                dict(n_fft=12, hop_length=7, window="hamming", center=False)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(n_fft=16, hop_length=5, window="hamming"),
+        dict(n_fft=15, hop_length=4, pad_mode="reflect"),
+        dict(n_fft=12, hop_length=7, window="hamming", center=False),
+    ],
+)
 def test_inverse_is_the_documented_formula(rng, kw):
     """As the docstring and docs/domains/stft.md state: ``x = (FᵀF)⁻¹ Fᵀ · irfft(z)`` with ``FᵀF``
     diagonal (each sample's window energy). ``F Fᵀ`` is singular, so ``Fᵀ(F Fᵀ)⁻¹`` does not exist."""
     n_times = 40
     d = STFT(**kw).fit(np.zeros((1, 1, n_times)))
-    f, _, n_frames = _dense_maps(kw["n_fft"], kw["hop_length"], kw.get("window", "hann"), kw.get("center", True),
-                                 kw.get("pad_mode", "constant"), n_times)
+    f, _, n_frames = _dense_maps(
+        kw["n_fft"], kw["hop_length"], kw.get("window", "hann"), kw.get("center", True), kw.get("pad_mode", "constant"), n_times
+    )
     gram = f.T @ f
     np.testing.assert_array_equal(gram, np.diag(np.diag(gram)))  # each coefficient reads one sample
     assert np.linalg.matrix_rank(f @ f.T) == n_times < f.shape[0]
@@ -153,17 +172,24 @@ def test_inverse_is_the_documented_formula(rng, kw):
     np.testing.assert_allclose(d.inverse(z, np), (frames @ f) / np.diag(gram), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("kw", [dict(n_fft=16, hop_length=4), dict(n_fft=15, hop_length=4, pad_mode="reflect"),
-                                dict(n_fft=16, hop_length=5, window="hamming", center=False),
-                                dict(n_fft=12, hop_length=7, window="hamming", pad_mode="reflect")])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(n_fft=16, hop_length=4),
+        dict(n_fft=15, hop_length=4, pad_mode="reflect"),
+        dict(n_fft=16, hop_length=5, window="hamming", center=False),
+        dict(n_fft=12, hop_length=7, window="hamming", pad_mode="reflect"),
+    ],
+)
 def test_gradients_match_the_dense_maps(rng, kw):
     """The vector–Jacobian products of both maps in torch are those of the dense matrices."""
     from array_api_compat import torch as xp
 
     n_times = 41
     d = STFT(**kw).fit(np.zeros((1, 1, n_times)))
-    f, f_pinv, _ = _dense_maps(kw["n_fft"], kw["hop_length"], kw.get("window", "hann"), kw.get("center", True),
-                               kw.get("pad_mode", "constant"), n_times)
+    f, f_pinv, _ = _dense_maps(
+        kw["n_fft"], kw["hop_length"], kw.get("window", "hann"), kw.get("center", True), kw.get("pad_mode", "constant"), n_times
+    )
     g = torch.as_tensor(rng.normal(size=(N, C, n_times)))
     shape = (N, C, d.n_freqs_, d.n_frames_)
     z = torch.as_tensor(rng.normal(size=shape) + 1j * rng.normal(size=shape), dtype=torch.complex128)
@@ -237,7 +263,7 @@ def test_long_signal_round_trip_and_compact_fit(rng):
     """T = 2**16: exact, and fitted in O(T · n_fft / hop) memory (the dense maps had T² · n_fft / hop entries)."""
     from array_api_compat import torch as xp
 
-    n_times = 2 ** 16
+    n_times = 2**16
     x = torch.as_tensor(rng.normal(size=(1, 2, n_times)))
     for pad_mode in ("constant", "reflect"):
         d = STFT(256, 64, pad_mode=pad_mode).fit(x.numpy())
@@ -262,8 +288,9 @@ def test_an_ill_conditioned_synthesis_is_refused():
 def test_linear_model_closed_form(rng, models, method, n_fft, hop, n_times):
     w = rng.normal(size=(C, n_times))
     x, x0 = rng.normal(size=(N, C, n_times)), rng.normal(size=(N, C, n_times))
-    a = cdig.explain(models.Linear(w, 0.3).eval(), torch.as_tensor(x), STFT(n_fft, hop), baselines=x0,
-                     n_steps=3, method=method)["stft"]
+    a = cdig.explain(models.Linear(w, 0.3).eval(), torch.as_tensor(x), STFT(n_fft, hop), baselines=x0, n_steps=3, method=method)[
+        "stft"
+    ]
     dz = _scipy_stft(x, n_fft, hop) - _scipy_stft(x0, n_fft, hop)
     grad = np.stack([_scipy_gradient(w[c], n_fft, hop, dz.shape[-1]) for c in range(C)])
     expected = np.real(dz * np.conj(grad))
@@ -343,16 +370,16 @@ def test_coordinates(rng, models, fs, n_fft, hop, center):
     n_times = 60
     window = "hann" if center else "hamming"
     model = models.Linear(rng.normal(size=(C, n_times)), 0.0).eval()
-    a = cdig.explain(model, torch.as_tensor(rng.normal(size=(2, C, n_times))),
-                     STFT(n_fft, hop, window=window, center=center), n_steps=1, fs=fs)["stft"]
+    a = cdig.explain(
+        model, torch.as_tensor(rng.normal(size=(2, C, n_times))), STFT(n_fft, hop, window=window, center=center), n_steps=1, fs=fs
+    )["stft"]
     f, t = a.coords["frequency"], a.coords["time"]
     assert a.values.shape == (2, C, len(f), len(t))
     scale = 1.0 if fs is None else fs
     np.testing.assert_allclose(f, np.arange(n_fft // 2 + 1) / n_fft * scale)
     first = 0 if center else n_fft // 2
     np.testing.assert_allclose(t, (first + hop * np.arange(len(t))) / scale)
-    assert a.units == ({"frequency": "cycles/sample", "time": "sample"} if fs is None
-                       else {"frequency": "Hz", "time": "s"})
+    assert a.units == ({"frequency": "cycles/sample", "time": "sample"} if fs is None else {"frequency": "Hz", "time": "s"})
     if center:  # scipy's frame times
         ts = stft(np.zeros(n_times), fs=scale, window=window, nperseg=n_fft, noverlap=n_fft - hop)[1]
         if n_fft % 2 == 0:
@@ -364,8 +391,9 @@ def test_coordinates(rng, models, fs, n_fft, hop, center):
 def test_two_dimensional_input_drops_the_channel_axis(rng, models):
     model = models.Linear(rng.normal(size=(1, 40)), 0.0).eval()
     # a 2-D (N, T) input to a model reading (N, 1, T)
-    a = cdig.explain(lambda x: model(x[:, None]), torch.as_tensor(rng.normal(size=(2, 40))), STFT(8, 2),
-                     n_steps=1, backend="torch")["stft"]
+    a = cdig.explain(
+        lambda x: model(x[:, None]), torch.as_tensor(rng.normal(size=(2, 40))), STFT(8, 2), n_steps=1, backend="torch"
+    )["stft"]
     assert a.values.shape == (2, 5, 21) and a.dims == ("frequency", "time")
 
 
@@ -382,8 +410,9 @@ def test_jax_model_completeness_and_torch_agreement(rng):
     a = cdig.explain(fj, x, STFT(8, 2), n_steps=64, time_axis=-1, backend="jax")["stft"]
     assert np.all(a.relative_delta < 1e-3), a.relative_delta
     wt = torch.as_tensor(w)
-    b = cdig.explain(lambda v: torch.tanh(0.3 * (v * wt).sum((1, 2))), torch.as_tensor(x), STFT(8, 2),
-                     n_steps=64, backend="torch")["stft"]
+    b = cdig.explain(
+        lambda v: torch.tanh(0.3 * (v * wt).sum((1, 2))), torch.as_tensor(x), STFT(8, 2), n_steps=64, backend="torch"
+    )["stft"]
     np.testing.assert_allclose(a.values, b.values, atol=2e-4 * np.abs(b.values).max())
 
 
@@ -402,18 +431,21 @@ def test_tensorflow_round_trip_matches_numpy(rng):
 # --- bad input ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kw, exc, match", [
-    (dict(n_fft=0), CdigValueError, "n_fft=0"),
-    (dict(n_fft=8.0), CdigValueError, "n_fft=8.0"),
-    (dict(n_fft=8, hop_length=0), CdigValueError, "hop_length=0"),
-    (dict(n_fft=8, hop_length=9), CdigValueError, "leave gaps"),
-    (dict(n_fft=8, window="no-such-window"), CdigValueError, "get_window"),
-    (dict(n_fft=8, window=np.ones(7)), CdigValueError, "n_fft=8 values"),
-    (dict(n_fft=8, window=np.zeros(8)), CdigValueError, "not all zero"),
-    (dict(n_fft=8, window=object()), CdigTypeError, "window must be"),
-    (dict(n_fft=8, center="yes"), CdigTypeError, "center"),
-    (dict(n_fft=8, pad_mode="wrap"), CdigValueError, "pad_mode='wrap'"),
-])
+@pytest.mark.parametrize(
+    "kw, exc, match",
+    [
+        (dict(n_fft=0), CdigValueError, "n_fft=0"),
+        (dict(n_fft=8.0), CdigValueError, "n_fft=8.0"),
+        (dict(n_fft=8, hop_length=0), CdigValueError, "hop_length=0"),
+        (dict(n_fft=8, hop_length=9), CdigValueError, "leave gaps"),
+        (dict(n_fft=8, window="no-such-window"), CdigValueError, "get_window"),
+        (dict(n_fft=8, window=np.ones(7)), CdigValueError, "n_fft=8 values"),
+        (dict(n_fft=8, window=np.zeros(8)), CdigValueError, "not all zero"),
+        (dict(n_fft=8, window=object()), CdigTypeError, "window must be"),
+        (dict(n_fft=8, center="yes"), CdigTypeError, "center"),
+        (dict(n_fft=8, pad_mode="wrap"), CdigValueError, "pad_mode='wrap'"),
+    ],
+)
 def test_bad_parameters(kw, exc, match):
     with pytest.raises(exc, match=match):
         STFT(**kw)

@@ -47,19 +47,23 @@ def captum_case():
     """A nonlinear (ReLU + tanh) conv classifier, a batch, a random baseline; float32 like Captum's users."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        torch.nn.Conv1d(C, 4, 5, padding=2), torch.nn.ReLU(), torch.nn.Conv1d(4, 4, 3), torch.nn.Tanh(),
-        torch.nn.Flatten(), torch.nn.Linear(4 * (T - 2), 3),
+        torch.nn.Conv1d(C, 4, 5, padding=2),
+        torch.nn.ReLU(),
+        torch.nn.Conv1d(4, 4, 3),
+        torch.nn.Tanh(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * (T - 2), 3),
     ).eval()
     x = torch.randn(N, C, T)
     x0 = 0.1 * torch.randn(N, C, T)
     return model, x, x0
 
 
-@pytest.mark.parametrize("method", ["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid",
-                                    "gausslegendre"])
+@pytest.mark.parametrize("method", ["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre"])
 @pytest.mark.parametrize("n_steps", [2, 7, 24])
-@pytest.mark.parametrize("target, internal_batch_size", [(0, None), ([2, 0, 1, 2], 3), (1, 5)],
-                         ids=["int-nobatch", "per-sample-batch3", "int-batch5"])
+@pytest.mark.parametrize(
+    "target, internal_batch_size", [(0, None), ([2, 0, 1, 2], 3), (1, 5)], ids=["int-nobatch", "per-sample-batch3", "int-batch5"]
+)
 @requires_captum
 def test_equals_captum(captum_case, method, n_steps, target, internal_batch_size):
     from captum.attr import IntegratedGradients
@@ -72,8 +76,7 @@ def test_equals_captum(captum_case, method, n_steps, target, internal_batch_size
     ig = cdig.CrossDomainIG(model, "time")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", cdig.ConvergenceWarning)  # few steps on a ReLU net: not the point here
-        ours = ig.attribute(x, x0, target=target, n_steps=n_steps, method=method,
-                            internal_batch_size=internal_batch_size)
+        ours = ig.attribute(x, x0, target=target, n_steps=n_steps, method=method, internal_batch_size=internal_batch_size)
     assert isinstance(ours, torch.Tensor) and ours.shape == x.shape
     np.testing.assert_allclose(ours.numpy(), ref, rtol=0, atol=1e-6 * np.abs(ref).max())
 
@@ -83,8 +86,11 @@ def test_equals_captum_without_multiplying(captum_case):
     from captum.attr import IntegratedGradients
 
     model, x, x0 = captum_case
-    ref = IntegratedGradients(model, multiply_by_inputs=False).attribute(
-        x, x0, target=1, n_steps=16, method="gausslegendre").numpy()
+    ref = (
+        IntegratedGradients(model, multiply_by_inputs=False)
+        .attribute(x, x0, target=1, n_steps=16, method="gausslegendre")
+        .numpy()
+    )
     ig = cdig.CrossDomainIG(model, "time", multiply_by_inputs=False)
     assert not ig.multiplies_by_inputs
     with warnings.catch_warnings():
@@ -102,7 +108,8 @@ def test_captum_delta_agrees(captum_case):
 
     model, x, x0 = captum_case
     _, ref_delta = IntegratedGradients(model).attribute(
-        x, x0, target=2, n_steps=32, method="gausslegendre", return_convergence_delta=True)
+        x, x0, target=2, n_steps=32, method="gausslegendre", return_convergence_delta=True
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", cdig.ConvergenceWarning)
         _, delta = cdig.CrossDomainIG(model).attribute(x, x0, target=2, n_steps=32, return_convergence_delta=True)

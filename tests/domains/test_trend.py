@@ -72,8 +72,18 @@ def by_matrices(x: np.ndarray, period: int, window: int | None, edges: str) -> n
 
 
 CASES = [  # (T, period, trend_window): odd/even windows, window != period, T not a multiple of period
-    (60, 12, None), (61, 7, None), (50, 5, 9), (40, 4, 6), (53, 6, 11), (47, 10, 4), (30, 3, 30), (31, 15, 2),
-    (4, 2, None), (5, 2, 5), (7, 3, 2), (9, 4, 9),  # tiny T, window up to T
+    (60, 12, None),
+    (61, 7, None),
+    (50, 5, 9),
+    (40, 4, 6),
+    (53, 6, 11),
+    (47, 10, 4),
+    (30, 3, 30),
+    (31, 15, 2),
+    (4, 2, None),
+    (5, 2, 5),
+    (7, 3, 2),
+    (9, 4, 9),  # tiny T, window up to T
 ]
 
 
@@ -122,7 +132,7 @@ def test_torch_gradient_is_the_transposed_matrices(rng, n_times, period, window,
 
 def test_long_signal_exact_with_compact_state(rng):
     """T = 2**17 (the matrices would take 3 x 128 GiB): exact from the trend's taps and per-phase sums, O(T) state."""
-    n_times, period = 2 ** 17, 24
+    n_times, period = 2**17, 24
     x = rng.normal(size=(2, 2, n_times))
     d = TrendSeason(period).fit(x)
     taps = 2 * (period // 2) + 1
@@ -162,8 +172,9 @@ def test_linear_model_closed_form(rng, models, method):
     """g(z) = <w, Σ_c z_c>: ∂g/∂z_c = w for every component, so A_c = (z_c − z0_c) ⊙ w, exactly."""
     w = rng.normal(size=(C, T))
     x, x0 = rng.normal(size=(N, C, T)), rng.normal(size=(N, C, T))
-    a = cdig.explain(models.Linear(w, -0.2).eval(), torch.as_tensor(x), TrendSeason(12), baselines=x0,
-                     n_steps=3, method=method)["trend"]
+    a = cdig.explain(models.Linear(w, -0.2).eval(), torch.as_tensor(x), TrendSeason(12), baselines=x0, n_steps=3, method=method)[
+        "trend"
+    ]
     dz = reference_decomposition(x, 12) - reference_decomposition(x0, 12)
     expected = dz * w[:, None, :]
     assert a.values.shape == (N, C, 3, T) and a.dims == ("channel", "component", "time")
@@ -187,8 +198,7 @@ def test_components_add_up_to_time_ig_for_a_nonlinear_model(models):
 def test_completeness_smooth_model_gausslegendre_64(models, act):
     model = models.conv_net(channels=C, length=T, n_out=3, act=act, dtype=torch.float64)
     x = torch.randn(N, C, T, dtype=torch.float64)
-    a = cdig.explain(model, x, TrendSeason(12, 7), target=1, n_steps=64, method="gausslegendre",
-                     baselines=0.3)["trend"]
+    a = cdig.explain(model, x, TrendSeason(12, 7), target=1, n_steps=64, method="gausslegendre", baselines=0.3)["trend"]
     assert np.all(a.relative_delta < 1e-3), a.relative_delta
     np.testing.assert_allclose(a.sum() - (a.output - a.baseline_output), a.delta, atol=1e-12)
 
@@ -208,13 +218,13 @@ class SeasonalReader(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         corr = (x @ self.detrend @ self.template).sum(1) / x.shape[-1]
-        return corr ** 2
+        return corr**2
 
 
 def test_seasonal_reader_is_explained_by_the_seasonal_component(rng):
     n_times, period = 96, 12
     t = np.arange(n_times)
-    x = (2.0 + 0.08 * t + np.sin(2 * np.pi * t / period) + 0.2 * rng.normal(size=(6, 1, n_times)))
+    x = 2.0 + 0.08 * t + np.sin(2 * np.pi * t / period) + 0.2 * rng.normal(size=(6, 1, n_times))
     a = cdig.explain(SeasonalReader(n_times, period), torch.as_tensor(x), TrendSeason(period), n_steps=8)["trend"]
     totals = a.extras["totals"][:, 0]  # (N, 3)
     change = a.output - a.baseline_output
@@ -249,12 +259,17 @@ def test_coordinates_two_dimensional_input_and_settings(rng, models):
     # as documented: the totals drop the channel axis with the map, (N, 3) for (N, T) input
     assert a.extras["totals"].shape == (3, 3)
     np.testing.assert_allclose(a.extras["totals"], a.values.sum(-1), rtol=1e-14)
-    three = cdig.explain(models.Linear(w[None], 0.0).eval(), torch.as_tensor(x[:, None]), TrendSeason(10),
-                         n_steps=1)["trend"]
+    three = cdig.explain(models.Linear(w[None], 0.0).eval(), torch.as_tensor(x[:, None]), TrendSeason(10), n_steps=1)["trend"]
     assert three.extras["totals"].shape == (3, 1, 3)
     np.testing.assert_allclose(three.extras["totals"][:, 0], a.extras["totals"], rtol=1e-14)
-    assert a.settings["domain"] == {"name": "trend", "class": "TrendSeason", "linear": True, "period": 10,
-                                    "trend_window": 10, "edges": "reflect"}
+    assert a.settings["domain"] == {
+        "name": "trend",
+        "class": "TrendSeason",
+        "linear": True,
+        "period": 10,
+        "trend_window": 10,
+        "edges": "reflect",
+    }
 
 
 def test_forward_inverse_in_every_namespace(rng):
@@ -325,13 +340,16 @@ def test_jax_model_channels_last(rng):
 # --- errors ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kwargs, err, match", [
-    ({"period": 1}, cdig.CdigValueError, "period=1"),
-    ({"period": 2.5}, cdig.CdigTypeError, "period must be an int"),
-    ({"period": True}, cdig.CdigTypeError, "period must be an int"),
-    ({"period": 4, "trend_window": 1}, cdig.CdigValueError, "trend_window=1"),
-    ({"period": 4, "edges": "wrap"}, cdig.CdigValueError, "edges="),
-])
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        ({"period": 1}, cdig.CdigValueError, "period=1"),
+        ({"period": 2.5}, cdig.CdigTypeError, "period must be an int"),
+        ({"period": True}, cdig.CdigTypeError, "period must be an int"),
+        ({"period": 4, "trend_window": 1}, cdig.CdigValueError, "trend_window=1"),
+        ({"period": 4, "edges": "wrap"}, cdig.CdigValueError, "edges="),
+    ],
+)
 def test_bad_arguments(kwargs, err, match):
     with pytest.raises(err, match=match):
         TrendSeason(**kwargs)

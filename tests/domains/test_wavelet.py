@@ -13,8 +13,7 @@ from cdig.domains.wavelet import WAVELETS, Wavelet, daubechies, dwt_matrix
 N, C, T = 3, 2, 64
 
 # Published Daubechies db4 scaling filter (Daubechies 1992, Table 6.1, normalised to sum √2), 10 digits.
-DB4 = [0.2303778133, 0.7148465706, 0.6308807679, -0.0279837694,
-       -0.1870348117, 0.0308413818, 0.0328830117, -0.0105974018]
+DB4 = [0.2303778133, 0.7148465706, 0.6308807679, -0.0279837694, -0.1870348117, 0.0308413818, 0.0328830117, -0.0105974018]
 
 
 class WaveletPath(Wavelet):
@@ -95,7 +94,7 @@ def test_daubechies_filters_are_orthonormal_with_vanishing_moments(order):
     assert h.shape == (2 * order,)
     np.testing.assert_allclose(h.sum(), np.sqrt(2), atol=1e-13)
     for shift in range(order):  # Σ_n h[n] h[n + 2k] = δ_k
-        np.testing.assert_allclose(np.dot(h[: len(h) - 2 * shift], h[2 * shift:]), float(shift == 0), atol=1e-13)
+        np.testing.assert_allclose(np.dot(h[: len(h) - 2 * shift], h[2 * shift :]), float(shift == 0), atol=1e-13)
     g = np.array([(-1) ** n * h[n] for n in range(len(h))])
     n = np.arange(len(h), dtype=float)
     for p in range(order):  # the high-pass filter kills polynomials of degree < N
@@ -134,8 +133,10 @@ def test_orthonormal_rows_and_perfect_reconstruction(rng, wavelet):
     np.testing.assert_allclose(synthesis_matrix(w.filter_, T, w.level_), m.T, atol=1e-12)
 
 
-@pytest.mark.parametrize("t, wavelet, level", [(64, "haar", 6), (64, "db4", 3), (64, "db2", 4), (96, "db1", 5),
-                                                (48, "db3", 3), (6, "db4", 1), (1024, "db8", 6)])
+@pytest.mark.parametrize(
+    "t, wavelet, level",
+    [(64, "haar", 6), (64, "db4", 3), (64, "db2", 4), (96, "db1", 5), (48, "db3", 3), (6, "db4", 1), (1024, "db8", 6)],
+)
 def test_default_level(t, wavelet, level):
     assert Wavelet(wavelet).fit(np.zeros((1, 1, t))).level_ == level
 
@@ -267,8 +268,9 @@ def test_linear_model_closed_form(rng, models, method, wavelet, level):
     w = rng.normal(size=(C, T))
     x, x0 = rng.normal(size=(N, C, T)), rng.normal(size=(N, C, T))
     model = models.Linear(w, 0.3).eval()
-    res = cdig.explain(model, torch.as_tensor(x), [Wavelet(wavelet, level), WaveletPath(wavelet, level)],
-                       baselines=x0, n_steps=3, method=method)
+    res = cdig.explain(
+        model, torch.as_tensor(x), [Wavelet(wavelet, level), WaveletPath(wavelet, level)], baselines=x0, n_steps=3, method=method
+    )
     dom = Wavelet(wavelet, level).fit(x)
     m = synthesis_matrix(dom.filter_, T, dom.level_)  # x = M z, built independently of the domain
     dz = np.einsum("tk,nct->nck", m, x - x0)  # M is orthogonal: z = Mᵀ x
@@ -287,8 +289,7 @@ def test_linear_model_closed_form(rng, models, method, wavelet, level):
 def test_completeness_smooth_model(models, act, wavelet):
     model = models.conv_net(channels=C, length=T, n_out=2, act=act, dtype=torch.float64)
     x = torch.randn(N, C, T, dtype=torch.float64)
-    res = cdig.explain(model, x, [Wavelet(wavelet), WaveletPath(wavelet)], target=1, n_steps=64,
-                       method="gausslegendre")
+    res = cdig.explain(model, x, [Wavelet(wavelet), WaveletPath(wavelet)], target=1, n_steps=64, method="gausslegendre")
     for a in res.values():
         assert np.all(a.relative_delta < 1e-3), a.relative_delta
 
@@ -319,7 +320,7 @@ def test_planted_truth_finest_detail_energy(rng, wavelet):
     """A model that reads only the energy of the finest detail band D1 gets all attribution on D1."""
     dom = Wavelet(wavelet, level=3).fit(np.zeros((1, 1, T)))
     analysis = synthesis_matrix(dom.filter_, T, 3).T  # independent: z = Mᵀ x
-    d1 = torch.as_tensor(analysis[T // 2:])  # the last T/2 rows are cD_1
+    d1 = torch.as_tensor(analysis[T // 2 :])  # the last T/2 rows are cD_1
 
     class FinestDetailEnergy(torch.nn.Module):
         def forward(self, x):
@@ -332,7 +333,7 @@ def test_planted_truth_finest_detail_energy(rng, wavelet):
     np.testing.assert_allclose(per_level[..., :3], 0.0, atol=1e-12)
     np.testing.assert_allclose(per_level[..., 3].sum(-1), a.output - a.baseline_output, rtol=1e-10)
     # exactly: the attribution of each D1 coefficient to an energy from a zero baseline is its square
-    np.testing.assert_allclose(a.values[..., T // 2:], a.coefficients[..., T // 2:] ** 2, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(a.values[..., T // 2 :], a.coefficients[..., T // 2 :] ** 2, rtol=1e-10, atol=1e-12)
 
 
 def test_coords_layout_and_2d_input(rng, models):
@@ -350,8 +351,14 @@ def test_coords_layout_and_2d_input(rng, models):
     np.testing.assert_allclose(co["time"][-32:], np.arange(0, T, 2) / 32.0)
     np.testing.assert_allclose(co["time"][:16], np.arange(0, T, 4) / 32.0)
     assert a.units["time"] == "s"
-    assert a.settings["domain"] == {"name": "wavelet", "class": "Wavelet", "linear": True, "wavelet": "db2",
-                                    "level": 2, "mode": "periodization"}
+    assert a.settings["domain"] == {
+        "name": "wavelet",
+        "class": "Wavelet",
+        "linear": True,
+        "wavelet": "db2",
+        "level": 2,
+        "mode": "periodization",
+    }
 
 
 def test_refits_for_a_new_length(rng):
@@ -374,8 +381,11 @@ def test_bad_inputs():
         Wavelet("haar", level=True)
     with pytest.raises(cdig.CdigValueError, match="mode='symmetric'.*periodization"):
         Wavelet("haar", mode="symmetric")
-    with pytest.raises(cdig.CdigValueError, match=r"level=3 needs a length divisible by 2\*\*3 = 8.*12 samples"
-                                                  r".*multiples of 8.*levels 1 .. 2"):
+    with pytest.raises(
+        cdig.CdigValueError,
+        match=r"level=3 needs a length divisible by 2\*\*3 = 8.*12 samples"
+        r".*multiples of 8.*levels 1 .. 2",
+    ):
         Wavelet("db2", level=3).fit(np.zeros((1, 1, 12)))
     with pytest.raises(cdig.CdigValueError, match=r"level=7 .* 64 samples.*levels 1 .. 6"):
         Wavelet("haar", level=7).fit(np.zeros((1, 1, 64)))

@@ -46,8 +46,13 @@ def _expected(att, fractions, kind):
 
 def _domains(fitted_ica):
     return {
-        "time": "time", "fourier": "fourier", "dct": "dct", "wavelet": cdig.Wavelet("db2", level=2),
-        "stft": cdig.STFT(16), "ica": cdig.ICA(fitted_ica), "bands": cdig.FrequencyBands(fs=64.0),
+        "time": "time",
+        "fourier": "fourier",
+        "dct": "dct",
+        "wavelet": cdig.Wavelet("db2", level=2),
+        "stft": cdig.STFT(16),
+        "ica": cdig.ICA(fitted_ica),
+        "bands": cdig.FrequencyBands(fs=64.0),
         "trend": cdig.TrendSeason(8),
     }
 
@@ -87,8 +92,14 @@ def test_nonlinear_domain_and_model_end_points(models):
 def test_planted_frequency_is_deleted_first():
     """A model that reads one frequency: deleting the top Fourier bin removes almost all of its output."""
     t = np.arange(128)
-    x = torch.tensor(np.stack([np.sin(2 * np.pi * 10 * t / 128 + p) + 0.3 * np.random.default_rng(i).normal(size=128)
-                               for i, p in enumerate(np.linspace(0, 3, 6))])[:, None, :])
+    x = torch.tensor(
+        np.stack(
+            [
+                np.sin(2 * np.pi * 10 * t / 128 + p) + 0.3 * np.random.default_rng(i).normal(size=128)
+                for i, p in enumerate(np.linspace(0, 3, 6))
+            ]
+        )[:, None, :]
+    )
     ref = torch.tensor(np.stack([np.cos(2 * np.pi * 10 * t / 128), np.sin(2 * np.pi * 10 * t / 128)]))
 
     class Tone(torch.nn.Module):
@@ -98,8 +109,8 @@ def test_planted_frequency_is_deleted_first():
     model = Tone()
     att = cdig.explain(model, x, "fourier", n_steps=8)["fourier"]
     c = deletion(model, x, att, fractions=[0, 1 / 65, 1], n_random=4)
-    assert np.all(c.curve[:, 1] < 1e-6 * c.curve[:, 0])             # the 10-cycle bin carries everything
-    assert np.all(c.random_curve[:, 1] > 0.5 * c.curve[:, 0])        # a random bin almost never is it
+    assert np.all(c.curve[:, 1] < 1e-6 * c.curve[:, 0])  # the 10-cycle bin carries everything
+    assert np.all(c.random_curve[:, 1] > 0.5 * c.curve[:, 0])  # a random bin almost never is it
     assert np.all(c.auc < c.random_auc)
 
 
@@ -117,8 +128,9 @@ def test_keras_and_jax_models():
     keras = pytest.importorskip("keras")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4, 32, 2)).astype("float32")
-    m = keras.Sequential([keras.Input((32, 2)), keras.layers.Conv1D(4, 5, activation="tanh"),
-                          keras.layers.Flatten(), keras.layers.Dense(3)])
+    m = keras.Sequential(
+        [keras.Input((32, 2)), keras.layers.Conv1D(4, 5, activation="tanh"), keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
     att = cdig.explain(m, x, "fourier", target=1, n_steps=16)["fourier"]
     c = deletion(m, x, att, fractions=[0, 0.5, 1])
     np.testing.assert_allclose(c.curve[:, 0], att.output, rtol=1e-4, atol=1e-5)
@@ -144,8 +156,9 @@ def test_loaded_attribution_needs_the_fitted_domain(tmp_path, fitted_ica):
     loaded = cdig.Attribution.load(att.save(tmp_path / "ica.npz"))
     with pytest.raises(cdig.CdigValueError, match="pass domain="):
         deletion(model, x, loaded)
-    np.testing.assert_allclose(deletion(model, x, loaded, domain=dom, fractions=[0, 0.5, 1]).curve,
-                               deletion(model, x, att, fractions=[0, 0.5, 1]).curve)
+    np.testing.assert_allclose(
+        deletion(model, x, loaded, domain=dom, fractions=[0, 0.5, 1]).curve, deletion(model, x, att, fractions=[0, 0.5, 1]).curve
+    )
     # parameter-free domains are found by name
     fa = cdig.explain(model, x, "fourier", target=0, n_steps=4)["fourier"]
     fl = cdig.Attribution.load(fa.save(tmp_path / "f.npz"))
@@ -171,10 +184,18 @@ class _PooledNet(torch.nn.Module):
 def _rebuilt_by_settings():
     """Every named domain but ICA (fitted on data), and objects whose settings describe() records in full."""
     return {
-        "time": "time", "fourier": "fourier", "dct": "dct", "wavelet": "wavelet", "magphase": "magphase",
-        "cepstrum": "cepstrum", "dct3": cdig.DCT(type=3), "magphase_own": cdig.MagnitudePhase("own"),
-        "cepstrum_eps": cdig.ComplexCepstrum(eps=1e-5), "wavelet_haar2": cdig.Wavelet("haar", level=2),
-        "stft": cdig.STFT(16, hop_length=4, window=("tukey", 0.5)), "trend": cdig.TrendSeason(8, edges="shrink"),
+        "time": "time",
+        "fourier": "fourier",
+        "dct": "dct",
+        "wavelet": "wavelet",
+        "magphase": "magphase",
+        "cepstrum": "cepstrum",
+        "dct3": cdig.DCT(type=3),
+        "magphase_own": cdig.MagnitudePhase("own"),
+        "cepstrum_eps": cdig.ComplexCepstrum(eps=1e-5),
+        "wavelet_haar2": cdig.Wavelet("haar", level=2),
+        "stft": cdig.STFT(16, hop_length=4, window=("tukey", 0.5)),
+        "trend": cdig.TrendSeason(8, edges="shrink"),
         "bands": cdig.FrequencyBands({"slow": (0.0, 8.0), "fast": (8.0, 20.0)}, fs=64.0),
     }
 
@@ -184,8 +205,9 @@ def test_the_rebuilt_list_covers_every_named_domain_but_ica():
     assert named == set(cdig.DOMAINS) - {"ica"}
 
 
-LOADED_CASES = [(t, k) for t in (63, 64) for k in _rebuilt_by_settings()
-                if not (t % 2 and k.startswith("wavelet"))]    # the periodized DWT needs an even length
+LOADED_CASES = [
+    (t, k) for t in (63, 64) for k in _rebuilt_by_settings() if not (t % 2 and k.startswith("wavelet"))
+]  # the periodized DWT needs an even length
 
 
 @pytest.mark.parametrize("n_times, key", LOADED_CASES)
@@ -196,7 +218,7 @@ def test_loaded_attribution_gives_the_curves_of_the_one_in_memory(tmp_path, n_ti
     model = _PooledNet().double().eval()
     dom = _rebuilt_by_settings()[key]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", cdig.ConvergenceWarning)   # the curves, not the map's accuracy, matter here
+        warnings.simplefilter("ignore", cdig.ConvergenceWarning)  # the curves, not the map's accuracy, matter here
         att = next(iter(cdig.explain(model, x, [dom], target=1, n_steps=8).values()))
     loaded = cdig.Attribution.load(att.save(tmp_path / "a.npz"))
     assert loaded.domain_object is None and att.domain_object is not None
@@ -208,8 +230,12 @@ def test_loaded_attribution_gives_the_curves_of_the_one_in_memory(tmp_path, n_ti
         # an anchor recorded at explanation time: all coefficients of x give f(x)
         np.testing.assert_allclose(got.curve[:, -1 if fn is insertion else 0], att.output, rtol=1e-10, atol=1e-12)
     # the domain's name selects the same rebuilt domain (also names DOMAINS cannot make: "stft", "trend")
-    np.testing.assert_allclose(deletion(model, x, loaded, domain=att.domain, fractions=FRACTIONS).curve,
-                               deletion(model, x, att, fractions=FRACTIONS).curve, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        deletion(model, x, loaded, domain=att.domain, fractions=FRACTIONS).curve,
+        deletion(model, x, att, fractions=FRACTIONS).curve,
+        rtol=1e-10,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("which", ["ica", "basis", "compose"])
@@ -218,15 +244,22 @@ def test_a_domain_its_settings_do_not_determine_needs_domain_after_loading(tmp_p
 
     x = torch.randn(3, 3, 64, dtype=torch.float64)
     model = _linear((3, 64))
-    dom = {"ica": "ica", "basis": cdig.LinearBasis(PCA(3).fit(x.numpy().transpose(0, 2, 1).reshape(-1, 3))),
-           "compose": cdig.Compose(cdig.ICA(fitted_ica), "fourier")}[which]
+    dom = {
+        "ica": "ica",
+        "basis": cdig.LinearBasis(PCA(3).fit(x.numpy().transpose(0, 2, 1).reshape(-1, 3))),
+        "compose": cdig.Compose(cdig.ICA(fitted_ica), "fourier"),
+    }[which]
     att = next(iter(cdig.explain(model, x, [dom], target=0, n_steps=4).values()))
     loaded = cdig.Attribution.load(att.save(tmp_path / "a.npz"))
     with pytest.raises(cdig.CdigValueError, match=r"cannot be rebuilt exactly.*pass domain="):
         deletion(model, x, loaded)
-    fitted = att.domain_object   # the object that computed it: the curves come back
-    np.testing.assert_allclose(deletion(model, x, loaded, domain=fitted, fractions=FRACTIONS).curve,
-                               _expected(att, FRACTIONS, "deletion"), rtol=1e-9, atol=1e-9)
+    fitted = att.domain_object  # the object that computed it: the curves come back
+    np.testing.assert_allclose(
+        deletion(model, x, loaded, domain=fitted, fractions=FRACTIONS).curve,
+        _expected(att, FRACTIONS, "deletion"),
+        rtol=1e-9,
+        atol=1e-9,
+    )
 
 
 def test_a_users_own_domain_class_needs_domain_after_loading(tmp_path):
@@ -245,8 +278,12 @@ def test_a_users_own_domain_class_needs_domain_after_loading(tmp_path):
     loaded = cdig.Attribution.load(att.save(tmp_path / "r.npz"))
     with pytest.raises(cdig.CdigValueError, match=r"Reversed is not one of cdig's domains.*pass domain="):
         deletion(model, x, loaded)
-    np.testing.assert_allclose(deletion(model, x, loaded, domain=Reversed(), fractions=FRACTIONS).curve,
-                               _expected(att, FRACTIONS, "deletion"), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        deletion(model, x, loaded, domain=Reversed(), fractions=FRACTIONS).curve,
+        _expected(att, FRACTIONS, "deletion"),
+        rtol=1e-9,
+        atol=1e-9,
+    )
 
 
 def test_a_given_domain_must_reproduce_the_attribution(tmp_path):
@@ -262,10 +299,16 @@ def test_a_given_domain_must_reproduce_the_attribution(tmp_path):
     with pytest.raises(cdig.CdigValueError, match="does not give the attribution's coefficients"):
         deletion(model, x, dl, domain=cdig.DCT(type=3).fit(x.numpy()))
     # by name: rebuilt from the recorded settings and fitted on x
-    np.testing.assert_allclose(deletion(model, x, fl, domain="fourier", fractions=FRACTIONS).curve,
-                               deletion(model, x, maps["fourier"], fractions=FRACTIONS).curve, rtol=1e-12)
-    np.testing.assert_allclose(deletion(model, x, fl, domain=cdig.Fourier().fit(x.numpy()), fractions=FRACTIONS).curve,
-                               deletion(model, x, maps["fourier"], fractions=FRACTIONS).curve, rtol=1e-12)
+    np.testing.assert_allclose(
+        deletion(model, x, fl, domain="fourier", fractions=FRACTIONS).curve,
+        deletion(model, x, maps["fourier"], fractions=FRACTIONS).curve,
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        deletion(model, x, fl, domain=cdig.Fourier().fit(x.numpy()), fractions=FRACTIONS).curve,
+        deletion(model, x, maps["fourier"], fractions=FRACTIONS).curve,
+        rtol=1e-12,
+    )
 
 
 def test_refitting_the_users_domain_later_does_not_change_the_attribution():
@@ -273,16 +316,22 @@ def test_refitting_the_users_domain_later_does_not_change_the_attribution():
     model = _linear((3, 64))
     dom = cdig.ICA(random_state=0)
     att = cdig.explain(model, x, [dom], target=0, n_steps=4)["ica"]
-    dom.unmixing_ = dom.unmixing_[::-1].copy()      # the user's object changes afterwards
+    dom.unmixing_ = dom.unmixing_[::-1].copy()  # the user's object changes afterwards
     c = deletion(model, x, att, fractions=FRACTIONS)
     np.testing.assert_allclose(c.curve, _expected(att, FRACTIONS, "deletion"), rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(fractions=[0.5]), "at least two"), (dict(fractions=[0, 0.5, 0.2]), "increase strictly"),
-    (dict(fractions=[0, 2]), r"\[0, 1\]"), (dict(order="random"), "'signed' or 'absolute'"),
-    (dict(n_random=0), "n_random"), (dict(seed=1.5), "seed"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(fractions=[0.5]), "at least two"),
+        (dict(fractions=[0, 0.5, 0.2]), "increase strictly"),
+        (dict(fractions=[0, 2]), r"\[0, 1\]"),
+        (dict(order="random"), "'signed' or 'absolute'"),
+        (dict(n_random=0), "n_random"),
+        (dict(seed=1.5), "seed"),
+    ],
+)
 def test_bad_arguments(bad, match):
     x = torch.randn(2, 1, 16, dtype=torch.float64)
     model = _linear((1, 16))

@@ -25,8 +25,8 @@ def test_phase_task_classes_differ_only_in_phase():
     # the same magnitude spectrum shape in both classes; the sign of the bin decides the class
     np.testing.assert_array_equal(np.sign(z[:, k].real) > 0, t.y == 1)
     shifted = np.fft.rfft(np.roll(t.X[:, 0].astype(np.float64), t.truth["baseline_shift"], axis=-1), axis=-1)
-    np.testing.assert_allclose(np.abs(shifted), mag, atol=1e-4)                 # the baseline: same magnitudes
-    np.testing.assert_allclose(shifted[:, k], -z[:, k], atol=1e-4)             # ... and the other class's phase
+    np.testing.assert_allclose(np.abs(shifted), mag, atol=1e-4)  # the baseline: same magnitudes
+    np.testing.assert_allclose(shifted[:, k], -z[:, k], atol=1e-4)  # ... and the other class's phase
 
 
 def test_season_and_source_tasks():

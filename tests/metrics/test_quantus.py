@@ -30,15 +30,30 @@ def _domains(fit_ica, x):
     pooled = x.numpy().transpose(0, 2, 1).reshape(-1, C)
     return {
         **{name: name for name in cdig.DOMAINS},
-        "stft": cdig.STFT(16, hop_length=4), "trend": cdig.TrendSeason(8),
+        "stft": cdig.STFT(16, hop_length=4),
+        "trend": cdig.TrendSeason(8),
         "bands": cdig.FrequencyBands({"low": (0.0, 8.0), "high": (8.0, 20.0)}, fs=64.0),
-        "basis": cdig.LinearBasis(PCA(C).fit(pooled)), "compose": cdig.Compose("dct", "fourier", name="dct+fourier"),
+        "basis": cdig.LinearBasis(PCA(C).fit(pooled)),
+        "compose": cdig.Compose("dct", "fourier", name="dct+fourier"),
         "ica_per_sample": cdig.ICA([fit_ica(C, seed=s) for s in range(N)]),
     }
 
 
-CASES = ["time", "fourier", "ica", "dct", "wavelet", "magphase", "cepstrum", "stft", "trend", "bands", "basis",
-         "compose", "ica_per_sample"]
+CASES = [
+    "time",
+    "fourier",
+    "ica",
+    "dct",
+    "wavelet",
+    "magphase",
+    "cepstrum",
+    "stft",
+    "trend",
+    "bands",
+    "basis",
+    "compose",
+    "ica_per_sample",
+]
 
 
 def test_the_cases_cover_every_named_domain():
@@ -47,7 +62,7 @@ def test_the_cases_cover_every_named_domain():
 
 def _explain(net, x, dom, **kw):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", cdig.ConvergenceWarning)   # the map's accuracy does not matter here
+        warnings.simplefilter("ignore", cdig.ConvergenceWarning)  # the map's accuracy does not matter here
         return next(iter(cdig.explain(net, x, [dom], target=1, **kw).values()))
 
 
@@ -91,9 +106,17 @@ def test_every_domain_gives_the_exact_map_and_runs_a_quantus_metric(net, fit_ica
     np.testing.assert_allclose(out, att.output, rtol=1e-9)
     assert q.complex_coefficients == np.iscomplexobj(att.coefficients)
     assert q.per_sample == (case in ("cepstrum", "ica_per_sample"))
-    faith = _run(quantus.FaithfulnessCorrelation(nr_runs=4, subset_size=8, perturb_baseline="mean",
-                                                 return_aggregate=False, disable_warnings=True,
-                                                 display_progressbar=False), q)
+    faith = _run(
+        quantus.FaithfulnessCorrelation(
+            nr_runs=4,
+            subset_size=8,
+            perturb_baseline="mean",
+            return_aggregate=False,
+            disable_warnings=True,
+            display_progressbar=False,
+        ),
+        q,
+    )
     assert len(faith) == N and np.all(np.isfinite(faith))
 
 
@@ -112,8 +135,12 @@ def test_metrics_that_re_explain_use_the_same_map(net, fit_ica, case):
         warnings.simplefilter("ignore", cdig.ConvergenceWarning)
         again = q.explain_func(q.model, q.x_batch, q.y_batch, **q.explain_func_kwargs)
     np.testing.assert_allclose(again, q.a_batch, rtol=1e-12, atol=1e-15)
-    sens = _run(quantus.MaxSensitivity(nr_samples=2, lower_bound=0.01, return_aggregate=False, disable_warnings=True,
-                                       display_progressbar=False), q)
+    sens = _run(
+        quantus.MaxSensitivity(
+            nr_samples=2, lower_bound=0.01, return_aggregate=False, disable_warnings=True, display_progressbar=False
+        ),
+        q,
+    )
     assert len(sens) == N and np.all(np.isfinite(sens))
 
 
@@ -127,7 +154,7 @@ def test_per_sample_domains_are_told_which_sample_each_row_is(net):
     zp = torch.as_tensor(q.x_batch[perm])
     told = q.model(zp, torch.tensor(perm)).detach().numpy()[:, 1]
     np.testing.assert_allclose(told, att.output[perm], rtol=1e-9)
-    untold = q.model(zp).detach().numpy()[:, 1]          # read as samples 0, 1, 2: other signals
+    untold = q.model(zp).detach().numpy()[:, 1]  # read as samples 0, 1, 2: other signals
     assert not np.allclose(untold, att.output[perm], rtol=1e-3)
     with pytest.raises(cdig.CdigValueError, match=f"got 2 rows.*differs per sample.*batch_size={N}"):
         q.model(torch.as_tensor(q.x_batch[:2]))
@@ -137,9 +164,8 @@ def test_per_sample_domains_are_told_which_sample_each_row_is(net):
 
 def test_a_shared_baseline_serves_any_rows_and_per_sample_baselines_need_the_batch(net):
     x = torch.randn(N, C, T, dtype=torch.float64)
-    q = coefficient_space(net, x, _explain(net, x, "fourier", n_steps=8))         # zero baseline: shared
-    np.testing.assert_allclose(q.explain_func(q.model, q.x_batch[1:], q.y_batch[1:]), q.a_batch[1:], rtol=1e-10,
-                               atol=1e-15)
+    q = coefficient_space(net, x, _explain(net, x, "fourier", n_steps=8))  # zero baseline: shared
+    np.testing.assert_allclose(q.explain_func(q.model, q.x_batch[1:], q.y_batch[1:]), q.a_batch[1:], rtol=1e-10, atol=1e-15)
     own = _explain(net, x, "fourier", n_steps=8, baselines=torch.randn(N, C, T, dtype=torch.float64))
     q = coefficient_space(net, x, own)
     with pytest.raises(cdig.CdigValueError, match="baseline coefficients differ"):
@@ -160,13 +186,12 @@ def test_randomisation_metrics_randomise_the_model_inside(net):
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     mprt = _run(quantus.MPRT(return_aggregate=False, disable_warnings=True, display_progressbar=False), q)
     last = list(mprt)[-1]
-    assert np.all(np.asarray(mprt[last]) < 0.99)          # the fully randomised model's maps differ
+    assert np.all(np.asarray(mprt[last]) < 0.99)  # the fully randomised model's maps differ
 
 
 def test_a_loaded_attribution_and_two_dimensional_input(tmp_path, net):
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(31, 8), torch.nn.Tanh(),
-                                torch.nn.Linear(8, 3)).double()
-    x = torch.randn(N, 31, dtype=torch.float64)          # (N, T), odd T
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(31, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    x = torch.randn(N, 31, dtype=torch.float64)  # (N, T), odd T
     for name in ("magphase", "cepstrum"):
         att = _explain(model, x, name, n_steps=8)
         loaded = cdig.Attribution.load(att.save(tmp_path / f"{name}.npz"))

@@ -20,7 +20,7 @@ def _linear(n_in, seed=0):
 def test_completeness_rows_match_the_deltas(models):
     model = models.conv_net(channels=2, length=64, n_out=3, act="relu")
     x = torch.randn(6, 2, 64)
-    with pytest.warns(cdig.ConvergenceWarning):   # a ReLU net with 4 left-Riemann steps is far off
+    with pytest.warns(cdig.ConvergenceWarning):  # a ReLU net with 4 left-Riemann steps is far off
         maps = cdig.explain(model, x, ("time", "fourier", "magphase"), target=1, n_steps=4, method="riemann_left")
     rows = {r["domain"]: r for r in completeness(maps, rtol=0.05)}
     for name, att in maps.items():
@@ -56,6 +56,7 @@ def test_sensitivity_of_a_linear_model_in_closed_form(domain):
         e = eps[:, 0, :]
         if domain == "dct":
             from scipy.fft import dct
+
             v = dct(w, norm="ortho")
             diff = v * dct(e, norm="ortho", axis=-1)
         else:
@@ -70,22 +71,25 @@ def test_sensitivity_keeps_the_fitted_ica(fitted_ica):
     dom = cdig.ICA(fitted_ica)
     att = cdig.explain(model, x, [dom], target=0, n_steps=4)["ica"]
     s = sensitivity(model, x, att, radius=1e-6, n_perturb=2)
-    assert np.all(s < 1e-4)       # tiny noise, the same components: the map barely moves
+    assert np.all(s < 1e-4)  # tiny noise, the same components: the map barely moves
 
 
 @pytest.mark.parametrize("domain", ["fourier", "magphase", "cepstrum"])
 def test_sensitivity_and_randomization_of_a_loaded_attribution(tmp_path, domain):
     """Odd T, a domain found by name: a loaded attribution re-explains exactly as the one in memory."""
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Conv1d(1, 4, 5, padding=2), torch.nn.Tanh(), torch.nn.Flatten(),
-                                torch.nn.Linear(4 * 31, 2)).double()
+    model = torch.nn.Sequential(
+        torch.nn.Conv1d(1, 4, 5, padding=2), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(4 * 31, 2)
+    ).double()
     x = torch.randn(3, 1, 31, dtype=torch.float64) + 0.5
     att = cdig.explain(model, x, domain, target=1, n_steps=64)[domain]
     loaded = cdig.Attribution.load(att.save(tmp_path / "a.npz"))
-    np.testing.assert_allclose(sensitivity(model, x, loaded, n_perturb=2, seed=1),
-                               sensitivity(model, x, att, n_perturb=2, seed=1), rtol=1e-10)
-    np.testing.assert_allclose(randomization(model, x, loaded, seed=2).spearman,
-                               randomization(model, x, att, seed=2).spearman, rtol=1e-10)
+    np.testing.assert_allclose(
+        sensitivity(model, x, loaded, n_perturb=2, seed=1), sensitivity(model, x, att, n_perturb=2, seed=1), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        randomization(model, x, loaded, seed=2).spearman, randomization(model, x, att, seed=2).spearman, rtol=1e-10
+    )
 
 
 def test_randomization_changes_the_map_and_never_the_model(models):
@@ -106,7 +110,7 @@ def test_randomization_changes_the_map_and_never_the_model(models):
 
 
 def test_randomization_reinitialises_every_torch_parameter():
-    class Scale(torch.nn.Module):          # a parameter no layer resets
+    class Scale(torch.nn.Module):  # a parameter no layer resets
         def __init__(self):
             super().__init__()
             self.s = torch.nn.Parameter(torch.linspace(0.5, 1.5, 16))
@@ -120,15 +124,16 @@ def test_randomization_reinitialises_every_torch_parameter():
     clone = be.randomized_copy(model, 0)
     assert not torch.equal(clone.s, model.s) and not torch.equal(clone.lin.weight, model.lin.weight)
     again = be.randomized_copy(model, 0)
-    assert torch.equal(clone.s, again.s) and torch.equal(clone.lin.weight, again.lin.weight)   # seeded
+    assert torch.equal(clone.s, again.s) and torch.equal(clone.lin.weight, again.lin.weight)  # seeded
 
 
 def test_randomization_keras_and_jax():
     keras = pytest.importorskip("keras")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4, 32, 2)).astype("float32")
-    m = keras.Sequential([keras.Input((32, 2)), keras.layers.Conv1D(4, 5, activation="tanh"),
-                          keras.layers.Flatten(), keras.layers.Dense(3)])
+    m = keras.Sequential(
+        [keras.Input((32, 2)), keras.layers.Conv1D(4, 5, activation="tanh"), keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
     weights = [w.numpy().copy() for w in m.weights]
     att = cdig.explain(m, x, "fourier", target=1, n_steps=8)["fourier"]
     r = randomization(m, x, att)
@@ -155,6 +160,6 @@ def test_spearman_matches_scipy():
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(5, 40)), rng.normal(size=(5, 40))
     b[:, :10] = a[:, :10]
-    a[0, :5] = 1.0                                           # ties
+    a[0, :5] = 1.0  # ties
     got = spearman(a, b)
     np.testing.assert_allclose(got, [spearmanr(a[i], b[i]).statistic for i in range(5)], rtol=1e-12)

@@ -37,8 +37,7 @@ def get_backend_by_name(name: str) -> type[Backend]:
         return _load(name)
     except ImportError as e:
         raise CdigValueError(
-            f"backend {name!r} needs the {BACKENDS[name][1]!r} package, which is not installed "
-            f"(pip install 'cdig[{name}]'): {e}"
+            f"backend {name!r} needs the {BACKENDS[name][1]!r} package, which is not installed (pip install 'cdig[{name}]'): {e}"
         ) from None
 
 

@@ -246,8 +246,13 @@ class Backend(ABC):
 
     @abstractmethod
     def path_grad(
-        self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, idx: np.ndarray,
-        alphas: np.ndarray, want_h: bool,
+        self,
+        fn: Callable[[Any, np.ndarray], Any],
+        start: Any,
+        delta: Any,
+        idx: np.ndarray,
+        alphas: np.ndarray,
+        want_h: bool,
     ) -> tuple[Any, np.ndarray | None]:
         raise NotImplementedError
 

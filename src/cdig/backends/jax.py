@@ -22,7 +22,6 @@ from .base import Backend, CompiledCache, CompiledPath, foreign_to_numpy
 __all__ = ["JaxBackend", "BACKEND"]
 
 
-
 def _is_keras_jax_model(model: Any) -> bool:
     keras = sys.modules.get("keras")
     return keras is not None and isinstance(model, keras.Model) and str(keras.backend.backend()) == "jax"
@@ -154,8 +153,13 @@ class JaxBackend(Backend):
         return jnp.asarray(v, dtype=real).reshape((-1,) + (1,) * (like.ndim - 1))
 
     def path_grad(
-        self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, idx: np.ndarray,
-        alphas: np.ndarray, want_h: bool,
+        self,
+        fn: Callable[[Any, np.ndarray], Any],
+        start: Any,
+        delta: Any,
+        idx: np.ndarray,
+        alphas: np.ndarray,
+        want_h: bool,
     ) -> tuple[jax.Array, np.ndarray | None]:
         path = fn if self._step is not None and isinstance(fn, CompiledPath) and not jnp.iscomplexobj(delta) else None
         mask = path.mask(idx) if path is not None else None

@@ -175,8 +175,9 @@ def _make_step(call: Callable[..., Any]) -> Any:
     exists (False: the model's output does not depend on its input).
     """
 
-    def step(start: tf.Tensor, delta: tf.Tensor, rows: tf.Tensor, alphas: tf.Tensor, mask: tf.Tensor,
-             want_h: tf.Tensor, *args: Any) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def step(
+        start: tf.Tensor, delta: tf.Tensor, rows: tf.Tensor, alphas: tf.Tensor, mask: tf.Tensor, want_h: tf.Tensor, *args: Any
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         d = tf.gather(delta, rows, axis=0)
         a = tf.reshape(tf.cast(alphas, d.dtype), tf.concat([[-1], tf.ones([tf.rank(d) - 1], tf.int32)], 0))
         points = tf.gather(start, rows, axis=0) + a * d
@@ -216,8 +217,12 @@ def _compiled(model: Any) -> tuple[Any, Any]:
     afresh for each explanation: it may read Python state that changes between explanations.
     """
     keras = sys.modules.get("keras")
-    cacheable = isinstance(model, tf.Module) or hasattr(model, "get_concrete_function") or (
-        keras is not None and isinstance(model, keras.Model))
+    cacheable = (
+        isinstance(model, tf.Module)
+        or hasattr(model, "get_concrete_function")
+        or (keras is not None and isinstance(model, keras.Model))
+    )
+
     def build() -> tuple[Any, Any]:
         try:
             ref = weakref.ref(model)
@@ -270,12 +275,16 @@ class TensorflowBackend(Backend):
         else:
             sig = getattr(obj, "signatures", {}).get("serving_default")
             if sig is None:
-                raise CdigValueError(f"{path}: the SavedModel has neither a 'serve' endpoint nor a 'serving_default' "
-                                     "signature; export it with model.export(path) (Keras 3)")
+                raise CdigValueError(
+                    f"{path}: the SavedModel has neither a 'serve' endpoint nor a 'serving_default' "
+                    "signature; export it with model.export(path) (Keras 3)"
+                )
             names = list(sig.structured_outputs)
             if len(names) != 1:
-                raise CdigValueError(f"{path}: the 'serving_default' signature has {len(names)} outputs {names}; "
-                                     "cdig explains a model with one output tensor")
+                raise CdigValueError(
+                    f"{path}: the 'serving_default' signature has {len(names)} outputs {names}; "
+                    "cdig explains a model with one output tensor"
+                )
             key = list(sig.structured_input_signature[1])[0]
 
             def fn(x: Any) -> Any:
@@ -385,14 +394,26 @@ class TensorflowBackend(Backend):
         return tf.reshape(tf.convert_to_tensor(v, dtype=real), (-1,) + (1,) * (like.shape.rank - 1))
 
     def path_grad(
-        self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, idx: np.ndarray,
-        alphas: np.ndarray, want_h: bool,
+        self,
+        fn: Callable[[Any, np.ndarray], Any],
+        start: Any,
+        delta: Any,
+        idx: np.ndarray,
+        alphas: np.ndarray,
+        want_h: bool,
     ) -> tuple[tf.Tensor, np.ndarray | None]:
         path = fn if isinstance(fn, CompiledPath) and not delta.dtype.is_complex else None
         mask = path.mask(idx) if path is not None else None
         if path is not None and mask is not None:  # the time path with an index-like target: one compiled graph per chunk
-            g, h, ok = self._step(start, delta, self.as_index(idx), tf.convert_to_tensor(alphas),
-                                  tf.constant(mask), tf.constant(want_h), *path.args(idx))
+            g, h, ok = self._step(
+                start,
+                delta,
+                self.as_index(idx),
+                tf.convert_to_tensor(alphas),
+                tf.constant(mask),
+                tf.constant(want_h),
+                *path.args(idx),
+            )
             if not bool(ok):
                 raise CdigModelError(_NO_GRADIENT)
             return g, (h.numpy() if want_h else None)
@@ -417,8 +438,9 @@ class TensorflowBackend(Backend):
 
     def accumulate(self, acc: Any, idx: np.ndarray, grads: Any, weights: np.ndarray) -> tf.Tensor:
         samples, rows_of = np.unique(idx, return_inverse=True)
-        part = tf.math.unsorted_segment_sum(grads * tf.cast(self._column(weights, grads), grads.dtype),
-                                            self.as_index(rows_of), len(samples))
+        part = tf.math.unsorted_segment_sum(
+            grads * tf.cast(self._column(weights, grads), grads.dtype), self.as_index(rows_of), len(samples)
+        )
         return tf.tensor_scatter_nd_add(acc, self.as_index(samples[:, None]), tf.cast(part, acc.dtype))
 
     def vjp(self, fn: Callable[[Any], Any], z: Any, cotangent: Any) -> tf.Tensor:

@@ -18,8 +18,13 @@ from .base import Backend, foreign_to_numpy
 
 __all__ = ["TorchBackend", "BACKEND"]
 
-_NUMPY_DTYPES = {"int64": torch.int64, "float64": torch.float64, "float32": torch.float32,
-                 "complex128": torch.complex128, "complex64": torch.complex64}
+_NUMPY_DTYPES = {
+    "int64": torch.int64,
+    "float64": torch.float64,
+    "float32": torch.float32,
+    "complex128": torch.complex128,
+    "complex64": torch.complex64,
+}
 #: Layers that compute differently in training mode (randomness, batch statistics).
 _TRAIN_SENSITIVE = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._NormBase)
 
@@ -265,8 +270,13 @@ class TorchBackend(Backend):
         return torch.as_tensor(v, dtype=real, device=self.device).reshape((-1,) + (1,) * (like.ndim - 1))
 
     def path_grad(
-        self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, idx: np.ndarray,
-        alphas: np.ndarray, want_h: bool,
+        self,
+        fn: Callable[[Any, np.ndarray], Any],
+        start: Any,
+        delta: Any,
+        idx: np.ndarray,
+        alphas: np.ndarray,
+        want_h: bool,
     ) -> tuple[torch.Tensor, np.ndarray | None]:
         ti = self.as_index(idx)
         d = delta.index_select(0, ti)

@@ -56,6 +56,13 @@ from .explainers import ICAIG, CrossDomainIG, FourierIG, TimeIG, fourier_two_sid
 from .explainers import REFERENCE_METHOD as REFERENCE_METHOD  # importable as before, not exported
 
 __all__ = [
-    "CrossDomainIG", "TimeIG", "FourierIG", "ICAIG",
-    "DomainBase", "TimeDomain", "FourierDomain", "ICADomain", "fourier_two_sided",
+    "CrossDomainIG",
+    "TimeIG",
+    "FourierIG",
+    "ICAIG",
+    "DomainBase",
+    "TimeDomain",
+    "FourierDomain",
+    "ICADomain",
+    "fourier_two_sided",
 ]

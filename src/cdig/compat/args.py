@@ -84,16 +84,15 @@ def domain_args(device: Any = None, dtype: Any = None, ops: FrameworkOps | None 
     if ops is None and dtype is not None:
         ops = for_dtype(dtype)
         if ops is None:
-            raise CdigTypeError(
-                f"dtype={dtype!r} is not a dtype of an imported framework; pass a torch.dtype or a tf.DType"
-            )
+            raise CdigTypeError(f"dtype={dtype!r} is not a dtype of an imported framework; pass a torch.dtype or a tf.DType")
     if ops is None:
         ops = default_ops()
     return DomainArgs(ops, device, dtype if dtype is not None else ops.default_dtype())
 
 
-def ica_domain_args(device: Any = None, ica: Any = None, dtype: Any = None,
-                    channel_permutation: Sequence[int] = (0, 2, 1)) -> tuple[Any, Any, Any, tuple[int, ...]]:
+def ica_domain_args(
+    device: Any = None, ica: Any = None, dtype: Any = None, channel_permutation: Sequence[int] = (0, 2, 1)
+) -> tuple[Any, Any, Any, tuple[int, ...]]:
     """``ICADomain(device, ica, dtype, channel_permutation)`` or the TensorFlow side's
     ``ICADomain(ica, dtype, channel_permutation)``: ``(device, ica, dtype, channel_permutation)``.
 
@@ -115,8 +114,7 @@ def ica_domain_args(device: Any = None, ica: Any = None, dtype: Any = None,
     True
     """
     if hasattr(device, "transform") and not hasattr(ica, "transform"):
-        device, ica, dtype, channel_permutation = None, device, ica, (
-            channel_permutation if dtype is None else dtype)
+        device, ica, dtype, channel_permutation = None, device, ica, (channel_permutation if dtype is None else dtype)
     if ica is None:
         raise CdigTypeError("ICADomain needs ica=<a fitted sklearn FastICA>; got None")
     if isinstance(ica, (list, tuple)):
@@ -127,8 +125,9 @@ def ica_domain_args(device: Any = None, ica: Any = None, dtype: Any = None,
     return device, ica, dtype, tuple(channel_permutation)
 
 
-def explainer_args(model: Any, n_iterations: Any, output_channel: Any = 0, device: Any = None, dtype: Any = None,
-                   method: str = "riemann_right") -> ExplainerArgs:
+def explainer_args(
+    model: Any, n_iterations: Any, output_channel: Any = 0, device: Any = None, dtype: Any = None, method: str = "riemann_right"
+) -> ExplainerArgs:
     """``CrossDomainIG(model, n_iterations, output_channel, device, dtype)`` or the TensorFlow side's
     ``(model, n_iterations, output_channel, dtype)``, checked.
 
@@ -158,8 +157,5 @@ def explainer_args(model: Any, n_iterations: Any, output_channel: Any = 0, devic
     except (CdigValueError, CdigTypeError) as e:  # name the argument as the caller knows it
         raise type(e)(str(e).replace("n_steps", "n_iterations")) from None
     if isinstance(output_channel, bool) or not isinstance(output_channel, (int, np.integer)) or output_channel < 0:
-        raise CdigValueError(
-            f"output_channel={output_channel!r}: it must be an int >= 0 (an index of the model's outputs)"
-        )
-    return ExplainerArgs(ops, int(n_iterations), int(output_channel), device,
-                         dtype if dtype is not None else ops.default_dtype())
+        raise CdigValueError(f"output_channel={output_channel!r}: it must be an int >= 0 (an index of the model's outputs)")
+    return ExplainerArgs(ops, int(n_iterations), int(output_channel), device, dtype if dtype is not None else ops.default_dtype())

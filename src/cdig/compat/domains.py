@@ -163,8 +163,9 @@ class TimeDomain(DomainBase):
 
     linear = True
 
-    def __init__(self, device: Any = None, dtype: Any = None, time_dimension: int = -1, *,
-                 channel_permutation: Sequence[int] = (0, 2, 1)) -> None:
+    def __init__(
+        self, device: Any = None, dtype: Any = None, time_dimension: int = -1, *, channel_permutation: Sequence[int] = (0, 2, 1)
+    ) -> None:
         super().__init__(device, dtype)
         self.time_dimension = time_dimension  # unused, as in the reference
         self.channel_permutation = tuple(channel_permutation)
@@ -197,8 +198,9 @@ class FourierDomain(DomainBase):
 
     linear = True
 
-    def __init__(self, device: Any = None, dtype: Any = None, time_dimension: int = -1, *,
-                 channel_permutation: Sequence[int] = (0, 2, 1)) -> None:
+    def __init__(
+        self, device: Any = None, dtype: Any = None, time_dimension: int = -1, *, channel_permutation: Sequence[int] = (0, 2, 1)
+    ) -> None:
         super().__init__(device, dtype)
         self.time_dimension = time_dimension
         self.channel_permutation = tuple(channel_permutation)
@@ -255,8 +257,9 @@ class ICADomain(DomainBase):
 
     linear = True
 
-    def __init__(self, device: Any = None, ica: Any = None, dtype: Any = None,
-                 channel_permutation: Sequence[int] = (0, 2, 1)) -> None:
+    def __init__(
+        self, device: Any = None, ica: Any = None, dtype: Any = None, channel_permutation: Sequence[int] = (0, 2, 1)
+    ) -> None:
         device, ica, dtype, channel_permutation = ica_domain_args(device, ica, dtype, channel_permutation)
         super().__init__(device, dtype)
         self.ica = ica
@@ -294,8 +297,6 @@ class ICADomain(DomainBase):
 
     def inverse_transform(self, x_input: Any) -> Any:
         if self.sources_ is None:
-            raise CdigValueError(
-                "ICADomain.inverse_transform needs the sources: call set_coefficients(x, x_baseline) first"
-            )
+            raise CdigValueError("ICADomain.inverse_transform needs the sources: call set_coefficients(x, x_baseline) first")
         x = self.sources_ @ x_input + self.mean_  # (N, T, C)
         return x if self._ops.channels_last else self._ops.transpose(x, (0, 2, 1))

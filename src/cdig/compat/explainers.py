@@ -151,9 +151,18 @@ class CrossDomainIG:
     True
     """
 
-    def __init__(self, model: Any, n_iterations: int, output_channel: int = 0, device: Any = None,
-                 dtype: Any = None, *, method: str = REFERENCE_METHOD, internal_batch_size: int | None = None,
-                 progress: bool = False) -> None:
+    def __init__(
+        self,
+        model: Any,
+        n_iterations: int,
+        output_channel: int = 0,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        method: str = REFERENCE_METHOD,
+        internal_batch_size: int | None = None,
+        progress: bool = False,
+    ) -> None:
         args = explainer_args(model, n_iterations, output_channel, device, dtype, method)
         self._ops = args.ops
         self.model = model
@@ -281,8 +290,15 @@ class CrossDomainIG:
     def _explain(self, x: Any, domains: list[Domain], baselines: Any) -> Attribution:
         """One cdig explanation of ``x`` with this object's target and rule."""
         result = explain(
-            self.model, x, domains, target=self.output_channel, baselines=baselines, n_steps=self.n_iterations,
-            method=self.method, internal_batch_size=self.internal_batch_size, time_axis=self._time_axis(x),
+            self.model,
+            x,
+            domains,
+            target=self.output_channel,
+            baselines=baselines,
+            n_steps=self.n_iterations,
+            method=self.method,
+            internal_batch_size=self.internal_batch_size,
+            time_axis=self._time_axis(x),
             progress=self.progress,
         )
         (self.attribution_,) = result.values()
@@ -300,8 +316,10 @@ class CrossDomainIG:
         return self._explain(x, [path], {path.name: domain.get_coefficient_baseline()}).values
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(n_iterations={self.n_iterations}, output_channel={self.output_channel}, "
-                f"method={self.method!r}, domain={self.domain!r})")
+        return (
+            f"{type(self).__name__}(n_iterations={self.n_iterations}, output_channel={self.output_channel}, "
+            f"method={self.method!r}, domain={self.domain!r})"
+        )
 
 
 class _PresetIG(CrossDomainIG):
@@ -309,11 +327,28 @@ class _PresetIG(CrossDomainIG):
 
     _preset: type[DomainBase]
 
-    def __init__(self, model: Any, n_iterations: int, output_channel: int = 0, device: Any = None,
-                 dtype: Any = None, *, method: str = REFERENCE_METHOD, internal_batch_size: int | None = None,
-                 progress: bool = False) -> None:
-        super().__init__(model, n_iterations, output_channel, device, dtype, method=method,
-                         internal_batch_size=internal_batch_size, progress=progress)
+    def __init__(
+        self,
+        model: Any,
+        n_iterations: int,
+        output_channel: int = 0,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        method: str = REFERENCE_METHOD,
+        internal_batch_size: int | None = None,
+        progress: bool = False,
+    ) -> None:
+        super().__init__(
+            model,
+            n_iterations,
+            output_channel,
+            device,
+            dtype,
+            method=method,
+            internal_batch_size=internal_batch_size,
+            progress=progress,
+        )
         self.domain = self._build_domain(self._preset, device=self.device, dtype=self.dtype)
 
 
@@ -404,11 +439,30 @@ class ICAIG(CrossDomainIG):
     True
     """
 
-    def __init__(self, model: Any, ica: Any, n_iterations: int, output_channel: int = 0, device: Any = None,
-                 dtype: Any = None, *, method: str = REFERENCE_METHOD, internal_batch_size: int | None = None,
-                 progress: bool = False, honour_baseline: bool = False) -> None:
-        super().__init__(model, n_iterations, output_channel, device, dtype, method=method,
-                         internal_batch_size=internal_batch_size, progress=progress)
+    def __init__(
+        self,
+        model: Any,
+        ica: Any,
+        n_iterations: int,
+        output_channel: int = 0,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        method: str = REFERENCE_METHOD,
+        internal_batch_size: int | None = None,
+        progress: bool = False,
+        honour_baseline: bool = False,
+    ) -> None:
+        super().__init__(
+            model,
+            n_iterations,
+            output_channel,
+            device,
+            dtype,
+            method=method,
+            internal_batch_size=internal_batch_size,
+            progress=progress,
+        )
         self.ica = ica
         self.honour_baseline = bool(honour_baseline)
         self.domain = self._build_domain(ICADomain, device=self.device, ica=ica, dtype=self.dtype)
@@ -431,8 +485,7 @@ class ICAIG(CrossDomainIG):
     def _values(self, x: Any, x0: Any) -> np.ndarray:
         if len(x.shape) != 3:
             raise CdigValueError(
-                f"x has shape {tuple(x.shape)}; ICAIG takes a batch {self._ops.layout} "
-                "(add a batch axis for one sample: x[None])"
+                f"x has shape {tuple(x.shape)}; ICAIG takes a batch {self._ops.layout} (add a batch axis for one sample: x[None])"
             )
         if self.honour_baseline:
             domain = self.domain
@@ -446,8 +499,9 @@ class ICAIG(CrossDomainIG):
     def _warn_ignored_baseline(self, x: Any, x0: Any) -> None:
         domain = self.domain
         if not isinstance(domain, ICADomain):  # replaced by hand (initialize_domain or an assignment)
-            raise CdigTypeError(f"ICAIG explains in an ICADomain, got {type(domain).__name__}; use CrossDomainIG "
-                                "for a domain of another kind")
+            raise CdigTypeError(
+                f"ICAIG explains in an ICADomain, got {type(domain).__name__}; use CrossDomainIG for a domain of another kind"
+            )
         to_cf = domain.channels_first
         mean = np.asarray(domain.fitted_matrices(to_cf(self._ops.to_numpy(x[:1]))).mean_, dtype=np.float64)
         b = to_cf(self._ops.to_numpy(x0)).astype(np.float64)

@@ -124,8 +124,11 @@ class Attribution:
         """
         path = Path(path)
         arrays: dict[str, np.ndarray] = {
-            "values": self.values, "delta": self.delta, "output": self.output,
-            "baseline_output": self.baseline_output, "n_steps": self.n_steps,
+            "values": self.values,
+            "delta": self.delta,
+            "output": self.output,
+            "baseline_output": self.baseline_output,
+            "n_steps": self.n_steps,
         }
         for k, v in self.coords.items():
             arrays[f"coords__{k}"] = np.asarray(v)
@@ -138,8 +141,11 @@ class Attribution:
         for k, v in (self.error_estimate or {}).items():
             arrays[f"error_estimate__{k}"] = np.asarray(v)
         meta = {
-            "domain": self.domain, "dims": list(self.dims), "units": self.units,
-            "target": _jsonable(self.target), "settings": _jsonable(self.settings),
+            "domain": self.domain,
+            "dims": list(self.dims),
+            "units": self.units,
+            "target": _jsonable(self.target),
+            "settings": _jsonable(self.settings),
         }
         arrays["meta"] = np.array(json.dumps(meta))
         # no key is "allow_pickle" (numpy's keyword-only flag), which the stubs cannot be told
@@ -204,13 +210,23 @@ class Attribution:
                 along = [d for d in self.dims if sizes[d] == len(v)]
                 coords[k] = (along[0] if len(along) == 1 else k, v)
         coords = {k: (d, v, {"units": self.units[k]} if k in self.units else {}) for k, (d, v) in coords.items()}
-        per_sample = {"delta": self.delta, "output": self.output, "baseline_output": self.baseline_output,
-                      "n_steps": self.n_steps,
-                      **{f"error_estimate_{k}": v for k, v in (self.error_estimate or {}).items()}}
-        data = {f"{name}_attribution": (dims, np.asarray(self.values), {"domain": self.domain, "units": str(self.units)}),
-                **{k: ("sample", np.asarray(v)) for k, v in per_sample.items()}}
-        attrs = {"domain": self.domain, "dims": json.dumps(list(self.dims)), "target": json.dumps(_jsonable(self.target)),
-                 "settings": json.dumps(_jsonable(self.settings))}
+        per_sample = {
+            "delta": self.delta,
+            "output": self.output,
+            "baseline_output": self.baseline_output,
+            "n_steps": self.n_steps,
+            **{f"error_estimate_{k}": v for k, v in (self.error_estimate or {}).items()},
+        }
+        data = {
+            f"{name}_attribution": (dims, np.asarray(self.values), {"domain": self.domain, "units": str(self.units)}),
+            **{k: ("sample", np.asarray(v)) for k, v in per_sample.items()},
+        }
+        attrs = {
+            "domain": self.domain,
+            "dims": json.dumps(list(self.dims)),
+            "target": json.dumps(_jsonable(self.target)),
+            "settings": json.dumps(_jsonable(self.settings)),
+        }
         return xr.Dataset(data, coords=coords, attrs=attrs)
 
     @classmethod
@@ -218,17 +234,24 @@ class Attribution:
         """Read an attribution written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(str(f["meta"]))
-            coords = {k[len("coords__"):]: f[k] for k in f.files if k.startswith("coords__")}
-            extras = {k[len("extras__"):]: f[k] for k in f.files if k.startswith("extras__")}
+            coords = {k[len("coords__") :]: f[k] for k in f.files if k.startswith("coords__")}
+            extras = {k[len("extras__") :]: f[k] for k in f.files if k.startswith("extras__")}
             return cls(
-                values=f["values"], domain=meta["domain"], dims=tuple(meta["dims"]), coords=coords,
-                delta=f["delta"], output=f["output"], baseline_output=f["baseline_output"],
-                n_steps=f["n_steps"], target=meta["target"], units=meta["units"], settings=meta["settings"],
+                values=f["values"],
+                domain=meta["domain"],
+                dims=tuple(meta["dims"]),
+                coords=coords,
+                delta=f["delta"],
+                output=f["output"],
+                baseline_output=f["baseline_output"],
+                n_steps=f["n_steps"],
+                target=meta["target"],
+                units=meta["units"],
+                settings=meta["settings"],
                 coefficients=f["coefficients"] if "coefficients" in f.files else None,
                 baseline_coefficients=f["baseline_coefficients"] if "baseline_coefficients" in f.files else None,
                 extras=extras,
-                error_estimate={k[len("error_estimate__"):]: f[k] for k in f.files
-                                if k.startswith("error_estimate__")} or None,
+                error_estimate={k[len("error_estimate__") :]: f[k] for k in f.files if k.startswith("error_estimate__")} or None,
             )
 
 

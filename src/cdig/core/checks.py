@@ -28,8 +28,7 @@ def check_input(x: np.ndarray, name: str = "x") -> None:
     """A batch of real floating-point signals, (N, T) or (N, C, T)/(N, T, C), finite, not empty."""
     if x.dtype.kind in "biu":
         raise CdigTypeError(
-            f"{name} has integer/boolean dtype {x.dtype}; IG needs a floating-point signal "
-            f"(convert it, e.g. x.astype('float32'))"
+            f"{name} has integer/boolean dtype {x.dtype}; IG needs a floating-point signal (convert it, e.g. x.astype('float32'))"
         )
     if x.dtype.kind == "c":
         raise CdigTypeError(
@@ -90,17 +89,16 @@ def _is_int(value: Any) -> bool:
 
 
 @overload
-def check_int(value: Any, name: str, *, min: int | None = None, max: int | None = None,
-              allow_none: Literal[False] = False) -> int: ...
+def check_int(
+    value: Any, name: str, *, min: int | None = None, max: int | None = None, allow_none: Literal[False] = False
+) -> int: ...
 
 
 @overload
-def check_int(value: Any, name: str, *, min: int | None = None, max: int | None = None,
-              allow_none: bool = ...) -> int | None: ...
+def check_int(value: Any, name: str, *, min: int | None = None, max: int | None = None, allow_none: bool = ...) -> int | None: ...
 
 
-def check_int(value: Any, name: str, *, min: int | None = None, max: int | None = None,
-              allow_none: bool = False) -> int | None:
+def check_int(value: Any, name: str, *, min: int | None = None, max: int | None = None, allow_none: bool = False) -> int | None:
     """``value`` as a Python int in ``[min, max]`` (bounds included; None: unbounded).
 
     Python and numpy integers are accepted, ``bool`` is not (``True`` is rarely meant as ``1``).
@@ -136,20 +134,44 @@ def check_int(value: Any, name: str, *, min: int | None = None, max: int | None 
 
 
 @overload
-def check_real(value: Any, name: str, *, min: float | None = None, max: float | None = None,
-               include_min: bool = True, include_max: bool = True, allow_none: Literal[False] = False,
-               finite: bool = True) -> float: ...
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    include_min: bool = True,
+    include_max: bool = True,
+    allow_none: Literal[False] = False,
+    finite: bool = True,
+) -> float: ...
 
 
 @overload
-def check_real(value: Any, name: str, *, min: float | None = None, max: float | None = None,
-               include_min: bool = True, include_max: bool = True, allow_none: bool = ...,
-               finite: bool = True) -> float | None: ...
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    include_min: bool = True,
+    include_max: bool = True,
+    allow_none: bool = ...,
+    finite: bool = True,
+) -> float | None: ...
 
 
-def check_real(value: Any, name: str, *, min: float | None = None, max: float | None = None,
-               include_min: bool = True, include_max: bool = True, allow_none: bool = False,
-               finite: bool = True) -> float | None:
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    include_min: bool = True,
+    include_max: bool = True,
+    allow_none: bool = False,
+    finite: bool = True,
+) -> float | None:
     """``value`` as a Python float within the bounds (``include_min``/``include_max``: closed ends).
 
     Python and numpy integers and floats are accepted, ``bool`` is not. NaN is always refused; so is

@@ -25,8 +25,22 @@ DEFAULT_FRACTION = 0.5
 #: Backends that cannot measure: assume one path point costs this many times its input's bytes.
 HEURISTIC_FACTOR = 64
 
-_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
-          "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 10**3,
+    "kb": 10**3,
+    "m": 10**6,
+    "mb": 10**6,
+    "g": 10**9,
+    "gb": 10**9,
+    "t": 10**12,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 
 
 def parse_bytes(value: Any, name: str = "memory_budget") -> int:
@@ -45,8 +59,10 @@ def parse_bytes(value: Any, name: str = "memory_budget") -> int:
         m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", value)
         unit = m.group(2).lower() if m else None
         if m is None or unit not in _UNITS:
-            raise CdigValueError(f"{name}={value!r}: expected a size like '512MiB', '2GB' or a byte count "
-                                 f"(units: {', '.join(u for u in _UNITS if u)})")
+            raise CdigValueError(
+                f"{name}={value!r}: expected a size like '512MiB', '2GB' or a byte count "
+                f"(units: {', '.join(u for u in _UNITS if u)})"
+            )
         n = int(float(m.group(1)) * _UNITS[unit])
     else:
         raise CdigTypeError(f"{name} must be a number of bytes or a string like '512MiB', got {value!r}")

@@ -27,8 +27,16 @@ import numpy as np
 
 from .rules import gauss_kronrod_7, gauss_kronrod_15, get_rule
 
-__all__ = ["PathResult", "integrate_fixed", "integrate_adaptive", "MapCheck", "relative", "roundoff_floor",
-           "combine_estimates", "step_error_ratio"]
+__all__ = [
+    "PathResult",
+    "integrate_fixed",
+    "integrate_adaptive",
+    "MapCheck",
+    "relative",
+    "roundoff_floor",
+    "combine_estimates",
+    "step_error_ratio",
+]
 
 #: Intervals shorter than this are never split again (float32 cannot resolve them anyway).
 MIN_INTERVAL = 2.0**-20
@@ -97,9 +105,9 @@ class _Leaf:
     lo: float
     hi: float
     rule: int
-    q: float          # Kronrod estimate of ∫ h over the interval
-    eh: float         # |Kronrod − Gauss| of ∫ h (completeness)
-    ev: float         # ‖delta ⊙ (Kronrod − Gauss)‖ of ∫ ∇fn (the map)
+    q: float  # Kronrod estimate of ∫ h over the interval
+    eh: float  # |Kronrod − Gauss| of ∫ h (completeness)
+    ev: float  # ‖delta ⊙ (Kronrod − Gauss)‖ of ∫ ∇fn (the map)
     #: the interval's contributions to the two accumulators (host copies), kept while memory allows:
     #: removing the interval then costs no model evaluation
     vecs: np.ndarray | None = None
@@ -191,10 +199,14 @@ def integrate_adaptive(
     acc = backend.zeros_like(start)
     err = backend.zeros_like(start)
     dn = np.abs(backend.to_numpy(delta)).reshape(n, -1)
-    state = _State(n, store_bytes, backend.to_numpy(backend.take(acc, np.arange(1))).dtype,
-                   node_bytes=dn.shape[1] * (backend.to_numpy(backend.take(start, np.arange(1))).dtype.itemsize + 8))
+    state = _State(
+        n,
+        store_bytes,
+        backend.to_numpy(backend.take(acc, np.arange(1))).dtype,
+        node_bytes=dn.shape[1] * (backend.to_numpy(backend.take(start, np.arange(1))).dtype.itemsize + 8),
+    )
     todo: list[tuple[int, float, float, int, float, float | None]] = [(i, 0.0, 1.0, _GK15, 1.0, None) for i in range(n)]
-    nodes: list[tuple[int, float]] = []         # trapezoid nodes to evaluate: (sample, alpha)
+    nodes: list[tuple[int, float]] = []  # trapezoid nodes to evaluate: (sample, alpha)
     traps: list[tuple[int, float, float]] = []  # trapezoid intervals to build from their nodes
     host: list[tuple[int, np.ndarray, float]] = []  # kept contributions to add (+1) or remove (-1)
     split_cost = 2 * len(rules[_GK7][0])
@@ -223,8 +235,7 @@ def integrate_adaptive(
                 continue
             scale_map = rtol * map_norm[i] if not map_ok[i] else np.inf
             scale_sum = tol[i] if not comp_ok[i] else np.inf
-            score = np.array([max(lf.ev / max(scale_map, 1e-300), lf.eh / max(scale_sum, 1e-300))
-                              for lf in open_leaves])
+            score = np.array([max(lf.ev / max(scale_map, 1e-300), lf.eh / max(scale_sum, 1e-300)) for lf in open_leaves])
             order = np.argsort(-score)[:MAX_SPLITS]
             spent = 0
             for k in order:
@@ -236,8 +247,11 @@ def integrate_adaptive(
                 undo_cost = 0 if worst.vecs is not None else len(rules[worst.rule][0])
                 trap = worst.rule == _TRAP or (worst.rough and state.reserve(i, max_steps))
                 if trap:
-                    grid = [a for a in (lo, 0.5 * (lo + mid), mid, 0.5 * (mid + hi), hi)
-                            if a not in state.nodes[i] and (i, a) not in nodes]
+                    grid = [
+                        a
+                        for a in (lo, 0.5 * (lo + mid), mid, 0.5 * (mid + hi), hi)
+                        if a not in state.nodes[i] and (i, a) not in nodes
+                    ]
                     cost = undo_cost + len(grid)
                 else:
                     cost = undo_cost + split_cost
@@ -274,9 +288,16 @@ def _trap_leaf(state: "_State", i: int, lo: float, hi: float, rho: float, dn: np
     return _Leaf(lo, hi, _TRAP, q, eh, ev, np.stack([k, e]))
 
 
-def _evaluate_nodes(backend: Any, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any,
-                    nodes: list[tuple[int, float]], batch_rows: int, state: "_State",
-                    on_rows: Callable[[int], None] | None) -> None:
+def _evaluate_nodes(
+    backend: Any,
+    fn: Callable[[Any, np.ndarray], Any],
+    start: Any,
+    delta: Any,
+    nodes: list[tuple[int, float]],
+    batch_rows: int,
+    state: "_State",
+    on_rows: Callable[[int], None] | None,
+) -> None:
     """Gradients (kept on the host, in their own precision) and ``h`` at the new trapezoid nodes."""
     if not nodes:
         return
@@ -333,8 +354,16 @@ class _State:
             self.free += leaf.vecs.nbytes
 
 
-def _map_error(backend: Any, acc: Any, err: Any, dn: np.ndarray, check: MapCheck | None, state: "_State",
-               delta: np.ndarray, change: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _map_error(
+    backend: Any,
+    acc: Any,
+    err: Any,
+    dn: np.ndarray,
+    check: MapCheck | None,
+    state: "_State",
+    delta: np.ndarray,
+    change: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The estimated relative map error per sample (the largest over the domains); the L2 and L1 norms
     of the map in the path's own coefficients; and the scale applied to the mapped error vector.
 
@@ -434,10 +463,19 @@ def step_error_ratio(nodes: np.ndarray, wk: np.ndarray, wg: np.ndarray) -> float
 
 
 def _evaluate(
-    backend: Any, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any,
-    todo: list[tuple[int, float, float, int, float, float | None]], rules: tuple, rho: list[float], batch_rows: int,
+    backend: Any,
+    fn: Callable[[Any, np.ndarray], Any],
+    start: Any,
+    delta: Any,
+    todo: list[tuple[int, float, float, int, float, float | None]],
+    rules: tuple,
+    rho: list[float],
+    batch_rows: int,
     acc: Any,
-    err: Any, state: _State, dn: np.ndarray, on_rows: Callable[[int], None] | None,
+    err: Any,
+    state: _State,
+    dn: np.ndarray,
+    on_rows: Callable[[int], None] | None,
 ) -> tuple[Any, Any]:
     """Evaluate the intervals of one round in chunks; add their weighted gradients and error vectors to
     the accumulators; record the new intervals (∫h, its Kronrod–Gauss difference, the norm of the
@@ -470,8 +508,10 @@ def _evaluate(
             ks, local = np.unique(own[keep], return_inverse=True)
             samples = np.array([todo[k][0] for k in ks])
             kept = backend.take(grads, np.nonzero(keep)[0])
-            parts = [backend.to_numpy(backend.accumulate(backend.zeros_like(backend.take(start, samples)), local,
-                                                         kept, w[sl][keep])) for w in (wk_a, we_a)]
+            parts = [
+                backend.to_numpy(backend.accumulate(backend.zeros_like(backend.take(start, samples)), local, kept, w[sl][keep]))
+                for w in (wk_a, we_a)
+            ]
             for j, k in enumerate(ks):  # an interval split over two chunks adds up its two parts
                 v = np.stack([parts[0][j], parts[1][j]])
                 vecs[int(k)] = vecs[int(k)] + v if int(k) in vecs else v

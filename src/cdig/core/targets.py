@@ -51,8 +51,7 @@ class Target:
             return
         if len(out_shape) == 0:
             raise CdigValueError(
-                f"target={self.describe()!r} indexes the output, but the model returns one scalar per "
-                "sample; use target=None"
+                f"target={self.describe()!r} indexes the output, but the model returns one scalar per sample; use target=None"
             )
         if k in ("index", "rows"):
             if len(out_shape) != 1:
@@ -80,9 +79,7 @@ class Target:
             t = tuple(int(v) for v in t)
             for j, (ti, size) in enumerate(zip(t, out_shape)):
                 if not 0 <= ti < size:
-                    raise CdigValueError(
-                        f"target {t!r} is out of range on output axis {j + 1}: it has {size} entries"
-                    )
+                    raise CdigValueError(f"target {t!r} is out of range on output axis {j + 1}: it has {size} entries")
 
     def mask(self, out_shape: tuple[int, ...], idx: np.ndarray) -> np.ndarray | None:
         """The one-hot cotangent that selects each row's explained output, ``(rows, *out_shape)``.
@@ -181,9 +178,7 @@ def make_target(target: Any, n_samples: int) -> Target:
                 f"callable; got {type(target).__name__} with dtype {arr.dtype} and shape {arr.shape}"
             )
         if arr.shape[0] != n_samples:
-            raise CdigValueError(
-                f"target has {arr.shape[0]} entries but the batch has {n_samples} samples; give one per sample"
-            )
+            raise CdigValueError(f"target has {arr.shape[0]} entries but the batch has {n_samples} samples; give one per sample")
         return Target("rows", arr.astype(np.int64))
     raise CdigTypeError(
         f"target must be None, an int, a tuple of ints, one int per sample (list/array) or a callable; "

@@ -19,7 +19,11 @@ from ..datasets import planted, real, synthetic
 for _name, _module in (("planted", planted), ("real", real), ("synthetic", synthetic)):
     sys.modules[f"{__name__}.{_name}"] = _module
 
-warnings.warn("cdig.data is renamed cdig.datasets (cdig.dataset explains data sets into stores); "
-              "import cdig.datasets instead: cdig.data will be removed in 1.0", DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "cdig.data is renamed cdig.datasets (cdig.dataset explains data sets into stores); "
+    "import cdig.datasets instead: cdig.data will be removed in 1.0",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
 del _datasets, _name, _module

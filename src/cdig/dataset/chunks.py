@@ -17,8 +17,9 @@ from .store import Store
 __all__ = ["explain_chunk", "total_rows"]
 
 
-def explain_chunk(model: Any, x: Any, labels: Any, doms: list, target: Any, baselines: Any,
-                  explain_kwargs: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray | None]:
+def explain_chunk(
+    model: Any, x: Any, labels: Any, doms: list, target: Any, baselines: Any, explain_kwargs: dict[str, Any]
+) -> tuple[dict[str, Any], np.ndarray | None]:
     """One chunk: ``(maps, per-row targets or None)``. The same for every engine."""
     import copy
 
@@ -28,8 +29,15 @@ def explain_chunk(model: Any, x: Any, labels: Any, doms: list, target: Any, base
     rows = None
     tgt = target
     if target == "predicted":
-        prep = prepare(model, x, target=None, time_axis=explain_kwargs.get("time_axis"),
-                        additional_forward_args=None, internal_batch_size=None, backend=None)
+        prep = prepare(
+            model,
+            x,
+            target=None,
+            time_axis=explain_kwargs.get("time_axis"),
+            additional_forward_args=None,
+            internal_batch_size=None,
+            backend=None,
+        )
         with prep.be.prepared():
             out = prep.be.to_numpy(prep.be.forward(prep.xb, ()))
         if out.ndim != 2:

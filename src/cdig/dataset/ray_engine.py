@@ -50,8 +50,17 @@ class ChunkWorker:
     failed actor creation only as a dead actor.
     """
 
-    def __init__(self, shipped: list[Any], model_factory: Callable[[], Any] | None, doms: list, target: Any,
-                 baselines: Any, explain_kwargs: dict[str, Any], weights: str | None, one_thread: bool) -> None:
+    def __init__(
+        self,
+        shipped: list[Any],
+        model_factory: Callable[[], Any] | None,
+        doms: list,
+        target: Any,
+        baselines: Any,
+        explain_kwargs: dict[str, Any],
+        weights: str | None,
+        one_thread: bool,
+    ) -> None:
         self.shipped, self.factory, self.weights, self.one_thread = shipped, model_factory, weights, one_thread
         self.doms, self.target, self.baselines, self.kwargs = doms, target, baselines, explain_kwargs
         self.model: Any = None
@@ -65,7 +74,7 @@ class ChunkWorker:
             else:
                 import ray
 
-                model = ray.get(self.shipped[0])   # a list keeps Ray from fetching it in __init__
+                model = ray.get(self.shipped[0])  # a list keeps Ray from fetching it in __init__
             if self.one_thread and "torch" in sys.modules:
                 # one actor per core: torch's own thread pool would oversubscribe the cores the others use
                 sys.modules["torch"].set_num_threads(1)
@@ -137,13 +146,14 @@ def _plan(ray: Any, num_workers: int | None) -> tuple[int, dict[str, float], boo
     """
     resources = ray.cluster_resources()
     gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 0))
-    if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer))
-                                    or num_workers < 1):
+    if num_workers is not None and (
+        isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 1
+    ):
         raise CdigValueError(f"num_workers must be a positive integer or None, got {num_workers!r}")
     have, key = (gpus, "num_gpus") if gpus else (max(1, cpus), "num_cpus")
     n = int(num_workers or have)
     per_device = -(-n // have)
-    share = int(1e4 / per_device) / 1e4 if per_device > 1 else 1   # Ray counts resources to 1e-4
+    share = int(1e4 / per_device) / 1e4 if per_device > 1 else 1  # Ray counts resources to 1e-4
     return n, {key: share}, not gpus
 
 
@@ -159,9 +169,18 @@ def _unwrap(ray: Any, err: Exception, k: int) -> BaseException:
     return raised
 
 
-def run_ray(model: Any, model_factory: Callable[[], Any] | None, source: Source, store: Store, doms: list,
-            target: Any, baselines: Any, explain_kwargs: dict[str, Any], num_workers: int | None,
-            progress: bool) -> None:
+def run_ray(
+    model: Any,
+    model_factory: Callable[[], Any] | None,
+    source: Source,
+    store: Store,
+    doms: list,
+    target: Any,
+    baselines: Any,
+    explain_kwargs: dict[str, Any],
+    num_workers: int | None,
+    progress: bool,
+) -> None:
     """Explain every chunk not yet done on Ray actors and write it into ``store``; then finish the store."""
     from .._progress import Progress
 
@@ -174,8 +193,10 @@ def run_ray(model: Any, model_factory: Callable[[], Any] | None, source: Source,
         # the model travels once: into the object store, then to each actor; a factory travels instead
         shipped = [] if model_factory is not None else [ray.put(model)]
         remote = ray.remote(ChunkWorker)
-        actors = [remote.options(**each).remote(shipped, model_factory, doms, target, baselines, explain_kwargs,
-                                                weights, one_thread) for _ in range(n)]
+        actors = [
+            remote.options(**each).remote(shipped, model_factory, doms, target, baselines, explain_kwargs, weights, one_thread)
+            for _ in range(n)
+        ]
         _drive(ray, actors, source, store, progress, Progress)
     finally:
         for a in actors:
@@ -189,8 +210,8 @@ def _drive(ray: Any, actors: list[Any], source: Source, store: Store, progress: 
     bar = progress_cls(progress, store.n_chunks, "cdig explain_dataset (ray)", unit="chunk")
     if done:
         bar(len(done))
-    free: deque[Any] = deque(a for _ in range(IN_FLIGHT_PER_WORKER) for a in actors)   # a, b, a, b: all start at once
-    pending: dict[Any, tuple[int, int, Any]] = {}     # result ref -> (chunk, first row, actor)
+    free: deque[Any] = deque(a for _ in range(IN_FLIGHT_PER_WORKER) for a in actors)  # a, b, a, b: all start at once
+    pending: dict[Any, tuple[int, int, Any]] = {}  # result ref -> (chunk, first row, actor)
     chunks: Iterator[tuple[int, int, Any, Any]] = source.chunks(skip=done)
     rows = 0
     exhausted = False
@@ -214,7 +235,7 @@ def _drive(ray: Any, actors: list[Any], source: Source, store: Store, progress: 
                 original = _unwrap(ray, e, k)
                 if original is e:
                     raise
-                raise original from e     # Ray's error, shown as the cause, carries the actor's traceback
+                raise original from e  # Ray's error, shown as the cause, carries the actor's traceback
             store.write(k, start, maps, row_targets)
             rows = max(rows, start + len(next(iter(maps.values())).values))
             free.append(actor)

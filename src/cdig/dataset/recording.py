@@ -101,8 +101,9 @@ class Windows:
         ``(T, C)``/``(n, length, C)``.
     """
 
-    def __init__(self, signal: Any, length: int, hop: int, *, fs: float | None = None, channels_first: bool = True,
-                 tail: str = "end") -> None:
+    def __init__(
+        self, signal: Any, length: int, hop: int, *, fs: float | None = None, channels_first: bool = True, tail: str = "end"
+    ) -> None:
         if not hasattr(signal, "shape") or not hasattr(signal, "__getitem__"):
             try:
                 signal = np.asarray(signal)
@@ -110,13 +111,15 @@ class Windows:
                 raise CdigTypeError(f"signal must be an array (T,) or (C, T), got {type(signal).__name__}") from None
         shape = tuple(int(s) for s in signal.shape)
         if len(shape) not in (1, 2):
-            raise CdigValueError(f"signal has shape {shape}; expected one recording (T,) or (C, T) "
-                                 "((T, C) with channels_first=False)")
-        try:   # a tiny read tells the dtype of any array-like (numpy, memmap, Zarr, h5py, a CPU tensor)
+            raise CdigValueError(
+                f"signal has shape {shape}; expected one recording (T,) or (C, T) ((T, C) with channels_first=False)"
+            )
+        try:  # a tiny read tells the dtype of any array-like (numpy, memmap, Zarr, h5py, a CPU tensor)
             dtype = np.asarray(signal[:1] if len(shape) == 1 else signal[:1, :1]).dtype
         except Exception:  # noqa: BLE001 - an object that does not slice like an array
-            raise CdigTypeError(f"signal must be an array (T,) or (C, T) that slices like numpy; "
-                                f"{type(signal).__name__} does not") from None
+            raise CdigTypeError(
+                f"signal must be an array (T,) or (C, T) that slices like numpy; {type(signal).__name__} does not"
+            ) from None
         if dtype.kind not in "fiu":
             raise CdigTypeError(f"signal has dtype {dtype}; expected real numbers")
         check_bool(channels_first, "channels_first")
@@ -136,8 +139,9 @@ class Windows:
         self.length = _positive_int("length", length)
         self.hop = _positive_int("hop", hop)
         if self.length > self.n_samples:
-            raise CdigValueError(f"length={self.length} is longer than the recording ({self.n_samples} samples); "
-                                 f"use length <= {self.n_samples}")
+            raise CdigValueError(
+                f"length={self.length} is longer than the recording ({self.n_samples} samples); use length <= {self.n_samples}"
+            )
         self.fs = fs
         self.tail = tail
         t, n = self.n_samples, self.length
@@ -178,7 +182,7 @@ class Windows:
             if not -len(self) <= i < len(self):
                 raise IndexError(f"window {i} out of range: there are {len(self)} windows")
             w = self._cut(int(self.starts[i]))
-            return np.array(w if self.channels_first else w.T, order="C")   # a copy: never a view of the recording
+            return np.array(w if self.channels_first else w.T, order="C")  # a copy: never a view of the recording
         if isinstance(key, slice):
             idx = range(len(self))[key]
         else:
@@ -199,8 +203,10 @@ class Windows:
         return self.starts / self.fs if self.fs else self.starts.astype(float)
 
     def __repr__(self) -> str:
-        return (f"Windows({len(self)} windows of {self.length} samples, hop={self.hop}, "
-                f"recording {self.n_channels}×{self.n_samples}, tail={self.tail!r})")
+        return (
+            f"Windows({len(self)} windows of {self.length} samples, hop={self.hop}, "
+            f"recording {self.n_channels}×{self.n_samples}, tail={self.tail!r})"
+        )
 
     # --- putting maps back on the recording ----------------------------------------------
     def stitch(self, att: Attribution, how: str = "mean", rows: Any = None) -> Stitched:
@@ -248,8 +254,9 @@ class Windows:
         [1, 1, 2, 2, 2, 2, 2, 2, 1, 1]
         """
         if isinstance(att, dict):
-            raise CdigTypeError(f"stitch takes one Attribution, got a dict of maps {sorted(att)}: pass one of them, "
-                                "e.g. maps['time']")
+            raise CdigTypeError(
+                f"stitch takes one Attribution, got a dict of maps {sorted(att)}: pass one of them, e.g. maps['time']"
+            )
         if not isinstance(att, Attribution):
             raise CdigTypeError(f"stitch takes an Attribution of the windows, got {type(att).__name__}")
         check_choice(how, "how", ("mean", "sum"))  # 'mean': average over overlapping windows
@@ -270,8 +277,9 @@ class Windows:
     def _fs(self, att: Attribution) -> float | None:
         other = att.settings.get("fs") if isinstance(att.settings, dict) else None
         if self.fs is not None and other is not None and not np.isclose(float(other), self.fs):
-            raise CdigValueError(f"the windows have fs={self.fs} but the maps were made with fs={other}; "
-                                 "give both the same sampling rate")
+            raise CdigValueError(
+                f"the windows have fs={self.fs} but the maps were made with fs={other}; give both the same sampling rate"
+            )
         return self.fs if self.fs is not None else (float(other) if other is not None else None)
 
     def _values(self, values: np.ndarray, starts: np.ndarray, tail_shape: tuple[int, ...], layout: str) -> np.ndarray:
@@ -293,7 +301,7 @@ class Windows:
         out = np.zeros((self.n_channels, t), dtype=dtype)
         for v, s in zip(values, starts):
             e = min(int(s) + n, t)
-            out[:, s:e] += v[:, :e - s]          # a padded tail window: what falls after the end is dropped
+            out[:, s:e] += v[:, : e - s]  # a padded tail window: what falls after the end is dropped
         edges = np.zeros(t + 1, dtype=np.int64)
         np.add.at(edges, starts, 1)
         np.add.at(edges, np.minimum(starts + n, t), -1)
@@ -302,8 +310,7 @@ class Windows:
         time = np.arange(t) / fs if fs else np.arange(t, dtype=float)
         return Stitched(out, time, coverage, "time", how, ("channel", "time"), {"time": "s" if fs else "sample"})
 
-    def _stitch_stft(self, att: Attribution, values: np.ndarray, starts: np.ndarray, how: str,
-                     fs: float | None) -> Stitched:
+    def _stitch_stft(self, att: Attribution, values: np.ndarray, starts: np.ndarray, how: str, fs: float | None) -> Stitched:
         hop, offset = _stft_grid(att, fs)
         if values.ndim < 3:
             raise CdigValueError(f"an STFT map has shape (n, C, F, frames); got {values.shape}")
@@ -330,8 +337,8 @@ class Windows:
         coverage = np.zeros(grid, dtype=np.int64)
         for v, s in zip(values, starts):
             g = int(s) // hop
-            out[..., g:g + n_frames] += v
-            coverage[g:g + n_frames] += 1
+            out[..., g : g + n_frames] += v
+            coverage[g : g + n_frames] += 1
         out = _finish(out, coverage, how)
         centres = np.arange(grid) * hop + offset
         time = centres / fs if fs else centres.astype(float)
@@ -359,8 +366,10 @@ def _stft_grid(att: Attribution, fs: float | None) -> tuple[int, float]:
         return int(dom["hop_length"]), float(n_fft // 2 - (n_fft // 2 if dom.get("center", True) else 0))
     t = att.coords.get("time")
     if t is None or len(t) < 2:
-        raise CdigValueError("cannot tell the STFT's hop_length: the Attribution has neither settings['domain'] "
-                             "with hop_length nor frame times in coords['time']")
+        raise CdigValueError(
+            "cannot tell the STFT's hop_length: the Attribution has neither settings['domain'] "
+            "with hop_length nor frame times in coords['time']"
+        )
     t = np.asarray(t, dtype=float)
     if att.units.get("time") == "s":
         if not fs:
@@ -368,13 +377,16 @@ def _stft_grid(att: Attribution, fs: float | None) -> tuple[int, float]:
         t = t * fs
     hop = float(np.median(np.diff(t)))
     if not np.allclose(np.diff(t), hop, atol=1e-6 * max(1.0, hop)) or abs(hop - round(hop)) > 1e-6 or hop < 0.5:
-        raise CdigValueError("the STFT's frame times in coords['time'] are not evenly spaced by a whole number of "
-                             "samples; cannot put its frames on the recording's grid")
+        raise CdigValueError(
+            "the STFT's frame times in coords['time'] are not evenly spaced by a whole number of "
+            "samples; cannot put its frames on the recording's grid"
+        )
     return int(round(hop)), float(t[0])
 
 
-def windows(signal: Any, length: int, hop: int, *, fs: float | None = None, channels_first: bool = True,
-            tail: str = "end") -> Windows:
+def windows(
+    signal: Any, length: int, hop: int, *, fs: float | None = None, channels_first: bool = True, tail: str = "end"
+) -> Windows:
     """Cut a long recording into windows to explain, lazily; stitch their maps back with :meth:`Windows.stitch`.
 
     Parameters

@@ -110,9 +110,17 @@ def explain_dataset(
         if why:
             raise CdigValueError(f"domain {d.name!r} cannot explain a data set chunk by chunk: {why}")
     _check_target(target)
-    explain_kwargs = dict(n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
-                          memory_budget=memory_budget, time_axis=time_axis, fs=fs,
-                          multiply_by_inputs=multiply_by_inputs, rtol=rtol, max_steps=max_steps)
+    explain_kwargs = dict(
+        n_steps=n_steps,
+        method=method,
+        internal_batch_size=internal_batch_size,
+        memory_budget=memory_budget,
+        time_axis=time_axis,
+        fs=fs,
+        multiply_by_inputs=multiply_by_inputs,
+        rtol=rtol,
+        max_steps=max_steps,
+    )
     settings = _settings(model, source, doms, target, baselines, explain_kwargs)
     store = Store(out, settings, source.n, max(1, source.chunk_rows or len(source.first()[0])), overwrite)
     if engine == "ray":
@@ -124,8 +132,16 @@ def explain_dataset(
     return ExplainedDataset(store.path)
 
 
-def run_serial(model: Any, source: Source, store: Store, doms: list, target: Any, baselines: Any,
-               explain_kwargs: dict[str, Any], progress: bool) -> None:
+def run_serial(
+    model: Any,
+    source: Source,
+    store: Store,
+    doms: list,
+    target: Any,
+    baselines: Any,
+    explain_kwargs: dict[str, Any],
+    progress: bool,
+) -> None:
     from .._progress import Progress
 
     done = store.done()
@@ -149,8 +165,10 @@ def _check_target(target: Any) -> None:
     if isinstance(target, str) and target not in _ROW_TARGETS:
         raise CdigValueError(f"target={target!r}: a string target must be one of {list(_ROW_TARGETS)}")
     if isinstance(target, (list, np.ndarray)):
-        raise CdigTypeError("explain_dataset takes one target for every row (an int, a tuple, a callable, "
-                            "'predicted' or 'label'), not a list: per-row targets come from 'predicted' or 'label'")
+        raise CdigTypeError(
+            "explain_dataset takes one target for every row (an int, a tuple, a callable, "
+            "'predicted' or 'label'), not a list: per-row targets come from 'predicted' or 'label'"
+        )
 
 
 def _digest(v: Any) -> Any:
@@ -171,13 +189,16 @@ def _digest(v: Any) -> Any:
         pass
     state = getattr(v, "__dict__", None)
     if state is not None:
-        return {"type": type(v).__qualname__, "state": _digest({k: s for k, s in state.items() if not k.startswith("_")
-                                                                and not callable(s)})}
+        return {
+            "type": type(v).__qualname__,
+            "state": _digest({k: s for k, s in state.items() if not k.startswith("_") and not callable(s)}),
+        }
     return repr(v)
 
 
-def _settings(model: Any, source: Source, doms: list, target: Any, baselines: Any,
-              explain_kwargs: dict[str, Any]) -> dict[str, Any]:
+def _settings(
+    model: Any, source: Source, doms: list, target: Any, baselines: Any, explain_kwargs: dict[str, Any]
+) -> dict[str, Any]:
     """Everything that determines the stored numbers (the store's fingerprint covers it)."""
     from ..backends import get_backend
 
@@ -186,7 +207,9 @@ def _settings(model: Any, source: Source, doms: list, target: Any, baselines: An
     kw = {k: v for k, v in explain_kwargs.items() if k != "memory_budget"}
     return {
         "domains": [{"describe": _digest(d.describe()), "state": _digest(vars(d))} for d in doms],
-        "target": _digest(target), "baselines": _digest(baselines), **{k: _digest(v) for k, v in kw.items()},
+        "target": _digest(target),
+        "baselines": _digest(baselines),
+        **{k: _digest(v) for k, v in kw.items()},
         "memory_budget": _digest(explain_kwargs.get("memory_budget")),
         "model": {"type": type(model).__qualname__, "weights": be.model_digest(model), "backend": be.name},
         "data": source.describe(),

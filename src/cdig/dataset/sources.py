@@ -31,10 +31,10 @@ class Source:
 
     kind: str
     chunk_rows: int
-    n: int | None                      # rows in total, when known before reading
-    _get: Any = field(repr=False)       # (start, stop) -> (x, labels) for random access, else None
-    _iter: Any = field(repr=False)      # () -> iterator of (x, labels), for streams
-    extra: dict[str, Any] = field(default_factory=dict)   # more of what identifies the data (e.g. windows)
+    n: int | None  # rows in total, when known before reading
+    _get: Any = field(repr=False)  # (start, stop) -> (x, labels) for random access, else None
+    _iter: Any = field(repr=False)  # () -> iterator of (x, labels), for streams
+    extra: dict[str, Any] = field(default_factory=dict)  # more of what identifies the data (e.g. windows)
 
     def chunks(self, skip: frozenset[int] = frozenset()) -> Iterator[tuple[int, int, Any, Any]]:
         """``(chunk index, first row, x, labels or None)`` for every chunk not in ``skip``, in order."""
@@ -70,9 +70,15 @@ class Source:
         x, _ = self.first()
         xn = foreign_to_numpy(x)
         digest = hashlib.sha256(np.ascontiguousarray(xn).tobytes()).hexdigest()[:16]
-        return {"kind": self.kind, "rows": self.n, "chunk_rows": self.chunk_rows,
-                "sample_shape": list(xn.shape[1:]), "dtype": str(xn.dtype), "first_chunk_sha256": digest,
-                **self.extra}
+        return {
+            "kind": self.kind,
+            "rows": self.n,
+            "chunk_rows": self.chunk_rows,
+            "sample_shape": list(xn.shape[1:]),
+            "dtype": str(xn.dtype),
+            "first_chunk_sha256": digest,
+            **self.extra,
+        }
 
 
 class _Pushback:
@@ -126,8 +132,9 @@ def make_source(data: Any, batch_size: int | None = None) -> Source:
     >>> [k for k, *_ in s.chunks(skip=frozenset({0, 2}))]
     [1]
     """
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-                                   or batch_size < 1):
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
+    ):
         raise CdigValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     rows = int(batch_size) if batch_size is not None else None
     mod = _module(data)
@@ -135,18 +142,30 @@ def make_source(data: Any, batch_size: int | None = None) -> Source:
     if isinstance(data, np.ndarray):
         if data.ndim < 2:
             raise CdigValueError(f"the data array has shape {data.shape}; expected (N, ...) with one row per sample")
-        return Source("memmap" if isinstance(data, np.memmap) else "array", rows or DEFAULT_BATCH, len(data),
-                      lambda a, b: (data[a:b], None), None)
-    if hasattr(data, "stitch") and hasattr(data, "starts"):   # cdig.Windows: random access, lazily cut
+        return Source(
+            "memmap" if isinstance(data, np.memmap) else "array",
+            rows or DEFAULT_BATCH,
+            len(data),
+            lambda a, b: (data[a:b], None),
+            None,
+        )
+    if hasattr(data, "stitch") and hasattr(data, "starts"):  # cdig.Windows: random access, lazily cut
         src = Source("windows", rows or DEFAULT_BATCH, len(data), lambda a, b: (data[a:b], None), None)
-        src.extra = {"length": int(data.length), "hop": int(data.hop), "tail": str(getattr(data, "tail", "")),
-                     "recording_samples": int(data.n_samples),
-                     "starts_sha256": hashlib.sha256(np.asarray(data.starts).tobytes()).hexdigest()[:16]}
+        src.extra = {
+            "length": int(data.length),
+            "hop": int(data.hop),
+            "tail": str(getattr(data, "tail", "")),
+            "recording_samples": int(data.n_samples),
+            "starts_sha256": hashlib.sha256(np.asarray(data.starts).tobytes()).hexdigest()[:16],
+        }
         return src
     if mod.startswith("torch.utils.data") and hasattr(data, "batch_size") and hasattr(data, "sampler"):
         sampler = type(data.sampler).__name__
-        if sampler not in ("SequentialSampler",) and data.batch_sampler is not None and \
-                type(data.batch_sampler.sampler).__name__ != "SequentialSampler":
+        if (
+            sampler not in ("SequentialSampler",)
+            and data.batch_sampler is not None
+            and type(data.batch_sampler.sampler).__name__ != "SequentialSampler"
+        ):
             raise CdigValueError(
                 f"the DataLoader draws its rows with a {type(data.batch_sampler.sampler).__name__}; a resumable "
                 "job needs the same rows in the same chunks every time: use shuffle=False"
@@ -155,29 +174,33 @@ def make_source(data: Any, batch_size: int | None = None) -> Source:
             raise CdigValueError("the DataLoader has batch_size=None (single samples); give it a batch size")
         n = len(data.dataset) if hasattr(data.dataset, "__len__") else None
         return Source("torch DataLoader", int(data.batch_size), n, None, lambda: (_split(b) for b in data))
-    if mod.startswith("torch") and hasattr(data, "__getitem__") and hasattr(data, "__len__") \
-            and not hasattr(data, "shape"):
+    if mod.startswith("torch") and hasattr(data, "__getitem__") and hasattr(data, "__len__") and not hasattr(data, "shape"):
+
         def get(a: int, b: int) -> tuple[Any, Any]:
             items = [_split(data[i]) for i in range(a, b)]
             x = np.stack([foreign_to_numpy(i[0], "torch") for i in items])
             y = None if items[0][1] is None else np.asarray([np.asarray(foreign_to_numpy(i[1])) for i in items])
             return x, y
+
         return Source("torch Dataset", rows or DEFAULT_BATCH, len(data), get, None)
     if mod.startswith("tensorflow") and hasattr(data, "as_numpy_iterator") and hasattr(data, "element_spec"):
+
         def batches() -> Iterator[tuple[Any, Any]]:
             for item in data.as_numpy_iterator():
                 x, y = _split(item)
                 if np.ndim(x) < 2:
                     raise CdigValueError("the tf.data.Dataset yields single samples; batch it first: ds.batch(64)")
                 yield x, y
+
         return Source("tf.data.Dataset", 0, None, None, batches)
     if hasattr(data, "shape") and hasattr(data, "__getitem__") and len(getattr(data, "shape", ())) >= 2:
         # framework tensors (torch, TensorFlow, JAX) and array-likes with slicing (h5py, zarr)
         n = int(data.shape[0])
-        return Source(f"{mod.split('.')[0] or 'array-like'} array", rows or DEFAULT_BATCH, n,
-                      lambda a, b: (data[a:b], None), None)
+        return Source(
+            f"{mod.split('.')[0] or 'array-like'} array", rows or DEFAULT_BATCH, n, lambda a, b: (data[a:b], None), None
+        )
     if hasattr(data, "__iter__") and not isinstance(data, (str, bytes, dict)):
-        if iter(data) is not data:      # re-iterable (a list of batches, a custom loader): read afresh each time
+        if iter(data) is not data:  # re-iterable (a list of batches, a custom loader): read afresh each time
             return Source("iterable", 0, None, None, lambda: (_split(b) for b in data))
         # a one-shot iterator (a generator): read once; first() peeks without losing the batch
         pb = _Pushback(iter(data))

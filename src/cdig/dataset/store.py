@@ -55,8 +55,9 @@ def fingerprint(settings: Mapping[str, Any]) -> str:
 class Store:
     """Writes chunks of results into a Zarr group; refuses a group written with other settings."""
 
-    def __init__(self, path: str | Path, settings: dict[str, Any], n_rows: int | None, chunk_rows: int,
-                 overwrite: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, settings: dict[str, Any], n_rows: int | None, chunk_rows: int, overwrite: bool = False
+    ) -> None:
         zarr = _zarr()
         self.path = Path(path)
         self.settings = settings
@@ -68,12 +69,12 @@ class Store:
             try:
                 g = zarr.open_group(str(self.path), mode="r+")
             except Exception as e:  # noqa: BLE001 - anything unreadable is not ours to extend
-                raise CdigValueError(f"{self.path} exists and is not a cdig store ({type(e).__name__}); "
-                                     "choose another out= or pass overwrite=True") from None
+                raise CdigValueError(
+                    f"{self.path} exists and is not a cdig store ({type(e).__name__}); choose another out= or pass overwrite=True"
+                ) from None
             meta = dict(g.attrs).get("cdig")
             if not isinstance(meta, dict) or "fingerprint" not in meta:
-                raise CdigValueError(f"{self.path} exists and is not a cdig store; choose another out= or pass "
-                                     "overwrite=True")
+                raise CdigValueError(f"{self.path} exists and is not a cdig store; choose another out= or pass overwrite=True")
             if meta["fingerprint"] != self.fp:
                 diff = _differences(meta.get("settings", {}), settings)
                 raise CdigValueError(
@@ -83,9 +84,15 @@ class Store:
             self.group = g
         else:
             self.group = zarr.open_group(str(self.path), mode="w")
-            self.group.attrs["cdig"] = {"format": FORMAT, "version": _version(), "fingerprint": self.fp,
-                                        "settings": _jsonable(settings), "chunk_rows": chunk_rows,
-                                        "rows": n_rows, "complete": False}
+            self.group.attrs["cdig"] = {
+                "format": FORMAT,
+                "version": _version(),
+                "fingerprint": self.fp,
+                "settings": _jsonable(settings),
+                "chunk_rows": chunk_rows,
+                "rows": n_rows,
+                "complete": False,
+            }
         self.n_chunks = None if n_rows is None else -(-n_rows // chunk_rows) if n_rows else 0
 
     # --- progress ------------------------------------------------------------------------
@@ -128,8 +135,7 @@ class Store:
                 z[start:stop] = arr
         if target is not None:
             if "target" not in g:
-                g.create_array("target", shape=(self.n_rows or stop,), chunks=(self.chunk_rows,), dtype="int64",
-                               fill_value=-1)
+                g.create_array("target", shape=(self.n_rows or stop,), chunks=(self.chunk_rows,), dtype="int64", fill_value=-1)
             z = g["target"]
             if z.shape[0] < stop:
                 z.resize((stop,))
@@ -141,8 +147,7 @@ class Store:
         g = self.group.create_group(name)
         n = self.n_rows if self.n_rows is not None else len(att.values)
         v = np.asarray(att.values)
-        g.create_array("values", shape=(n,) + v.shape[1:], chunks=(self.chunk_rows,) + v.shape[1:], dtype=v.dtype,
-                       fill_value=0)
+        g.create_array("values", shape=(n,) + v.shape[1:], chunks=(self.chunk_rows,) + v.shape[1:], dtype=v.dtype, fill_value=0)
         for key in (*_SCALARS, *_errors(att)):
             dt = "int64" if key == "n_steps" else "float64"
             g.create_array(key, shape=(n,), chunks=(self.chunk_rows,), dtype=dt, fill_value=0)
@@ -150,13 +155,23 @@ class Store:
             c = np.asarray(c)
             if c.dtype.kind in "US":
                 c = c.astype("U")
-            g.create_array(f"coords/{k}", shape=c.shape, dtype=c.dtype if c.dtype.kind != "U" else str,
-                           fill_value=None if c.dtype.kind == "U" else 0)
+            g.create_array(
+                f"coords/{k}",
+                shape=c.shape,
+                dtype=c.dtype if c.dtype.kind != "U" else str,
+                fill_value=None if c.dtype.kind == "U" else 0,
+            )
             g[f"coords/{k}"][...] = c
         settings = {k: v for k, v in att.settings.items() if k not in ("internal_batch_size_used",)}
-        g.attrs["attribution"] = _jsonable({"domain": att.domain, "dims": list(att.dims), "units": att.units,
-                                            "target": att.target if not isinstance(att.target, list) else "per row",
-                                            "settings": settings})
+        g.attrs["attribution"] = _jsonable(
+            {
+                "domain": att.domain,
+                "dims": list(att.dims),
+                "units": att.units,
+                "target": att.target if not isinstance(att.target, list) else "per row",
+                "settings": settings,
+            }
+        )
 
 
 def _errors(att: Attribution) -> dict[str, np.ndarray]:
@@ -209,8 +224,11 @@ class ExplainedDataset:
         self.meta = meta
         self.settings = meta["settings"]
         stored = set(self.group.group_keys())
-        order = [d.get("describe", {}).get("name") for d in self.settings.get("domains", [])
-                 if isinstance(d, dict) and isinstance(d.get("describe"), dict)]
+        order = [
+            d.get("describe", {}).get("name")
+            for d in self.settings.get("domains", [])
+            if isinstance(d, dict) and isinstance(d.get("describe"), dict)
+        ]
         # in the order they were explained; the arrays of each appear with the first chunk written
         self.domains = [n for n in order if n in stored] + sorted(stored - set(order))
         self.complete = bool(meta.get("complete"))
@@ -243,10 +261,18 @@ class ExplainedDataset:
             target = self.group["target"][sel].tolist()
         errors = {k: np.asarray(g[f"error_{k}"][sel]) for k in ("relative", "absolute") if f"error_{k}" in g}
         return Attribution(
-            values=np.asarray(g["values"][sel]), domain=meta["domain"], dims=tuple(meta["dims"]), coords=coords,
-            delta=np.asarray(g["delta"][sel]), output=np.asarray(g["output"][sel]),
-            baseline_output=np.asarray(g["baseline_output"][sel]), n_steps=np.asarray(g["n_steps"][sel]),
-            target=target, units=meta["units"], settings=meta["settings"], error_estimate=errors or None,
+            values=np.asarray(g["values"][sel]),
+            domain=meta["domain"],
+            dims=tuple(meta["dims"]),
+            coords=coords,
+            delta=np.asarray(g["delta"][sel]),
+            output=np.asarray(g["output"][sel]),
+            baseline_output=np.asarray(g["baseline_output"][sel]),
+            n_steps=np.asarray(g["n_steps"][sel]),
+            target=target,
+            units=meta["units"],
+            settings=meta["settings"],
+            error_estimate=errors or None,
         )
 
 

@@ -12,8 +12,15 @@ from importlib import resources
 
 from .synthetic import BandsSources, make_bands_sources, mixing_matrix, read_bands_sources, save_bands_sources
 
-__all__ = ["BandsSources", "load_bands_sources", "make_bands_sources", "mixing_matrix", "read_bands_sources",
-           "save_bands_sources", "BANDS_SOURCES_FILE"]
+__all__ = [
+    "BandsSources",
+    "load_bands_sources",
+    "make_bands_sources",
+    "mixing_matrix",
+    "read_bands_sources",
+    "save_bands_sources",
+    "BANDS_SOURCES_FILE",
+]
 
 #: The shipped file, inside the package.
 BANDS_SOURCES_FILE = "bands_sources.npz"

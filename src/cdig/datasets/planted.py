@@ -45,7 +45,7 @@ TASKS: tuple[str, ...] = ("frequency", "source", "season", "phase")
 #: Background noise standard deviation of each named level, per task.
 NOISE_LEVELS: dict[str, dict[str, float]] = {
     "frequency": {"clean": 0.5, "noisy": 1.5},
-    "source": {"clean": 1.0, "noisy": 2.0},      # scales the background sources (unit variance)
+    "source": {"clean": 1.0, "noisy": 2.0},  # scales the background sources (unit variance)
     "season": {"clean": 0.3, "noisy": 0.9},
     "phase": {"clean": 0.5, "noisy": 1.5},
 }
@@ -118,7 +118,7 @@ def make_task(name: str, n: int = 400, noise: str | float = "clean", seed: int =
 
 def _frequency(n: int, sigma: float, rng: np.random.Generator, seed: int) -> PlantedTask:
     fs, t_len = 64.0, 256
-    hz = [4.0, 9.0, 14.0, 19.0]                        # on the rFFT grid: bin = hz * T / fs
+    hz = [4.0, 9.0, 14.0, 19.0]  # on the rFFT grid: bin = hz * T / fs
     y = np.arange(n) % len(hz)
     t = np.arange(t_len) / fs
     phase = rng.uniform(0, 2 * np.pi, n)
@@ -126,8 +126,15 @@ def _frequency(n: int, sigma: float, rng: np.random.Generator, seed: int) -> Pla
     tone = amp[:, None] * np.sin(2 * np.pi * np.asarray(hz)[y][:, None] * t[None, :] + phase[:, None])
     x = tone + sigma * rng.normal(size=(n, t_len))
     bins = [int(round(h * t_len / fs)) for h in hz]
-    return PlantedTask("frequency", x[:, None, :].astype(np.float32), y.astype(np.int64),
-                       tuple(f"{h:g} Hz" for h in hz), fs, {"bins": bins, "hz": hz}, sigma)
+    return PlantedTask(
+        "frequency",
+        x[:, None, :].astype(np.float32),
+        y.astype(np.int64),
+        tuple(f"{h:g} Hz" for h in hz),
+        fs,
+        {"bins": bins, "hz": hz},
+        sigma,
+    )
 
 
 def _source(n: int, sigma: float, rng: np.random.Generator, seed: int) -> PlantedTask:
@@ -136,11 +143,18 @@ def _source(n: int, sigma: float, rng: np.random.Generator, seed: int) -> Plante
     d = make_bands_sources(n_samples=n, seed=seed)
     sources = d.sources.astype(np.float64)
     background = np.arange(sources.shape[1]) != d.planted_source
-    sources[:, background] *= sigma                   # the background sources have unit variance
+    sources[:, background] *= sigma  # the background sources have unit variance
     x = np.einsum("cs,nst->nct", d.mixing, sources)
-    return PlantedTask("source", x.astype(np.float32), d.y, ("out of band", "8-12 Hz"), d.fs,
-                       {"planted_source": d.planted_source, "band": d.band}, sigma,
-                       {"sources": sources.astype(np.float32), "mixing": d.mixing})
+    return PlantedTask(
+        "source",
+        x.astype(np.float32),
+        d.y,
+        ("out of band", "8-12 Hz"),
+        d.fs,
+        {"planted_source": d.planted_source, "band": d.band},
+        sigma,
+        {"sources": sources.astype(np.float32), "mixing": d.mixing},
+    )
 
 
 def _season(n: int, sigma: float, rng: np.random.Generator, seed: int) -> PlantedTask:
@@ -153,8 +167,15 @@ def _season(n: int, sigma: float, rng: np.random.Generator, seed: int) -> Plante
     season = np.stack([np.roll(np.tile(shape, t_len // period), s) for s in shift])
     trend = rng.normal(0, 1, n)[:, None] + rng.normal(0, 1.5, n)[:, None] * (t[None, :] / t_len - 0.5)
     x = trend + y[:, None] * season + sigma * rng.normal(size=(n, t_len))
-    return PlantedTask("season", x[:, None, :].astype(np.float32), y.astype(np.int64), ("trend only", "seasonal"),
-                       1.0, {"period": period, "component": "seasonal"}, sigma)
+    return PlantedTask(
+        "season",
+        x[:, None, :].astype(np.float32),
+        y.astype(np.int64),
+        ("trend only", "seasonal"),
+        1.0,
+        {"period": period, "component": "seasonal"},
+        sigma,
+    )
 
 
 def _phase(n: int, sigma: float, rng: np.random.Generator, seed: int) -> PlantedTask:
@@ -162,11 +183,18 @@ def _phase(n: int, sigma: float, rng: np.random.Generator, seed: int) -> Planted
     y = np.arange(n) % 2
     t = np.arange(t_len)
     amp = rng.uniform(0.8, 1.2, n)
-    sign = np.where(y == 1, 1.0, -1.0)                 # class 1: phase 0; class 0: phase pi
+    sign = np.where(y == 1, 1.0, -1.0)  # class 1: phase 0; class 0: phase pi
     x = (sign * amp)[:, None] * np.cos(2 * np.pi * k0 * t[None, :] / t_len) + sigma * rng.normal(size=(n, t_len))
     # a shift by T/(2 k0) samples turns bin k0's phase by pi and keeps every magnitude: the baseline
-    return PlantedTask("phase", x[:, None, :].astype(np.float32), y.astype(np.int64), ("phase pi", "phase 0"),
-                       1.0, {"bin": k0, "component": "phase", "baseline_shift": t_len // (2 * k0)}, sigma)
+    return PlantedTask(
+        "phase",
+        x[:, None, :].astype(np.float32),
+        y.astype(np.int64),
+        ("phase pi", "phase 0"),
+        1.0,
+        {"bin": k0, "component": "phase", "baseline_shift": t_len // (2 * k0)},
+        sigma,
+    )
 
 
 _MAKERS = {"frequency": _frequency, "source": _source, "season": _season, "phase": _phase}

@@ -36,16 +36,15 @@ import numpy as np
 from ..core.checks import check_choice
 from ..core.errors import CdigValueError
 
-__all__ = ["UCRDataset", "load_ucr", "load_mitdb", "load_airline", "data_folder", "available", "PACKAGES",
-           "SAMPLING_RATES"]
+__all__ = ["UCRDataset", "load_ucr", "load_mitdb", "load_airline", "data_folder", "available", "PACKAGES", "SAMPLING_RATES"]
 
 #: Packages searched, in order, for ``<package>/datasets/data/<name>/``.
 PACKAGES: tuple[str, ...] = ("sktime", "aeon")
 
 #: Sampling rates (Hz) of the problems whose rate is documented; others are in steps (fs = 1).
 SAMPLING_RATES: dict[str, float] = {
-    "BasicMotions": 10.0,       # UEA: 10 s recorded at 10 Hz
-    "ACSF1": 0.1,               # ACS-F1 plug sensors: one reading every 10 s
+    "BasicMotions": 10.0,  # UEA: 10 s recorded at 10 Hz
+    "ACSF1": 0.1,  # ACS-F1 plug sensors: one reading every 10 s
     "mitdb": 360.0,
 }
 
@@ -111,7 +110,7 @@ def available() -> list[str]:
 def _roots() -> list[Path]:
     roots = []
     for pkg in PACKAGES:
-        spec = importlib.util.find_spec(pkg)           # finds the folder; does not import the package
+        spec = importlib.util.find_spec(pkg)  # finds the folder; does not import the package
         if spec is None or not spec.submodule_search_locations:
             continue
         root = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"

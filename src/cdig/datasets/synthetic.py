@@ -77,8 +77,10 @@ class BandsSources:
 
     def __repr__(self) -> str:
         n, c, t = self.X.shape
-        return (f"BandsSources(X={n}×{c}×{t}, fs={self.fs:g} Hz, band={self.band[0]:g}-{self.band[1]:g} Hz, "
-                f"planted_source={self.planted_source}, class 1: {int(self.y.sum())}/{n})")
+        return (
+            f"BandsSources(X={n}×{c}×{t}, fs={self.fs:g} Hz, band={self.band[0]:g}-{self.band[1]:g} Hz, "
+            f"planted_source={self.planted_source}, class 1: {int(self.y.sum())}/{n})"
+        )
 
 
 def mixing_matrix(n_channels: int) -> np.ndarray:
@@ -211,8 +213,15 @@ def make_bands_sources(
     mixing = mixing_matrix(n_channels)
     sources32 = sources.astype(np.float32)
     return BandsSources(
-        X=_mix(mixing, sources32), y=y, sources=sources32, mixing=mixing, frequency=freq.astype(np.float32),
-        fs=fs, band=(low, high), planted_source=planted, seed=int(seed),
+        X=_mix(mixing, sources32),
+        y=y,
+        sources=sources32,
+        mixing=mixing,
+        frequency=freq.astype(np.float32),
+        fs=fs,
+        band=(low, high),
+        planted_source=planted,
+        seed=int(seed),
         description=_describe(n_samples, n_channels, length, fs, (low, high), planted),
     )
 
@@ -267,10 +276,17 @@ def save_bands_sources(data: BandsSources, path: str | Path) -> Path:
     True
     """
     path = Path(path)
-    meta = {"fs": data.fs, "band": list(data.band), "planted_source": data.planted_source, "seed": data.seed,
-            "description": data.description, "generator": "cdig.datasets.synthetic.make_bands_sources"}
-    np.savez_compressed(path, sources=data.sources, y=data.y, mixing=data.mixing, frequency=data.frequency,
-                        meta=np.array(json.dumps(meta)))
+    meta = {
+        "fs": data.fs,
+        "band": list(data.band),
+        "planted_source": data.planted_source,
+        "seed": data.seed,
+        "description": data.description,
+        "generator": "cdig.datasets.synthetic.make_bands_sources",
+    }
+    np.savez_compressed(
+        path, sources=data.sources, y=data.y, mixing=data.mixing, frequency=data.frequency, meta=np.array(json.dumps(meta))
+    )
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
@@ -280,7 +296,14 @@ def read_bands_sources(file: Any) -> BandsSources:
         meta = json.loads(str(f["meta"]))
         sources, mixing = f["sources"], f["mixing"]
         return BandsSources(
-            X=_mix(mixing, sources), y=f["y"], sources=sources, mixing=mixing, frequency=f["frequency"],
-            fs=float(meta["fs"]), band=(float(meta["band"][0]), float(meta["band"][1])),
-            planted_source=int(meta["planted_source"]), seed=int(meta["seed"]), description=meta["description"],
+            X=_mix(mixing, sources),
+            y=f["y"],
+            sources=sources,
+            mixing=mixing,
+            frequency=f["frequency"],
+            fs=float(meta["fs"]),
+            band=(float(meta["band"][0]), float(meta["band"][1])),
+            planted_source=int(meta["planted_source"]),
+            seed=int(meta["seed"]),
+            description=meta["description"],
         )

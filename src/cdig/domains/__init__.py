@@ -29,9 +29,25 @@ from .trend import TrendSeason
 from .wavelet import Wavelet
 
 __all__ = [
-    "Domain", "Time", "Fourier", "ICA", "STFT", "DCT", "Wavelet", "LinearBasis", "FrequencyBands",
-    "TrendSeason", "MagnitudePhase", "ComplexCepstrum", "Compose", "DOMAINS", "resolve", "rebuild", "registered",
-    "make", "names",
+    "Domain",
+    "Time",
+    "Fourier",
+    "ICA",
+    "STFT",
+    "DCT",
+    "Wavelet",
+    "LinearBasis",
+    "FrequencyBands",
+    "TrendSeason",
+    "MagnitudePhase",
+    "ComplexCepstrum",
+    "Compose",
+    "DOMAINS",
+    "resolve",
+    "rebuild",
+    "registered",
+    "make",
+    "names",
 ]
 
 # einops-style discovery: a domain module added to this package registers its classes on import.
@@ -131,12 +147,15 @@ def rebuild(description: Any) -> Domain:
     STFT(n_fft=16, hop_length=4, window='hann', center=True, pad_mode='constant')
     """
     if not isinstance(description, Mapping) or not isinstance(description.get("class"), str):
-        raise CdigValueError(f"no domain description to rebuild from (got {description!r}); it is settings['domain'] "
-                             "of a result of cdig.explain")
+        raise CdigValueError(
+            f"no domain description to rebuild from (got {description!r}); it is settings['domain'] of a result of cdig.explain"
+        )
     cls = _CLASSES.get(description["class"])
     if cls is None:
-        raise CdigValueError(f"{description['class']} is not one of cdig's domains ({', '.join(sorted(_CLASSES))}); "
-                             "a domain of another class cannot be rebuilt from its name")
+        raise CdigValueError(
+            f"{description['class']} is not one of cdig's domains ({', '.join(sorted(_CLASSES))}); "
+            "a domain of another class cannot be rebuilt from its name"
+        )
     return cls.from_description(description)
 
 

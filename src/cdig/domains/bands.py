@@ -14,7 +14,11 @@ __all__ = ["FrequencyBands", "EEG_BANDS"]
 
 #: The classical EEG rhythms in Hz, each the half-open interval ``[lo, hi)``.
 EEG_BANDS: dict[str, tuple[float, float]] = {
-    "delta": (0.5, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0), "gamma": (30.0, 100.0),
+    "delta": (0.5, 4.0),
+    "theta": (4.0, 8.0),
+    "alpha": (8.0, 13.0),
+    "beta": (13.0, 30.0),
+    "gamma": (30.0, 100.0),
 }
 
 
@@ -28,9 +32,7 @@ def _check_fs(fs: Any) -> float | None:
 
 def _check_bands(bands: Any, remainder: str) -> dict[str, tuple[float, float]]:
     if not isinstance(bands, Mapping) or not bands:
-        raise CdigTypeError(
-            f"bands must be a non-empty mapping {{name: (low Hz, high Hz)}}, got {type(bands).__name__}"
-        )
+        raise CdigTypeError(f"bands must be a non-empty mapping {{name: (low Hz, high Hz)}}, got {type(bands).__name__}")
     out: dict[str, tuple[float, float]] = {}
     for name, edges in bands.items():
         if not isinstance(name, str) or not name:
@@ -44,9 +46,7 @@ def _check_bands(bands: Any, remainder: str) -> dict[str, tuple[float, float]]:
         except (TypeError, ValueError):
             raise CdigValueError(f"bands[{name!r}]={edges!r}: give two numbers (low Hz, high Hz)") from None
         if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi):
-            raise CdigValueError(
-                f"bands[{name!r}]=({lo:g}, {hi:g}): need 0 <= low < high, finite, in Hz (interval [low, high))"
-            )
+            raise CdigValueError(f"bands[{name!r}]=({lo:g}, {hi:g}): need 0 <= low < high, finite, in Hz (interval [low, high))")
         out[name] = (lo, hi)
     ordered = sorted(out.items(), key=lambda kv: kv[1][0])
     for (n1, (_, h1)), (n2, (l2, _)) in zip(ordered, ordered[1:]):
@@ -114,8 +114,9 @@ class FrequencyBands(Fourier, register=True):
     plot = "plot_bands"
     order = 100
 
-    def __init__(self, bands: Mapping[str, tuple[float, float]] | None = None, fs: float | None = None, *,
-                 remainder: str = "other") -> None:
+    def __init__(
+        self, bands: Mapping[str, tuple[float, float]] | None = None, fs: float | None = None, *, remainder: str = "other"
+    ) -> None:
         super().__init__()
         if not isinstance(remainder, str) or not remainder:
             raise CdigTypeError(f"remainder must be a non-empty string, got {remainder!r}")
@@ -127,8 +128,7 @@ class FrequencyBands(Fourier, register=True):
     def fit(self, x: np.ndarray) -> "FrequencyBands":
         if self.fs is None:
             raise CdigValueError(
-                "FrequencyBands needs fs, the sampling rate in Hz (its bands are in Hz): "
-                "FrequencyBands(bands, fs=...)"
+                "FrequencyBands needs fs, the sampling rate in Hz (its bands are in Hz): FrequencyBands(bands, fs=...)"
             )
         super().fit(x)
         t, fs = self.fitted_length(), self.fs
@@ -151,8 +151,7 @@ class FrequencyBands(Fourier, register=True):
         self.band_index_ = index
         self.band_names_ = [*self.bands, self.remainder]
         self.band_edges_ = np.array([*edges, (np.nan, np.nan)], dtype=np.float64)
-        self.note_ = (f"band(s) {clipped} clipped at the Nyquist frequency {nyq:g} Hz (fs={fs:g})"
-                      if clipped else None)
+        self.note_ = f"band(s) {clipped} clipped at the Nyquist frequency {nyq:g} Hz (fs={fs:g})" if clipped else None
         return self
 
     def reduce(self, values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...] | None, dict[str, np.ndarray]]:
@@ -176,8 +175,10 @@ class FrequencyBands(Fourier, register=True):
                 "places the bands, so give the same rate to both (or fs only to the domain)"
             )
         coords = {
-            "channel": np.arange(shape[0]), "band": np.array(self.band_names_),
-            "band_low": self.band_edges_[:, 0].copy(), "band_high": self.band_edges_[:, 1].copy(),
+            "channel": np.arange(shape[0]),
+            "band": np.array(self.band_names_),
+            "band_low": self.band_edges_[:, 0].copy(),
+            "band_high": self.band_edges_[:, 1].copy(),
             "frequency": self.frequencies_.copy(),
         }
         return coords, {"band_low": "Hz", "band_high": "Hz", "frequency": "Hz"}

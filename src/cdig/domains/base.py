@@ -158,8 +158,9 @@ class Domain:
         cdig.core.errors.CdigValueError: this Fourier domain is not fitted: call .fit(x) with a (N, C, T) batch first ...
         """
         if any(getattr(self, a, None) is None for a in (attrs or ("n_times_",))):
-            raise CdigValueError(f"this {type(self).__name__} domain is not fitted: call .fit(x) with a (N, C, T) "
-                                 "batch first (cdig.explain does)")
+            raise CdigValueError(
+                f"this {type(self).__name__} domain is not fitted: call .fit(x) with a (N, C, T) batch first (cdig.explain does)"
+            )
 
     def fitted_length(self, a: Any = None) -> int:
         """The length ``n_times_`` the domain was fitted to, after checking ``a``'s last axis against it
@@ -172,8 +173,10 @@ class Domain:
         n = int(getattr(self, "n_times_"))  # noqa: B009 - declared by the subclasses that fit a length
         t = None if a is None else a.shape[-1]
         if t is not None and int(t) != n:
-            raise CdigValueError(f"this {type(self).__name__} domain was fitted to {n} samples, got an array with "
-                                 f"{int(t)} along its last axis: call .fit(x) again")
+            raise CdigValueError(
+                f"this {type(self).__name__} domain was fitted to {n} samples, got an array with "
+                f"{int(t)} along its last axis: call .fit(x) again"
+            )
         return n
 
     def select_rows(self, idx: np.ndarray) -> "Domain":
@@ -277,8 +280,11 @@ class Domain:
         variadic = [p.name for p in params if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         missing = [p.name for p in params if p.name not in description and p.name not in variadic]
         if variadic or missing:
-            what = (f"it takes *{variadic[0]}" if variadic else
-                    f"its constructor's parameter(s) {', '.join(missing)} are not recorded by describe()")
+            what = (
+                f"it takes *{variadic[0]}"
+                if variadic
+                else f"its constructor's parameter(s) {', '.join(missing)} are not recorded by describe()"
+            )
             raise CdigValueError(f"{cls.__name__} cannot be rebuilt from its recorded settings: {what}")
         kwargs = {p.name: _tuples(description[p.name]) for p in params}
         try:
@@ -302,8 +308,7 @@ def _init_parameters(cls: type) -> list[inspect.Parameter]:
 
 
 def _required_parameters(cls: type) -> list[str]:
-    return [p.name for p in _init_parameters(cls)
-            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return [p.name for p in _init_parameters(cls) if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 def _builtin(cls: type) -> bool:
@@ -316,8 +321,10 @@ def _register(cls: type[Domain], name: str) -> None:
     key = name.lower()
     old = _REGISTRY.get(key)
     if old is not None and _builtin(old) and not _builtin(cls):
-        raise CdigValueError(f"the domain name {name!r} is cdig's {old.__name__}; give {cls.__name__} another name "
-                             "(or pass its objects without registering it)")
+        raise CdigValueError(
+            f"the domain name {name!r} is cdig's {old.__name__}; give {cls.__name__} another name "
+            "(or pass its objects without registering it)"
+        )
     _REGISTRY[key] = cls
     _refresh()
 

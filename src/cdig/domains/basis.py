@@ -98,13 +98,9 @@ class LinearBasis(ChannelMixing, register=True):
         elif hasattr(obj, "fit") or hasattr(obj, "transform"):
             comps, mean = _from_fitted(obj)
         else:
-            raise CdigTypeError(
-                f"components must be a (K, C) array or a fitted PCA-like object, got {type(obj).__name__}"
-            )
+            raise CdigTypeError(f"components must be a (K, C) array or a fitted PCA-like object, got {type(obj).__name__}")
         if comps.ndim != 2 or 0 in comps.shape:
-            raise CdigValueError(
-                f"components has shape {comps.shape}; it must be a 2-D (K components, C channels) matrix"
-            )
+            raise CdigValueError(f"components has shape {comps.shape}; it must be a 2-D (K components, C channels) matrix")
         if not np.all(np.isfinite(comps)):
             raise CdigValueError("components contains NaN/Inf values")
         if self.mean is not None:
@@ -130,8 +126,10 @@ class LinearBasis(ChannelMixing, register=True):
         self.unmixing_, self.mixing_ = self.components_, self.inverse_  # ChannelMixing's names
         self.note_ = None
         if np.linalg.matrix_rank(comps) < c:
-            self.note_ = (f"{k} components of rank {np.linalg.matrix_rank(comps)} for {c} channels: the domain "
-                          "explains the input's reconstruction M B (x - mean) + mean, which differs from the input")
+            self.note_ = (
+                f"{k} components of rank {np.linalg.matrix_rank(comps)} for {c} channels: the domain "
+                "explains the input's reconstruction M B (x - mean) + mean, which differs from the input"
+            )
         self._check_transform(x)
         return self
 
@@ -142,8 +140,7 @@ class LinearBasis(ChannelMixing, register=True):
         pts = np.asarray(x[0], dtype=np.float64).T[: min(64, x.shape[-1])]
         ours = (pts - self.mean_) @ self.components_.T
         theirs = np.asarray(obj.transform(pts), dtype=np.float64)
-        if theirs.shape != ours.shape or not np.allclose(ours, theirs, rtol=1e-4,
-                                                         atol=1e-6 * (1 + np.abs(ours).max())):
+        if theirs.shape != ours.shape or not np.allclose(ours, theirs, rtol=1e-4, atol=1e-6 * (1 + np.abs(ours).max())):
             raise CdigValueError(
                 f"the object's transform() is not (x - mean_) @ components_.T; cdig accepts objects with sklearn "
                 f"PCA's interface ({type(obj).__name__} differs); pass its analysis matrix as an array instead"

@@ -201,8 +201,7 @@ class ComplexCepstrum(Domain, register=True):
         q = xp.fft.rfft(z, axis=-1)
         mag = xp.exp(xp.real(q)) - self.eps
         phase = xp.imag(q) + self._theta(mag, xp, tuple(z.shape))
-        return xp.fft.irfft(complex_from_parts(mag * xp.cos(phase), mag * xp.sin(phase), xp), n=self.n_times_,
-                            axis=-1)
+        return xp.fft.irfft(complex_from_parts(mag * xp.cos(phase), mag * xp.sin(phase), xp), n=self.n_times_, axis=-1)
 
     def coords(self, shape: tuple[int, ...], fs: float | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         q, unit = time_coords(shape[-1], fs)

@@ -81,9 +81,7 @@ class DCT(Domain, register=True):
     def __init__(self, type: int = 2, norm: str = "ortho") -> None:
         check_choice(type, "type", (2, 3))  # DCT-II, DCT-III
         if norm != "ortho":
-            raise CdigValueError(
-                f"norm={norm!r}: only norm='ortho' is supported (other scalings give the same attributions)"
-            )
+            raise CdigValueError(f"norm={norm!r}: only norm='ortho' is supported (other scalings give the same attributions)")
         self.type = int(type)
         self.norm = norm
         self.n_times_: int | None = None

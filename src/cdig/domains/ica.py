@@ -20,7 +20,8 @@ MNE_ATTRS = ("unmixing_matrix_", "mixing_matrix_", "pca_components_", "pca_mean_
 def _is_mne_ica(obj: Any) -> bool:
     """Duck typing, so that mne is never imported: MNE's fitted attributes, or its ``get_sources``."""
     return any(hasattr(obj, a) for a in MNE_ATTRS) or (
-        callable(getattr(obj, "get_sources", None)) and hasattr(obj, "n_pca_components"))
+        callable(getattr(obj, "get_sources", None)) and hasattr(obj, "n_pca_components")
+    )
 
 
 def _mne_matrices(obj: Any, n_channels: int, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -164,9 +165,11 @@ class ICA(ChannelMixing, register=True):
                 if _digest(x) == self.fitted_digest_:
                     self.note_ = self._fitted_note(n0, t0)
                 else:  # reused on another batch: say which one it was fitted on
-                    self.note_ = (f"FastICA(n_components={c}, random_state={self.random_state}) was fitted on an "
-                                  f"earlier batch given to this ICA() ({n0} samples x {t0} time steps pooled), not "
-                                  f"on the explained one ({n} samples x {t} time steps)")
+                    self.note_ = (
+                        f"FastICA(n_components={c}, random_state={self.random_state}) was fitted on an "
+                        f"earlier batch given to this ICA() ({n0} samples x {t0} time steps pooled), not "
+                        f"on the explained one ({n} samples x {t} time steps)"
+                    )
                 return self
             try:
                 from sklearn.decomposition import FastICA
@@ -178,8 +181,7 @@ class ICA(ChannelMixing, register=True):
             import warnings
 
             pooled = x.transpose(0, 2, 1).reshape(-1, c).astype(np.float64)
-            est = FastICA(n_components=c, whiten="unit-variance", random_state=self.random_state,
-                          max_iter=self.max_iter)
+            est = FastICA(n_components=c, whiten="unit-variance", random_state=self.random_state, max_iter=self.max_iter)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence chatter; the reconstruction is exact anyway
                 est.fit(pooled)
@@ -212,27 +214,28 @@ class ICA(ChannelMixing, register=True):
             self._check_transform(self.ica, x[0], self.unmixing_, self.mean_)
         k = self.unmixing_.shape[-2]
         if k < c:
-            self.note_ = (f"{k} components for {c} channels: the domain explains the input's reconstruction "
-                          "A W (x - mean) + mean, which differs from the input")
+            self.note_ = (
+                f"{k} components for {c} channels: the domain explains the input's reconstruction "
+                "A W (x - mean) + mean, which differs from the input"
+            )
         return self
 
     def _fitted_note(self, n: int, t: int) -> str:
-        return (f"FastICA(n_components={self.mixing_.shape[-2]}, random_state={self.random_state}) was fitted on "
-                f"the explained batch itself ({n} samples x {t} time steps pooled)")
+        return (
+            f"FastICA(n_components={self.mixing_.shape[-2]}, random_state={self.random_state}) was fitted on "
+            f"the explained batch itself ({n} samples x {t} time steps pooled)"
+        )
 
     def batch_dependent(self) -> str | None:
         if self.ica is None and getattr(self, "unmixing_", None) is None:
-            return ("ICA() fits FastICA on each batch it explains; fit it once on the data set and pass "
-                    "cdig.ICA(fitted_fastica)")
+            return "ICA() fits FastICA on each batch it explains; fit it once on the data set and pass cdig.ICA(fitted_fastica)"
         if isinstance(self.ica, Sequence) and not isinstance(self.ica, (str, bytes)):
             return "ICA([...]) holds one fitted object per sample of one batch; pass one object fitted on the data set"
         return None
 
     def _check_channels(self, c: int) -> None:
         if self.mixing_.shape[-2] != c:
-            raise CdigValueError(
-                f"this ICA domain was fitted on {self.mixing_.shape[-2]} channels but the input has {c}"
-            )
+            raise CdigValueError(f"this ICA domain was fitted on {self.mixing_.shape[-2]} channels but the input has {c}")
 
     @staticmethod
     def _check_transform(obj: Any, x0: np.ndarray, w: np.ndarray, mean: np.ndarray) -> None:

@@ -78,8 +78,9 @@ class STFT(Domain, register=True):
     plot = "plot_stft"
     order = 105
 
-    def __init__(self, n_fft: int, hop_length: int | None = None, window: Any = "hann", center: bool = True,
-                 pad_mode: str = "constant") -> None:
+    def __init__(
+        self, n_fft: int, hop_length: int | None = None, window: Any = "hann", center: bool = True, pad_mode: str = "constant"
+    ) -> None:
         if isinstance(n_fft, bool) or not isinstance(n_fft, (int, np.integer)) or n_fft < 1:
             raise CdigValueError(f"n_fft={n_fft!r}: the frame length must be a positive integer (samples)")
         self.n_fft = int(n_fft)
@@ -132,8 +133,7 @@ class STFT(Domain, register=True):
             return self
         if self.n_fft > t:
             raise CdigValueError(
-                f"the signal has {t} time steps, fewer than n_fft={self.n_fft}: the window does not fit; "
-                f"use n_fft <= {t}"
+                f"the signal has {t} time steps, fewer than n_fft={self.n_fft}: the window does not fit; use n_fft <= {t}"
             )
         n_fft, hop, window = self.n_fft, self.hop_length, self.window_
         pad = n_fft // 2 if self.center else 0
@@ -142,10 +142,10 @@ class STFT(Domain, register=True):
         n_frames = (length + extra - n_fft) // hop + 1
         # rows[i]: the input sample that padded sample i copies, -1 for a zero
         rows = np.full(length + extra, -1, dtype=np.int64)
-        rows[pad:pad + t] = np.arange(t)
+        rows[pad : pad + t] = np.arange(t)
         if pad and self.pad_mode == "reflect":
             rows[:pad] = np.arange(pad, 0, -1)
-            rows[pad + t:pad + t + pad] = np.arange(t - 2, t - 2 - pad, -1)
+            rows[pad + t : pad + t + pad] = np.arange(t - 2, t - 2 - pad, -1)
         # analysis: coefficient (k, j) of the frames, flattened k*frames + j (the layout rfft reads along
         # axis -2), is window[k] * x[rows[j*hop + k]]: one gather and a product
         src = rows[np.arange(n_fft)[:, None] + hop * np.arange(n_frames)[None, :]].reshape(-1)
@@ -161,7 +161,7 @@ class STFT(Domain, register=True):
         k = used[None, :] % hop + r * hop
         ok = (j >= 0) & (j < n_frames) & (k < n_fft)
         wk = np.where(ok, window[np.minimum(k, n_fft - 1)], 0.0)
-        energy = np.bincount(rows[used], weights=(wk ** 2).sum(0), minlength=t)  # diag(FᵀF)
+        energy = np.bincount(rows[used], weights=(wk**2).sum(0), minlength=t)  # diag(FᵀF)
         if energy.min() <= 1e-12 * energy.max():
             bad = np.nonzero(energy <= 1e-12 * energy.max())[0]
             raise CdigValueError(
@@ -229,10 +229,14 @@ class STFT(Domain, register=True):
         centres = self.frame_centres().astype(float)
         chan = np.arange(shape[0])
         if fs is None:
-            return ({"channel": chan, "frequency": np.fft.rfftfreq(self.n_fft), "time": centres},
-                    {"frequency": "cycles/sample", "time": "sample"})
-        return ({"channel": chan, "frequency": np.fft.rfftfreq(self.n_fft, d=1.0 / fs), "time": centres / fs},
-                {"frequency": "Hz", "time": "s"})
+            return (
+                {"channel": chan, "frequency": np.fft.rfftfreq(self.n_fft), "time": centres},
+                {"frequency": "cycles/sample", "time": "sample"},
+            )
+        return (
+            {"channel": chan, "frequency": np.fft.rfftfreq(self.n_fft, d=1.0 / fs), "time": centres / fs},
+            {"frequency": "Hz", "time": "s"},
+        )
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

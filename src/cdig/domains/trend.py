@@ -66,8 +66,7 @@ def _moving_average(n_times: int, window: int, edges: str) -> np.ndarray:
     return m
 
 
-def decomposition_matrices(n_times: int, period: int, trend_window: int | None = None,
-                           edges: str = "reflect") -> np.ndarray:
+def decomposition_matrices(n_times: int, period: int, trend_window: int | None = None, edges: str = "reflect") -> np.ndarray:
     """The (3, T, T) matrices ``(M_trend, M_seasonal, M_residual)``; they sum to the identity.
 
     ``seasonal = (per-phase means of the detrended signal, minus their mean over the phases)``, repeated
@@ -190,7 +189,7 @@ class TrendSeason(Domain, register=True):
         trend = xp.sum(taps * self.constant(self.trend_weight_, x, xp), axis=-1)
         detrended = x - trend
         if n_periods * period > t:  # zeros complete the last period; the counts exclude them
-            detrended = xp.concat([detrended, xp.zeros_like(detrended[..., :n_periods * period - t])], axis=-1)
+            detrended = xp.concat([detrended, xp.zeros_like(detrended[..., : n_periods * period - t])], axis=-1)
         means = xp.sum(xp.reshape(detrended, (*lead, n_periods, period)), axis=-2)
         means = means * self.constant(self.phase_scale_, x, xp)
         means = means - xp.sum(means, axis=-1)[..., None] / period

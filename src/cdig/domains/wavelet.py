@@ -117,7 +117,7 @@ def _circular(x: Any, start: int, length: int, xp: Any) -> Any:
     pos, pieces = start % m, []
     while length > 0:
         take = min(m - pos, length)
-        pieces.append(x[..., pos:pos + take])
+        pieces.append(x[..., pos : pos + take])
         pos, length = 0, length - take
     return pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=-1)
 
@@ -134,7 +134,7 @@ def _analysis_level(x: Any, blocks: Any, xp: Any) -> tuple[Any, Any]:
     pairs = xp.reshape(_circular(x, 1 - half, 2 * (n + half - 1), xp), (*lead, n + half - 1, 2))
     out = xp.matmul(pairs[..., :n, :], blocks[0])
     for q in range(1, half):
-        out = out + xp.matmul(pairs[..., q:q + n, :], blocks[q])
+        out = out + xp.matmul(pairs[..., q : q + n, :], blocks[q])
     return out[..., 0], out[..., 1]
 
 
@@ -143,9 +143,9 @@ def _synthesis_level(a: Any, d: Any, blocks: Any, xp: Any) -> Any:
     lead, n, half = _lead(a), int(a.shape[-1]), int(blocks.shape[0])
     # ad[k] = (a, d)[(k - F/2 + 1) mod n], so that (a, d)[(p - i) mod n] = ad[p - i + F/2 - 1]
     ad = xp.stack([_circular(v, 1 - half, n + half - 1, xp) for v in (a, d)], axis=-1)
-    y = xp.matmul(ad[..., half - 1:half - 1 + n, :], blocks[0])
+    y = xp.matmul(ad[..., half - 1 : half - 1 + n, :], blocks[0])
     for i in range(1, half):
-        y = y + xp.matmul(ad[..., half - 1 - i:half - 1 - i + n, :], blocks[i])
+        y = y + xp.matmul(ad[..., half - 1 - i : half - 1 - i + n, :], blocks[i])
     return _circular(xp.reshape(y, (*lead, 2 * n)), half - 1, 2 * n, xp)  # (y[2p], y[2p+1]); x[t] = y[t + s]
 
 
@@ -213,8 +213,7 @@ class Wavelet(Domain, register=True):
 
     def __init__(self, wavelet: str = "db4", level: int | None = None, mode: str = "periodization") -> None:
         if not isinstance(wavelet, str):
-            raise CdigTypeError(f"wavelet must be a name (str), got {type(wavelet).__name__}; accepted: "
-                                f"{', '.join(WAVELETS)}")
+            raise CdigTypeError(f"wavelet must be a name (str), got {type(wavelet).__name__}; accepted: {', '.join(WAVELETS)}")
         key = wavelet.lower()
         if key not in WAVELETS:
             raise CdigValueError(f"unknown wavelet {wavelet!r}; accepted: {', '.join(WAVELETS)}")
@@ -290,7 +289,7 @@ class Wavelet(Domain, register=True):
         size = t // 2**level
         approx, start = z[..., :size], size
         for _ in range(level):
-            approx = _synthesis_level(approx, z[..., start:start + size], synthesis, xp)
+            approx = _synthesis_level(approx, z[..., start : start + size], synthesis, xp)
             start, size = start + size, 2 * size
         return approx
 
@@ -317,9 +316,18 @@ class Wavelet(Domain, register=True):
         names, band, level, pos = self.bands()
         start = pos * 2**level
         t, unit = time_coords(int(start.max()) + 1 if start.size else 0, fs)
-        return ({"channel": np.arange(shape[0]), "coefficient": np.arange(shape[-1]), "band": band,
-                 "band_name": np.array(names), "level": level, "position": pos, "time": t[start]},
-                {"time": unit})
+        return (
+            {
+                "channel": np.arange(shape[0]),
+                "coefficient": np.arange(shape[-1]),
+                "band": band,
+                "band_name": np.array(names),
+                "level": level,
+                "position": pos,
+                "time": t[start],
+            },
+            {"time": unit},
+        )
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

@@ -29,5 +29,14 @@ True
 from .faithfulness import DEFAULT_FRACTIONS, Curves, deletion, insertion
 from .sanity import Randomization, completeness, randomization, sensitivity, spearman
 
-__all__ = ["deletion", "insertion", "Curves", "DEFAULT_FRACTIONS", "completeness", "sensitivity", "randomization",
-           "Randomization", "spearman"]
+__all__ = [
+    "deletion",
+    "insertion",
+    "Curves",
+    "DEFAULT_FRACTIONS",
+    "completeness",
+    "sensitivity",
+    "randomization",
+    "Randomization",
+    "spearman",
+]

@@ -22,7 +22,7 @@ class Setup:
     domain: Domain
     z: np.ndarray
     z0: np.ndarray
-    index: np.ndarray      # (P,) flat coefficient -> flat reported value, per sample
+    index: np.ndarray  # (P,) flat coefficient -> flat reported value, per sample
     n_units: int
 
     def signals(self, z: np.ndarray) -> Any:
@@ -43,8 +43,7 @@ def check_attribution(att: Any, name: str = "attribution") -> Attribution:
             f"e.g. maps[{next(iter(att))!r}]"
         )
     if not isinstance(att, Attribution):
-        raise CdigTypeError(f"{name} must be a cdig.Attribution (one domain of cdig.explain's result), "
-                            f"got {type(att).__name__}")
+        raise CdigTypeError(f"{name} must be a cdig.Attribution (one domain of cdig.explain's result), got {type(att).__name__}")
     return att
 
 
@@ -83,8 +82,9 @@ def domain_of(att: Attribution, domain: Any, x: np.ndarray | None = None) -> Dom
         if x is not None:
             d.fit(x)
             if _normal(d.describe()) != _normal(recorded):
-                raise CdigValueError(f"fitted on x it describes itself as {_normal(d.describe())}, not as recorded "
-                                     f"({_normal(recorded)})")
+                raise CdigValueError(
+                    f"fitted on x it describes itself as {_normal(d.describe())}, not as recorded ({_normal(recorded)})"
+                )
     except CdigValueError as e:
         raise CdigValueError(
             f"this {att.domain!r} Attribution carries no domain object (it was loaded from a file, or built by "
@@ -109,8 +109,10 @@ def check_domain(d: Domain, att: Attribution, prep: Any) -> None:
         mine = be.to_numpy(d.forward(prep.layout.to_canonical(prep.xb, xp), xp))
         back = tuple(d.inverse(be.asarray(np.ascontiguousarray(z)), xp).shape)
     if mine.shape != z.shape:
-        raise CdigValueError(f"the {type(d).__name__} domain gives coefficients of shape {mine.shape} for x, but the "
-                             f"attribution records {z.shape}: pass the fitted domain that computed it")
+        raise CdigValueError(
+            f"the {type(d).__name__} domain gives coefficients of shape {mine.shape} for x, but the "
+            f"attribution records {z.shape}: pass the fitted domain that computed it"
+        )
     scale = np.abs(z).reshape(len(z), -1).max(axis=1)
     err = np.abs(mine - z).reshape(len(z), -1).max(axis=1)
     bad = np.nonzero(~(err <= 1e-5 * scale))[0]
@@ -128,27 +130,50 @@ def check_domain(d: Domain, att: Attribution, prep: Any) -> None:
         )
 
 
-def setup(model: Any, x: Any, att: Any, *, domain: Any, target: Any, time_axis: int | None,
-          additional_forward_args: Any, internal_batch_size: int | None, backend: str | None,
-          check_output: bool = True, need_scores: bool = True) -> Setup:
+def setup(
+    model: Any,
+    x: Any,
+    att: Any,
+    *,
+    domain: Any,
+    target: Any,
+    time_axis: int | None,
+    additional_forward_args: Any,
+    internal_batch_size: int | None,
+    backend: str | None,
+    check_output: bool = True,
+    need_scores: bool = True,
+) -> Setup:
     """Prepare the model exactly as :func:`cdig.explain` did and check that ``x``/``target`` are those of ``att``."""
     from ..engine import prepare
 
     att = check_attribution(att)
     if need_scores and (att.settings.get("multiply_by_inputs") is False or np.iscomplexobj(att.values)):
-        raise CdigValueError("this attribution holds path-integrated gradients (multiply_by_inputs=False), not "
-                             "scores; rank coefficients by attributions: explain with multiply_by_inputs=True")
+        raise CdigValueError(
+            "this attribution holds path-integrated gradients (multiply_by_inputs=False), not "
+            "scores; rank coefficients by attributions: explain with multiply_by_inputs=True"
+        )
     if att.coefficients is None or att.baseline_coefficients is None:
-        raise CdigValueError("the attribution has no coefficients (it was built by hand?); metrics need the "
-                             "input's and the baseline's coefficients that cdig.explain records")
+        raise CdigValueError(
+            "the attribution has no coefficients (it was built by hand?); metrics need the "
+            "input's and the baseline's coefficients that cdig.explain records"
+        )
     if time_axis is None:
         time_axis = att.settings.get("time_axis")
     target = recorded_target(att, target)
-    prep = prepare(model, x, target=target, time_axis=time_axis, additional_forward_args=additional_forward_args,
-                    internal_batch_size=internal_batch_size, backend=backend)
+    prep = prepare(
+        model,
+        x,
+        target=target,
+        time_axis=time_axis,
+        additional_forward_args=additional_forward_args,
+        internal_batch_size=internal_batch_size,
+        backend=backend,
+    )
     if list(prep.xn.shape) != list(att.settings.get("input_shape", prep.xn.shape)):
-        raise CdigValueError(f"x has shape {prep.xn.shape} but the attribution explains inputs of shape "
-                             f"{tuple(att.settings['input_shape'])}")
+        raise CdigValueError(
+            f"x has shape {prep.xn.shape} but the attribution explains inputs of shape {tuple(att.settings['input_shape'])}"
+        )
     check_output_at_x(prep, att, check_output)
     d = domain_of(att, domain, prep.layout.to_canonical_np(prep.xn))
     check_domain(d, att, prep)
@@ -156,9 +181,11 @@ def setup(model: Any, x: Any, att: Any, *, domain: Any, target: Any, time_axis: 
     index = np.asarray(d.value_index(z.shape[1:])).reshape(-1)
     n_units = int(np.prod(att.values.shape[1:]))
     if index.size != int(np.prod(z.shape[1:])) or index.min(initial=0) < 0 or index.max(initial=-1) >= n_units:
-        raise CdigValueError(f"{type(d).__name__}.value_index does not map the {z.shape[1:]} coefficients onto "
-                             f"the {n_units} reported values; a domain whose reduce() merges coefficients "
-                             "must say how in value_index()")
+        raise CdigValueError(
+            f"{type(d).__name__}.value_index does not map the {z.shape[1:]} coefficients onto "
+            f"the {n_units} reported values; a domain whose reduce() merges coefficients "
+            "must say how in value_index()"
+        )
     return Setup(prep, att, d, z, z0, index, n_units)
 
 

@@ -70,14 +70,28 @@ class Curves:
         return self.random_auc - self.auc if self.kind == "deletion" else self.auc - self.random_auc
 
     def __repr__(self) -> str:
-        return (f"Curves({self.kind}, domain={self.domain!r}, {len(self.curve)} samples × {len(self.fractions)} "
-                f"fractions, mean AUC {float(self.auc.mean()):.4g} vs random {float(self.random_auc.mean()):.4g})")
+        return (
+            f"Curves({self.kind}, domain={self.domain!r}, {len(self.curve)} samples × {len(self.fractions)} "
+            f"fractions, mean AUC {float(self.auc.mean()):.4g} vs random {float(self.random_auc.mean()):.4g})"
+        )
 
 
-def deletion(model: Any, x: Any, attribution: Any, *, target: Any = None, fractions: Any = None,
-             order: str = "signed", n_random: int = 1, seed: int = 0, domain: Any = None,
-             time_axis: int | None = None, additional_forward_args: Any = None,
-             internal_batch_size: int | None = None, backend: str | None = None) -> Curves:
+def deletion(
+    model: Any,
+    x: Any,
+    attribution: Any,
+    *,
+    target: Any = None,
+    fractions: Any = None,
+    order: str = "signed",
+    n_random: int = 1,
+    seed: int = 0,
+    domain: Any = None,
+    time_axis: int | None = None,
+    additional_forward_args: Any = None,
+    internal_batch_size: int | None = None,
+    backend: str | None = None,
+) -> Curves:
     """Deletion curves: replace the top-ranked coefficients by the baseline's, in the attribution's domain.
 
     Parameters
@@ -131,14 +145,40 @@ def deletion(model: Any, x: Any, attribution: Any, *, target: Any = None, fracti
     >>> bool(abs(c.curve[:, -1] - maps["fourier"].baseline_output).max() < 1e-4)   # all removed: f(x0)
     True
     """
-    return _curves("deletion", model, x, attribution, target, fractions, order, n_random, seed, domain,
-                   time_axis, additional_forward_args, internal_batch_size, backend)
+    return _curves(
+        "deletion",
+        model,
+        x,
+        attribution,
+        target,
+        fractions,
+        order,
+        n_random,
+        seed,
+        domain,
+        time_axis,
+        additional_forward_args,
+        internal_batch_size,
+        backend,
+    )
 
 
-def insertion(model: Any, x: Any, attribution: Any, *, target: Any = None, fractions: Any = None,
-              order: str = "signed", n_random: int = 1, seed: int = 0, domain: Any = None,
-              time_axis: int | None = None, additional_forward_args: Any = None,
-              internal_batch_size: int | None = None, backend: str | None = None) -> Curves:
+def insertion(
+    model: Any,
+    x: Any,
+    attribution: Any,
+    *,
+    target: Any = None,
+    fractions: Any = None,
+    order: str = "signed",
+    n_random: int = 1,
+    seed: int = 0,
+    domain: Any = None,
+    time_axis: int | None = None,
+    additional_forward_args: Any = None,
+    internal_batch_size: int | None = None,
+    backend: str | None = None,
+) -> Curves:
     """Insertion curves: start from the baseline's coefficients and put the top-ranked ones of ``x`` back.
 
     Parameters and returns as :func:`deletion`; at fraction 0 the output is the baseline's, at 1 the input's.
@@ -154,19 +194,56 @@ def insertion(model: Any, x: Any, attribution: Any, *, target: Any = None, fract
     >>> bool((c.auc >= c.random_auc - 1e-6).all())   # a linear model: the exact IG ranks best
     True
     """
-    return _curves("insertion", model, x, attribution, target, fractions, order, n_random, seed, domain,
-                   time_axis, additional_forward_args, internal_batch_size, backend)
+    return _curves(
+        "insertion",
+        model,
+        x,
+        attribution,
+        target,
+        fractions,
+        order,
+        n_random,
+        seed,
+        domain,
+        time_axis,
+        additional_forward_args,
+        internal_batch_size,
+        backend,
+    )
 
 
-def _curves(kind: str, model: Any, x: Any, att: Any, target: Any, fractions: Any, order: str, n_random: Any,
-            seed: Any, domain: Any, time_axis: Any, extra: Any, ibs: Any, backend: Any) -> Curves:
+def _curves(
+    kind: str,
+    model: Any,
+    x: Any,
+    att: Any,
+    target: Any,
+    fractions: Any,
+    order: str,
+    n_random: Any,
+    seed: Any,
+    domain: Any,
+    time_axis: Any,
+    extra: Any,
+    ibs: Any,
+    backend: Any,
+) -> Curves:
     f = check_fractions(DEFAULT_FRACTIONS if fractions is None else fractions)
     check_choice(order, "order", ("signed", "absolute"))
     n_random = check_positive_int(n_random, "n_random")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise CdigValueError(f"seed must be an integer, got {seed!r}")
-    s = setup(model, x, att, domain=domain, target=target, time_axis=time_axis, additional_forward_args=extra,
-              internal_batch_size=ibs, backend=backend)
+    s = setup(
+        model,
+        x,
+        att,
+        domain=domain,
+        target=target,
+        time_axis=time_axis,
+        additional_forward_args=extra,
+        internal_batch_size=ibs,
+        backend=backend,
+    )
     n = len(s.z)
     scores = np.asarray(s.att.values, dtype=np.float64).reshape(n, -1)
     if order == "absolute":
@@ -177,8 +254,7 @@ def _curves(kind: str, model: Any, x: Any, att: Any, target: Any, fractions: Any
     rng = np.random.default_rng(int(seed))
     with s.prep.be.prepared():
         curve = _sweep(s, kind, ranks, f)
-        rand = np.mean([_sweep(s, kind, np.argsort(rng.random((n, s.n_units)), axis=1), f)
-                        for _ in range(n_random)], axis=0)
+        rand = np.mean([_sweep(s, kind, np.argsort(rng.random((n, s.n_units)), axis=1), f) for _ in range(n_random)], axis=0)
     span = f[-1] - f[0]
     auc = np.trapezoid(curve, f, axis=1) / span
     rauc = np.trapezoid(rand, f, axis=1) / span
@@ -188,7 +264,7 @@ def _curves(kind: str, model: Any, x: Any, att: Any, target: Any, fractions: Any
 def _sweep(s: Setup, kind: str, ranks: np.ndarray, fractions: np.ndarray) -> np.ndarray:
     """The explained output at each fraction for one ranking per sample: ``(N, F)``."""
     n = len(s.z)
-    coef_ranks = ranks[:, s.index].reshape(s.z.shape)     # each coefficient takes its reported value's rank
+    coef_ranks = ranks[:, s.index].reshape(s.z.shape)  # each coefficient takes its reported value's rank
     out = np.empty((n, len(fractions)))
     for j, frac in enumerate(fractions):
         k = int(round(frac * s.n_units))

@@ -46,8 +46,9 @@ __all__ = ["run_planted", "score_task", "TARGET_SCORE"]
 TARGET_SCORE = 0.95
 
 
-def run_planted(tasks: Sequence[str] = TASKS, noise: str | float = "clean", n: int = 400, epochs: int = 12,
-                n_steps: int = 32, seed: int = 0) -> list[dict[str, Any]]:
+def run_planted(
+    tasks: Sequence[str] = TASKS, noise: str | float = "clean", n: int = 400, epochs: int = 12, n_steps: int = 32, seed: int = 0
+) -> list[dict[str, Any]]:
     """Train, explain and score every task; one row per task.
 
     Parameters
@@ -75,8 +76,7 @@ def run_planted(tasks: Sequence[str] = TASKS, noise: str | float = "clean", n: i
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise CdigValueError(f"unknown planted task(s) {unknown}; choose among {list(TASKS)}")
-    return [score_task(make_task(t, n=n, noise=noise, seed=seed), epochs=epochs, n_steps=n_steps, seed=seed)
-            for t in tasks]
+    return [score_task(make_task(t, n=n, noise=noise, seed=seed), epochs=epochs, n_steps=n_steps, seed=seed) for t in tasks]
 
 
 def score_task(task: PlantedTask, epochs: int = 12, n_steps: int = 32, seed: int = 0) -> dict[str, Any]:
@@ -93,9 +93,13 @@ def score_task(task: PlantedTask, epochs: int = 12, n_steps: int = 32, seed: int
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         c, t_len = task.X.shape[1], task.X.shape[2]
-        if task.name == "phase":   # absolute timing: a head that sees positions, not a pooled one
-            model = torch.nn.Sequential(torch.nn.Conv1d(c, 8, 9, padding=4), torch.nn.GELU(), torch.nn.Flatten(),
-                                        torch.nn.Linear(8 * t_len, len(task.classes)))
+        if task.name == "phase":  # absolute timing: a head that sees positions, not a pooled one
+            model = torch.nn.Sequential(
+                torch.nn.Conv1d(c, 8, 9, padding=4),
+                torch.nn.GELU(),
+                torch.nn.Flatten(),
+                torch.nn.Linear(8 * t_len, len(task.classes)),
+            )
         else:
             model = make_model(c, len(task.classes))
         train_classifier(model, xtr, ytr, epochs, seed=seed)
@@ -116,26 +120,30 @@ def score_task(task: PlantedTask, epochs: int = 12, n_steps: int = 32, seed: int
         hit = np.argmax(att.values, axis=1) == planted
     elif task.name == "season":
         keep = yte == 1
-        att = cdig.explain(model, xt[keep], [cdig.TrendSeason(task.truth["period"])], target=1,
-                           n_steps=n_steps)["trend"]
-        totals = att.extras["totals"].sum(axis=1)                         # (N, component)
+        att = cdig.explain(model, xt[keep], [cdig.TrendSeason(task.truth["period"])], target=1, n_steps=n_steps)["trend"]
+        totals = att.extras["totals"].sum(axis=1)  # (N, component)
         season = list(att.coords["component"]).index(task.truth["component"])
         hit = np.argmax(totals, axis=1) == season
     else:  # phase
         keep = np.ones(len(yte), bool)
         x0 = np.roll(xte, task.truth["baseline_shift"], axis=-1)
-        att = cdig.explain(model, xt, [cdig.MagnitudePhase()], baselines=x0, target=target,
-                           n_steps=n_steps)["magphase"]
+        att = cdig.explain(model, xt, [cdig.MagnitudePhase()], baselines=x0, target=target, n_steps=n_steps)["magphase"]
         flat = att.values.reshape(len(xte), -1)
         c_idx, comp, f_idx = np.unravel_index(np.argmax(flat, axis=1), att.values.shape[1:])
         phase = list(att.coords["component"]).index(task.truth["component"])
         hit = (comp == phase) & (f_idx == task.truth["bin"])
     units = int(np.prod(att.values.shape[1:])) if task.name != "season" else totals.shape[1]
     return {
-        "task": task.name, "domain": att.domain, "noise": task.noise, "accuracy": round(accuracy, 4),
-        "score": round(float(hit.mean()), 4), "chance": round(1.0 / units, 4), "hits": int(hit.sum()),
+        "task": task.name,
+        "domain": att.domain,
+        "noise": task.noise,
+        "accuracy": round(accuracy, 4),
+        "score": round(float(hit.mean()), 4),
+        "chance": round(1.0 / units, 4),
+        "hits": int(hit.sum()),
         "explained": int(keep.sum()),
-        "max_relative_delta": float(att.relative_delta.max()), "seconds": round(time.perf_counter() - t0, 2),
+        "max_relative_delta": float(att.relative_delta.max()),
+        "seconds": round(time.perf_counter() - t0, 2),
     }
 
 
@@ -146,7 +154,7 @@ def _fit_ica(task: PlantedTask, n_train: int, seed: int) -> tuple[Any, int]:
     x = task.X[:n_train].astype(np.float64)
     c = x.shape[1]
     ica = FastICA(n_components=c, whiten="unit-variance", random_state=seed, max_iter=1000)
-    rec = ica.fit_transform(x.transpose(0, 2, 1).reshape(-1, c))          # (N*T, K)
+    rec = ica.fit_transform(x.transpose(0, 2, 1).reshape(-1, c))  # (N*T, K)
     true = task.extras["sources"][:n_train, task.truth["planted_source"]].reshape(-1)
     corr = [abs(np.corrcoef(rec[:, k], true)[0, 1]) for k in range(c)]
     return ica, int(np.argmax(corr))

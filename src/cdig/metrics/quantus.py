@@ -89,9 +89,17 @@ class CoefficientSpace:
         ``channel_first=True``, ``device`` and ``batch_size=N`` (the whole batch at once, in order)
         for a Quantus metric's ``__call__``."""
         device = next((str(p.device) for p in self.model.parameters()), "cpu")
-        return dict(model=self.model, x_batch=self.x_batch, y_batch=self.y_batch, a_batch=self.a_batch,
-                    explain_func=self.explain_func, explain_func_kwargs=self.explain_func_kwargs,
-                    channel_first=True, device=device, batch_size=len(self.x_batch))
+        return dict(
+            model=self.model,
+            x_batch=self.x_batch,
+            y_batch=self.y_batch,
+            a_batch=self.a_batch,
+            explain_func=self.explain_func,
+            explain_func_kwargs=self.explain_func_kwargs,
+            channel_first=True,
+            device=device,
+            batch_size=len(self.x_batch),
+        )
 
     def merge(self, a: np.ndarray) -> np.ndarray:
         """Scores per real coefficient ``(n, C, L)`` back to the attribution's map ``(n, *map_shape)``: the real
@@ -113,8 +121,16 @@ class CoefficientSpace:
         return flat.reshape((n,) + tuple(self.map_shape))
 
 
-def coefficient_space(model: Any, x: Any, attribution: Any, *, target: Any = None, domain: Any = None,
-                      time_axis: int | None = None, n_steps: int | str | None = None) -> CoefficientSpace:
+def coefficient_space(
+    model: Any,
+    x: Any,
+    attribution: Any,
+    *,
+    target: Any = None,
+    domain: Any = None,
+    time_axis: int | None = None,
+    n_steps: int | str | None = None,
+) -> CoefficientSpace:
     """The pieces to run a Quantus metric on ``attribution``'s domain (see the module docstring).
 
     Parameters
@@ -173,12 +189,26 @@ def coefficient_space(model: Any, x: Any, attribution: Any, *, target: Any = Non
     att = check_attribution(attribution)
     tgt = recorded_target(att, target)
     labels = tgt if isinstance(tgt, (list, tuple, np.ndarray)) else [tgt]
-    if tgt is None or len(labels) not in (1, len(att.values)) or not all(
-            isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in labels):
-        raise CdigValueError(f"Quantus needs one class index per sample; the target is {att.target!r}: explain "
-                             "with target= an int, or one int per sample")
-    s = setup(model, x, att, domain=domain, target=target, time_axis=time_axis,
-              additional_forward_args=None, internal_batch_size=None, backend=None)
+    if (
+        tgt is None
+        or len(labels) not in (1, len(att.values))
+        or not all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in labels)
+    ):
+        raise CdigValueError(
+            f"Quantus needs one class index per sample; the target is {att.target!r}: explain "
+            "with target= an int, or one int per sample"
+        )
+    s = setup(
+        model,
+        x,
+        att,
+        domain=domain,
+        target=target,
+        time_axis=time_axis,
+        additional_forward_args=None,
+        internal_batch_size=None,
+        backend=None,
+    )
     be, d = s.prep.be, s.domain
     if be.name != "torch":
         raise CdigTypeError(f"the Quantus adapter takes PyTorch models; this one runs on {be.name}")
@@ -187,8 +217,7 @@ def coefficient_space(model: Any, x: Any, attribution: Any, *, target: Any = Non
     is_complex = np.iscomplexobj(s.z)
     real, real0 = _real_view(s.z, is_complex), _real_view(s.z0, is_complex)
     per_sample = _per_sample(d, n)
-    module = _module_class(be.xp)(model, d, s.prep.layout, s.z.shape[1:], real.shape[1:], is_complex, n, per_sample,
-                                  real.dtype)
+    module = _module_class(be.xp)(model, d, s.prep.layout, s.z.shape[1:], real.shape[1:], is_complex, n, per_sample, real.dtype)
     rule = _rule(att.settings, n_steps)
 
     def explain_func(model: Any, inputs: Any, targets: Any, **kwargs: Any) -> np.ndarray:
@@ -203,16 +232,35 @@ def coefficient_space(model: Any, x: Any, attribution: Any, *, target: Any = Non
         steps = kwargs.get("n_steps", rule["n_steps"])
         how = rule if steps == rule["n_steps"] else _rule(att.settings, steps)
         args = (_rows(m, n, "explain_func"),) if per_sample else None
-        out = explain(model, inputs, "time", target=tg if len(tg) > 1 else tg[0], baselines=_baseline(real0, m),
-                      time_axis=-1, additional_forward_args=args, **how)["time"]
+        out = explain(
+            model,
+            inputs,
+            "time",
+            target=tg if len(tg) > 1 else tg[0],
+            baselines=_baseline(real0, m),
+            time_axis=-1,
+            additional_forward_args=args,
+            **how,
+        )["time"]
         return out.values.reshape(inputs.shape)
 
     with warnings.catch_warnings():
         # the attribution's own explanation already warned about its accuracy; a_batch repeats it exactly
         warnings.simplefilter("ignore", ConvergenceWarning)
         a = explain_func(module, real, y)
-    return CoefficientSpace(module, real, y, a, explain_func, {"n_steps": rule["n_steps"]}, is_complex,
-                            tuple(s.z.shape[1:]), s.index, tuple(att.values.shape[1:]), per_sample)
+    return CoefficientSpace(
+        module,
+        real,
+        y,
+        a,
+        explain_func,
+        {"n_steps": rule["n_steps"]},
+        is_complex,
+        tuple(s.z.shape[1:]),
+        s.index,
+        tuple(att.values.shape[1:]),
+        per_sample,
+    )
 
 
 def _real_view(z: np.ndarray, is_complex: bool) -> np.ndarray:
@@ -281,8 +329,18 @@ def _module_class(xp: Any) -> type:
 
         namespace = xp
 
-        def __init__(self, model: Any, domain: Domain, layout: Any, shape: tuple, real_shape: tuple,
-                     is_complex: bool, n: int, per_sample: bool, dtype: Any) -> None:
+        def __init__(
+            self,
+            model: Any,
+            domain: Domain,
+            layout: Any,
+            shape: tuple,
+            real_shape: tuple,
+            is_complex: bool,
+            n: int,
+            per_sample: bool,
+            dtype: Any,
+        ) -> None:
             super().__init__()
             self.model = model
             self.domain, self.layout = domain, layout
@@ -302,8 +360,11 @@ def _module_class(xp: Any) -> type:
             z = z.reshape((m,) + self.shape)
             domain = self.domain
             if self.per_sample:
-                idx = _rows(m, self.n, "the coefficient model") if rows is None else (
-                    np.asarray(rows.detach().cpu() if hasattr(rows, "detach") else rows, dtype=np.int64).reshape(-1))
+                idx = (
+                    _rows(m, self.n, "the coefficient model")
+                    if rows is None
+                    else (np.asarray(rows.detach().cpu() if hasattr(rows, "detach") else rows, dtype=np.int64).reshape(-1))
+                )
                 domain = domain.select_rows(idx)
             return self.model(self.layout.from_canonical(domain.inverse(z, self.namespace), self.namespace))
 

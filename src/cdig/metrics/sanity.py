@@ -77,35 +77,75 @@ def completeness(maps: Any, rtol: float = 1e-2) -> list[dict[str, Any]]:
         l1 = np.abs(att.values).reshape(len(d), -1).sum(axis=1) if multiplied else np.zeros_like(d)
         floor = roundoff_floor(change, l1, eps)
         est = att.error_estimate["relative"] if att.error_estimate else np.array([np.nan])
-        rows.append({
-            "domain": name, "max_abs_delta": float(d.max()), "median_abs_delta": float(np.median(d)),
-            "max_relative_delta": float(att.relative_delta.max()), "passed": int(np.sum(d <= rtol * change + floor)),
-            "samples": int(d.size), "mean_steps": float(np.mean(att.n_steps)),
-            "max_relative_map_error": float(np.max(est)),
-        })
+        rows.append(
+            {
+                "domain": name,
+                "max_abs_delta": float(d.max()),
+                "median_abs_delta": float(np.median(d)),
+                "max_relative_delta": float(att.relative_delta.max()),
+                "passed": int(np.sum(d <= rtol * change + floor)),
+                "samples": int(d.size),
+                "mean_steps": float(np.mean(att.n_steps)),
+                "max_relative_map_error": float(np.max(est)),
+            }
+        )
     return rows
 
 
-def _reexplain(model: Any, x: Any, att: Attribution, domain: Any, target: Any, time_axis: Any,
-               additional_forward_args: Any, internal_batch_size: Any, backend: Any) -> Attribution:
+def _reexplain(
+    model: Any,
+    x: Any,
+    att: Attribution,
+    domain: Any,
+    target: Any,
+    time_axis: Any,
+    additional_forward_args: Any,
+    internal_batch_size: Any,
+    backend: Any,
+) -> Attribution:
     """``cdig.explain`` again, in ``att``'s domain (the same fitted object) with ``att``'s settings."""
     from ..api import explain
 
     st = att.settings
     d = copy.copy(domain_of(att, domain))
     n_steps = st.get("n_steps", 50)
-    kwargs = dict(method=st.get("method", "gausslegendre")) if n_steps != "auto" else dict(
-        rtol=st.get("rtol") or 1e-3, max_steps=st.get("max_steps") or 4096)
-    return explain(model, x, [d], target=target, baselines={d.name: att.baseline_coefficients}, n_steps=n_steps,
-                   time_axis=time_axis if time_axis is not None else st.get("time_axis"), fs=st.get("fs"),
-                   additional_forward_args=additional_forward_args, internal_batch_size=internal_batch_size,
-                   multiply_by_inputs=st.get("multiply_by_inputs", True), backend=backend, **kwargs)[d.name]
+    kwargs = (
+        dict(method=st.get("method", "gausslegendre"))
+        if n_steps != "auto"
+        else dict(rtol=st.get("rtol") or 1e-3, max_steps=st.get("max_steps") or 4096)
+    )
+    return explain(
+        model,
+        x,
+        [d],
+        target=target,
+        baselines={d.name: att.baseline_coefficients},
+        n_steps=n_steps,
+        time_axis=time_axis if time_axis is not None else st.get("time_axis"),
+        fs=st.get("fs"),
+        additional_forward_args=additional_forward_args,
+        internal_batch_size=internal_batch_size,
+        multiply_by_inputs=st.get("multiply_by_inputs", True),
+        backend=backend,
+        **kwargs,
+    )[d.name]
 
 
-def sensitivity(model: Any, x: Any, attribution: Any, *, radius: float = 0.02, n_perturb: int = 8, seed: int = 0,
-                target: Any = None, domain: Any = None, time_axis: int | None = None,
-                additional_forward_args: Any = None, internal_batch_size: int | None = None,
-                backend: str | None = None) -> np.ndarray:
+def sensitivity(
+    model: Any,
+    x: Any,
+    attribution: Any,
+    *,
+    radius: float = 0.02,
+    n_perturb: int = 8,
+    seed: int = 0,
+    target: Any = None,
+    domain: Any = None,
+    time_axis: int | None = None,
+    additional_forward_args: Any = None,
+    internal_batch_size: int | None = None,
+    backend: str | None = None,
+) -> np.ndarray:
     """Max-sensitivity per sample: ``max_ε ‖A(x + ε) − A(x)‖ / ‖A(x)‖`` over ``n_perturb`` draws.
 
     ``ε`` is uniform in ``[−r, r]`` per input value with ``r = radius ·`` the sample's standard
@@ -131,9 +171,18 @@ def sensitivity(model: Any, x: Any, attribution: Any, *, radius: float = 0.02, n
     if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not 0 < radius < np.inf:
         raise CdigValueError(f"radius must be a positive number (relative to each sample's std), got {radius!r}")
     n_perturb = check_positive_int(n_perturb, "n_perturb")
-    s = setup(model, x, att, domain=domain, target=target, time_axis=time_axis,
-              additional_forward_args=additional_forward_args, internal_batch_size=internal_batch_size,
-              backend=backend, need_scores=False)
+    s = setup(
+        model,
+        x,
+        att,
+        domain=domain,
+        target=target,
+        time_axis=time_axis,
+        additional_forward_args=additional_forward_args,
+        internal_batch_size=internal_batch_size,
+        backend=backend,
+        need_scores=False,
+    )
     be, xn = s.prep.be, s.prep.xn
     ref = np.asarray(att.values, dtype=np.float64).reshape(len(xn), -1)
     norm = np.maximum(np.linalg.norm(ref, axis=1), 1e-30)
@@ -142,8 +191,17 @@ def sensitivity(model: Any, x: Any, attribution: Any, *, radius: float = 0.02, n
     worst = np.zeros(len(xn))
     for _ in range(n_perturb):
         noisy = (xn + rng.uniform(-1.0, 1.0, xn.shape) * scale).astype(xn.dtype)
-        a = _reexplain(model, be.asarray(noisy), att, domain, recorded_target(att, target), time_axis,
-                       additional_forward_args, internal_batch_size, backend)
+        a = _reexplain(
+            model,
+            be.asarray(noisy),
+            att,
+            domain,
+            recorded_target(att, target),
+            time_axis,
+            additional_forward_args,
+            internal_batch_size,
+            backend,
+        )
         diff = np.linalg.norm(np.asarray(a.values, dtype=np.float64).reshape(len(xn), -1) - ref, axis=1)
         worst = np.maximum(worst, diff / norm)
     return worst
@@ -176,10 +234,21 @@ class Randomization:
         return np.abs(self.spearman) < self.threshold
 
 
-def randomization(model: Any, x: Any, attribution: Any, *, randomized_model: Any = None, seed: int = 0,
-                  threshold: float = 0.5, target: Any = None, domain: Any = None, time_axis: int | None = None,
-                  additional_forward_args: Any = None, internal_batch_size: int | None = None,
-                  backend: str | None = None) -> Randomization:
+def randomization(
+    model: Any,
+    x: Any,
+    attribution: Any,
+    *,
+    randomized_model: Any = None,
+    seed: int = 0,
+    threshold: float = 0.5,
+    target: Any = None,
+    domain: Any = None,
+    time_axis: int | None = None,
+    additional_forward_args: Any = None,
+    internal_batch_size: int | None = None,
+    backend: str | None = None,
+) -> Randomization:
     """The model-parameter randomisation sanity check, in the attribution's domain.
 
     The model is copied and its weights re-initialised (PyTorch: each layer's ``reset_parameters``,
@@ -207,15 +276,32 @@ def randomization(model: Any, x: Any, attribution: Any, *, randomized_model: Any
     att = check_attribution(attribution)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
         raise CdigValueError(f"threshold must be in (0, 1], got {threshold!r}")
-    s = setup(model, x, att, domain=domain, target=target, time_axis=time_axis,
-              additional_forward_args=additional_forward_args, internal_batch_size=internal_batch_size,
-              backend=backend)
+    s = setup(
+        model,
+        x,
+        att,
+        domain=domain,
+        target=target,
+        time_axis=time_axis,
+        additional_forward_args=additional_forward_args,
+        internal_batch_size=internal_batch_size,
+        backend=backend,
+    )
     if randomized_model is None:
         randomized_model = s.prep.be.randomized_copy(model, int(seed))
     elif randomized_model is model:
         raise CdigValueError("randomized_model is the model itself; pass a copy with re-initialised weights")
-    rand = _reexplain(randomized_model, s.prep.xb, att, domain, recorded_target(att, target), time_axis,
-                      additional_forward_args, internal_batch_size, backend)
+    rand = _reexplain(
+        randomized_model,
+        s.prep.xb,
+        att,
+        domain,
+        recorded_target(att, target),
+        time_axis,
+        additional_forward_args,
+        internal_batch_size,
+        backend,
+    )
     a = np.asarray(att.values, dtype=np.float64).reshape(len(s.z), -1)
     b = np.asarray(rand.values, dtype=np.float64).reshape(len(s.z), -1)
     return Randomization(spearman(np.abs(a), np.abs(b)), spearman(a, b), float(threshold), rand)

@@ -23,9 +23,19 @@ from .fourier import plot_fourier
 from .ica import plot_ica
 from .time import plot_time
 
-__all__ = ["plot_attribution", "summary", "plot_time", "plot_fourier", "plot_ica", "plot_stft", "plot_wavelet",
-           "plot_bands", "plot_trend", "plot_magphase", "plot_generic"]
-
+__all__ = [
+    "plot_attribution",
+    "summary",
+    "plot_time",
+    "plot_fourier",
+    "plot_ica",
+    "plot_stft",
+    "plot_wavelet",
+    "plot_bands",
+    "plot_trend",
+    "plot_magphase",
+    "plot_generic",
+]
 
 
 def _plotter(att: Any) -> Any:
@@ -55,8 +65,7 @@ def _named_plotter(hook: str) -> Any:
 
     module, _, function = hook.partition(":")
     if not function:
-        raise CdigValueError(f"plot={hook!r}: name a function of cdig.plot ({', '.join(__all__[2:])}) or "
-                             "'module:function'")
+        raise CdigValueError(f"plot={hook!r}: name a function of cdig.plot ({', '.join(__all__[2:])}) or 'module:function'")
     return getattr(importlib.import_module(module), function)
 
 
@@ -91,8 +100,9 @@ def plot_attribution(att: Any, sample: int = 0, **kwargs: Any) -> Any:
     return _plotter(att)(att, sample, **kwargs)
 
 
-def summary(maps: Any, sample: int = 0, *, title: str | None = None,
-            figsize: tuple[float, float] | None = None, ncols: int = 3) -> Any:
+def summary(
+    maps: Any, sample: int = 0, *, title: str | None = None, figsize: tuple[float, float] | None = None, ncols: int = 3
+) -> Any:
     """All domains of one sample on one page: a grid with one compact panel per domain.
 
     Parameters
@@ -132,7 +142,7 @@ def summary(maps: Any, sample: int = 0, *, title: str | None = None,
     nrows = math.ceil(len(items) / ncols)
     fig = new_figure(figsize or (4.2 * ncols, 3.0 * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[len(items):]:
+    for ax in axes[len(items) :]:
         fig.delaxes(ax)
     for ax, (name, att) in zip(axes, items):
         _compact(att, sample, ax)
@@ -155,6 +165,7 @@ def _compact(att: Any, sample: int, ax: Any) -> None:
     if plotter is plot_time:
         # channel heat map over time: compact and readable for many channels
         from .domains import _coord, _heat
+
         v = v.reshape(-1, v.shape[-1])
         _heat(ax.figure, ax, _coord(att, "time", v.shape[1]), np.arange(len(v)), v, colorbar=False)
         ax.set_yticks(np.arange(len(v)), [str(c) for c in range(len(v))] if len(v) <= 8 else None)
@@ -166,6 +177,7 @@ def _compact(att: Any, sample: int, ax: Any) -> None:
     if plotter is plot_fourier and v.ndim == 2:
         from ._mpl import NEGATIVE, POSITIVE
         from .domains import _coord
+
         row = v.sum(axis=0)
         f = _coord(att, "frequency", len(row))
         step = float(f[1] - f[0]) if len(f) > 1 else 1.0

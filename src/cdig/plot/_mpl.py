@@ -32,8 +32,9 @@ def check_sample(att: Any, sample: int) -> int:
     """``sample`` as a non-negative index into ``att.values``; a cdig error naming the batch size otherwise."""
     n = len(att.values)
     if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not -n <= sample < n:
-        raise SampleIndexError(f"sample={sample!r} is out of range for an attribution of {n} sample(s); "
-                               f"accepted: an integer in [{-n}, {n})")
+        raise SampleIndexError(
+            f"sample={sample!r} is out of range for an attribution of {n} sample(s); accepted: an integer in [{-n}, {n})"
+        )
     return int(sample) % n
 
 
@@ -42,8 +43,16 @@ def heat_line(ax: Any, t: np.ndarray, signal: np.ndarray, heat: np.ndarray, vmax
     lo, hi = float(np.min(signal)), float(np.max(signal))
     pad = 0.08 * (hi - lo) if hi > lo else 1.0
     dt = float(t[1] - t[0]) if len(t) > 1 else 1.0
-    image = ax.imshow(heat[None, :], aspect="auto", cmap=CMAP, vmin=-vmax, vmax=vmax, interpolation="nearest",
-                      extent=(float(t[0]) - dt / 2, float(t[-1]) + dt / 2, lo - pad, hi + pad), origin="lower")
+    image = ax.imshow(
+        heat[None, :],
+        aspect="auto",
+        cmap=CMAP,
+        vmin=-vmax,
+        vmax=vmax,
+        interpolation="nearest",
+        extent=(float(t[0]) - dt / 2, float(t[-1]) + dt / 2, lo - pad, hi + pad),
+        origin="lower",
+    )
     ax.plot(t, signal, color="black", lw=0.8)
     ax.set_xlim(float(t[0]) - dt / 2, float(t[-1]) + dt / 2)
     ax.set_ylim(lo - pad, hi + pad)

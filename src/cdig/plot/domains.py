@@ -71,8 +71,16 @@ def _heat(fig: Any, ax: Any, x: np.ndarray, y: np.ndarray, m: np.ndarray, colorb
 
 
 # --- the domains -----------------------------------------------------------------------------
-def plot_stft(att: Any, sample: int = 0, *, channels: str = "sum", fmax: float | None = None,
-              title: str | None = None, figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+def plot_stft(
+    att: Any,
+    sample: int = 0,
+    *,
+    channels: str = "sum",
+    fmax: float | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    ax: Any = None,
+) -> Any:
     """Plot an STFT map of one sample as a spectrogram-style heat map (frequency x time).
 
     Parameters
@@ -137,8 +145,15 @@ def plot_stft(att: Any, sample: int = 0, *, channels: str = "sum", fmax: float |
     return fig
 
 
-def plot_wavelet(att: Any, sample: int = 0, *, kind: str = "bars", title: str | None = None,
-                 figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+def plot_wavelet(
+    att: Any,
+    sample: int = 0,
+    *,
+    kind: str = "bars",
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    ax: Any = None,
+) -> Any:
     """Plot a wavelet map of one sample: per-level bars, or a level x position heat map (scalogram).
 
     Parameters
@@ -170,8 +185,7 @@ def plot_wavelet(att: Any, sample: int = 0, *, kind: str = "bars", title: str | 
     fig = ax.figure if ax is not None else new_figure(figsize or (8.0, 3.4))
     target = ax if ax is not None else fig.add_subplot()
     if kind == "bars":
-        _grouped_bars(target, groups if ax is None else groups.sum(axis=0, keepdims=True), names,
-                      channel_names(att, len(groups)))
+        _grouped_bars(target, groups if ax is None else groups.sum(axis=0, keepdims=True), names, channel_names(att, len(groups)))
         target.set_xlabel("wavelet band (A: approximation, D: details)")
         target.set_ylabel("attribution")
     else:
@@ -199,8 +213,9 @@ def plot_wavelet(att: Any, sample: int = 0, *, kind: str = "bars", title: str | 
     return fig
 
 
-def plot_bands(att: Any, sample: int = 0, *, title: str | None = None,
-               figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+def plot_bands(
+    att: Any, sample: int = 0, *, title: str | None = None, figsize: tuple[float, float] | None = None, ax: Any = None
+) -> Any:
     """Plot a frequency-band map of one sample: signed bars per named band, grouped by channel.
 
     Parameters
@@ -222,8 +237,7 @@ def plot_bands(att: Any, sample: int = 0, *, title: str | None = None,
     lo, hi = att.coords.get("band_low"), att.coords.get("band_high")
     if lo is not None and hi is not None and len(lo) == len(names) and ax is None:
         # the "other" band (bins outside every named band) has no edges: keep its bare name
-        names = [f"{n}\n{float(a):.3g}-{float(b):.3g}" if np.isfinite([a, b]).all() else n
-                 for n, a, b in zip(names, lo, hi)]
+        names = [f"{n}\n{float(a):.3g}-{float(b):.3g}" if np.isfinite([a, b]).all() else n for n, a, b in zip(names, lo, hi)]
     fig = ax.figure if ax is not None else new_figure(figsize or (8.0, 3.4))
     target = ax if ax is not None else fig.add_subplot()
     _grouped_bars(target, v if ax is None else v.sum(axis=0, keepdims=True), names, channel_names(att, len(v)))
@@ -234,8 +248,9 @@ def plot_bands(att: Any, sample: int = 0, *, title: str | None = None,
     return fig
 
 
-def _component_panels(att: Any, s: int, axis: str, title: str | None, default: str,
-                      figsize: tuple[float, float] | None, ax: Any) -> Any:
+def _component_panels(
+    att: Any, s: int, axis: str, title: str | None, default: str, figsize: tuple[float, float] | None, ax: Any
+) -> Any:
     v = np.asarray(att.values[s], dtype=float)
     v = v.reshape((-1,) + v.shape[-2:])  # channel, component, axis
     parts = v.sum(axis=0)
@@ -261,15 +276,17 @@ def _component_panels(att: Any, s: int, axis: str, title: str | None, default: s
         a.set_ylabel(f"{name}\n({_total(parts[k]):.3g})", fontsize=8)
     if len(v) > 1:
         # above the first panel, not inside it: inside, "upper right" covers the curves
-        axes[0].legend(fontsize=7, frameon=False, ncol=min(len(v) + 1, 4), loc="lower right",
-                       bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2)
+        axes[0].legend(
+            fontsize=7, frameon=False, ncol=min(len(v) + 1, 4), loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2
+        )
     axes[-1].set_xlabel(xlabel)
     _title(fig, title, default, v)
     return fig
 
 
-def plot_trend(att: Any, sample: int = 0, *, title: str | None = None,
-               figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+def plot_trend(
+    att: Any, sample: int = 0, *, title: str | None = None, figsize: tuple[float, float] | None = None, ax: Any = None
+) -> Any:
     """Plot a trend/season map of one sample: stacked trend, seasonal and residual panels over time.
 
     Each panel shows the component's attribution per time step, per channel and summed (black);
@@ -290,8 +307,9 @@ def plot_trend(att: Any, sample: int = 0, *, title: str | None = None,
     return _component_panels(att, s, "time", title, f"Trend/season attributions, sample {s}", figsize, ax)
 
 
-def plot_magphase(att: Any, sample: int = 0, *, title: str | None = None,
-                  figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+def plot_magphase(
+    att: Any, sample: int = 0, *, title: str | None = None, figsize: tuple[float, float] | None = None, ax: Any = None
+) -> Any:
     """Plot a magnitude/phase map of one sample: a magnitude panel and a phase panel over frequency.
 
     Parameters
@@ -306,12 +324,12 @@ def plot_magphase(att: Any, sample: int = 0, *, title: str | None = None,
     matplotlib.figure.Figure
     """
     s = check_sample(att, sample)
-    return _component_panels(att, s, "frequency", title, f"Magnitude/phase attributions, sample {s}",
-                             figsize, ax)
+    return _component_panels(att, s, "frequency", title, f"Magnitude/phase attributions, sample {s}", figsize, ax)
 
 
-def plot_generic(att: Any, sample: int = 0, *, title: str | None = None,
-                 figsize: tuple[float, float] | None = None, ax: Any = None) -> Any:
+def plot_generic(
+    att: Any, sample: int = 0, *, title: str | None = None, figsize: tuple[float, float] | None = None, ax: Any = None
+) -> Any:
     """Plot any map of one sample by its shape: bars for a vector, lines per row for a matrix, a heat map beyond.
 
     The fallback for ``dct``, ``cepstrum``, ``basis``, ``compose`` and custom domains: a 1-D map is
@@ -345,8 +363,7 @@ def plot_generic(att: Any, sample: int = 0, *, title: str | None = None,
         last = dims[-1] if dims else "index"
         x = _coord(att, last, v.shape[1])
         row_dim = dims[0] if dims else "row"
-        labels = channel_names(att, len(v)) if row_dim == "channel" else \
-            [f"{row_dim} {n}" for n in _names(att, row_dim, len(v))]
+        labels = channel_names(att, len(v)) if row_dim == "channel" else [f"{row_dim} {n}" for n in _names(att, row_dim, len(v))]
         for row, label in zip(v, labels):
             target.plot(x, row, lw=1.0, label=label)
         target.axhline(0.0, color="black", lw=0.5)

@@ -11,8 +11,14 @@ from ._mpl import NEGATIVE, POSITIVE, axis_label, check_sample, new_figure
 __all__ = ["plot_fourier"]
 
 
-def plot_fourier(att: Any, sample: int = 0, *, band: tuple[float, float] | None = None, title: str | None = None,
-                 figsize: tuple[float, float] = (9.0, 3.6)) -> Any:
+def plot_fourier(
+    att: Any,
+    sample: int = 0,
+    *,
+    band: tuple[float, float] | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] = (9.0, 3.6),
+) -> Any:
     """Plot a Fourier :class:`cdig.Attribution` of one sample: signed bars, spectrum behind, band shaded.
 
     The bars are the attributions summed over channels (red: raises the explained output, blue:
@@ -61,21 +67,17 @@ def plot_fourier(att: Any, sample: int = 0, *, band: tuple[float, float] | None 
     if att.coefficients is not None:
         spec = np.sqrt((np.abs(np.asarray(att.coefficients[s])) ** 2).reshape(-1, len(freq)).sum(axis=0))
         back = ax.twinx()
-        handles.append(back.fill_between(freq, spec, step="mid", color="0.6", alpha=0.35, lw=0,
-                                         label="magnitude spectrum"))
+        handles.append(back.fill_between(freq, spec, step="mid", color="0.6", alpha=0.35, lw=0, label="magnitude spectrum"))
         back.set_ylim(0, 1.05 * float(spec.max()) if spec.max() > 0 else 1.0)
         back.set_ylabel("|spectrum| (grey)", color="0.4")
         back.tick_params(axis="y", colors="0.4")
         ax.set_zorder(back.get_zorder() + 1)  # bars in front of the spectrum
         ax.patch.set_visible(False)
     if band is not None:
-        ax.axvspan(float(band[0]), float(band[1]), color="#f1c40f", alpha=0.25, lw=0,
-                   label=f"band {band[0]:g}-{band[1]:g}")
-    ax.bar(freq, values, width=0.9 * step, color=np.where(values >= 0, POSITIVE, NEGATIVE), lw=0,
-           label="attribution")
+        ax.axvspan(float(band[0]), float(band[1]), color="#f1c40f", alpha=0.25, lw=0, label=f"band {band[0]:g}-{band[1]:g}")
+    ax.bar(freq, values, width=0.9 * step, color=np.where(values >= 0, POSITIVE, NEGATIVE), lw=0, label="attribution")
     top = int(np.argmax(values))
-    ax.annotate(f"top bin {freq[top]:g}", (freq[top], values[top]), xytext=(6, 4), textcoords="offset points",
-                fontsize=8)
+    ax.annotate(f"top bin {freq[top]:g}", (freq[top], values[top]), xytext=(6, 4), textcoords="offset points", fontsize=8)
     ax.axhline(0.0, color="black", lw=0.6)
     ax.margins(y=0.15)
     ax.set_xlim(freq[0] - step, freq[-1] + step)

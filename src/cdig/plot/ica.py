@@ -11,8 +11,14 @@ from ._mpl import NEGATIVE, POSITIVE, axis_label, check_sample, heat_line, new_f
 __all__ = ["plot_ica"]
 
 
-def plot_ica(att: Any, sample: int = 0, *, highlight: int | None = None, title: str | None = None,
-             figsize: tuple[float, float] | None = None) -> Any:
+def plot_ica(
+    att: Any,
+    sample: int = 0,
+    *,
+    highlight: int | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Any:
     """Plot an ICA (or PCA/basis) :class:`cdig.Attribution` of one sample: component bars and time courses.
 
     Left, the score of each component (summed over time). Right, each component's time course

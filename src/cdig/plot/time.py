@@ -11,8 +11,7 @@ from ._mpl import axis_label, check_sample, heat_line, new_figure, symmetric_lim
 __all__ = ["plot_time"]
 
 
-def plot_time(att: Any, sample: int = 0, *, title: str | None = None,
-              figsize: tuple[float, float] | None = None) -> Any:
+def plot_time(att: Any, sample: int = 0, *, title: str | None = None, figsize: tuple[float, float] | None = None) -> Any:
     """Plot a time-domain :class:`cdig.Attribution` of one sample: signal lines over attribution heat.
 
     Parameters
@@ -61,4 +60,3 @@ def plot_time(att: Any, sample: int = 0, *, title: str | None = None,
     cbar.set_label("attribution (output units)")
     fig.suptitle(title or f"Time-domain attributions, sample {s} (sum {float(heat.sum()):.3g})")
     return fig
-
