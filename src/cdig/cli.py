@@ -391,15 +391,10 @@ def _run_explain(args: argparse.Namespace) -> int:
 
     doms = [cdig.domains.make(d, fs=args.fs) if d in _hz_domains() else d for d in domains]
     baselines = x.mean(axis=0, keepdims=True) if args.baseline == "mean" else None
-    xin: Any = x
-    if framework == "torch":
-        import torch
-
-        xin = torch.from_numpy(x)
     try:
-        maps = cdig.explain(
+        maps = cdig.explain(  # numpy in: the model's backend converts it
             model,
-            xin,
+            x,
             doms,
             target=target,
             baselines=baselines,

@@ -228,8 +228,9 @@ class Backend(ABC):
 
         return available_memory()
 
-    def as_module(self, fn: Callable[[Any], Any], parts: Sequence[Any] = ()) -> Any:
-        """``fn`` as this framework's model object (e.g. a ``torch.nn.Module`` that holds ``parts``)."""
+    def as_module(self, fn: Callable[..., Any], parts: Sequence[Any] = ()) -> Any:
+        """``fn(parts, x, *rest)`` as this framework's model object (e.g. a ``torch.nn.Module`` holding
+        ``parts`` as submodules and handing them to ``fn``, so that a copy of it runs on copied parts)."""
         raise CdigTypeError(f"cdig cannot wrap a function as a {self.name or 'framework'} model object")
 
     def randomized_copy(self, model: Any, seed: int) -> Any:

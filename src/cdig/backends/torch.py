@@ -39,16 +39,20 @@ def _model_tensor(model: Any) -> torch.Tensor | None:
 
 
 class _FunctionModule(torch.nn.Module):
-    """``fn`` as a module (inputs cast to ``dtype``: callers such as Quantus hand over float32 tensors)."""
+    """``fn(parts, x, *rest)`` as a module: ``parts`` are its submodules and are handed to ``fn`` on every
+    call, so a deep copy of the module (Quantus' randomisation metrics) runs on the copy's parts. ``x``
+    is cast to ``dtype`` (callers such as Quantus hand over float32 tensors). In eval mode itself; the
+    parts' own modes are left as they are (the user's model is never changed)."""
 
-    def __init__(self, fn: Callable[[Any], Any], parts: list, dtype: Any) -> None:
+    def __init__(self, fn: Callable[..., Any], parts: list, dtype: Any) -> None:
         super().__init__()
         self.fn, self.parts, self.dtype = fn, torch.nn.ModuleList(parts), dtype
-        self.eval()
+        self.training = False
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, *rest: Any) -> Any:
         x = torch.as_tensor(x)
-        return self.fn(x.to(self.dtype) if x.is_floating_point() and self.dtype is not None else x)
+        x = x.to(self.dtype) if x.is_floating_point() and self.dtype is not None else x
+        return self.fn(list(self.parts), x, *rest)
 
 
 class TorchBackend(Backend):
@@ -232,10 +236,10 @@ class TorchBackend(Backend):
             return int(torch.cuda.mem_get_info(self.device)[0])
         return super().free_memory()
 
-    def as_module(self, fn: Callable[[Any], Any], parts: Any = ()) -> Any:
-        """A ``torch.nn.Module`` whose forward is ``fn``; ``parts`` (e.g. the wrapped model) are its
-        submodules, so ``.eval()``, ``.to()`` and parameter lists reach them."""
-        return _FunctionModule(fn, [p for p in parts if isinstance(p, torch.nn.Module)], self.dtype)
+    def as_module(self, fn: Callable[..., Any], parts: Any = ()) -> Any:
+        """A ``torch.nn.Module`` computing ``fn(parts, x, *rest)``; ``parts`` (e.g. the wrapped model) are
+        its submodules, so ``.to()``, parameter lists and deep copies reach them."""
+        return _FunctionModule(fn, list(parts), self.dtype)
 
     def randomized_copy(self, model: Any, seed: int) -> Any:
         """``copy.deepcopy(model)``; each layer's ``reset_parameters()`` under ``seed``, and parameters no

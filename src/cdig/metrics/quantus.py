@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import numpy as np
 
 from ..core.errors import CdigTypeError, CdigValueError, ConvergenceWarning
 from ..domains import Compose, Domain
+from ..domains.magphase import complex_from_parts
 from ._common import check_attribution, recorded_target, setup
 
 __all__ = ["CoefficientSpace", "coefficient_space"]
@@ -217,7 +217,7 @@ def coefficient_space(
     is_complex = np.iscomplexobj(s.z)
     real, real0 = _real_view(s.z, is_complex), _real_view(s.z0, is_complex)
     per_sample = _per_sample(d, n)
-    module = _module_class(be.xp)(model, d, s.prep.layout, s.z.shape[1:], real.shape[1:], is_complex, n, per_sample, real.dtype)
+    module = _coefficient_model(be, model, d, s.prep.layout, s.z.shape[1:], real.shape[1:], is_complex, n, per_sample)
     rule = _rule(att.settings, n_steps)
 
     def explain_func(model: Any, inputs: Any, targets: Any, **kwargs: Any) -> np.ndarray:
@@ -311,61 +311,26 @@ def _rule(settings: dict[str, Any], n_steps: Any) -> dict[str, Any]:
     return dict(n_steps=int(steps), method=method)
 
 
-@cache
-def _module_class(xp: Any) -> type:
-    """The coefficient model's class for the array namespace ``xp`` of the torch backend (made on first
-    use: the adapter is the only place torch is needed). ``xp`` is a class attribute: a module object
-    cannot be deep-copied, and Quantus' randomisation metrics deep-copy the model."""
-    import torch
+def _coefficient_model(
+    be: Any, model: Any, domain: Domain, layout: Any, shape: tuple, real_shape: tuple, is_complex: bool, n: int, per_sample: bool
+) -> Any:
+    """``model(inverse(z))`` on real coefficient arrays, as the backend's module (a ``torch.nn.Module``):
+    ``rows`` is the sample of each row (per-sample domains). The model is a part of the module, handed to
+    the forward function on every call, so a deep copy (Quantus' randomisation metrics) randomises the
+    copy's weights and not the original's. Framework-free here: the backend wraps it."""
+    xp = be.xp
 
-    from ..domains.magphase import complex_from_parts
+    def forward(parts: list, z: Any, rows: Any = None) -> Any:
+        m = int(z.shape[0])
+        z = z.reshape((m,) + tuple(real_shape))
+        if is_complex:
+            half = real_shape[-1] // 2
+            z = complex_from_parts(z[..., :half], z[..., half:], xp)
+        z = z.reshape((m,) + tuple(shape))
+        d = domain
+        if per_sample:
+            idx = _rows(m, n, "the coefficient model") if rows is None else be.to_numpy(rows).astype(np.int64).reshape(-1)
+            d = domain.select_rows(idx)
+        return parts[0](layout.from_canonical(d.inverse(z, xp), xp))
 
-    class CoefficientModel(torch.nn.Module):
-        """``model(inverse(z))`` on real coefficient arrays; ``rows``: the sample of each row (per-sample domains).
-
-        The model is a submodule, so a deep copy (Quantus' randomisation metrics) randomises the copy's
-        weights and not the original's.
-        """
-
-        namespace = xp
-
-        def __init__(
-            self,
-            model: Any,
-            domain: Domain,
-            layout: Any,
-            shape: tuple,
-            real_shape: tuple,
-            is_complex: bool,
-            n: int,
-            per_sample: bool,
-            dtype: Any,
-        ) -> None:
-            super().__init__()
-            self.model = model
-            self.domain, self.layout = domain, layout
-            self.shape, self.real_shape, self.is_complex = tuple(shape), tuple(real_shape), is_complex
-            self.n, self.per_sample = n, per_sample
-            self.dtype = getattr(torch, np.dtype(dtype).name)
-            self.training = False  # Quantus requires eval mode; the user's model is left as it is
-
-        def forward(self, z: Any, rows: Any = None) -> Any:
-            z = torch.as_tensor(z)
-            z = z.to(self.dtype) if z.is_floating_point() else z  # Quantus hands over float32 tensors
-            m = int(z.shape[0])
-            z = z.reshape((m,) + self.real_shape)
-            if self.is_complex:
-                half = self.real_shape[-1] // 2
-                z = complex_from_parts(z[..., :half], z[..., half:], self.namespace)
-            z = z.reshape((m,) + self.shape)
-            domain = self.domain
-            if self.per_sample:
-                idx = (
-                    _rows(m, self.n, "the coefficient model")
-                    if rows is None
-                    else (np.asarray(rows.detach().cpu() if hasattr(rows, "detach") else rows, dtype=np.int64).reshape(-1))
-                )
-                domain = domain.select_rows(idx)
-            return self.model(self.layout.from_canonical(domain.inverse(z, self.namespace), self.namespace))
-
-    return CoefficientModel
+    return be.as_module(forward, [model])
