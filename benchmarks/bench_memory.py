@@ -17,6 +17,16 @@ M4. (info) peak memory and time of the Gauss-Legendre nodes and weights alone fo
     (O(n) memory; its time grows about as n^2, 0.35 s at 4096 points). With ``leggauss`` at every n
     this transient was what made M1 exceed 1 when a chunk is small (258 MiB and 42 s at 4096
     points); the row checks that it stays negligible.
+M5. ``internal_batch_size="auto"`` on one long series, ``(1, 1, 2**20)`` float32, a two-layer Conv1d
+    (width 4, tanh) model, domains time + fourier, ``n_steps=16``: max over budgets 256 / 512 / 1024 MiB of
+    peak / budget, target <= 1.1 (``--quick``: 2**18 samples, 64 / 256 MiB). A budget too small is
+    refused with a CdigValueError, which counts as within budget when its peak is.
+M6. The same on a typical batch, ``64 x 3 x 1024``, a small CNN (two Conv1d of width 32, GELU, pooling,
+    linear), budgets 64 / 256 / 1024 MiB (``--quick``: 16 x 3 x 1024, 16 / 64 MiB). Target <= 1.1.
+M7. The probe: the long series of M5 with ``memory_budget`` = 64 MiB (too small: refused), peak /
+    budget of the refused call, target <= 1.0 (the refusal comes before anything large is allocated).
+M8. M6's typical batch with ``n_steps="auto"`` (the adaptive rule; its host store of interval
+    contributions is a share of the budget), budgets 64 / 256 MiB (``--quick``: 16 / 64). Target <= 1.1.
 
 How peak memory is measured:
 
@@ -38,8 +48,8 @@ How peak memory is measured:
 
 The script reports; it never gates: the exit code is 0 whatever the verdicts.
 
-    python benchmarks/bench_memory.py --quick        # well under a minute on 2 CPU cores
-    python benchmarks/bench_memory.py                # about a minute on 2 CPU cores
+    python benchmarks/bench_memory.py --quick        # about a minute on 2 CPU cores
+    python benchmarks/bench_memory.py                # 5-9 minutes on 2 CPU cores (M5: 2^20 samples)
     python benchmarks/bench_memory.py --device cuda --json memory.json
 """
 
@@ -138,6 +148,68 @@ def _fresh_rule(n: int) -> Any:
     return rules.get_rule("gausslegendre", n)
 
 
+#: M5-M7: (batch, channels, length, width) of the long series and of the typical batch.
+SCENARIOS = {"long": (1, 1, 2**20, 4), "typical": (64, 3, 1024, 32)}
+QUICK_SCENARIOS = {"long": (1, 1, 2**18, 4), "typical": (16, 3, 1024, 32)}
+LONG_BUDGETS_MIB, QUICK_LONG_BUDGETS_MIB = (256, 512, 1024), (64, 256)
+TYPICAL_BUDGETS_MIB, QUICK_TYPICAL_BUDGETS_MIB = (64, 256, 1024), (16, 64)
+PROBE_BUDGET_MIB = 64
+
+
+def _scenario_model(name: str, channels: int, width: int) -> Any:
+    from torch import nn
+
+    if name == "long":
+        return nn.Sequential(
+            nn.Conv1d(channels, width, 9, padding=4),
+            nn.Tanh(),
+            nn.Conv1d(width, width, 9, padding=4),
+            nn.Tanh(),
+            nn.AdaptiveAvgPool1d(1),
+            nn.Flatten(),
+            nn.Linear(width, 2),
+        ).eval()
+    return _make_model(channels, width)
+
+
+def _scenario(cfg: dict[str, Any]) -> dict[str, Any]:
+    """M5-M7: one budgeted explanation (time + fourier) of a scenario's model, in this fresh process."""
+    import torch
+
+    import cdig
+
+    n, c, t, w = cfg["shape"]
+    torch.manual_seed(0)
+    model = _scenario_model(cfg["scenario"], c, w)
+    x = torch.randn(n, c, t, generator=torch.Generator().manual_seed(0))
+    budget = int(cfg["budget_mib"] * MIB)
+    kw: dict[str, Any] = {"target": 0, "n_steps": cfg.get("n_steps", 16), "internal_batch_size": "auto", "memory_budget": budget}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # warm-up on a short piece, budgeted as well (code pages, oneDNN kernels, the probe's machinery)
+        cdig.explain(
+            model,
+            x[..., : min(t, 4096)],
+            ("time", "fourier"),
+            target=0,
+            n_steps=4,
+            internal_batch_size="auto",
+            memory_budget="1GiB",
+        )
+        gc.collect()
+        _reset_hwm()
+        before = _status()
+        refused, used = None, None
+        try:
+            maps = cdig.explain(model, x, ("time", "fourier"), **kw)
+            used = maps["time"].settings["internal_batch_size_used"]
+            del maps
+        except cdig.CdigValueError as exc:
+            refused = str(exc)
+        peak = _status()["VmHWM"] - before["VmRSS"]
+    return {**cfg, "peak_bytes": peak, "internal_batch_size_used": used, "refused": refused}
+
+
 def _worker(payload: dict[str, Any]) -> dict[str, Any]:
     """Measure each configuration of ``payload["configs"]``: peak bytes above the state before the call."""
     import torch
@@ -185,6 +257,9 @@ def _worker(payload: dict[str, Any]) -> dict[str, Any]:
     results = []
     for cfg in payload["configs"]:
         t0 = time.perf_counter()
+        if "scenario" in cfg:
+            results.append({**_scenario(cfg), "seconds": time.perf_counter() - t0})
+            continue
         if "rule_probe" in cfg:  # Gauss-Legendre's nodes and weights alone, no model, not from the cache
             n = cfg["rule_probe"]
 
@@ -309,11 +384,31 @@ def _rows(quick: bool, device: str) -> list[Row]:
         else []
     )
     probes = [{"rule_probe": n} for n in RULE_PROBE]
-    configs = flat + [big] + auto + probes
+    scen = SCENARIOS if not quick else QUICK_SCENARIOS
+    budgeted = (
+        [
+            {"scenario": "long", "shape": scen["long"], "budget_mib": b, "row": "M5"}
+            for b in (QUICK_LONG_BUDGETS_MIB if quick else LONG_BUDGETS_MIB)
+        ]
+        + [
+            {"scenario": "typical", "shape": scen["typical"], "budget_mib": b, "row": "M6"}
+            for b in (QUICK_TYPICAL_BUDGETS_MIB if quick else TYPICAL_BUDGETS_MIB)
+        ]
+        + [{"scenario": "long", "shape": scen["long"], "budget_mib": PROBE_BUDGET_MIB, "row": "M7"}]
+        + [
+            {"scenario": "typical", "shape": scen["typical"], "budget_mib": b, "row": "M8", "n_steps": "auto"}
+            for b in (QUICK_TYPICAL_BUDGETS_MIB if quick else TYPICAL_BUDGETS_MIB[:2])
+        ]
+        if _auto_supported() and device == "cpu"
+        else []
+    )
+    configs = flat + [big] + auto + probes + budgeted
     if quick:  # one process, the configurations in turn (each with its own warm-up and reset)
         groups = [configs]
     else:  # one fresh process per configuration (the rule probes: one for both)
         groups = [[c] for c in configs if "rule_probe" not in c] + [probes]
+    if quick and budgeted:  # the budgeted rows each in their own process: they measure the whole process
+        groups = [[c for c in configs if "scenario" not in c]] + [[c] for c in budgeted]
     results, calibs, errors = _run_workers([g for g in groups if g], s, device, 90.0 if quick else 600.0)
 
     def find(**kw: Any) -> dict | None:
@@ -354,6 +449,7 @@ def _rows(quick: bool, device: str) -> list[Row]:
             )
         )
     out.append(auto_row(results, s, common) if auto else auto_row_todo())
+    out += budget_rows(results, common)
     rp = sorted((r for r in results if "rule_probe" in r and r["peak_bytes"] is not None), key=lambda r: r["rule_probe"])
     if len(rp) == len(RULE_PROBE):
         big = max(r["peak_bytes"] for r in rp)
@@ -400,6 +496,33 @@ def auto_row(results: list[dict], s: dict, common: dict) -> Row:
         worst <= 1.0 and grows,
         {**common, "peak_bytes": [r["peak_bytes"] for r in got], "chunks": chunks, "fractions": fracs},
     )
+
+
+def budget_rows(results: list[dict], common: dict) -> list[Row]:
+    """M5-M7: peak above the state before the call / memory_budget (a refusal is within budget if its peak is)."""
+    out = []
+    names = {
+        "M5": "auto, one long series (time+fourier): max peak / memory_budget",
+        "M6": "auto, typical batch (time+fourier): max peak / memory_budget",
+        "M7": "auto, long series, budget too small: peak of the refused call / memory_budget",
+        "M8": "auto, typical batch, n_steps='auto' (adaptive, its host store in the budget): max peak / memory_budget",
+    }
+    for row, name in names.items():
+        got = sorted((r for r in results if r.get("row") == row), key=lambda r: r["budget_mib"])
+        if not got:
+            continue
+        fracs = [r["peak_bytes"] / (r["budget_mib"] * MIB) for r in got]
+        worst = max(fracs)
+        target = 1.0 if row == "M7" else 1.1
+        shown = "; ".join(
+            f"{r['budget_mib']} MiB: {r['peak_bytes'] / MIB:.0f} MiB = {f:.2f}"
+            + (" refused" if r["refused"] else f", chunk {r['internal_batch_size_used']}")
+            for r, f in zip(got, fracs)
+        )
+        n, c, t, _ = got[0]["shape"]
+        ok = worst <= target and (row != "M7" or all(r["refused"] for r in got))
+        out.append(Row(row, f"{name} ({n}x{c}x{t})", worst, shown, f"<= {target}", ok, {**common, "runs": got}))
+    return out
 
 
 def auto_row_todo() -> Row:

@@ -408,7 +408,8 @@ def test_cli_errors(tmp_path, batch, capsys):
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     maps["time"].save(mixed / "time.npz")
-    Attribution(**{**maps["ica"].__dict__, "values": maps["ica"].values[:2]}).save(mixed / "ica.npz")
+    per_sample = ("values", "delta", "output", "baseline_output", "n_steps")  # a whole map of 2 samples
+    Attribution(**{**maps["ica"].__dict__, **{k: getattr(maps["ica"], k)[:2] for k in per_sample}}).save(mixed / "ica.npz")
     assert "different sizes" in _error(["report", str(mixed)], capsys)
 
     ok = tmp_path / "ok"

@@ -123,7 +123,7 @@ def test_figures_fail_loudly_or_become_notes(tmp_path):
     assert w.files == ["a.png", "c.png"] and w.notes == ["no figure for b: no figure today"]
     assert (tmp_path / "a.png").read_bytes() == b"\x89PNG fake at 72 dpi"
     with pytest.raises(RuntimeError, match="no figure today"):
-        ResultWriter(tmp_path).save_figures({"b": _broken})
+        ResultWriter(tmp_path, overwrite=True).save_figures({"b": _broken})
 
 
 def test_netcdf_files_match_the_maps(tmp_path, maps):

@@ -130,6 +130,7 @@ def explain(
     True
     """
     check_steps(n_steps, method, rtol, max_steps)
+    check_bool(progress, "progress")
     if not isinstance(n_steps, str):
         get_rule(method, n_steps)  # validates n_steps against the rule
     auto = check_batch_size(internal_batch_size, memory_budget)
@@ -156,6 +157,14 @@ def explain(
     check_bool(multiply_by_inputs, "multiply_by_inputs")
     doms = resolve(domains)
     time_base, coef_bases = split_baselines(baselines, [d.name for d in doms])
+    if isinstance(time_base, (list, tuple)):
+        try:
+            np.asarray(time_base)
+        except ValueError:
+            raise CdigTypeError(
+                "baselines is a ragged list (its rows have different lengths); accepted: None, a scalar, or an "
+                "array broadcastable to the input"
+            ) from None
     x0b = be.asarray(check_baseline(to_host(time_base, be), xn.shape, xn.dtype))
     tgt = run.target
     settings = {

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from . import __version__
@@ -123,6 +124,11 @@ def _add_demo(sub: Any) -> None:
     p.add_argument(
         "--seed", type=_int_at_least(0), default=0, help="seed of the data split, the training and the ICA (default: %(default)s)"
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the results of an earlier cdig run in --out (only the files cdig wrote there)",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bars")
     p.set_defaults(run=_run_demo)
 
@@ -131,11 +137,57 @@ class _DefaultOut(str):
     """``--out``'s default, told apart from the same name typed by the user (``--real`` changes it)."""
 
 
+def _prepare_out(out: str, force: bool, clear: bool = False) -> None:
+    """Check ``--out`` before any work (:func:`cdig.results.check_out_dir`); with ``force`` and
+    ``clear``, the files of the earlier cdig run there are removed now."""
+    from .core.errors import CdigError
+    from .results import ResultWriter, check_out_dir
+
+    try:
+        if check_out_dir(out, overwrite=force) and force and clear:
+            ResultWriter(out, overwrite=True)
+    except CdigError as e:
+        raise CliError(f"--out {_squash(e)}") from None
+
+
+@contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold a Ctrl-C back until the block ends, then raise it. A KeyboardInterrupt raised while torch or
+    TensorFlow imports or loads a model runs through their C++ (pybind11) and aborts the process
+    (SIGABRT, no message) instead of unwinding; the user waits for the load to finish instead."""
+    import signal
+    import threading
+
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield  # not ours to change: a thread, or an embedding program's own handler
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def _run_demo(args: argparse.Namespace) -> int:
+    from .backends import get_backend_by_name
+    from .core.errors import CdigError
+
+    with _interrupt_after():  # torch's import, see there; run_demo reports a missing torch itself
+        try:
+            get_backend_by_name("torch")
+        except (ImportError, CdigError):
+            pass
+    out = ("cdig-demo-real" if args.real else "cdig-demo") if isinstance(args.out, _DefaultOut) else str(args.out)
+    _prepare_out(out, args.force, clear=True)  # the demo's writer is made before the training
     if args.real:
         from .demo_real import REAL_EPOCHS, run_real_demo
 
-        out = "cdig-demo-real" if isinstance(args.out, _DefaultOut) else args.out
         run_real_demo(
             out,
             n_explain=args.samples,
@@ -149,7 +201,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     from .demo import DEFAULT_EPOCHS, run_demo
 
     run_demo(
-        str(args.out),
+        out,
         n_explain=args.samples,
         epochs=args.epochs or DEFAULT_EPOCHS,
         n_steps=args.steps,
@@ -200,6 +252,14 @@ MODEL FORMATS
   DIR/            a TensorFlow SavedModel folder (saved_model.pb): model.export("DIR") in
                   Keras 3, or tf.saved_model.save; its 'serve' endpoint or 'serving_default'
 
+SECURITY: a model file is code: explain only models you trust.
+  Loading or running a model may run what its author put in it. cdig refuses, unless you
+  give --trust-model: a .pt2 holding pickles (weights, constants or sample inputs that are
+  not plain tensors) or compiled code; a SavedModel whose functions touch files, run Python
+  or use the network (WriteFile, ReadFile, PyFunc, ...); Keras Lambda layers (Python
+  bytecode). TorchScript runs TorchScript only. No check makes an untrusted model safe:
+  run those in a sandbox. See docs/security.md.
+
 DATA FORMATS
   .npy            the array as saved: (N, C, T) for PyTorch, (N, T, C) for Keras, or (N, T)
   .npz            one array of the archive: --npz-key NAME (not needed if it holds one)
@@ -209,12 +269,14 @@ DATA FORMATS
                   read as (N, C, T), class labels ignored
   CSV and .ts data are given to Keras and SavedModel models channels last, as (N, T, C).
 
-OUTPUT (in --out DIR)
+OUTPUT (in --out DIR: a new or empty folder, or one cdig wrote; --force replaces
+        the files of an earlier cdig run there, never files cdig did not write)
   DOMAIN.npz      one map per domain (cdig.Attribution.load reads it)
   DOMAIN.nc       the same as NetCDF, when xarray is installed
   DOMAIN.png      a figure of the first explained sample in that domain
   summary.png     every domain of the first explained sample on one page
   summary.json    per-domain max |delta| and relative delta, targets, settings, files
+  .cdig-results.json  the marker: the files cdig wrote there
 
 EXAMPLES
   cdig explain model.pt X_test.npy --fs 250 --out results
@@ -222,8 +284,9 @@ EXAMPLES
   cdig explain model.keras ECG200_TEST.ts --domain time --domain fourier --steps auto
   cdig explain model.pt signals.csv --channels 3 --samples 10 --baseline mean
 
-Exit status: 0 on success, 2 for bad options or files (one line on stderr), 1 when a needed
-package (torch, keras, scikit-learn, matplotlib) is missing."""
+Exit status: 0 on success, 2 for bad options, files, a refused model or a full disk (one
+line on stderr), 1 when a needed package (torch, keras, scikit-learn, matplotlib) is
+missing, 130 when interrupted (Ctrl-C)."""
 
 
 def _domain_name(text: str) -> str:
@@ -254,7 +317,12 @@ def _add_explain(sub: Any) -> None:
         epilog=_EXPLAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", metavar="MODEL", help="the model file: .pt/.pth, .pt2, .keras, .h5, or a SavedModel folder")
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="the model file: .pt/.pth, .pt2, .keras, .h5, or a SavedModel folder; a model file is code: "
+        "explain only models you trust",
+    )
     p.add_argument("data", metavar="DATA", help="the data file: .npy, .npz, .csv or .ts")
     p.add_argument(
         "--domain",
@@ -281,7 +349,21 @@ def _add_explain(sub: Any) -> None:
         help=f"sampling rate in Hz: coordinates in s and Hz (needed by the {', '.join(_hz_domains())} domain)",
     )
     p.add_argument(
-        "--out", metavar="DIR", default="cdig-explain", help="folder for the results, created if needed (default: %(default)s)"
+        "--out",
+        metavar="DIR",
+        default="cdig-explain",
+        help="folder for the results: new, empty, or written by cdig (default: %(default)s)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the results of an earlier cdig run in --out (only the files cdig wrote there)",
+    )
+    p.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="load a model file even when loading or running it can run code from the file (pickles, "
+        "compiled code, file or Python ops, Keras Lambda layers): only for files from someone you trust",
     )
     p.add_argument(
         "--steps",
@@ -346,6 +428,7 @@ def _run_explain(args: argparse.Namespace) -> int:
     from .io import load_data, load_model, predict
     from .results import ResultWriter, deltas_summary
 
+    _prepare_out(args.out, args.force)  # before any file is read: a refused --out costs nothing
     t_start = time.perf_counter()
     notes_early = []
     if args.old_batch_size is not None:
@@ -361,8 +444,9 @@ def _run_explain(args: argparse.Namespace) -> int:
     if needs_hz and args.fs is None:
         raise CliError(f"the {', '.join(needs_hz)} domain needs the sampling rate: give --fs HZ")
     try:
-        x = load_data(args.data, npz_key=args.npz_key, channels=args.channels)
-        model, framework = load_model(args.model)
+        with _interrupt_after():  # the framework is imported here
+            x = load_data(args.data, npz_key=args.npz_key, channels=args.channels)
+            model, framework = load_model(args.model, trusted=args.trust_model)
     except CdigError as e:
         raise CliError(str(e)) from None
     n_total = len(x)
@@ -409,46 +493,59 @@ def _run_explain(args: argparse.Namespace) -> int:
         raise CliError(f"{args.model} on {args.data} (shape {x.shape}): {_squash(e)}") from None
     t_explain = time.perf_counter() - t_start
 
-    writer = ResultWriter(args.out)
-    writer.notes.extend(notes_early)
-    writer.save_maps(maps)
-    writer.save_netcdf(maps)
-    if args.figures:
-        from functools import partial
+    writer: ResultWriter | None = None
+    try:
+        writer = ResultWriter(args.out, overwrite=args.force)
+        writer.notes.extend(notes_early)
+        writer.save_maps(maps)
+        writer.save_netcdf(maps)
+        if args.figures:
+            from functools import partial
 
-        import matplotlib  # noqa: F401 - missing: exit status 1 with the install hint, not one note per figure
+            import matplotlib  # noqa: F401 - missing: exit status 1 with the install hint, not one note per figure
 
-        from .plot import plot_attribution
-        from .plot import summary as plot_summary
+            from .plot import plot_attribution
+            from .plot import summary as plot_summary
 
-        draws = {
-            name: partial(plot_attribution, att, 0, title=f"{name} IG of the first explained sample")
-            for name, att in maps.items()
-        }
-        draws["summary"] = partial(plot_summary, maps, 0, title="The first explained sample in every domain")
-        writer.save_figures(draws, progress=args.progress, desc="cdig explain: figures", keep_going=True)
-    summary = writer.write_summary(
-        {
-            "model": {"file": str(Path(args.model).resolve()), "framework": framework},
-            "data": {"file": str(Path(args.data).resolve()), "n_samples": n_total, "explained_shape": list(x.shape)},
-            "target": {"rule": target_note, "per_sample": _jsonable_target(target, len(x)), "output_shape": list(out.shape[1:])},
-            "deltas": deltas_summary(maps),
-            "settings": {
-                "domains": domains,
-                "n_steps": args.steps,
-                "method": "gausskronrod_adaptive" if args.steps == "auto" else "gausslegendre",
-                "baseline": args.baseline,
-                "fs": args.fs,
-                "time_axis": next(iter(maps.values())).settings.get("time_axis"),
-                "internal_batch_size": args.batch_size,
-                "samples": args.samples,
-                "npz_key": args.npz_key,
-                "channels": args.channels,
-            },
-            "runtime_s": {"explain": round(t_explain, 3), "total": round(time.perf_counter() - t_start, 3)},
-            "notes": writer.notes,
-        }
-    )
+            draws = {
+                name: partial(plot_attribution, att, 0, title=f"{name} IG of the first explained sample")
+                for name, att in maps.items()
+            }
+            draws["summary"] = partial(plot_summary, maps, 0, title="The first explained sample in every domain")
+            writer.save_figures(draws, progress=args.progress, desc="cdig explain: figures", keep_going=True)
+        summary = writer.write_summary(
+            {
+                "model": {"file": str(Path(args.model).resolve()), "framework": framework},
+                "data": {"file": str(Path(args.data).resolve()), "n_samples": n_total, "explained_shape": list(x.shape)},
+                "target": {
+                    "rule": target_note,
+                    "per_sample": _jsonable_target(target, len(x)),
+                    "output_shape": list(out.shape[1:]),
+                },
+                "deltas": deltas_summary(maps),
+                "settings": {
+                    "domains": domains,
+                    "n_steps": args.steps,
+                    "method": "gausskronrod_adaptive" if args.steps == "auto" else "gausslegendre",
+                    "baseline": args.baseline,
+                    "fs": args.fs,
+                    "time_axis": next(iter(maps.values())).settings.get("time_axis"),
+                    "internal_batch_size": args.batch_size,
+                    "samples": args.samples,
+                    "npz_key": args.npz_key,
+                    "channels": args.channels,
+                },
+                "runtime_s": {"explain": round(t_explain, 3), "total": round(time.perf_counter() - t_start, 3)},
+                "notes": writer.notes,
+            }
+        )
+    except CdigError as e:
+        raise CliError(f"--out {_squash(e)}") from None
+    except OSError as e:  # a full disk, a folder removed or made read-only meanwhile
+        written = f"; cdig's files so far are listed in {Path(args.out) / '.cdig-results.json'}" if writer else ""
+        raise CliError(
+            f"--out {args.out}: cannot write the results ({_squash(e)}){written}; fix that and run again with --force"
+        ) from None
     print(
         f"cdig explain: {len(x)} sample(s) of {args.data} in {', '.join(maps)}; max relative |delta| "
         + ", ".join(f"{k} {v['max_relative_delta']:.1e}" for k, v in summary["deltas"].items())
@@ -515,7 +612,17 @@ def _add_report(sub: Any) -> None:
         epilog="Python: cdig.report.write_report(maps, 'report.html', y=...). Needs matplotlib: pip install 'cdig[plot]'.",
     )
     p.add_argument("folder", metavar="DIR", help="the folder written by cdig demo or cdig explain")
-    p.add_argument("--out", metavar="FILE", default=None, help="the HTML file to write (default: DIR/report.html)")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        default=None,
+        help="the HTML file to write, which must not exist yet (default: DIR/report.html)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out when it is a report cdig wrote (other files are never replaced)",
+    )
     p.add_argument(
         "--samples",
         metavar="N",
@@ -543,9 +650,9 @@ def _run_report(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     out = Path(args.out) if args.out else folder / "report.html"
     try:
+        if folder.is_dir():  # otherwise read_folder says what is wrong with DIR
+            _check_report_out(out, args.force)
         found = read_folder(folder)
-        if not out.parent.is_dir():
-            raise CliError(f"{out}: its folder {out.parent} does not exist")
         write_report(
             found.maps,
             out,
@@ -562,10 +669,31 @@ def _run_report(args: argparse.Namespace) -> int:
     except CdigError as e:
         raise CliError(_squash(e)) from None
     except OSError as e:
-        raise CliError(f"{out}: cannot write the report ({_squash(e)})") from None
+        raise CliError(f"--out {out}: cannot write the report ({_squash(e)})") from None
+    except Exception as e:  # noqa: BLE001 - a hand-edited folder whose values the page cannot show
+        raise CliError(f"{folder}: cannot make a report of this folder ({type(e).__name__}: {_squash(e)})") from None
     n = len(next(iter(found.maps.values())).values)
     print(f"cdig report: {n} sample(s) in {', '.join(found.maps)}; wrote {out} ({out.stat().st_size // 1024} kB)")
     return 0
+
+
+def _check_report_out(out: Any, force: bool) -> None:
+    """``cdig report --out``: a new file in a writable folder, or with ``--force`` a report cdig wrote."""
+    import os
+
+    from .report import is_cdig_report
+
+    if out.is_dir():
+        raise CliError(f"--out {out}: is a folder; give a file name, e.g. {out / 'report.html'}")
+    if out.exists() or out.is_symlink():
+        if not is_cdig_report(out):
+            raise CliError(f"--out {out}: exists and is not a report cdig wrote; not replaced, give another --out")
+        if not force:
+            raise CliError(f"--out {out}: exists (a report cdig wrote); give --force to replace it, or another --out")
+    if not out.parent.is_dir():
+        raise CliError(f"--out {out}: its folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise CliError(f"--out {out}: its folder {out.parent} is not writable")
 
 
 #: The subcommands, in the order ``cdig --help`` lists them.
@@ -591,22 +719,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``cdig`` command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
     ``--help``, ``--version`` and argument errors exit through argparse (``SystemExit`` with 0 or 2).
-    A problem with the user's files or options (:class:`CliError`) is one line, status 2; a missing
-    optional dependency is reported in one line with the install hint, status 1.
+    A problem with the user's files or options (:class:`CliError`, any :class:`cdig.CdigError`, an
+    ``OSError`` such as a full disk) is one line, status 2; a missing optional dependency is reported
+    in one line with the install hint, status 1; Ctrl-C, wherever it lands, is one line, status 130.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
+    from .core.errors import CdigError, one_line
+
+    command = "cdig"
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        command = f"cdig {args.command}"
         return int(args.run(args))
     except CliError as e:
-        print(f"cdig {args.command}: error: {e}", file=sys.stderr)
+        print(f"{command}: error: {e}", file=sys.stderr)
+        return 2
+    except CdigError as e:
+        print(f"{command}: error: {one_line(e)}", file=sys.stderr)
         return 2
     except ImportError as e:
-        print(f"cdig {args.command}: error: {e}", file=sys.stderr)
+        print(f"{command}: error: {one_line(e)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:  # pragma: no cover - interactive
-        print(f"cdig {args.command}: interrupted", file=sys.stderr)
+    except OSError as e:
+        print(f"{command}: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C ends the process at once, quietly
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130

@@ -25,9 +25,19 @@ from ._progress import Progress
 from .backends import Backend, get_backend
 from .core.attribution import Attribution
 from .core.checks import Layout, check_input, check_positive_int
-from .core.errors import CdigModelError, CdigTypeError, CdigValueError, ConvergenceWarning
-from .core.memory import DEFAULT_FRACTION, HEURISTIC_FACTOR, chunk_rows, parse_bytes
+from .core.errors import CdigError, CdigModelError, CdigTypeError, CdigValueError, ConvergenceWarning, one_line
+from .core.memory import (
+    CALIBRATE_FACTOR,
+    DEFAULT_FRACTION,
+    HEURISTIC_FACTOR,
+    adaptive_store_bytes,
+    check_minimum,
+    chunk_rows,
+    fixed_bytes,
+    parse_bytes,
+)
 from .core.path import (
+    STORE_BYTES,
     MapCheck,
     PathResult,
     combine_estimates,
@@ -90,17 +100,34 @@ def prepare(
 
     ``auto_budget``: None keeps ``internal_batch_size`` (or the default chunk); -1 sizes chunks to half
     the free memory, a positive number to that many bytes (``internal_batch_size="auto"``)."""
+    _check_model(model)
+    _check_x_type(x)
     be = get_backend(model, x, backend)
-    xb = be.asarray(x)
-    xn = be.to_numpy(xb)
+    if backend is not None:
+        _check_backend_owns(be, model)
+    try:
+        xb = be.asarray(x)
+        xn = be.to_numpy(xb)
+    except CdigError:
+        raise
+    except (TypeError, ValueError, RuntimeError, NotImplementedError) as e:  # e.g. meta or sparse tensors
+        raise CdigTypeError(
+            f"x ({type(x).__module__.split('.')[0]} {type(x).__name__}) cannot be read as a dense array of numbers: "
+            f"{one_line(e)}; pass a dense floating-point array or tensor"
+        ) from None
     check_input(xn)
     n = xn.shape[0]
     if time_axis is None:
         time_axis = be.default_time_axis if xn.ndim == 3 else 1
     layout = Layout.make(xn.shape, time_axis)
+    if 0 in xn.shape:
+        raise CdigValueError(
+            f"x has shape {xn.shape} with an axis of length 0; every axis (samples, channels, time) needs at least one entry"
+        )
     check_positive_int(internal_batch_size, "internal_batch_size", allow_none=True)
     tgt = make_target(to_host(target, be), n)
     args = _forward_args(additional_forward_args, be)
+    _check_call(model, args)
     per_row = int(np.prod(xn.shape[1:]))
     batch_rows = internal_batch_size or max(1, DEFAULT_CHUNK_ELEMENTS // per_row)
     dtype = np.dtype(xn.dtype if xn.dtype.kind == "f" else np.float64)
@@ -121,6 +148,82 @@ def prepare(
         auto_budget=auto_budget,
     )
     return Prepared(be, xb, xn, layout, run)
+
+
+def _check_model(model: Any) -> None:
+    """A model object, not a class or a file name."""
+    if isinstance(model, type):
+        raise CdigTypeError(
+            f"model is the class {model.__qualname__}, not a model: pass an instance (e.g. {model.__name__}(...)) or a function"
+        )
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        raise CdigTypeError(
+            f"model must be callable (a framework model or a function), got the path {model!r}; load it first "
+            "(e.g. cdig.io.load_model(path)) or use the command line: cdig explain MODEL DATA"
+        )
+
+
+def _check_x_type(x: Any) -> None:
+    """``x`` is an array-like of numbers (the dtype and shape are checked after conversion)."""
+    if x is None or isinstance(x, (str, bytes, dict)):
+        raise CdigTypeError(f"x must be an array or tensor of floating-point signals, got {type(x).__name__}")
+    if isinstance(x, (list, tuple)):
+        try:
+            arr = np.asarray(x)
+        except ValueError:
+            raise CdigTypeError(
+                "x is a ragged list (its rows have different lengths); pass an array of equal-length signals"
+            ) from None
+        if arr.dtype.kind not in "biufc":
+            raise CdigTypeError(f"x must be numbers, got a list that converts to dtype {arr.dtype}")
+    elif isinstance(x, np.ndarray) and x.dtype.kind not in "biufc":
+        raise CdigTypeError(f"x has dtype {x.dtype}; a floating-point array is accepted")
+
+
+def _check_backend_owns(be: Backend, model: Any) -> None:
+    """With ``backend=`` named: the model is not another framework's (whose ops the named one cannot run)."""
+    import sys
+
+    from .backends import BACKENDS, get_backend_by_name
+
+    for name, (_, framework) in BACKENDS.items():
+        if name == be.name or framework not in sys.modules:
+            continue
+        try:
+            owner = get_backend_by_name(name)
+        except CdigError:
+            continue
+        if owner.owns_model(model) and not type(be).owns_model(model):
+            raise CdigTypeError(
+                f"backend={be.name!r} cannot run the model: {type(model).__name__} is a {name} model; "
+                f"pass backend={name!r} or leave backend=None (detected from the model)"
+            )
+
+
+def _check_call(model: Any, args: tuple) -> None:
+    """``model(x, *args)`` fits the model's signature, where it can be read (a clear error, before any work,
+    for a wrong ``additional_forward_args``)."""
+    import inspect
+
+    fn = model
+    try:  # not through __wrapped__: a decorator may take other arguments than the function it wraps
+        sig = inspect.signature(fn, follow_wrapped=False)
+        if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()) and callable(
+            getattr(model, "forward", None)
+        ):
+            fn = model.forward  # e.g. torch modules: __call__(*args, **kwargs) runs forward
+            sig = inspect.signature(fn, follow_wrapped=False)
+    except Exception:  # noqa: BLE001 - builtins, compiled objects: nothing to check here
+        return
+    try:
+        sig.bind(None, *args)
+    except TypeError as e:
+        what = f"with additional_forward_args of {len(args)} argument(s)" if args else "without additional_forward_args"
+        raise CdigTypeError(
+            f"the model cannot be called as model(x, *additional_forward_args) {what}: its signature is "
+            f"{getattr(fn, '__qualname__', type(model).__name__)}{sig} ({e}); pass additional_forward_args= with "
+            "the model's other arguments (a tuple, in order)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -155,15 +258,45 @@ class Run:
     out_dtype: str = ""
     #: None: ``batch_rows`` as given; -1: size it to half the free memory; > 0: to this many bytes.
     auto_budget: int | None = None
+    #: Host bytes ``n_steps="auto"`` may keep interval contributions in (a share of a memory budget).
+    store_bytes: int = STORE_BYTES
 
     # --- model calls ---------------------------------------------------------------------
     def calibrate(self, inputs: Any) -> tuple[np.ndarray, "Run"]:
         """The explained outputs at ``inputs`` (checked), and this run knowing the output's shape and the
-        precision the model computes in (round-off floors use the coarser of the input's and output's)."""
-        y, shape, dtype = self._outputs(inputs, check=True, what="input")
+        precision the model computes in (round-off floors use the coarser of the input's and output's).
+
+        Under a memory budget (``internal_batch_size="auto"``), a budget that cannot hold the samples
+        themselves is refused before the model runs, and these forward passes (and those at the
+        baseline, until :meth:`size_chunks`) take at most ``budget / (CALIBRATE_FACTOR · sample
+        bytes)`` samples at once."""
+        run = self
+        if self.auto_budget is not None:
+            budget = self._budget()
+            row_bytes = self._row_bytes(inputs)
+            check_minimum(budget, self.n, row_bytes, 0, self.n_steps == "auto")  # domains not known yet: one
+            run = replace(self, batch_rows=max(1, min(self.batch_rows, budget // (CALIBRATE_FACTOR * row_bytes))))
+        y, shape, dtype = run._outputs(inputs, check=True, what="input")
         eps = float(np.finfo(dtype).eps) if dtype.kind in "fc" else 0.0
         coarser = eps > self.eps
-        return y, replace(self, out_shape=shape, eps=max(eps, self.eps), out_dtype=dtype.name if coarser else self.out_dtype)
+        return y, replace(run, out_shape=shape, eps=max(eps, self.eps), out_dtype=dtype.name if coarser else self.out_dtype)
+
+    def _budget(self) -> int:
+        """The bytes ``internal_batch_size="auto"`` may use: ``memory_budget``, else a share of the free memory."""
+        if self.auto_budget is not None and self.auto_budget > 0:
+            return self.auto_budget
+        free = self.be.free_memory()
+        if free is None:
+            raise CdigValueError(
+                "internal_batch_size='auto' needs memory_budget=... here: the free memory of this device is unknown"
+            )
+        return int(free * DEFAULT_FRACTION)
+
+    def _row_bytes(self, xb: Any) -> int:
+        """Bytes of one sample of ``xb`` in its precision."""
+        be = self.be
+        itemsize = int(np.dtype(be.to_numpy(be.take(xb, np.arange(1))).dtype).itemsize)
+        return int(np.prod(tuple(xb.shape)[1:])) * itemsize
 
     def _args(self, idx: np.ndarray) -> tuple:
         be = self.be
@@ -217,28 +350,44 @@ class Run:
             )
         return y, out_shape, dtype
 
-    def size_chunks(self, xb: Any, x0b: Any) -> tuple["Run", dict[str, Any]]:
+    def size_chunks(self, xb: Any, x0b: Any, domains: Sequence[Domain] = ()) -> tuple["Run", dict[str, Any]]:
         """``internal_batch_size="auto"``: this run with ``batch_rows`` from the budget and the measured
-        cost of a point, and what was measured (for ``settings``)."""
+        cost of a point, and what was planned (for ``settings``).
+
+        The budget first pays what the explanation holds for its samples and ``domains``
+        (:func:`~cdig.core.memory.fixed_bytes`, with the adaptive rule's host store, a share of the
+        budget); the rest is the chunk's: a measured constant and the measured cost of a point, plus
+        the copies the integration makes per point outside the model (weighted gradients; for
+        ``"auto"`` also the directional derivative and the kept interval rows; the inverse transform of
+        a nonlinear domain's path). Too small a budget is refused before the probe runs a point
+        (:func:`~cdig.core.memory.check_minimum`) or after the probe's first point, naming the budget
+        that would do."""
         be = self.be
-        budget = self.auto_budget if self.auto_budget and self.auto_budget > 0 else None
-        if budget is None:
-            free = be.free_memory()
-            if free is None:
-                raise CdigValueError(
-                    "internal_batch_size='auto' needs memory_budget=... here: the free memory of this device is unknown"
-                )
-            budget = int(free * DEFAULT_FRACTION)
-        row = int(np.prod(tuple(xb.shape)[1:]))
-        itemsize = int(np.dtype(be.to_numpy(be.take(xb, np.arange(1))).dtype).itemsize)
-        per = be.point_bytes(self.model_path(), x0b, xb - x0b)
-        measured = per is not None
-        if per is None:
-            per = float(HEURISTIC_FACTOR * row * itemsize)
-        fixed = float(self.n * row * (16 + 3 * itemsize))  # float64 accumulators (x2: adaptive), ends, direction
-        most = self.n * (int(self.n_steps) if self.n_steps != "auto" else self.max_steps)
-        info = {"memory_budget": budget, "bytes_per_point": round(per), "bytes_per_point_measured": measured}
-        return replace(self, batch_rows=chunk_rows(budget, per, fixed, most)), info
+        budget = self._budget()
+        row_bytes = self._row_bytes(xb)
+        adaptive = self.n_steps == "auto"
+        n_domains = max(1, len(domains))
+        store = adaptive_store_bytes(budget, STORE_BYTES) if adaptive else 0
+        check_minimum(budget, self.n, row_bytes, n_domains, adaptive, store)
+        fixed = fixed_bytes(self.n, row_bytes, n_domains, adaptive, store)
+        # per point, outside the model: weighted gradients (+ h and the kept rows for "auto"; + the
+        # inverse transform and its gradient for a nonlinear domain's own path)
+        outside = (1 + (2 if adaptive else 0) + (2 if any(not d.linear for d in domains) else 0)) * row_bytes
+        measured = be.point_bytes(self.model_path(), x0b, xb - x0b, room=budget - fixed - outside)
+        per, chunk_fixed = measured if measured is not None else (float(HEURISTIC_FACTOR * row_bytes), 0.0)
+        per += outside
+        most = self.n * (int(self.n_steps) if not adaptive else self.max_steps)
+        rows = chunk_rows(budget, per, fixed, most, chunk_fixed, measured is not None)
+        info = {
+            "memory_budget": budget,
+            "bytes_per_point": round(per),
+            "bytes_per_point_measured": measured is not None,
+            "bytes_per_chunk": round(chunk_fixed),
+            "bytes_fixed": fixed,
+        }
+        if adaptive:
+            info["adaptive_store_bytes"] = store
+        return replace(self, batch_rows=rows, store_bytes=store if adaptive else self.store_bytes), info
 
     # --- the path ------------------------------------------------------------------------
     def path(
@@ -266,6 +415,7 @@ class Run:
                     eps=self.eps,
                     on_rows=bar,
                     check=check,
+                    store_bytes=self.store_bytes,
                 )
             return integrate_fixed(
                 self.be, fn, start, delta, self.n, int(self.n_steps), self.method, self.batch_rows, on_rows=bar
@@ -292,7 +442,7 @@ class Run:
         f_x, run = self.calibrate(xb)
         f_x0 = run.outputs(x0b, what="baseline")
         if run.auto_budget is not None:
-            run, info = run.size_chunks(xb, x0b)
+            run, info = run.size_chunks(xb, x0b, doms)
             settings.update(info)
         settings["internal_batch_size_used"] = run.batch_rows
         settings["dtype"] = run.out_dtype

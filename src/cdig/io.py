@@ -56,8 +56,14 @@ def _backend(name: str, path: Path) -> Any:
 
 
 # --- models ---------------------------------------------------------------------------------------
-def load_model(path: str | Path) -> tuple[Callable[..., Any], str]:
+def load_model(path: str | Path, trusted: bool = False) -> tuple[Callable[..., Any], str]:
     """The model stored in ``path`` and the name of its framework (``"torch"``, ``"keras"`` or ``"tensorflow"``).
+
+    **A model file is code: load only models you trust.** Unless ``trusted``, what would run code
+    from the file while it loads or is explained is refused (see the security page of the docs): a
+    ``.pt2`` archive holding pickles (weights, constants, sample inputs that are not plain tensors) or
+    compiled code, a SavedModel whose functions hold file, Python or network ops, and Keras
+    ``Lambda`` layers (Keras' ``safe_mode``). TorchScript runs TorchScript only (no Python).
 
     ``.pt``/``.pth`` are TorchScript (``torch.jit.save``), ``.pt2`` a ``torch.export`` program
     (``torch.export.save``; export it with a dynamic batch dimension, because cdig evaluates
@@ -67,16 +73,32 @@ def load_model(path: str | Path) -> tuple[Callable[..., Any], str]:
     (framework ``"tensorflow"``; channels last like Keras). Each format is read by the module of its
     framework in :mod:`cdig.backends` (``load_model``), which is imported only then.
 
+    Parameters
+    ----------
+    path : str or Path
+        The model file, or a SavedModel folder.
+    trusted : bool
+        Load what cdig would refuse as unsafe (``cdig explain --trust-model``): only for a file
+        from someone you trust, since loading or running it may run any code.
+
     Raises
     ------
     CdigValueError
-        The file does not exist, its ending is not one of :data:`MODEL_SUFFIXES`, or it fails to load.
+        The file does not exist, its ending is not one of :data:`MODEL_SUFFIXES`, it fails to load,
+        or it is refused as unsafe (the message names ``--trust-model`` / ``trusted=True``).
+
+    Examples
+    --------
+    >>> load_model("model.onnx")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cdig.core.errors.CdigValueError: model.onnx: unknown model file type '.onnx'; expected TorchScript ...
     """
     path = Path(path)
     if path.is_dir():
         if not (path / "saved_model.pb").is_file():
             raise CdigValueError(f"{path}: a folder, but not a TensorFlow SavedModel (no saved_model.pb in it)")
-        return _backend("tensorflow", path).load_model(path), "tensorflow"
+        return _backend("tensorflow", path).load_model(path, trusted=trusted), "tensorflow"
     suffix = path.suffix.lower()
     if suffix not in MODEL_SUFFIXES:
         raise CdigValueError(
@@ -86,7 +108,7 @@ def load_model(path: str | Path) -> tuple[Callable[..., Any], str]:
     if not path.is_file():
         raise CdigValueError(f"{path}: model file not found")
     framework = MODEL_SUFFIXES[suffix]
-    return _backend(framework, path).load_model(path), framework
+    return _backend(framework, path).load_model(path, trusted=trusted), framework
 
 
 def predict(model: Any, framework: str, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -172,7 +194,10 @@ def _read_numpy(path: Path, key: str | None) -> np.ndarray:
             key = names[0]
         if key not in names:
             raise CdigValueError(f"{path}: has no array {key!r}; it holds {', '.join(names) or 'none'}")
-        return loaded[key]
+        try:
+            return loaded[key]
+        except Exception as e:  # noqa: BLE001 - object arrays (pickles are never loaded), damaged members
+            raise CdigValueError(f"{path}: cannot read the array {key!r} ({one_line(e)})") from None
 
 
 def _read_csv(path: Path, channels: int | None) -> np.ndarray:
@@ -223,6 +248,11 @@ def read_ts(path: str | Path) -> tuple[np.ndarray, list[str]]:
             continue
         fields = line.split(":")
         if has_label:
+            if len(fields) < 2:
+                raise CdigValueError(
+                    f"{path}, line {number}: the header says @classLabel true (or @targetLabel true) but the line "
+                    "ends in no ':label'; add the labels or set @classLabel false"
+                )
             labels.append(fields[-1].strip())
             fields = fields[:-1]
         dims = []

@@ -38,7 +38,7 @@ from .core.attribution import Attribution
 from .core.errors import CdigTypeError, CdigValueError
 from .results import read_results
 
-__all__ = ["write_report", "read_folder", "FolderContents", "coefficient_label", "top_coefficients"]
+__all__ = ["write_report", "read_folder", "FolderContents", "coefficient_label", "top_coefficients", "is_cdig_report"]
 
 #: Resolution of the inlined figures: readable on screen, ~50-150 kB per figure.
 DPI = 80
@@ -390,8 +390,34 @@ def write_report(
         _class_section(items, labels, top_k),
         _samples_section(items, range(min(samples, n)), x, labels, top_k),
     ]
-    path.write_text(_page(title, parts), encoding="utf-8")
+    tmp = path.with_name(f".{path.name}.cdig-tmp")
+    try:  # written beside and renamed: a failed write (a full disk) leaves no half page and the old one intact
+        tmp.write_text(_page(title, parts), encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def is_cdig_report(path: str | Path) -> bool:
+    """Whether ``path`` is an HTML page written by :func:`write_report` (its ``generator`` tag, or the
+    "Written by cdig" line of pages from before the tag): ``cdig report --force`` replaces only those.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> p = Path(tempfile.mkdtemp()) / "page.html"
+    >>> _ = p.write_text("<html>mine</html>")
+    >>> is_cdig_report(p)
+    False
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return head.startswith("<!DOCTYPE html>") and ('<meta name="generator" content="cdig' in head or "Written by cdig " in head)
 
 
 # --- the page's sections: each returns its HTML ----------------------------------------------
@@ -578,6 +604,7 @@ def _page(title: str, parts: Sequence[str]) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="generator" content="cdig {_e(__version__)}">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
 
@@ -635,8 +662,9 @@ def read_folder(folder: str | Path) -> FolderContents:
 
 def _read_classes(found: FolderContents, explained: Mapping[str, np.ndarray], summary: Mapping[str, Any], n: int) -> None:
     """Inputs and classes from ``explained.npz`` (``cdig demo``), else the argmax targets of ``cdig explain``."""
-    if "x" in explained and len(explained["x"]) == n:
-        found.x = np.asarray(explained["x"])
+    x = np.asarray(explained.get("x", []))
+    if x.ndim in (2, 3) and len(x) == n and x.dtype.kind in "biuf":  # else no input figures
+        found.x = x
     for key, label in (("predicted", "predicted class"), ("y", "class")):
         if key in explained and np.shape(explained[key]) == (n,):
             found.y, found.y_label = np.asarray(explained[key]), label
@@ -654,7 +682,8 @@ def _run_facts(folder: Path, summary: Mapping[str, Any], ignored: Sequence[str])
     """The page's table of facts about the run, from ``summary.json``."""
     info: dict[str, Any] = {"folder": str(folder.resolve())}
     if "accuracy" in summary:
-        info["held-out accuracy (cdig demo)"] = f"{float(summary['accuracy']):.3f}"
+        acc = summary["accuracy"]
+        info["held-out accuracy (cdig demo)"] = f"{acc:.3f}" if isinstance(acc, (int, float)) else str(acc)
     for key in ("model", "data"):
         part = summary.get(key)
         if isinstance(part, dict) and ("file" in part or "name" in part):

@@ -12,12 +12,19 @@ A result folder holds (schema version :data:`SCHEMA_VERSION`):
     Optional: each map as NetCDF (:meth:`cdig.Attribution.to_xarray`), when xarray can write it.
 ``*.png``
     Optional: figures.
+``.cdig-results.json``
+    The marker of a folder cdig wrote: ``{"cdig_results": SCHEMA_VERSION, "files": [...]}``, each
+    file's name entered before the file is written (so a run killed half-way is still recognised).
+    cdig replaces only the files it lists, and only when asked (``overwrite=True``, ``--force``).
 ``summary.json``
     A JSON object with at least ``schema_version`` (int), ``cdig_version``, ``deltas`` (per map:
     ``max_abs_delta``, ``max_relative_delta``, and ``max_relative_map_error`` with
     ``n_steps="auto"``), ``out_dir`` and ``files`` (every file written, in order, the maps first and
     ``summary.json`` last); the rest is up to the writer (``accuracy``, ``data``, ``model``,
     ``target``, ``explained``, ``settings``, ``runtime_s``, ``notes``, ...).
+
+A folder is refused as an output when it holds files cdig did not write (:func:`check_out_dir`);
+folders written before the marker existed are recognised by their ``summary.json``.
 
 Folders written before the schema was versioned carry no ``schema_version``: they are read as
 version 1, which is what they are. A folder from a newer schema is refused with a message that says so.
@@ -41,6 +48,7 @@ Examples
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +60,17 @@ from ._progress import Progress
 from .core.attribution import Attribution
 from .core.errors import CdigValueError, one_line
 
-__all__ = ["SCHEMA_VERSION", "SUMMARY", "EXPLAINED", "ResultWriter", "Results", "read_results", "deltas_summary"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SUMMARY",
+    "EXPLAINED",
+    "MARKER",
+    "ResultWriter",
+    "Results",
+    "read_results",
+    "deltas_summary",
+    "check_out_dir",
+]
 
 #: Version of the folder layout written by :class:`ResultWriter` (``summary.json``'s ``schema_version``).
 SCHEMA_VERSION = 1
@@ -60,6 +78,102 @@ SCHEMA_VERSION = 1
 SUMMARY = "summary.json"
 #: The file of the explained samples.
 EXPLAINED = "explained.npz"
+#: The marker of a folder written by :class:`ResultWriter`: the files cdig wrote there.
+MARKER = ".cdig-results.json"
+
+
+def _own_files(folder: Path) -> list[str] | None:
+    """The names of the files cdig wrote in ``folder`` (its marker; or the ``summary.json`` of a folder
+    from before the marker), or None when nothing says cdig wrote it."""
+    marker, summary = folder / MARKER, folder / SUMMARY
+    if marker.is_file():
+        try:
+            files = json.loads(marker.read_text(encoding="utf-8"))["files"]
+            if not (isinstance(files, list) and all(isinstance(f, str) for f in files)):
+                raise ValueError("'files' is not a list of names")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise CdigValueError(
+                f"{marker}: a damaged cdig marker ({one_line(e)}); cdig cannot tell its own files apart: "
+                "give another folder, or delete the old results yourself"
+            ) from None
+    elif summary.is_file():
+        try:
+            old = json.loads(summary.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(old, dict) or "cdig_version" not in old or not isinstance(old.get("files"), list):
+            return None
+        files = [f for f in old["files"] if isinstance(f, str)]
+    else:
+        return None
+    # only plain names in the folder itself: a marker never sends cdig elsewhere
+    return [f for f in dict.fromkeys(files) if f and f == Path(f).name and f not in (".", "..", MARKER)]
+
+
+def check_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> list[str]:
+    """Check that ``out_dir`` can take a result folder, before any work is done.
+
+    Accepted: a folder that does not exist yet (its nearest existing parent a writable folder), an
+    empty folder, or a folder cdig wrote (:data:`MARKER`); its earlier results only with ``overwrite``.
+    Files cdig did not write are never replaced: a folder holding them is accepted only when cdig's
+    marker is there too, and then they are left alone.
+
+    Returns
+    -------
+    list of str
+        The files of an earlier cdig run that a writer with ``overwrite`` would remove.
+
+    Raises
+    ------
+    cdig.CdigValueError
+        One line naming the folder: it is a file, lies below a file, is not writable, holds files cdig
+        did not write, or holds earlier results and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> d = Path(tempfile.mkdtemp())
+    >>> check_out_dir(d / "new")
+    []
+    >>> _ = (d / "notes.txt").write_text("mine")
+    >>> check_out_dir(d)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cdig.core.errors.CdigValueError: ...: not empty and not a folder cdig wrote (it holds notes.txt); ...
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise CdigValueError(f"{out}: exists and is not a folder; give a folder for the results (--out)")
+    if not out.exists():
+        parent = out.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise CdigValueError(f"{out}: cannot be created, {parent} is a file, not a folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise CdigValueError(f"{out}: cannot be created, the folder {parent} is not writable")
+        return []
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise CdigValueError(f"{out}: the folder is not writable")
+    own = _own_files(out)
+    entries = sorted(p.name for p in out.iterdir() if p.name != f"{MARKER}.tmp")
+    if own is None:
+        if entries:
+            shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+            raise CdigValueError(
+                f"{out}: not empty and not a folder cdig wrote (it holds {shown}); give a new or empty folder "
+                "(cdig never replaces files it did not write)"
+            )
+        return []
+    present = [f for f in own if (out / f).is_file()]
+    if present and not overwrite:
+        shown = ", ".join(present[:3]) + (f" and {len(present) - 3} more" if len(present) > 3 else "")
+        raise CdigValueError(
+            f"{out}: holds the results of an earlier cdig run ({shown}); give another folder, or --force "
+            "(overwrite=True) to replace them"
+        )
+    return present
 
 
 def deltas_summary(maps: Mapping[str, Attribution]) -> dict[str, dict[str, float]]:
@@ -81,7 +195,10 @@ class ResultWriter:
     Parameters
     ----------
     out_dir : str or Path
-        The folder (created if needed; files of the same names are overwritten).
+        The folder: created if needed, or empty, or one cdig wrote (:func:`check_out_dir`).
+    overwrite : bool
+        Remove the files of an earlier cdig run in ``out_dir`` first (only those its marker lists);
+        without it such a folder is refused. Files cdig did not write are never replaced.
 
     Attributes
     ----------
@@ -92,21 +209,43 @@ class ResultWriter:
         caller asked to go on.
     """
 
-    def __init__(self, out_dir: str | Path) -> None:
+    def __init__(self, out_dir: str | Path, *, overwrite: bool = False) -> None:
         self.out_dir = Path(out_dir)
+        earlier = check_out_dir(self.out_dir, overwrite=overwrite)
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        for name in earlier:
+            (self.out_dir / name).unlink(missing_ok=True)
         self.files: list[str] = []
         self.notes: list[str] = []
+        self._claimed: list[str] = []
+        self._mark()
+
+    def _mark(self) -> None:
+        """Write the marker (atomically): the files this writer has claimed so far."""
+        tmp = self.out_dir / f"{MARKER}.tmp"
+        tmp.write_text(json.dumps({"cdig_results": SCHEMA_VERSION, "files": self._claimed}) + "\n", encoding="utf-8")
+        os.replace(tmp, self.out_dir / MARKER)
+
+    def _claim(self, name: str) -> Path:
+        """The path of ``name``, entered in the marker before it is written; refused when a file of
+        that name is there that this writer did not write."""
+        path = self.out_dir / name
+        if name not in self._claimed:
+            if path.exists():
+                raise CdigValueError(f"{path}: already exists and cdig did not write it; not replaced")
+            self._claimed.append(name)
+            self._mark()
+        return path
 
     def save_maps(self, maps: Mapping[str, Attribution]) -> None:
         """``NAME.npz`` for each map."""
         for name, att in maps.items():
-            self.files.append(att.save(self.out_dir / f"{name}.npz").name)
+            self.files.append(att.save(self._claim(f"{name}.npz")).name)
 
     def save_explained(self, **arrays: Any) -> None:
         """``explained.npz``: the explained samples as plain arrays (``x=``, ``y=``, ``predicted=``, ...)."""
         # no key is "allow_pickle" (numpy's keyword-only flag), which the stubs cannot be told
-        np.savez_compressed(self.out_dir / EXPLAINED, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
+        np.savez_compressed(self._claim(EXPLAINED), **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
         self.files.append(EXPLAINED)
 
     def save_netcdf(self, maps: Mapping[str, Attribution]) -> None:
@@ -119,7 +258,7 @@ class ResultWriter:
             return
         for name, att in maps.items():
             try:
-                att.to_xarray(name).to_netcdf(self.out_dir / f"{name}.nc")
+                att.to_xarray(name).to_netcdf(self._claim(f"{name}.nc"))
             except Exception as e:  # noqa: BLE001 - e.g. no NetCDF engine installed
                 self.notes.append(f"NetCDF maps skipped: {one_line(e)}")
                 return
@@ -149,7 +288,7 @@ class ResultWriter:
                         raise
                     self.notes.append(f"no figure for {name}: {one_line(e)}")
                 else:
-                    fig.savefig(self.out_dir / f"{name}.png", dpi=dpi)
+                    fig.savefig(self._claim(f"{name}.png"), dpi=dpi)
                     self.files.append(f"{name}.png")
                 bar(1)
         finally:
@@ -167,7 +306,7 @@ class ResultWriter:
             "out_dir": str(self.out_dir.resolve()),
             "files": [*self.files, SUMMARY],
         }
-        (self.out_dir / SUMMARY).write_text(json.dumps(full, indent=2) + "\n")
+        self._claim(SUMMARY).write_text(json.dumps(full, indent=2) + "\n")
         return full
 
 
@@ -206,7 +345,10 @@ def read_results(folder: str | Path) -> Results:
         raise CdigValueError(f"{folder}: not a folder (give the folder written by cdig demo or cdig explain)")
     summary = _read_summary(folder / SUMMARY)
     version = _schema_version(folder / SUMMARY, summary)
-    order = [Path(f).stem for f in summary.get("files", []) if isinstance(f, str) and f.endswith(".npz")]
+    listed = summary.get("files", [])
+    if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
+        raise CdigValueError(f"{folder / SUMMARY}: 'files' is {listed!r:.60}; expected a list of file names")
+    order = [Path(f).stem for f in listed if f.endswith(".npz")]
     files = sorted(folder.glob("*.npz"), key=lambda p: (order.index(p.stem) if p.stem in order else len(order), p.name))
     found = Results(folder=folder, maps={}, schema_version=version, summary=summary)
     for f in files:
@@ -214,12 +356,17 @@ def read_results(folder: str | Path) -> Results:
         if arrays is not None and "meta" not in keys:
             found.explained = arrays
         elif not {"meta", "values"} <= keys:
+            if f.stem in order and f.name != EXPLAINED:
+                raise CdigValueError(
+                    f"{f}: summary.json lists it as a map, but it holds no cdig Attribution (no 'meta' and 'values')"
+                )
             found.ignored.append(f.name)
         else:
             try:
-                found.maps[f.stem] = Attribution.load(f)
+                found.maps[f.stem] = att = Attribution.load(f)
             except Exception as e:  # noqa: BLE001 - the user's file, named in one line
                 raise CdigValueError(f"{f}: not a readable cdig Attribution ({one_line(e)})") from None
+            _check_map(f, att)
     if not found.maps:
         raise CdigValueError(
             f"{folder}: no maps found (expected *.npz files written by cdig demo or cdig explain, e.g. time.npz)"
@@ -232,6 +379,29 @@ def read_results(folder: str | Path) -> Results:
     return found
 
 
+def _check_map(path: Path, att: Attribution) -> None:
+    """A map read from a file fits together: numbers, one axis per dim, coordinates as long as their
+    axis, one delta / output / step count per sample (a hand-edited file says so, in one line)."""
+    v = np.asarray(att.values)
+    if v.dtype.kind not in "biufc":
+        raise CdigValueError(f"{path}: the values are of dtype {v.dtype}; expected numbers")
+    if v.ndim != 1 + len(att.dims):
+        raise CdigValueError(
+            f"{path}: the values have shape {v.shape}, which does not fit the dims {tuple(att.dims)} "
+            f"(expected {1 + len(att.dims)} axes: the samples, then one per dim)"
+        )
+    for axis, dim in enumerate(att.dims, 1):
+        c = att.coords.get(dim)
+        if c is not None and np.ndim(c) == 1 and len(c) != v.shape[axis]:
+            raise CdigValueError(f"{path}: the values have {v.shape[axis]} entries along {dim!r} but its coordinate has {len(c)}")
+    for name in ("delta", "output", "baseline_output", "n_steps"):
+        a = np.asarray(getattr(att, name))
+        if a.shape[:1] != v.shape[:1] or a.dtype.kind not in "biuf":
+            raise CdigValueError(
+                f"{path}: {name} has shape {a.shape} and dtype {a.dtype}; expected {len(v)} numbers, one per sample"
+            )
+
+
 def _read_summary(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
@@ -239,7 +409,9 @@ def _read_summary(path: Path) -> dict[str, Any]:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise CdigValueError(f"{path}: not readable JSON ({one_line(e)})") from None
-    return summary if isinstance(summary, dict) else {}
+    if not isinstance(summary, dict):
+        raise CdigValueError(f"{path}: holds a JSON {type(summary).__name__}; expected an object (a cdig summary)")
+    return summary
 
 
 def _schema_version(path: Path, summary: Mapping[str, Any]) -> int:
@@ -256,6 +428,10 @@ def _schema_version(path: Path, summary: Mapping[str, Any]) -> int:
 
 def _read_npz(path: Path, keep: bool) -> tuple[set[str], dict[str, np.ndarray] | None]:
     """The keys of an ``.npz`` file, and its arrays when ``keep``."""
+    import zipfile
+
+    if path.is_file() and not zipfile.is_zipfile(path):  # else numpy reads it as a pickle and says so
+        raise CdigValueError(f"{path}: cannot be read as an .npz file (not a zip archive: damaged or not an .npz)")
     try:
         with np.load(path, allow_pickle=False) as z:
             return set(z.files), ({k: z[k] for k in z.files} if keep else None)

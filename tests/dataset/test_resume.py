@@ -91,11 +91,16 @@ def _import(path):
 def test_killed_subprocess_resumes_to_the_identical_store(script, tmp_path):
     job = _import(script)
     reference = tmp_path / "reference.zarr"
-    job.run(str(reference), 0.0)
+    job.run(str(reference), 0.02)  # the model's fingerprint covers its code and attributes: the same delay
 
     out = tmp_path / "killed.zarr"
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.Popen([sys.executable, str(script), str(out), "0.02"], env=env)
+    # the job's module is loaded as "cdig_job" there as here (not as __main__): the same model, the same fingerprint
+    load = (
+        "import importlib.util, sys; spec = importlib.util.spec_from_file_location('cdig_job', sys.argv[1]); "
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); m.run(sys.argv[2], float(sys.argv[3]))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", load, str(script), str(out), "0.02"], env=env)
     try:
         deadline = time.time() + 120
         done = 0
@@ -117,7 +122,7 @@ def test_killed_subprocess_resumes_to_the_identical_store(script, tmp_path):
     assert not partial.complete and 2 <= len(partial.done()) < 8
     assert "partial" in repr(partial)
 
-    job.run(str(out), 0.0)  # the same call again: resumes
+    job.run(str(out), 0.02)  # the same call again: resumes
     assert cdig.open_explained(out).complete
     assert_identical(out, reference)
 

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
+import sys
+import sysconfig
+import threading
+import types
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -13,7 +20,16 @@ import numpy as np
 
 from ..core.errors import CdigTypeError, CdigValueError
 
-__all__ = ["Backend", "CompiledPath", "CompiledCache", "foreign_to_numpy"]
+__all__ = [
+    "Backend",
+    "CompiledPath",
+    "CompiledCache",
+    "Fingerprint",
+    "digest_model",
+    "foreign_to_numpy",
+    "keras_leaf",
+    "shared_preparation",
+]
 
 
 @runtime_checkable
@@ -83,19 +99,22 @@ class CompiledCache:
 
     def __init__(self) -> None:
         self._store: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()  # explanations in several threads share the cache
 
     def get(self, model: Any, build: Callable[[], Any], cacheable: bool) -> Any:
         if cacheable:
-            try:
-                return self._store[model]
-            except (KeyError, TypeError):  # not built yet / not weak-referenceable or unhashable
-                pass
+            with self._lock:
+                try:
+                    return self._store[model]
+                except (KeyError, TypeError):  # not built yet / not weak-referenceable or unhashable
+                    pass
         value = build()
         if cacheable:
-            try:
-                self._store[model] = value
-            except TypeError:
-                pass
+            with self._lock:
+                try:
+                    return self._store.setdefault(model, value)  # a thread that built it first wins
+                except TypeError:
+                    pass
         return value
 
 
@@ -214,12 +233,49 @@ class Backend(ABC):
         raise NotImplementedError
 
     def model_digest(self, model: Any) -> str | None:
-        """A hash of the model's weights (None where the framework has no weights to read, e.g. a function)."""
-        return None
+        """A fingerprint of what the model computes with: its architecture or code, and its weights.
+
+        Used by :func:`cdig.explain_dataset` to refuse resuming a store with another model. Covered
+        (see :class:`Fingerprint`): plain Python functions and callable objects by their code
+        (bytecode, constants, nested code), closure cells, default values and the globals they name
+        (the user's functions recursively, arrays and plain values by value); Keras models by their
+        layers' classes and configurations and their weights; and what each framework adds in
+        :meth:`digest_leaf` (PyTorch: the module tree, each module's class, hyperparameters,
+        parameters and buffers, the code of the user's own module classes, TorchScript code and
+        exported graphs; TensorFlow: variables and the graphs of compiled and loaded functions; JAX:
+        arrays and pytrees). Not covered: installed code (library functions and classes count by
+        their qualified name, so an upgrade of a package is not seen), names of locals, comments and
+        line numbers; the digest depends on the Python version (bytecode).
+
+        Returns
+        -------
+        str or None
+            20 hex digits, the same for a model rebuilt identically (in this or another process); None
+            when the model cannot be read (it is then not fingerprinted).
+
+        Examples
+        --------
+        The framework-free part, :func:`digest_model`, on a plain function:
+
+        >>> def model(x):
+        ...     return x.sum(axis=-1)
+        >>> digest_model(model) == digest_model(model), len(digest_model(model))
+        (True, 20)
+        """
+        return digest_model(model, self.digest_leaf)
+
+    def digest_leaf(self, v: Any, fp: Fingerprint) -> bool:
+        """Add a framework object (tensor, module, variable, compiled function) to ``fp``; True when
+        ``v`` was handled, False to let :class:`Fingerprint` digest it as a Python object."""
+        return keras_leaf(v, fp)
 
     # --- memory (internal_batch_size="auto", see cdig.core.memory) ------------------------
-    def point_bytes(self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any) -> float | None:
-        """Bytes one more path point costs in a forward+backward chunk; None when it cannot be measured."""
+    def point_bytes(
+        self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, room: float | None = None
+    ) -> tuple[float, float] | None:
+        """Bytes one more path point costs in a forward+backward chunk and bytes a chunk costs whatever
+        its size; None when they cannot be measured. Where one point would not fit ``room`` bytes, a
+        backend may stop measuring and return a first cost above ``room`` (the engine then refuses)."""
         return None
 
     def free_memory(self) -> int | None:
@@ -265,3 +321,335 @@ class Backend(ABC):
     def vjp(self, fn: Callable[[Any], Any], z: Any, cotangent: Any) -> Any:
         """``(∂ fn / ∂z)ᴴ cotangent``; for complex ``z`` this is ``∂/∂Re z + i ∂/∂Im z`` of ``<fn(z), cotangent>``."""
         raise NotImplementedError
+
+
+# --- concurrent explanations of one model ---------------------------------------------------
+#: Models prepared for an explanation right now, by id: [explanations in flight, restore, info].
+#: An entry lives only while its model is in use (so an id cannot be reused meanwhile).
+_PREPARED: dict[int, list[Any]] = {}
+_PREPARED_LOCK = threading.Lock()
+
+
+@contextmanager
+def shared_preparation(model: Any, prepare: Callable[[], tuple[Callable[[], None], Any]]) -> Iterator[Any]:
+    """Run ``prepare()`` on ``model`` once for all the explanations of it in flight, in any thread.
+
+    ``prepare()`` changes the model for an explanation (e.g. eval mode, frozen weights) and returns a
+    function restoring it and some information for the callers (e.g. a warning's text). The first
+    explanation of a model saves and prepares it, those that start while it is prepared join it, and
+    the last one to finish restores it: concurrent explanations of one model (threads, or an
+    explanation inside another) never save each other's changes as the model's own state.
+
+    Yields what ``prepare()`` returned besides the restoring function (the first caller's).
+
+    Examples
+    --------
+    >>> state = {"mode": "train"}
+    >>> def prepare():
+    ...     saved, state["mode"] = state["mode"], "eval"
+    ...     return (lambda: state.update(mode=saved)), saved
+    >>> with shared_preparation(state, prepare) as outer, shared_preparation(state, prepare) as inner:
+    ...     (outer, inner, state["mode"])
+    ('train', 'train', 'eval')
+    >>> state["mode"]
+    'train'
+    """
+    key = id(model)
+    with _PREPARED_LOCK:
+        entry = _PREPARED.get(key)
+        if entry is None or entry[3] is not model:
+            restore, info = prepare()
+            entry = _PREPARED[key] = [0, restore, info, model]
+        entry[0] += 1
+    try:
+        yield entry[2]
+    finally:
+        with _PREPARED_LOCK:
+            entry[0] -= 1
+            if entry[0] == 0:
+                _PREPARED.pop(key, None)
+                entry[1]()
+
+
+# --- model fingerprints ------------------------------------------------------------------------
+_LIBRARY_DIRS = tuple(
+    {str(Path(p).resolve()) for k, p in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def is_library_module(name: str) -> bool:
+    """Whether the module ``name`` is installed code (the standard library, site-packages, built in),
+    as opposed to the user's own code (a script, a notebook, a project folder or an editable install)."""
+    if not name or name == "__main__":
+        return False
+    root = name.split(".")[0]
+    if root in sys.builtin_module_names or root in ("builtins", "numpy", "torch", "tensorflow", "keras", "jax", "jaxlib"):
+        return True
+    module = sys.modules.get(name) or sys.modules.get(root)
+    path = getattr(module, "__file__", None)
+    if path is None:
+        return module is not None  # built-in or namespace packages of installed code
+    resolved = str(Path(path).resolve())
+    return any(resolved.startswith(d + os.sep) for d in _LIBRARY_DIRS)
+
+
+def _is_user_object(v: Any) -> bool:
+    return not is_library_module(getattr(type(v), "__module__", "") or "")
+
+
+_PLAIN = (type(None), bool, int, float, complex, str, bytes)
+
+
+class Fingerprint:
+    """A SHA-256 digest of what a model computes with: its code and its state.
+
+    Covered, for any object reached from the model: plain values (numbers, strings, None) and numpy
+    arrays (dtype, shape, bytes); containers (dicts in order, lists, tuples, sets sorted); Python
+    functions by their code (bytecode, constants and names, nested code), default values, closure
+    cells and the globals their code names (user functions recursively, arrays and plain values by
+    value, modules by name); bound methods, ``functools.partial`` and wrapped (``__wrapped__``,
+    e.g. ``jax.jit``) functions by their parts; objects of the user's own classes by their class's
+    methods and their attributes. A framework's objects (tensors, modules, variables) are digested
+    by ``leaf(value, fingerprint)``, which returns True when it handled ``value``.
+
+    Not covered: installed code (functions and classes of the standard library and of packages in
+    site-packages count by their qualified name only, so a package upgrade is not seen, and objects
+    of installed classes that no ``leaf`` handles count by their type), names of locals, line
+    numbers and comments (they do not change what runs), and anything beyond a nesting depth of 64.
+    Bytecode is that of the running Python: another Python version gives another digest.
+
+    Examples
+    --------
+    >>> def f(x):
+    ...     return 2.0 * x
+    >>> def g(x):
+    ...     return 3.0 * x
+    >>> Fingerprint().add(f).hexdigest() == Fingerprint().add(f).hexdigest() != Fingerprint().add(g).hexdigest()
+    True
+    """
+
+    MAX_DEPTH = 64
+
+    def __init__(self, leaf: Callable[[Any, Fingerprint], bool] | None = None) -> None:
+        self._h = hashlib.sha256()
+        self._seen: dict[int, tuple[int, Any]] = {}  # id -> (order, the object, kept alive meanwhile)
+        self.leaf = leaf
+        self._depth = 0
+
+    def hexdigest(self, length: int = 20) -> str:
+        return self._h.hexdigest()[:length]
+
+    def put(self, tag: str, payload: bytes | str = b"") -> None:
+        """Add a tagged, length-prefixed record (so that no two sequences of records collide)."""
+        data = payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else payload
+        self._h.update(f"{tag}:{len(data)}:".encode())
+        self._h.update(data)
+
+    def array(self, a: np.ndarray) -> None:
+        """A numpy array by dtype, shape and contents."""
+        self.put("array", f"{a.dtype.str}{a.shape}")
+        if a.dtype == object:
+            for v in a.reshape(-1):
+                self.add(v)
+        else:
+            self.put("bytes", np.ascontiguousarray(a).tobytes())
+
+    def add(self, v: Any) -> Fingerprint:
+        """Add ``v`` (recursively); returns this fingerprint."""
+        if isinstance(v, _PLAIN):
+            self.put(type(v).__name__, repr(v) if not isinstance(v, (str, bytes)) else v)
+            return self
+        if isinstance(v, (np.ndarray, np.generic)):
+            self.array(np.asarray(v))
+            return self
+        key = id(v)
+        if key in self._seen:  # a cycle or a shared object: its position in this digest
+            self.put("seen", str(self._seen[key][0]))
+            return self
+        if self._depth >= self.MAX_DEPTH:
+            self.put("deep", type(v).__qualname__)
+            return self
+        self._seen[key] = (len(self._seen), v)
+        self._depth += 1
+        try:
+            if self.leaf is None or not self.leaf(v, self):
+                self._object(v)
+        finally:
+            self._depth -= 1
+        return self
+
+    def name(self, v: Any) -> None:
+        """``v`` by its qualified name only (installed functions and classes, modules)."""
+        if isinstance(v, types.ModuleType):
+            self.put("module", v.__name__)
+        else:
+            self.put(
+                "name", f"{getattr(v, '__module__', None)}.{getattr(v, '__qualname__', getattr(v, '__name__', type(v).__name__))}"
+            )
+
+    def code(self, co: types.CodeType, globals_: dict[str, Any] | None = None) -> None:
+        """A code object: bytecode, constants (nested code recursively), names; and, given the
+        function's globals, the values of the globals it names."""
+        self.put("code", co.co_code)
+        self.put("shape", f"{co.co_argcount},{co.co_posonlyargcount},{co.co_kwonlyargcount},{co.co_flags}")
+        self.put("names", "\0".join(co.co_names))
+        for c in co.co_consts:
+            if isinstance(c, types.CodeType):
+                self.code(c, globals_)
+            elif isinstance(c, frozenset):
+                self.put("frozenset", "\0".join(sorted(repr(e) for e in c)))
+            else:
+                self.add(c)
+        if globals_ is not None:
+            for n in co.co_names:
+                if n in globals_ and not n.startswith("__"):
+                    self.put("global", n)
+                    self.add(globals_[n])
+
+    def function(self, fn: types.FunctionType) -> None:
+        if is_library_module(fn.__module__ or ""):
+            self.name(fn)
+            return
+        self.put("function")
+        self.code(fn.__code__, fn.__globals__)
+        self.add(fn.__defaults__)
+        self.add(fn.__kwdefaults__)
+        for cell in fn.__closure__ or ():
+            try:
+                self.add(cell.cell_contents)
+            except ValueError:  # an empty cell
+                self.put("empty-cell")
+
+    def user_class(self, cls: type) -> None:
+        """A class by name, and (for the user's own classes and their own bases) the code of its methods
+        and its class-level values (numbers, strings, arrays and containers of them)."""
+        self.name(cls)
+        for klass in cls.__mro__:
+            if is_library_module(klass.__module__ or ""):
+                continue
+            self.put("class", klass.__qualname__)
+            for attr, value in sorted(vars(klass).items()):
+                fn = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+                if isinstance(value, property):
+                    fn = value.fget
+                if isinstance(fn, types.FunctionType):
+                    self.put("method", attr)
+                    self.function(fn)
+                elif not (attr.startswith("__") and attr.endswith("__")) and _is_data(value):
+                    self.put("class-value", attr)
+                    self.add(value)
+
+    def _object(self, v: Any) -> None:
+        if isinstance(v, dict):
+            self.put("dict", str(len(v)))
+            for k, item in v.items():
+                self.add(k)
+                self.add(item)
+        elif isinstance(v, (list, tuple)):
+            self.put(type(v).__name__, str(len(v)))
+            for item in v:
+                self.add(item)
+        elif isinstance(v, (set, frozenset)):
+            self.put("set", "\0".join(sorted(Fingerprint(self.leaf).add(e).hexdigest(64) for e in v)))
+        elif isinstance(v, types.FunctionType):
+            self.function(v)
+        elif isinstance(v, types.MethodType):
+            self.put("method")
+            self.add(v.__func__)
+            self.add(v.__self__)
+        elif isinstance(v, functools.partial):
+            self.put("partial")
+            self.add(v.func)
+            self.add(v.args)
+            self.add(v.keywords)
+        elif isinstance(v, types.CodeType):
+            self.code(v)
+        elif isinstance(v, type):
+            self.user_class(v)
+        elif isinstance(v, (types.ModuleType, types.BuiltinFunctionType)) or not _is_user_object(v):
+            wrapped = getattr(v, "__wrapped__", None)
+            if callable(wrapped) and not isinstance(v, types.ModuleType):  # e.g. jax.jit(f), functools.wraps
+                self.put("wrapper", type(v).__qualname__)
+                self.add(wrapped)
+            elif callable(getattr(v, "__array__", None)) and hasattr(v, "shape"):
+                try:
+                    self.array(np.asarray(v))
+                except Exception:  # noqa: BLE001 - an array-like that will not convert counts by its type
+                    self.name(type(v))
+            elif isinstance(v, (types.ModuleType, types.BuiltinFunctionType)):
+                self.name(v)
+            else:  # installed classes' objects: by a repr that shows their value (dtypes, enums), else their type
+                self.name(type(v))
+                text = _value_repr(v)
+                if text is not None:
+                    self.put("repr", text)
+        else:  # an object of the user's own class
+            self.user_class(type(v))
+            state = getattr(v, "__dict__", None)
+            if state is None:
+                state = {s: getattr(v, s) for c in type(v).__mro__ for s in getattr(c, "__slots__", ()) if hasattr(v, s)}
+            self.add(dict(state))
+
+
+def _is_data(v: Any) -> bool:
+    """Plain values, arrays and (shallow) containers of them: what a class body sets as a constant."""
+    if isinstance(v, (*_PLAIN, np.ndarray, np.generic)):
+        return True
+    if isinstance(v, (list, tuple, frozenset, set)):
+        return all(isinstance(e, (*_PLAIN, np.generic)) for e in v)
+    if isinstance(v, dict):
+        return all(isinstance(e, (*_PLAIN, np.generic)) for e in (*v.keys(), *v.values()))
+    return False
+
+
+def _value_repr(v: Any) -> str | None:
+    """``repr(v)`` where it shows a value (not an object's address), else None."""
+    try:
+        text = repr(v)
+    except Exception:  # noqa: BLE001 - an object whose repr fails counts by its type
+        return None
+    return None if " at 0x" in text or " object at " in text or len(text) > 10_000 else text
+
+
+def digest_model(model: Any, leaf: Callable[[Any, Fingerprint], bool] | None = None) -> str | None:
+    """:class:`Fingerprint` of ``model`` (20 hex digits); None when it cannot be computed (an error while
+    reading the model, reported by the caller as a model that could not be fingerprinted)."""
+    try:
+        return Fingerprint(leaf).add(model).hexdigest()
+    except Exception:  # noqa: BLE001 - a model that cannot be read is reported as not fingerprinted
+        return None
+
+
+def keras_leaf(v: Any, fp: Fingerprint) -> bool:
+    """Keras layers and models (any Keras backend): their layers' classes and configurations (layer
+    names replaced by their position, as Keras numbers them per process) and every weight by position."""
+    keras = sys.modules.get("keras")
+    if keras is None or not isinstance(v, keras.layers.Layer):
+        return False
+    try:
+        layers = list(v._flatten_layers(include_self=True, recursive=True))
+    except Exception:  # noqa: BLE001 - an older Keras: the model and its direct layers
+        layers = [v, *getattr(v, "layers", [])]
+    names = {layer.name: f"<layer {i}>" for i, layer in enumerate(layers)}
+    for layer in layers:
+        fp.user_class(type(layer))
+        try:
+            config = layer.get_config()
+        except Exception:  # noqa: BLE001 - a subclassed layer without get_config: its class code and weights
+            config = None
+        fp.add(_renamed(config, names))
+    for w in v.weights:
+        value = np.asarray(w.numpy() if hasattr(w, "numpy") else keras.ops.convert_to_numpy(w))
+        fp.array(value)
+    return True
+
+
+def _renamed(config: Any, names: dict[str, str]) -> Any:
+    if isinstance(config, str):
+        return names.get(config, config)
+    if isinstance(config, dict):
+        return {k: _renamed(c, names) for k, c in config.items()}
+    if isinstance(config, (list, tuple)):
+        return [_renamed(c, names) for c in config]
+    return config

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core.errors import CdigModelError, CdigTypeError
-from .base import Backend, CompiledCache, CompiledPath, foreign_to_numpy
+from .base import Backend, CompiledCache, CompiledPath, Fingerprint, foreign_to_numpy, keras_leaf
 
 __all__ = ["JaxBackend", "BACKEND"]
 
@@ -140,6 +140,24 @@ class JaxBackend(Backend):
 
     def forward(self, inputs: Any, args: tuple) -> Any:
         return self._compiled(inputs, *args)
+
+    def digest_leaf(self, v: Any, fp: Fingerprint) -> bool:
+        """JAX arrays by dtype, shape and contents; registered pytrees of other classes (e.g. Flax or
+        Equinox modules) by their class and leaves; jitted functions by the function they wrap."""
+        if keras_leaf(v, fp):
+            return True
+        if isinstance(v, jax.Array):
+            fp.array(np.asarray(v))
+            return True
+        if isinstance(v, (dict, list, tuple)) or v is None or isinstance(v, jax.stages.Wrapped):
+            return False
+        leaves, treedef = jax.tree_util.tree_flatten(v)
+        if treedef.num_leaves == 1 and leaves and leaves[0] is v:
+            return False  # not a pytree node
+        fp.user_class(type(v))
+        fp.put("pytree", str(treedef.num_nodes))
+        fp.add(leaves)
+        return True
 
     # --- the path primitives -----------------------------------------------------------
     def zeros_like(self, a: Any) -> jax.Array:

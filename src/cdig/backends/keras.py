@@ -21,10 +21,14 @@ __all__ = ["MODEL_FILES", "load_model", "predict"]
 MODEL_FILES = (".keras", ".h5", ".hdf5")
 
 
-def load_model(path: Path) -> Any:
-    """The Keras model saved in ``path`` (``model.save``), uncompiled."""
+def load_model(path: Path, trusted: bool = False) -> Any:
+    """The Keras model saved in ``path`` (``model.save``), uncompiled.
+
+    Keras' ``safe_mode`` stays on unless ``trusted``: ``Lambda`` layers (Python bytecode in the file)
+    are refused. Custom layers run the code of classes already imported, never code from the file.
+    """
     try:
-        return keras.saving.load_model(str(path), compile=False)
+        return keras.saving.load_model(str(path), compile=False, safe_mode=not trusted)
     except Exception as e:  # noqa: BLE001 - any failure is a file the user must fix
         raise CdigValueError(f"{path}: cannot load as a Keras model ({one_line(e)})") from None
 

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..core.errors import CdigModelError, CdigTypeError, CdigValueError, one_line
-from .base import Backend, CompiledCache, CompiledPath, foreign_to_numpy
+from .base import Backend, CompiledCache, CompiledPath, Fingerprint, foreign_to_numpy, is_library_module, keras_leaf
 
 __all__ = ["TensorflowBackend", "BACKEND", "TFNamespace"]
 
@@ -264,8 +264,71 @@ class TensorflowBackend(Backend):
         return path.is_dir() and (path / "saved_model.pb").is_file()
 
     @classmethod
-    def load_model(cls, path: Path) -> Any:
-        """A SavedModel's ``serve`` endpoint (Keras 3 ``model.export``), else its ``serving_default`` signature."""
+    def load_model(cls, path: Path, trusted: bool = False) -> Any:
+        """A SavedModel's ``serve`` endpoint (Keras 3 ``model.export``), else its ``serving_default`` signature.
+
+        A SavedModel is a program: unless ``trusted``, its graph is read first (``saved_model.pb``) and
+        refused when a function the loader makes callable (every concrete function of the object graph
+        and the functions they call; every function and node of a TF1 graph but its checkpoint ops)
+        holds an op that touches files, runs Python or talks to the network (``WriteFile``,
+        ``ReadFile``, ``PyFunc``, summary writers, file readers and datasets, RPC, ...).
+        """
+        if not trusted:
+            from tensorflow.core.protobuf import saved_model_pb2
+
+            checkpoint = {"Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2", "RestoreSlice", "MergeV2Checkpoints"}
+            denied = checkpoint | {
+                *("WriteFile", "ReadFile", "MatchingFiles", "ImmutableConst", "LoadAndRemapMatrix", "GenerateVocabRemapping"),
+                *("PyFunc", "PyFuncStateless", "EagerPyFunc"),
+                *("CreateSummaryFileWriter", "CreateSummaryDbWriter", "SummaryWriter", "ImportEvent", "FlushSummaryWriter"),
+                *("CloseSummaryWriter", "WriteSummary", "WriteScalarSummary", "WriteHistogramSummary", "WriteImageSummary"),
+                *("WriteAudioSummary", "WriteGraphSummary", "WriteRawProtoSummary"),
+                *("WholeFileReader", "WholeFileReaderV2", "TextLineReader", "TextLineReaderV2", "TFRecordReader"),
+                *("TFRecordReaderV2", "FixedLengthRecordReader", "FixedLengthRecordReaderV2", "LMDBReader"),
+                *("TFRecordDataset", "TFRecordDatasetV2", "TextLineDataset", "FixedLengthRecordDataset"),
+                *("FixedLengthRecordDatasetV2", "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset", "SqlDataset"),
+                *("ExperimentalSqlDataset", "LMDBDataset", "ExperimentalLMDBDataset", "SaveDataset", "SaveDatasetV2"),
+                *("LoadDataset", "DatasetToTFRecord", "ExperimentalDatasetToTFRecord", "SnapshotDataset"),
+                *("SnapshotDatasetV2", "SnapshotDatasetReader", "DataServiceDataset", "DataServiceDatasetV2"),
+                *("DataServiceDatasetV3", "DataServiceDatasetV4", "RegisterDataset", "RegisterDatasetV2"),
+                *("Rpc", "TryRpc", "RpcClient", "RpcCall", "RpcServer", "RpcServerStart", "RpcServerRegister"),
+                *("DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary"),
+                *("DebugNumericSummaryV2", "DecodeProtoV2"),
+            }
+            saved = saved_model_pb2.SavedModel()
+            try:
+                saved.ParseFromString((path / "saved_model.pb").read_bytes())
+            except Exception as e:  # noqa: BLE001 - any failure is a file the user must fix
+                raise CdigValueError(f"{path}: cannot load as a TensorFlow SavedModel ({one_line(e)})") from None
+            risky: dict[str, set[str]] = {}
+            for meta in saved.meta_graphs:
+                library = {f.signature.name: f for f in meta.graph_def.library.function}
+                todo = list(meta.object_graph_def.concrete_functions)
+                tf1 = not todo  # no object graph: a TF1 model, whose graph holds its own checkpoint ops
+                nodes: list[tuple[str, Any]] = [("the graph", n) for n in meta.graph_def.node] if tf1 else []
+                todo = list(library) if tf1 else todo
+                seen: set[str] = set()
+                while todo:  # the functions reachable from the callable ones, through calls and func attrs
+                    name = todo.pop()
+                    if name in seen or name not in library:
+                        continue
+                    seen.add(name)
+                    for n in library[name].node_def:
+                        nodes.append((name, n))
+                        todo.append(n.op)  # a direct call names the function as its op
+                        for value in n.attr.values():
+                            todo.extend([value.func.name, *(f.name for f in value.list.func)])
+                for where, node in nodes:
+                    stream = node.attr["output_stream"].s.decode(errors="replace") if node.op == "PrintV2" else ""
+                    if (node.op in denied and not (tf1 and node.op in checkpoint)) or stream.startswith("file"):
+                        risky.setdefault(node.op, set()).add(where)
+            if risky:
+                ops = ", ".join(f"{op} (in {sorted(fns)[0]})" for op, fns in sorted(risky.items()))
+                raise CdigValueError(
+                    f"{path}: refused: this SavedModel's functions hold ops that touch files, run Python or use "
+                    f"the network: {ops}; a model file is code: if you trust who made it, pass --trust-model "
+                    "(cdig explain) or trusted=True (cdig.io.load_model)"
+                )
         try:
             obj = tf.saved_model.load(str(path))
         except Exception as e:  # noqa: BLE001 - any failure is a file the user must fix
@@ -358,17 +421,11 @@ class TensorflowBackend(Backend):
     def forward(self, inputs: Any, args: tuple) -> Any:
         return self._compiled(inputs, *args)
 
-    def model_digest(self, model: Any) -> str | None:
-        import hashlib
-
-        weights = getattr(model, "weights", None)
-        if not weights:
-            return None
-        h = hashlib.sha256()
-        for w in weights:
-            h.update(str(getattr(w, "path", getattr(w, "name", ""))).encode())
-            h.update(np.ascontiguousarray(np.asarray(w.numpy())).tobytes())
-        return h.hexdigest()[:20]
+    def digest_leaf(self, v: Any, fp: Fingerprint) -> bool:
+        """Keras models (see :func:`~cdig.backends.base.keras_leaf`); variables and tensors by value;
+        ``tf.function`` callables by their Python function, or, when loaded from a SavedModel, by the
+        graphs and variables of their concrete functions."""
+        return _digest_tf(v, fp)
 
     def randomized_copy(self, model: Any, seed: int) -> Any:
         """``keras.models.clone_model`` (new variables), every weight drawn Gaussian under ``seed`` with
@@ -449,6 +506,29 @@ class TensorflowBackend(Backend):
             out = fn(z)
         g = tape.gradient(out, z, output_gradients=tf.cast(cotangent, out.dtype))
         return tf.zeros_like(z) if g is None else g
+
+
+def _digest_tf(v: Any, fp: Fingerprint) -> bool:
+    if keras_leaf(v, fp):
+        return True
+    if isinstance(v, tf.Variable) or tf.is_tensor(v):
+        try:
+            fp.array(np.asarray(v.numpy()))
+        except (AttributeError, TypeError, ValueError):  # a symbolic tensor: by its type and shape
+            fp.put("tensor", f"{v.dtype}{v.shape}")
+        return True
+    if isinstance(v, tf.types.experimental.ConcreteFunction):
+        fp.put("graph", v.graph.as_graph_def().SerializeToString(deterministic=True))
+        fp.add(list(v.variables))
+        return True
+    if isinstance(v, tf.types.experimental.PolymorphicFunction):
+        python = getattr(v, "python_function", None)
+        if python is not None and not is_library_module(getattr(python, "__module__", "") or ""):
+            fp.add(python)
+        else:  # loaded from a SavedModel: its traced graphs
+            fp.add(list(v._list_all_concrete_functions()))
+        return True
+    return False
 
 
 BACKEND = TensorflowBackend

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..core.errors import CdigModelError, CdigTypeError, CdigValueError, CdigWarning, one_line
-from .base import Backend, foreign_to_numpy
+from .base import Backend, Fingerprint, foreign_to_numpy, keras_leaf, shared_preparation
 
 __all__ = ["TorchBackend", "BACKEND"]
 
@@ -86,10 +86,15 @@ class TorchBackend(Backend):
     model_files = (".pt", ".pth", ".pt2")
 
     @classmethod
-    def load_model(cls, path: Path) -> Any:
-        """TorchScript (``.pt``/``.pth``, ``torch.jit.save``) in eval mode, or a ``torch.export`` program (``.pt2``)."""
+    def load_model(cls, path: Path, trusted: bool = False) -> Any:
+        """TorchScript (``.pt``/``.pth``, ``torch.jit.save``) in eval mode, or a ``torch.export`` program (``.pt2``).
+
+        A ``.pt2`` whose loading would unpickle (weights or constants stored as pickles, sample inputs
+        that are not plain tensors) or load compiled code is refused unless ``trusted``. TorchScript
+        runs only TorchScript code (no Python), and ``trusted`` changes nothing for it.
+        """
         if path.suffix.lower() == ".pt2":
-            return _load_exported(path)
+            return _load_exported(path, trusted)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated, still read
@@ -150,86 +155,164 @@ class TorchBackend(Backend):
     # --- the model ---------------------------------------------------------------------
     @contextmanager
     def prepared(self) -> Iterator[None]:
+        """Eval mode with frozen parameters for the explanation, the model's own modes and
+        ``requires_grad`` flags restored afterwards; shared by concurrent explanations of one model
+        (:func:`~cdig.backends.base.shared_preparation`), so that none of them restores another's."""
         model = self.model
         if not isinstance(model, torch.nn.Module):
             yield
             return
-        modes = [(m, m.training) for m in model.modules()]
-        flags = [(p, p.requires_grad) for p in model.parameters()]
-        if any(training for _, training in modes):
-            model.eval()
-        sensitive = sorted({type(m).__name__ for m, training in modes if training and isinstance(m, _TRAIN_SENSITIVE)})
-        if sensitive:
-            warnings.warn(
-                f"the model is in training mode with {', '.join(sensitive)}; it is explained in eval mode "
-                "(dropout off, batch-norm running statistics) and put back in training mode afterwards. "
-                "Call model.eval() to silence this warning.",
-                CdigWarning,
-                stacklevel=4,
-            )
-        try:
-            for p, _ in flags:
-                p.requires_grad_(False)
+        with shared_preparation(model, lambda: _freeze(model)) as sensitive:
+            if sensitive:
+                warnings.warn(
+                    f"the model is in training mode with {', '.join(sensitive)}; it is explained in eval mode "
+                    "(dropout off, batch-norm running statistics) and put back in training mode afterwards. "
+                    "Call model.eval() to silence this warning.",
+                    CdigWarning,
+                    stacklevel=4,
+                )
             yield
-        finally:
-            for p, flag in flags:
-                p.requires_grad_(flag)
-            for m, training in modes:
-                m.training = training
 
     def forward(self, inputs: Any, args: tuple) -> Any:
         with torch.no_grad():
             return self.model(inputs, *args)
 
     # --- the path primitives -----------------------------------------------------------
-    def point_bytes(self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any) -> float | None:
-        """Measured: on CUDA the allocator's peak during a chunk; elsewhere the tensors autograd keeps for
-        the backward pass (counted once per storage), twice over for the gradients flowing back, plus
-        the points, their gradients and the scaled direction. Chunks of 1 and 4 points of the first
-        sample; the difference per point is the cost of one more."""
-        from ..core.memory import PROBE_ROWS
+    def point_bytes(
+        self, fn: Callable[[Any, np.ndarray], Any], start: Any, delta: Any, room: float | None = None
+    ) -> tuple[float, float] | None:
+        """Bytes one more path point costs in a forward+backward chunk, and what a chunk costs whatever
+        its size (workspaces), from chunks of :data:`~cdig.core.memory.PROBE_ROWS` points of the first
+        sample.
+
+        First a forward pass of one point that keeps nothing for a backward pass (what autograd would
+        keep is counted and dropped): twice that plus the point, its gradient and the direction is a
+        lower bound, returned at once when it exceeds ``room`` (so a budget too small for one point is
+        refused without running one). Then the probes: on CUDA the allocator's peak; on the CPU the
+        bytes the C allocator has handed out (glibc's ``mallinfo2``), read after every operator and,
+        by a thread, every 50 µs while operators run (their workspaces, e.g. a convolution's columns,
+        live only inside them); where glibc does not tell, the tensors autograd keeps, counted
+        twice. A first unmeasured point keeps what a shape's first pass allocates for good (kernels,
+        caches) out of the measure. The second probe runs only when the first left ``room`` for it."""
+        import gc
+        import threading
+        import time
+
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        from ..core.memory import PROBE_ROWS, allocated_bytes
+
+        point = float(start[:1].numel() * start.element_size())
+        own: set[int] = set()
+        if isinstance(self.model, torch.nn.Module):
+            own = {t.untyped_storage().data_ptr() for t in list(self.model.parameters()) + list(self.model.buffers())}
+
+        def storage_bytes(t: torch.Tensor, seen: dict[int, int]) -> None:
+            try:
+                st = t.untyped_storage()
+                if st.data_ptr() not in own:
+                    seen[st.data_ptr()] = st.nbytes()
+            except (RuntimeError, NotImplementedError):  # e.g. sparse or functional tensors
+                seen[id(t)] = t.numel() * t.element_size()
+
+        # 1. one point forward, nothing kept for a backward pass: a lower bound on one point
+        kept: dict[int, int] = {}
+
+        def drop(t: torch.Tensor) -> None:
+            storage_bytes(t, kept)
+
+        idx = np.zeros(1, dtype=np.int64)
+        d = delta.index_select(0, self.as_index(idx))
+        pts = torch.addcmul(start.index_select(0, self.as_index(idx)), self._column(np.full(1, 0.5), d), d)
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(drop, lambda _: None):
+            y = fn(pts.requires_grad_(True), idx)
+        del y, pts, d
+        lower = 2.0 * sum(kept.values()) + 3.0 * point
+        if room is not None and lower > room:
+            return lower, 0.0
 
         cuda = self.device is not None and self.device.type == "cuda"
-        sizes = []
-        for rows in PROBE_ROWS:
-            idx = np.zeros(rows, dtype=np.int64)
-            alphas = np.full(rows, 0.5)
-            if cuda:
-                torch.cuda.synchronize(self.device)
-                torch.cuda.reset_peak_memory_stats(self.device)
-                base = torch.cuda.memory_allocated(self.device)
-                g, _ = self.path_grad(fn, start, delta, idx, alphas, False)
-                torch.cuda.synchronize(self.device)
-                sizes.append(torch.cuda.max_memory_allocated(self.device) - base)
+        host = not cuda and allocated_bytes() is not None
+
+        class Peak(TorchDispatchMode):
+            """The most the C allocator had handed out: after any operator, and every 50 µs meanwhile."""
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.base = allocated_bytes() or 0
+                self.peak = 0
+                self.done = threading.Event()
+                self.sampler = threading.Thread(target=self.sample, daemon=True)
+
+            def read(self) -> None:
+                self.peak = max(self.peak, (allocated_bytes() or 0) - self.base)
+
+            def sample(self) -> None:
+                while not self.done.is_set():
+                    self.read()
+                    time.sleep(5e-5)
+
+            def __enter__(self) -> "Peak":
+                self.sampler.start()
+                return super().__enter__()
+
+            def __exit__(self, *exc: Any) -> None:
+                super().__exit__(*exc)
+                self.done.set()
+                self.sampler.join()
+                self.read()
+
+            def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+                out = func(*args, **(kwargs or {}))
+                self.read()
+                return out
+
+        sizes: list[float] = []
+        collecting = gc.isenabled()
+        gc.collect()  # no garbage freed by the collector while measuring: it would lower the count
+        gc.disable()
+        try:
+            for rows in (PROBE_ROWS[0], *PROBE_ROWS):  # the first, unmeasured: what a first pass keeps for good
+                if len(sizes) > 1 and room is not None and sizes[1] * rows > room:
+                    break  # the first probe already fills the room: one point costs all of it
+                at, alphas = np.zeros(rows, dtype=np.int64), np.full(rows, 0.5)
+                if cuda:
+                    torch.cuda.synchronize(self.device)
+                    torch.cuda.reset_peak_memory_stats(self.device)
+                    base = torch.cuda.memory_allocated(self.device)
+                    g, _ = self.path_grad(fn, start, delta, at, alphas, False)
+                    torch.cuda.synchronize(self.device)
+                    sizes.append(float(torch.cuda.max_memory_allocated(self.device) - base))
+                elif host:
+                    with Peak() as peak:
+                        g, _ = self.path_grad(fn, start, delta, at, alphas, False)
+                        del g
+                    sizes.append(float(peak.peak))
+                    continue
+                else:
+                    seen: dict[int, int] = {}
+
+                    def pack(t: torch.Tensor) -> torch.Tensor:
+                        storage_bytes(t, seen)  # noqa: B023 - used within this iteration
+                        return t
+
+                    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                        g, _ = self.path_grad(fn, start, delta, at, alphas, False)
+                    sizes.append(2.0 * sum(seen.values()) + 3.0 * rows * point)
                 del g
-                continue
-            seen: dict[int, int] = {}
+        finally:
+            if collecting:
+                gc.enable()
+        sizes = sizes[1:]
+        if len(sizes) < 2:
+            return max(sizes[0], lower), 0.0
+        per = max((sizes[1] - sizes[0]) / (PROBE_ROWS[1] - PROBE_ROWS[0]), lower)
+        return per, max(0.0, sizes[0] - PROBE_ROWS[0] * per)
 
-            def pack(t: torch.Tensor) -> torch.Tensor:
-                try:
-                    storage = t.untyped_storage()
-                    seen[storage.data_ptr()] = storage.nbytes()  # noqa: B023 - used within this iteration
-                except (RuntimeError, NotImplementedError):  # e.g. sparse or functional tensors
-                    seen[id(t)] = t.numel() * t.element_size()  # noqa: B023
-                return t
-
-            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-                g, _ = self.path_grad(fn, start, delta, idx, alphas, False)
-            sizes.append(2 * sum(seen.values()) + 3 * g.numel() * g.element_size())
-        per = (sizes[1] - sizes[0]) / (PROBE_ROWS[1] - PROBE_ROWS[0])
-        point = start[:1].numel() * start.element_size()
-        return float(max(per, 3 * point))
-
-    def model_digest(self, model: Any) -> str | None:
-        import hashlib
-
-        if not isinstance(model, torch.nn.Module):
-            return None
-        h = hashlib.sha256()
-        for name, t in model.state_dict().items():
-            h.update(name.encode())
-            h.update(t.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-        return h.hexdigest()[:20]
+    def digest_leaf(self, v: Any, fp: Fingerprint) -> bool:
+        """Tensors by dtype, shape and contents; modules by their tree (see :func:`_digest_module`);
+        TorchScript functions by their code."""
+        return _digest_torch(v, fp)
 
     def free_memory(self) -> int | None:
         if self.device is not None and self.device.type == "cuda":
@@ -318,6 +401,85 @@ class TorchBackend(Backend):
         return torch.zeros_like(zz) if g is None else g
 
 
+def _freeze(model: torch.nn.Module) -> tuple[Callable[[], None], list[str]]:
+    """Eval mode and frozen parameters; returns the function restoring the model's own modes and flags
+    and the training-sensitive layers (dropout, batch norm) that were in training mode."""
+    modes = [(m, m.training) for m in model.modules()]
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    sensitive = sorted({type(m).__name__ for m, training in modes if training and isinstance(m, _TRAIN_SENSITIVE)})
+    if any(training for _, training in modes):
+        model.eval()
+    for p, _ in flags:
+        p.requires_grad_(False)
+
+    def restore() -> None:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+        for m, training in modes:
+            m.training = training
+
+    return restore, sensitive
+
+
+#: What every module has (hooks, flags, registries): not the module's own settings.
+_MODULE_INTERNALS = frozenset(vars(torch.nn.Module())) | {"training"}
+
+
+def _digest_torch(v: Any, fp: Fingerprint) -> bool:
+    if keras_leaf(v, fp):
+        return True
+    if isinstance(v, torch.Tensor):
+        fp.put("tensor", f"{v.dtype}{tuple(v.shape)}")
+        if v.is_meta or isinstance(v, torch.nn.parameter.UninitializedTensorMixin):
+            return True
+        t = v.detach().cpu()
+        if t.layout != torch.strided:
+            t = t.to_dense()
+        if t.numel():
+            fp.put("bytes", t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        return True
+    if isinstance(v, (torch.dtype, torch.device)):
+        fp.put("torch", str(v))
+        return True
+    if isinstance(v, torch.jit.ScriptFunction):
+        fp.put("torchscript-function", v.code)
+        return True
+    if isinstance(v, _ExportedModel):
+        fp.put("exported")
+        fp.add(v.inner)
+        return True
+    if isinstance(v, torch.nn.Module):
+        _digest_module(v, fp)
+        return True
+    return False
+
+
+def _digest_module(model: torch.nn.Module, fp: Fingerprint) -> None:
+    """The module tree: for each module its qualified name and class (with the code of the user's own
+    classes), its settings (attributes other than ``nn.Module``'s own, e.g. ``stride``, ``eps``, a
+    custom ``scale``; the training mode is not one), its forward hooks, all its parameters and buffers
+    (persistent or not); TorchScript modules by their compiled code, ``torch.fx`` graph modules (and
+    ``torch.export`` programs) by their generated code."""
+    for qualname, m in model.named_modules(remove_duplicate=False):
+        fp.put("module", qualname)
+        if isinstance(m, torch.jit.ScriptModule):
+            fp.put("torchscript", getattr(m, "original_name", type(m).__name__))
+            try:
+                fp.put("code", m.code)
+            except (RuntimeError, AttributeError):  # a module without forward
+                pass
+        else:
+            fp.user_class(type(m))
+            if isinstance(m, torch.fx.GraphModule):
+                fp.put("fx", m.code)
+            fp.add({k: a for k, a in vars(m).items() if k not in _MODULE_INTERNALS})
+            fp.add([*m._forward_pre_hooks.values(), *m._forward_hooks.values()])
+        for kind, items in (("parameter", m._parameters), ("buffer", m._buffers)):
+            for name, t in items.items():
+                fp.put(kind, name)
+                fp.add(t)
+
+
 BACKEND = TorchBackend
 
 
@@ -332,7 +494,61 @@ class _ExportedModel(torch.nn.Module):
         return self.inner(*args)
 
 
-def _load_exported(path: Path) -> Any:
+def _load_exported(path: Path, trusted: bool = False) -> Any:
+    """The module of a ``torch.export`` archive; refused before anything is unpickled unless ``trusted``.
+
+    ``torch.export.load`` calls ``torch.load(weights_only=False)`` on weights and constants marked
+    ``use_pickle``, ``pickle.loads`` on opaque objects, loads AOTInductor libraries, and falls back to
+    ``weights_only=False`` for sample inputs (and old-format archives) that the safe unpickler refuses:
+    each of these runs code from the file. The archive (a zip) is inspected first, and every pickle in
+    it must load with ``torch.load(weights_only=True)``, so that torch's first, safe attempt succeeds.
+    """
+    import io
+    import json
+    import zipfile
+
+    def unsafe_parts() -> list[str]:
+        found = []
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                rel = info.filename.split("/", 1)[-1]  # torch's reader drops the archive's top folder
+                if rel.startswith(("data/aotinductor/", "data/executorch/", "data/mtia")):
+                    found.append(f"compiled code ({rel})")
+                elif rel.startswith("data/") and rel.endswith("_config.json"):
+                    config = json.loads(z.read(info))
+                    entries = config.get("config") if isinstance(config, dict) else None
+                    for name, meta in (entries or {}).items() if isinstance(entries, dict) else ():
+                        if not isinstance(meta, dict):
+                            found.append(f"an unreadable entry {name!r} in {rel}")
+                        elif meta.get("use_pickle") or str(meta.get("path_name", "")).startswith(("custom_obj_", "opaque_obj_")):
+                            found.append(f"{name!r} stored as a pickle")
+                elif rel.endswith((".pt", ".pkl", ".pickle")):
+                    try:
+                        torch.load(io.BytesIO(z.read(info)), weights_only=True)
+                    except Exception:  # noqa: BLE001 - whatever the safe unpickler refuses, torch would unpickle
+                        found.append(f"{rel}, a pickle of more than plain tensors")
+        return found
+
+    if not trusted:
+        try:
+            found = unsafe_parts()
+        except (zipfile.BadZipFile, OSError, ValueError) as e:
+            raise CdigValueError(
+                f"{path}: cannot load as a torch.export program ({one_line(e)}); save it with "
+                "torch.export.save(torch.export.export(model, (x,)), path)"
+            ) from None
+        if found:
+            more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+            raise CdigValueError(
+                f"{path}: refused: loading this torch.export archive would run code stored in it "
+                f"({'; '.join(found[:3])}{more}); a model file is code: if you trust who made it, "
+                "pass --trust-model (cdig explain) or trusted=True (cdig.io.load_model)"
+            )
+    import logging
+
+    noisy = logging.getLogger("torch._export.serde.serialize")  # its unsafe fallback logs with a broken format
+    level = noisy.level
+    noisy.setLevel(logging.ERROR)
     try:
         module = torch.export.load(str(path)).module()
     except Exception as e:  # noqa: BLE001 - any failure is a file the user must fix
@@ -340,4 +556,6 @@ def _load_exported(path: Path) -> Any:
             f"{path}: cannot load as a torch.export program ({one_line(e)}); save it with "
             "torch.export.save(torch.export.export(model, (x,)), path)"
         ) from None
+    finally:
+        noisy.setLevel(level)
     return _ExportedModel(module)

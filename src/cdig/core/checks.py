@@ -15,6 +15,8 @@ __all__ = [
     "check_input",
     "check_baseline",
     "check_steps",
+    "MAX_STEPS",
+    "MAX_GAUSS_STEPS",
     "check_int",
     "check_real",
     "check_choice",
@@ -259,8 +261,27 @@ def check_positive_int(value: Any, name: str, minimum: int = 1, allow_none: bool
     return check_int(value, name, min=minimum, allow_none=allow_none)
 
 
+#: Most points of a fixed rule (``n_steps``) and most gradient evaluations per sample of ``"auto"``
+#: (``max_steps``): the rule's nodes and weights, and the row plan, are arrays of this length, and no
+#: integrand cdig can resolve needs more (float32 cannot tell apart nodes closer than about 1e-7).
+MAX_STEPS = 100_000
+#: Most Gauss–Legendre points: their nodes take O(n²) time to compute (2 s at 10 000, 23 s at 32 768),
+#: and their accuracy is reached with far fewer (use ``n_steps="auto"`` for hard integrands).
+MAX_GAUSS_STEPS = 10_000
+
+
 def check_steps(n_steps: Any, method: str, rtol: Any, max_steps: Any) -> None:
-    """``n_steps`` is an int (checked against the rule in :func:`cdig.core.rules.get_rule`) or ``"auto"``."""
+    """``n_steps`` is an int (checked against the rule in :func:`cdig.core.rules.get_rule`) at most
+    :data:`MAX_STEPS` (:data:`MAX_GAUSS_STEPS` for Gauss–Legendre) or ``"auto"`` with ``max_steps``
+    in ``[15, MAX_STEPS]``.
+
+    Examples
+    --------
+    >>> check_steps(10**9, "riemann_middle", 1e-3, 4096)
+    Traceback (most recent call last):
+    ...
+    cdig.core.errors.CdigValueError: n_steps=1000000000 is too large for method='riemann_middle': accepted are ...
+    """
     check_choice(method, "method", sorted(RULES))
     if isinstance(n_steps, str):
         if n_steps != "auto":
@@ -268,6 +289,24 @@ def check_steps(n_steps: Any, method: str, rtol: Any, max_steps: Any) -> None:
         if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0 < rtol < 1:
             raise CdigValueError(f"rtol={rtol!r}: it must be a float in (0, 1), e.g. 1e-3")
         check_positive_int(max_steps, "max_steps", minimum=15)
+        if max_steps > MAX_STEPS:
+            raise CdigValueError(
+                f"max_steps={max_steps} is too large: accepted are 15 to {MAX_STEPS:_} gradient evaluations per "
+                "sample (no integrand cdig can resolve in float32 needs more); raise rtol instead"
+            )
+        return
+    if isinstance(n_steps, (int, np.integer)) and not isinstance(n_steps, bool):
+        most = MAX_GAUSS_STEPS if method == "gausslegendre" else MAX_STEPS
+        if n_steps > most:
+            why = (
+                "Gauss-Legendre nodes take O(n^2) time to compute"
+                if method == "gausslegendre"
+                else "the rule's nodes, weights and row plan are arrays of n_steps entries"
+            )
+            raise CdigValueError(
+                f"n_steps={int(n_steps)} is too large for method={method!r}: accepted are up to {most:_} ({why}); "
+                "for a hard integrand use n_steps='auto' with rtol"
+            )
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,75 @@ import graph has no cycle.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from ..backends.base import foreign_to_numpy
 from ..core.errors import CdigValueError
 from .sources import Source
 from .store import Store
 
-__all__ = ["explain_chunk", "total_rows"]
+__all__ = ["explain_chunk", "total_rows", "pending_chunks", "chunk_digest"]
+
+
+def chunk_digest(x: Any, labels: Any = None) -> np.ndarray:
+    """SHA-256 of a chunk's rows (shape, dtype and bytes; and its labels when given), as 32 bytes.
+
+    Examples
+    --------
+    >>> a = np.zeros((2, 3))
+    >>> bool((chunk_digest(a) == chunk_digest(a.copy())).all()), bool((chunk_digest(a) == chunk_digest(a + 1)).all())
+    (True, False)
+    """
+    h = hashlib.sha256()
+    for a in (x, labels):
+        if a is None:
+            h.update(b"-")
+            continue
+        an = np.ascontiguousarray(foreign_to_numpy(a))
+        h.update(f"{an.shape}{an.dtype.str}".encode())
+        h.update(an.tobytes())
+    return np.frombuffer(h.digest(), dtype=np.uint8).copy()
+
+
+def pending_chunks(source: Source, store: Store, labels: bool) -> Iterator[tuple[int, int, Any, Any]]:
+    """The chunks still to explain; the data of the chunks already done is hashed and compared with the
+    hash stored with them, so that a store is never extended from changed data.
+
+    Random-access sources re-read the done chunks before anything is explained; streams are compared
+    as they pass, and on a change the chunks this run wrote are unmarked (the store keeps only rows of
+    the data it was begun with). Each yielded chunk's hash is handed to the store, which writes it
+    with the chunk.
+    """
+    done = store.done()
+
+    def check(k: int, start: int, x: Any, y: Any) -> None:
+        old = store.stored_digest(k)
+        if old is None or not old.any():  # a store from before per-chunk hashes
+            return
+        if not np.array_equal(old, chunk_digest(x, y if labels else None)):
+            store.unmark(store.written)
+            raise CdigValueError(
+                f"{store.path}: rows {start}..{start + len(x) - 1} (chunk {k}) of the data changed since the store "
+                "was written; a store is never mixed: choose another out=, or pass overwrite=True to start it again"
+            )
+
+    if source.random_access:
+        for k, start, x, y in source.chunks(only=done):
+            check(k, start, x, y)
+        for k, start, x, y in source.chunks(skip=done):
+            store.expect(k, chunk_digest(x, y if labels else None))
+            yield k, start, x, y
+        return
+    for k, start, x, y in source.chunks():
+        if k in done:
+            check(k, start, x, y)
+            continue
+        store.expect(k, chunk_digest(x, y if labels else None))
+        yield k, start, x, y
 
 
 def explain_chunk(
@@ -57,6 +117,4 @@ def total_rows(store: Store, source: Source, seen: int) -> int:
     """Rows of a finished store: the source's length, else what was written (streams of unknown length)."""
     if source.n is not None:
         return source.n
-    g = store.group
-    name = next(iter(g.group_keys()), None)
-    return int(g[name]["delta"].shape[0]) if name is not None else seen
+    return store.rows_written() or seen

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import CdigValueError
-from .chunks import explain_chunk, total_rows
+from .chunks import explain_chunk, pending_chunks, total_rows
 from .sources import Source
 from .store import Store
 
@@ -197,7 +197,7 @@ def run_ray(
             remote.options(**each).remote(shipped, model_factory, doms, target, baselines, explain_kwargs, weights, one_thread)
             for _ in range(n)
         ]
-        _drive(ray, actors, source, store, progress, Progress)
+        _drive(ray, actors, source, store, progress, Progress, isinstance(target, str) and target == "label")
     finally:
         for a in actors:
             ray.kill(a)
@@ -205,14 +205,16 @@ def run_ray(
             ray.shutdown()
 
 
-def _drive(ray: Any, actors: list[Any], source: Source, store: Store, progress: bool, progress_cls: Any) -> None:
+def _drive(
+    ray: Any, actors: list[Any], source: Source, store: Store, progress: bool, progress_cls: Any, labels: bool = False
+) -> None:
     done = store.done()
     bar = progress_cls(progress, store.n_chunks, "cdig explain_dataset (ray)", unit="chunk")
     if done:
         bar(len(done))
     free: deque[Any] = deque(a for _ in range(IN_FLIGHT_PER_WORKER) for a in actors)  # a, b, a, b: all start at once
     pending: dict[Any, tuple[int, int, Any]] = {}  # result ref -> (chunk, first row, actor)
-    chunks: Iterator[tuple[int, int, Any, Any]] = source.chunks(skip=done)
+    chunks: Iterator[tuple[int, int, Any, Any]] = pending_chunks(source, store, labels)
     rows = 0
     exhausted = False
     try:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..core.errors import CdigTypeError, CdigValueError
+from ..core.errors import CdigTypeError, CdigValueError, CdigWarning
 from ..domains import resolve
-from .chunks import explain_chunk, total_rows
+from .chunks import explain_chunk, pending_chunks, total_rows
 from .sources import Source, make_source
-from .store import ExplainedDataset, Store
+from .store import ExplainedDataset, Store, check_group_name
 
 __all__ = ["explain_dataset", "ENGINES"]
 
@@ -50,8 +51,10 @@ def explain_dataset(
     The data is read in chunks of consecutive rows; each chunk is explained with
     :func:`cdig.explain` and written, then marked done. Run the same call again after an
     interruption (a crash, a killed job, a pre-empted node) and it continues with the first chunk
-    not done, producing the very store an uninterrupted run writes. A store written with other
-    settings (domains, target, steps, model weights, data...) is refused, never mixed.
+    not done, producing the very store an uninterrupted run writes; chunks found missing or damaged
+    (see :meth:`ExplainedDataset.verify`) are recomputed. A store written with other settings
+    (domains, target, steps, model, data...) is refused, never mixed, and so is data whose rows
+    changed in any chunk already done. One job writes a store at a time: a second is refused.
 
     Parameters
     ----------
@@ -82,7 +85,8 @@ def explain_dataset(
         For ``engine="ray"``: builds the model inside each actor (loaded once per actor) instead of
         shipping ``model`` to it.
     overwrite : bool
-        Start the store again even if it holds explanations (with any settings).
+        Start the store again even if it holds explanations (with any settings). Only a cdig store
+        (recognised by its marker) is ever emptied; a folder or file cdig did not write is refused.
     progress : bool
         A progress bar over the chunks.
 
@@ -106,6 +110,7 @@ def explain_dataset(
     source = make_source(data, batch_size)
     doms = resolve(domains)
     for d in doms:
+        check_group_name(d.name)
         why = d.batch_dependent()
         if why:
             raise CdigValueError(f"domain {d.name!r} cannot explain a data set chunk by chunk: {why}")
@@ -122,13 +127,22 @@ def explain_dataset(
         max_steps=max_steps,
     )
     settings = _settings(model, source, doms, target, baselines, explain_kwargs)
-    store = Store(out, settings, source.n, max(1, source.chunk_rows or len(source.first()[0])), overwrite)
-    if engine == "ray":
-        from .ray_engine import run_ray
+    with Store(out, settings, source.n, max(1, source.chunk_rows or len(source.first()[0])), overwrite) as store:
+        if store.resumed and settings["model"]["weights"] is None:
+            warnings.warn(
+                CdigWarning(
+                    f"resuming {store.path}: the model ({settings['model']['type']}) could not be fingerprinted, so a "
+                    "change to it since the store was begun (weights, layers, code) cannot be detected; the rows "
+                    "already stored are kept as they are. Pass overwrite=True if the model changed"
+                ),
+                stacklevel=2,
+            )
+        if engine == "ray":
+            from .ray_engine import run_ray
 
-        run_ray(model, model_factory, source, store, doms, target, baselines, explain_kwargs, num_workers, progress)
-    else:
-        run_serial(model, source, store, doms, target, baselines, explain_kwargs, progress)
+            run_ray(model, model_factory, source, store, doms, target, baselines, explain_kwargs, num_workers, progress)
+        else:
+            run_serial(model, source, store, doms, target, baselines, explain_kwargs, progress)
     return ExplainedDataset(store.path)
 
 
@@ -151,7 +165,7 @@ def run_serial(
         bar(len(done))
     rows = 0
     try:
-        for k, start, x, y in source.chunks(skip=done):
+        for k, start, x, y in pending_chunks(source, store, isinstance(target, str) and target == "label"):
             maps, row_targets = explain_chunk(model, x, y, doms, target, baselines, explain_kwargs)
             store.write(k, start, maps, row_targets)
             rows = max(rows, start + len(next(iter(maps.values())).values))

@@ -36,12 +36,20 @@ class Source:
     _iter: Any = field(repr=False)  # () -> iterator of (x, labels), for streams
     extra: dict[str, Any] = field(default_factory=dict)  # more of what identifies the data (e.g. windows)
 
-    def chunks(self, skip: frozenset[int] = frozenset()) -> Iterator[tuple[int, int, Any, Any]]:
-        """``(chunk index, first row, x, labels or None)`` for every chunk not in ``skip``, in order."""
+    @property
+    def random_access(self) -> bool:
+        """Whether any chunk can be read without reading the ones before it."""
+        return self._get is not None
+
+    def chunks(
+        self, skip: frozenset[int] = frozenset(), only: frozenset[int] | None = None
+    ) -> Iterator[tuple[int, int, Any, Any]]:
+        """``(chunk index, first row, x, labels or None)`` for every chunk not in ``skip`` (and, when
+        given, in ``only``), in order."""
         if self._get is not None:
             assert self.n is not None
             for k, start in enumerate(range(0, self.n, self.chunk_rows)):
-                if k not in skip:
+                if k not in skip and (only is None or k in only):
                     x, y = self._get(start, min(start + self.chunk_rows, self.n))
                     yield k, start, x, y
             return
@@ -50,7 +58,7 @@ class Source:
             rows = len(x)
             if rows == 0:
                 continue
-            if k not in skip:
+            if k not in skip and (only is None or k in only):
                 yield k, start, x, y
             start += rows
 

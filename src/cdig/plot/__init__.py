@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import CdigValueError
+from ..core.errors import CdigTypeError, CdigValueError
 from ..domains import registered
 from .domains import check_sample, plot_bands, plot_generic, plot_magphase, plot_stft, plot_trend, plot_wavelet
 from .fourier import plot_fourier
@@ -93,11 +93,29 @@ def plot_attribution(att: Any, sample: int = 0, **kwargs: Any) -> Any:
 
     Raises
     ------
+    cdig.CdigTypeError
+        When ``att`` is not a :class:`cdig.Attribution` (e.g. a bare array, or the dict of maps that
+        :func:`summary` takes).
     cdig.CdigValueError
         When ``sample`` is not an index of the batch (also an ``IndexError``).
     """
+    _check_attribution(att, "att")
     check_sample(att, sample)
     return _plotter(att)(att, sample, **kwargs)
+
+
+def _is_attribution(att: Any) -> bool:
+    """Whether ``att`` reads as a :class:`cdig.Attribution` (by its fields: the core's result type is not
+    imported here, since ``Attribution.plot`` imports this module)."""
+    return all(hasattr(att, a) for a in ("values", "domain", "dims", "coords", "delta")) and not isinstance(att, dict)
+
+
+def _check_attribution(att: Any, name: str) -> None:
+    """A :class:`cdig.Attribution`, or a CdigTypeError saying what is accepted."""
+    if not _is_attribution(att):
+        got = f"an array of shape {att.shape}" if isinstance(att, np.ndarray) else type(att).__name__
+        hint = " (for a dict of maps, as cdig.explain returns, use cdig.plot.summary)" if isinstance(att, dict) else ""
+        raise CdigTypeError(f"{name} must be a cdig.Attribution (one map from cdig.explain), got {got}{hint}")
 
 
 def summary(
@@ -122,6 +140,11 @@ def summary(
     matplotlib.figure.Figure
         One axes per domain (named by the map's key), in the order given.
 
+    Raises
+    ------
+    cdig.CdigTypeError
+        When ``maps`` (or one of its entries) is not a :class:`cdig.Attribution`.
+
     Examples
     --------
     >>> import torch, cdig
@@ -133,6 +156,15 @@ def summary(
     """
     from ._mpl import new_figure
 
+    if _is_attribution(maps):
+        maps = [maps]
+    elif not isinstance(maps, dict):
+        if isinstance(maps, (np.ndarray, str, bytes)) or not hasattr(maps, "__iter__"):
+            got = f"an array of shape {maps.shape}" if isinstance(maps, np.ndarray) else type(maps).__name__
+            raise CdigTypeError(f"maps must be a dict of cdig.Attribution (as cdig.explain returns) or a list of them, got {got}")
+        maps = list(maps)
+    for key, att in maps.items() if isinstance(maps, dict) else enumerate(maps):
+        _check_attribution(att, f"maps[{key!r}]")
     items = list(maps.items()) if isinstance(maps, dict) else [(a.domain, a) for a in maps]
     if not items:
         raise CdigValueError("maps is empty; summary needs at least one Attribution")

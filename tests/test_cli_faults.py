@@ -1,0 +1,267 @@
+"""The command line under faults and hostile input: one line on stderr, exit 2 (130 on Ctrl-C), no
+traceback, and never a file replaced that cdig did not write."""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from cdig.cli import main
+from cdig.results import MARKER
+
+torch = pytest.importorskip("torch")
+
+C, T, N = 2, 16, 3
+FAST = ["--steps", "4", "--no-progress", "--no-figures"]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("inputs")
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(C * T, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(model), str(d / "m.pt"))
+    np.save(d / "x.npy", np.random.default_rng(0).standard_normal((N, C, T)).astype(np.float32))
+    return d
+
+
+def _fails(argv, capsys, *names, status=2):
+    """Run ``cdig argv``; it must end with ``status`` and one line naming each of ``names``."""
+    assert main([str(a) for a in argv]) == status
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"cdig {argv[0]}: "), err
+    for name in names:
+        assert str(name) in err, (name, err)
+    return err
+
+
+def _explain(inputs, out, *extra, model=None):
+    return ["explain", model or inputs / "m.pt", inputs / "x.npy", "--out", out, *FAST, *extra]
+
+
+# --- --out of cdig explain: checked before the model or the data is read ---------------------
+def test_out_is_checked_before_the_model_is_loaded(inputs, tmp_path, capsys):
+    missing_model = tmp_path / "no-such-model.pt"  # were it read first, the error would name it
+    a_file = tmp_path / "a-file"
+    a_file.write_text("mine")
+    err = _fails(_explain(inputs, a_file, model=missing_model), capsys, "--out", a_file)
+    assert "not a folder" in err and a_file.read_text() == "mine"
+    err = _fails(_explain(inputs, a_file / "below", model=missing_model), capsys, "--out", a_file / "below")
+    assert "is a file" in err and not (a_file / "below").exists()
+
+
+def test_out_read_only(inputs, tmp_path, capsys, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if os.fspath(p) == str(locked) else real(p, mode))
+    _fails(_explain(inputs, locked), capsys, "--out", locked, "not writable")
+    _fails(_explain(inputs, locked / "new"), capsys, "--out", locked, "not writable")
+    assert not any(locked.iterdir())
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
+def test_out_read_only_for_real(inputs, tmp_path, capsys):  # pragma: no cover - CI runs as a user
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        _fails(_explain(inputs, locked), capsys, "--out", locked, "not writable")
+    finally:
+        locked.chmod(0o755)
+
+
+def test_a_folder_of_the_users_files_is_never_written(inputs, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "time.npz").write_bytes(b"my own file of the same name")
+    (mine / "notes.txt").write_text("keep me")
+    for force in ([], ["--force"]):
+        err = _fails(_explain(inputs, mine, *force), capsys, "--out", mine, "not a folder cdig wrote")
+        assert "notes.txt" in err
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt", "time.npz"]
+    assert (mine / "time.npz").read_bytes() == b"my own file of the same name"
+
+
+def test_earlier_results_are_replaced_only_with_force(inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main([str(a) for a in _explain(inputs, out, "--domain", "time", "--domain", "dct")]) == 0
+    (out / "notes.txt").write_text("the user's, added later")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    _fails(_explain(inputs, out, "--domain", "time"), capsys, "--out", out, "--force", "earlier cdig run")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
+    capsys.readouterr()
+    assert main([str(a) for a in _explain(inputs, out, "--domain", "time", "--force")]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert "dct.npz" not in names  # the earlier run's map is gone: no mixed folder
+    assert {"time.npz", "summary.json", MARKER, "notes.txt"} <= names
+    assert (out / "notes.txt").read_text() == "the user's, added later"
+    assert set(json.loads((out / MARKER).read_text())["files"]) == set(json.loads((out / "summary.json").read_text())["files"])
+
+
+def test_full_disk_while_writing(inputs, tmp_path, capsys, monkeypatch):
+    import cdig.core.attribution as attribution
+
+    def full(self, path):
+        open(path, "wb").close()  # a file begun, then the disk fills
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(attribution.Attribution, "save", full)
+    out = tmp_path / "out"
+    err = _fails(_explain(inputs, out), capsys, "--out", out, "No space left on device", "--force")
+    assert json.loads((out / MARKER).read_text())["files"] == ["time.npz"]  # the half file is known as cdig's
+    monkeypatch.undo()
+    assert main([str(a) for a in _explain(inputs, out, "--force")]) == 0  # and the next run may replace it
+    assert err
+
+
+# --- data files -----------------------------------------------------------------------------
+def test_ts_with_class_labels_promised_but_missing(inputs, tmp_path, capsys):
+    ts = tmp_path / "nolabels.ts"
+    ts.write_text("@problemName x\n@classLabel true a b\n@data\n" + "\n".join(",".join(["1.0"] * T) for _ in range(N)) + "\n")
+    _fails(["explain", inputs / "m.pt", ts, "--out", tmp_path / "o", *FAST], capsys, "nolabels.ts, line 4", "@classLabel")
+
+
+def test_npz_with_an_object_array(inputs, tmp_path, capsys):
+    npz = tmp_path / "obj.npz"
+    np.savez(npz, X=np.array([{"a": 1}, None], dtype=object))
+    _fails(["explain", inputs / "m.pt", npz, "--out", tmp_path / "o", *FAST], capsys, "obj.npz", "'X'", "Object arrays")
+
+
+# --- cdig report on hand-edited folders ------------------------------------------------------
+@pytest.fixture
+def result_dir(inputs, tmp_path):
+    out = tmp_path / "res"
+    assert main([str(a) for a in _explain(inputs, out, "--domain", "time", "--domain", "fourier")]) == 0
+    return out
+
+
+def _summary(d, **changes):
+    s = json.loads((d / "summary.json").read_text())
+    s.update(changes)
+    (d / "summary.json").write_text(json.dumps(s))
+
+
+def _npz(d, name, drop=None, **changes):
+    with np.load(d / name) as z:
+        arrays = {k: z[k] for k in z.files if k != drop}
+    np.savez(d / name, **{**arrays, **changes})
+
+
+HAND_EDITS = {
+    "malformed JSON": (lambda d: (d / "summary.json").write_text('{"files": ['), "summary.json", "not readable JSON"),
+    "summary not an object": (lambda d: (d / "summary.json").write_text("[1, 2]"), "summary.json", "expected an object"),
+    "files of the wrong type": (lambda d: _summary(d, files=5), "summary.json", "'files'"),
+    "schema version a string": (lambda d: _summary(d, schema_version="2"), "summary.json", "schema_version"),
+    "npz missing a key": (lambda d: _npz(d, "time.npz", drop="delta"), "time.npz", "delta"),
+    "listed map without values": (lambda d: _npz(d, "time.npz", drop="values"), "time.npz", "no cdig Attribution"),
+    "values of the wrong shape": (lambda d: _npz(d, "time.npz", values=np.zeros((N, C, T - 1))), "time.npz", "coordinate"),
+    "values not numbers": (lambda d: _npz(d, "fourier.npz", values=np.array([["a"]] * N)), "fourier.npz", "dtype"),
+    "not an npz": (lambda d: (d / "time.npz").write_text("hello"), "time.npz", "not a zip archive"),
+    "truncated npz": (lambda d: (d / "time.npz").write_bytes((d / "time.npz").read_bytes()[:-200]), "time.npz", ".npz"),
+    "meta not an object": (lambda d: _npz(d, "fourier.npz", meta=np.array("[1, 2]")), "fourier.npz", "Attribution"),
+    "different batch sizes": (
+        lambda d: _npz(
+            d,
+            "fourier.npz",
+            **{k: np.load(d / "fourier.npz")[k][:1] for k in ("values", "delta", "output", "baseline_output", "n_steps")},
+        ),
+        "res",
+        "different sizes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HAND_EDITS))
+def test_report_on_hand_edited_folders(result_dir, capsys, case):
+    pytest.importorskip("matplotlib")
+    edit, name, words = HAND_EDITS[case]
+    edit(result_dir)
+    _fails(["report", result_dir], capsys, name, words)
+    assert not (result_dir / "report.html").exists()
+
+
+def test_report_without_summary_still_works(result_dir, capsys):
+    pytest.importorskip("matplotlib")
+    (result_dir / "summary.json").unlink()  # the maps alone are a readable folder
+    assert main(["report", str(result_dir), "--samples", "1"]) == 0
+
+
+def test_report_never_replaces_a_file_it_did_not_write(result_dir, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    page = tmp_path / "page.html"
+    page.write_text("<html>my page</html>")
+    for force in ([], ["--force"]):
+        _fails(["report", result_dir, "--out", page, *force], capsys, "--out", page, "not a report cdig wrote")
+    assert page.read_text() == "<html>my page</html>"
+
+    argv = ["report", str(result_dir), "--samples", "1", "--top-k", "2"]
+    assert main(argv) == 0
+    first = (result_dir / "report.html").read_text()
+    _fails(argv, capsys, "report.html", "--force")
+    assert (result_dir / "report.html").read_text() == first
+    assert main([*argv, "--title", "again", "--force"]) == 0
+    assert "again" in (result_dir / "report.html").read_text()
+
+
+def test_report_full_disk(result_dir, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import pathlib
+
+    real = pathlib.Path.write_text
+
+    def full(self, *args, **kwargs):
+        if self.name.endswith(".cdig-tmp"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    _fails(["report", result_dir, "--samples", "1"], capsys, "--out", "report.html", "No space left on device")
+    assert sorted(p.name for p in result_dir.iterdir() if "report" in p.name) == []  # no half page left
+
+
+# --- Ctrl-C ---------------------------------------------------------------------------------
+def test_ctrl_c_is_one_line_and_status_130(inputs, tmp_path):
+    """SIGINT while ``python -m cdig explain`` works (importing torch, loading, or integrating)."""
+    big = tmp_path / "big.npy"
+    np.save(big, np.random.default_rng(1).standard_normal((256, C, T)).astype(np.float32))
+    argv = [sys.executable, "-m", "cdig", "explain", str(inputs / "m.pt"), str(big), "--out", str(tmp_path / "o")]
+    argv += ["--steps", "4000", "--no-progress", "--no-figures", "--domain", "time", "--internal-batch-size", "64"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # cdig's own code runs once torch is being loaded (cdig.io imports it for the model); a Ctrl-C while
+    # Python imports the cdig package itself, before any of its code runs, is Python's to report
+    maps, deadline = f"/proc/{proc.pid}/maps", time.monotonic() + 60
+    while os.path.exists(maps) and "libtorch" not in open(maps).read() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5 if os.path.exists(maps) else 3.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert err == "cdig explain: interrupted\n", err
+
+
+def test_demo_out_is_checked_first_and_force_clears_only_cdig_files(inputs, tmp_path, capsys, monkeypatch):
+    import cdig.demo
+
+    seen = []
+    monkeypatch.setattr(cdig.demo, "run_demo", lambda out, **kw: seen.append(sorted(p.name for p in os.scandir(out))))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "data.csv").write_text("1,2")
+    _fails(["demo", "--out", mine, "--force"], capsys, "--out", mine, "not a folder cdig wrote")
+    out = tmp_path / "out"
+    assert main([str(a) for a in _explain(inputs, out, "--domain", "time")]) == 0
+    (out / "notes.txt").write_text("mine")
+    _fails(["demo", "--out", out], capsys, "--out", out, "--force")
+    assert seen == []  # refused before any training
+    assert main(["demo", "--out", str(out), "--force", "--no-progress"]) == 0
+    assert seen == [[MARKER, "notes.txt"]]  # the earlier run's files gone, the user's kept
