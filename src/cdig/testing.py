@@ -45,6 +45,7 @@ __all__ = [
     "ica_linear_map",
     "fit_ica",
     "foreign_linear",
+    "store_differences",
     "installed",
     "requires",
     "requires_torch",
@@ -308,3 +309,49 @@ def foreign_linear(framework: str, w: np.ndarray, x: np.ndarray) -> tuple[Any, A
         return (lambda v: (v * wt).sum(axis=(1, 2))), lib.numpy.asarray(x)
     wt = lib.constant(w.T)
     return (lambda v: lib.reduce_sum(v * wt, axis=[1, 2])), lib.constant(x)
+
+
+# --------------------------------------------------------------------------------------------
+# stores of cdig.explain_dataset
+# --------------------------------------------------------------------------------------------
+def _store_contents(group: Any, prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    arrays = {prefix + k: group[k][...] for k in group.array_keys()}
+    attrs = {prefix: dict(group.attrs)}
+    for k in group.group_keys():
+        a, t = _store_contents(group[k], prefix + k + "/")
+        arrays.update(a)
+        attrs.update(t)
+    return arrays, attrs
+
+
+def store_differences(a: Any, b: Any) -> list[str]:
+    """How two Zarr stores differ: every array (name, dtype, shape, bytes) and every group's attributes.
+
+    An empty list means the stores hold the same arrays, byte for byte, and the same attributes
+    (what a resumed or repaired store must be against one written without interruption).
+
+    Examples
+    --------
+    >>> import tempfile, zarr
+    >>> a, b = tempfile.mkdtemp(), tempfile.mkdtemp()
+    >>> for path, value in ((a, 1.0), (b, 2.0)):
+    ...     zarr.open_group(path, mode="w").create_array("v", shape=(2,), dtype="f8")[...] = value
+    >>> store_differences(a, a), store_differences(a, b)
+    ([], ['v: values differ'])
+    """
+    import warnings
+
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr's note on stray temporary files of a killed write
+        xa, ta = _store_contents(zarr.open_group(str(a), mode="r"))
+        xb, tb = _store_contents(zarr.open_group(str(b), mode="r"))
+    diff = [f"{k}: only in {a if k in xa else b}" for k in sorted(set(xa) ^ set(xb))]
+    for k in sorted(set(xa) & set(xb)):
+        if xa[k].dtype != xb[k].dtype or xa[k].shape != xb[k].shape:
+            diff.append(f"{k}: {xa[k].dtype}{xa[k].shape} vs {xb[k].dtype}{xb[k].shape}")
+        elif xa[k].tobytes() != xb[k].tobytes():
+            diff.append(f"{k}: values differ")
+    diff += [f"{k or '/'}: attributes differ" for k in sorted(set(ta) | set(tb)) if ta.get(k) != tb.get(k)]
+    return diff

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import cdig
+from cdig.testing import store_differences
 
 pytestmark = pytest.mark.slow
 
@@ -46,30 +47,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _arrays(group, prefix=""):
-    out = {}
-    for k in group.array_keys():
-        out[prefix + k] = group[k][...]
-    for k in group.group_keys():
-        out.update(_arrays(group[k], prefix + k + "/"))
-    return out
-
-
-def _attrs(group, prefix=""):
-    out = {prefix: dict(group.attrs)}
-    for k in group.group_keys():
-        out.update(_attrs(group[k], prefix + k + "/"))
-    return out
-
-
 def assert_identical(a, b):
-    ga, gb = zarr.open_group(str(a), mode="r"), zarr.open_group(str(b), mode="r")
-    xa, xb = _arrays(ga), _arrays(gb)
-    assert sorted(xa) == sorted(xb)
-    for k in xa:
-        assert xa[k].dtype == xb[k].dtype and xa[k].shape == xb[k].shape, k
-        assert np.array_equal(xa[k], xb[k]), k
-    assert _attrs(ga) == _attrs(gb)
+    assert store_differences(a, b) == []
 
 
 @pytest.fixture

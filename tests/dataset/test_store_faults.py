@@ -20,6 +20,7 @@ import pytest
 
 import cdig
 from cdig.core.errors import CdigWarning
+from cdig.testing import store_differences
 
 zarr = pytest.importorskip("zarr")
 torch = pytest.importorskip("torch")
@@ -48,40 +49,9 @@ def run(out, x=None, model=None, **kw):
     return cdig.explain_dataset(model or _model(), _x() if x is None else x, out, DOMAINS, **{**KW, **kw})
 
 
-def _arrays(group, prefix=""):
-    out = {}
-    for k in group.array_keys():
-        out[prefix + k] = group[k][...]
-    for k in group.group_keys():
-        out.update(_arrays(group[k], prefix + k + "/"))
-    return out
-
-
-def _attrs(group, prefix=""):
-    out = {prefix: dict(group.attrs)}
-    for k in group.group_keys():
-        out.update(_attrs(group[k], prefix + k + "/"))
-    return out
-
-
 def assert_identical(a, b):
-    ga, gb = zarr.open_group(str(a), mode="r"), zarr.open_group(str(b), mode="r")
-    xa, xb = _arrays(ga), _arrays(gb)
-    assert sorted(xa) == sorted(xb)
-    for k in xa:
-        assert xa[k].dtype == xb[k].dtype and xa[k].shape == xb[k].shape, k
-        assert np.array_equal(xa[k], xb[k]), k
-    assert _attrs(ga) == _attrs(gb)
+    assert store_differences(a, b) == []
     assert cdig.open_explained(a).verify() == []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # tiny models: torch's thread pool only adds contention (several times slower on a busy 2-core runner)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _files(root):

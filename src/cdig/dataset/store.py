@@ -516,29 +516,26 @@ class Store(_Reader):
         if _DONE not in g:
             self._layout(k, maps, target)
             g = self.group
-        written: list[tuple[Any, np.ndarray]] = []
+        written: list[tuple[Any, Any, np.ndarray]] = []  # (array, selection, data)
         for name, att in maps.items():
             check_group_name(name)
             errs = _errors(att)
             for key in ("values", *_SCALARS, *errs):
                 arr = np.asarray(att.values if key == "values" else errs.get(key, getattr(att, key, None)))
-                written.append((self._put(self._array(f"{name}/{key}"), start, stop, arr), arr))
+                written.append((self._grow(self._array(f"{name}/{key}"), stop), slice(start, stop), arr))
         if target is not None:
-            arr = np.asarray(target, dtype=np.int64)
-            written.append((self._put(self._array("target"), start, stop, arr), arr))
+            written.append((self._grow(self._array("target"), stop), slice(start, stop), np.asarray(target, dtype=np.int64)))
         digest = self._digests.pop(k, None)
         if digest is not None:
             z = self._array(_DIGESTS)
             if z.shape[0] <= k:
                 z.resize((k + 1, 32))
-            z[k] = digest
-            written.append((z, digest[None]))
+            written.append((z, slice(k, k + 1), digest[None]))
+        _set_all(written)
         # read back: a chunk is done only when every array holds exactly what was written
-        for z, arr in written:
-            sel = slice(k, k + 1) if z.path.endswith(_DIGESTS) else slice(start, stop)
-            back = np.asarray(z[sel])
-            want = np.asarray(arr, dtype=z.dtype).reshape(back.shape)
-            if back.tobytes() != want.tobytes():
+        for (z, _, arr), back in zip(written, _get_all([(z, sel) for z, sel, _ in written])):
+            want = np.asarray(arr, dtype=z.dtype).reshape(np.shape(back))
+            if np.asarray(back).tobytes() != want.tobytes():
                 raise CdigValueError(
                     f"{self.path}: chunk {k} of {z.path} did not read back as written (a disk or file-system fault); "
                     "run the same call again to rewrite it"
@@ -557,10 +554,10 @@ class Store(_Reader):
         return z
 
     @staticmethod
-    def _put(z: Any, start: int, stop: int, arr: np.ndarray) -> Any:
+    def _grow(z: Any, stop: int) -> Any:
+        """``z`` with at least ``stop`` rows (streams of unknown length grow their arrays as they go)."""
         if z.shape[0] < stop:
             z.resize((stop,) + z.shape[1:])
-        z[start:stop] = arr
         return z
 
     def _layout(self, k: int, maps: Mapping[str, Attribution], target: np.ndarray | None) -> None:
@@ -622,6 +619,40 @@ class Store(_Reader):
             if not name.startswith("_"):
                 return int(self.group[name]["delta"].shape[0])
         return 0
+
+
+def _set_all(items: list[tuple[Any, Any, np.ndarray]]) -> None:
+    """``z[sel] = data`` for every item, concurrently (one round trip to Zarr's event loop, not one each:
+    a chunk writes a dozen small arrays, and each synchronous call costs milliseconds)."""
+    run = _gather()
+    if run is None:
+        for z, sel, data in items:
+            z[sel] = data
+        return
+    run([z.async_array.setitem(sel, data) for z, sel, data in items])
+
+
+def _get_all(items: list[tuple[Any, Any]]) -> list[Any]:
+    """``z[sel]`` for every item, concurrently (see :func:`_set_all`)."""
+    run = _gather()
+    if run is None:
+        return [z[sel] for z, sel in items]
+    return list(run([z.async_array.getitem(sel) for z, sel in items]))
+
+
+def _gather() -> Any:
+    """Runs coroutines together on Zarr's own event loop; None where this Zarr does not offer it."""
+    try:
+        import asyncio
+
+        from zarr.core.sync import sync
+    except ImportError:  # pragma: no cover - another Zarr layout: one call at a time
+        return None
+
+    async def together(coros: list[Any]) -> list[Any]:
+        return list(await asyncio.gather(*coros))
+
+    return lambda coros: sync(together(coros))
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
