@@ -69,7 +69,8 @@ def explain(
         both the map's estimated relative L2 error (in every requested domain) is at most ``rtol``
         and ``|delta| <= rtol·|f(x) - f(baseline)|``, or ``max_steps`` gradient evaluations are
         spent (see :func:`cdig.core.path.integrate_adaptive`). The estimate is returned as
-        :attr:`cdig.Attribution.error_estimate`.
+        :attr:`cdig.Attribution.error_estimate`. A fixed rule takes at most 100,000 points
+        (Gauss–Legendre 10,000: its nodes cost O(n²) to compute); see :func:`cdig.core.checks.check_steps`.
     method : str
         ``"gausslegendre"`` (default), ``"riemann_left"``, ``"riemann_right"``,
         ``"riemann_middle"`` or ``"riemann_trapezoid"``; ignored when ``n_steps="auto"``.
@@ -89,7 +90,8 @@ def explain(
         False returns the path-integrated gradients ``∫∂g/∂z`` (complex for complex coefficients)
         instead of the attributions; ``delta`` still refers to the attributions.
     rtol, max_steps : float, int
-        Tolerance (of the map and of its sum) and per-sample budget of ``n_steps="auto"``.
+        Tolerance (of the map and of its sum) and per-sample budget of ``n_steps="auto"``
+        (``max_steps`` from 15 to 100,000).
     backend : str, optional
         ``"torch"``; detected from the model and input when omitted.
     progress : bool
@@ -97,7 +99,12 @@ def explain(
     memory_budget : int or str, optional
         Bytes (or ``"512MiB"``, ``"2GB"``...) an ``internal_batch_size="auto"`` run may use; default
         half the memory the device reports free (GPU memory on a GPU, else the host's available RAM).
-        The size chosen is recorded in ``settings["internal_batch_size_used"]``.
+        The budget covers everything the call allocates above what was in use before it: the chunk
+        of path points (PyTorch measures it with a probe that itself stays inside the budget; other
+        frameworks estimate it from the input size), the per-sample
+        accumulators and domain transforms, and the adaptive rule's stored gradients. A budget too
+        small even for the samples' own copies is refused before the model runs, naming the smallest
+        budget that would do. The size chosen is recorded in ``settings["internal_batch_size_used"]``.
 
     Returns
     -------

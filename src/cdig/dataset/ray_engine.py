@@ -93,7 +93,7 @@ class ChunkWorker:
         got = be.model_digest(model)
         if got is not None and got != weights:
             raise CdigValueError(
-                f"model_factory() built a model whose weights (digest {got}) differ from those of the model passed "
+                f"model_factory() built a model (architecture and weights, digest {got}) that differs from the model passed "
                 f"to explain_dataset (digest {weights}), which the store's settings record; pass the same model, "
                 "e.g. one loaded from the same checkpoint"
             )
