@@ -237,6 +237,12 @@ class TorchBackend(Backend):
         class Peak(TorchDispatchMode):
             """The most the C allocator had handed out: after any operator, and every 50 µs meanwhile."""
 
+            @classmethod
+            def _should_skip_dynamo(cls) -> bool:
+                # nothing is compiled inside this mode: do not wrap it for torch.compile, whose first
+                # use imports torch._dynamo (about 2 s) only to switch itself off
+                return False
+
             def __init__(self) -> None:
                 super().__init__()
                 self.base = allocated_bytes() or 0
@@ -269,8 +275,7 @@ class TorchBackend(Backend):
 
         sizes: list[float] = []
         collecting = gc.isenabled()
-        gc.collect()  # no garbage freed by the collector while measuring: it would lower the count
-        gc.disable()
+        gc.disable()  # no garbage freed by the collector while measuring: it would lower the count
         try:
             for rows in (PROBE_ROWS[0], *PROBE_ROWS):  # the first, unmeasured: what a first pass keeps for good
                 if len(sizes) > 1 and room is not None and sizes[1] * rows > room:
