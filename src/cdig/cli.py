@@ -749,6 +749,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         import signal
 
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C ends the process at once, quietly
+        if argv is None:  # run as the ``cdig`` program: a second Ctrl-C ends the process at once, quietly
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # (not when called from Python: its handler stays)
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
