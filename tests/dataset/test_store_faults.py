@@ -9,6 +9,7 @@ uninterrupted run's.
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import subprocess
 import sys
@@ -206,6 +207,34 @@ def test_a_second_writer_process_is_refused_with_its_pid(tmp_path):
     finally:
         p.communicate("")
     run(out)  # the holder exited: its lock went with it
+
+
+def test_without_fcntl_a_lock_file_holds_and_a_stale_one_is_taken_over(tmp_path, monkeypatch):
+    """Where ``fcntl`` is missing (Windows), the lock is ``_cdig/lock`` holding ``pid@host``."""
+    import socket
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # ``import fcntl`` now raises ImportError
+    out = tmp_path / "s.zarr"
+    run(out)
+    holder = Store(out, cdig.open_explained(out).settings, 10, 3)
+    lock = out / "_cdig" / "lock"
+    try:
+        assert lock.read_text() == f"{os.getpid()}@{socket.gethostname()}"
+        with pytest.raises(cdig.CdigValueError, match=f"being written by another job \\(pid {os.getpid()}@"):
+            run(out)
+    finally:
+        holder.close()
+    assert not lock.exists()
+    # a job that died without releasing its lock: its pid no longer runs on this host
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(f"{dead.pid}@{socket.gethostname()}")
+    run(out)  # taken over
+    assert not lock.exists() and cdig.open_explained(out).verify() == []
+    # a live holder on another host is never taken over
+    lock.write_text(f"{os.getpid()}@another-host")
+    with pytest.raises(cdig.CdigValueError, match="delete .*lock if that job is gone"):
+        run(out)
 
 
 # --- fingerprints ------------------------------------------------------------------------------
