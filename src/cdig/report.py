@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from ._files import write_atomic
 from .core.attribution import Attribution
 from .core.errors import CdigTypeError, CdigValueError
 from .results import read_results
@@ -390,13 +391,8 @@ def write_report(
         _class_section(items, labels, top_k),
         _samples_section(items, range(min(samples, n)), x, labels, top_k),
     ]
-    tmp = path.with_name(f".{path.name}.cdig-tmp")
-    try:  # written beside and renamed: a failed write (a full disk) leaves no half page and the old one intact
-        tmp.write_text(_page(title, parts), encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    # written beside and renamed: a failed write (a full disk) leaves no half page and the old one intact
+    return write_atomic(path, _page(title, parts))
 
 
 def is_cdig_report(path: str | Path) -> bool:

@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from ._files import write_atomic
 from ._progress import Progress
 from .core.attribution import Attribution
 from .core.errors import CdigValueError, one_line
@@ -222,9 +223,7 @@ class ResultWriter:
 
     def _mark(self) -> None:
         """Write the marker (atomically): the files this writer has claimed so far."""
-        tmp = self.out_dir / f"{MARKER}.tmp"
-        tmp.write_text(json.dumps({"cdig_results": SCHEMA_VERSION, "files": self._claimed}) + "\n", encoding="utf-8")
-        os.replace(tmp, self.out_dir / MARKER)
+        write_atomic(self.out_dir / MARKER, json.dumps({"cdig_results": SCHEMA_VERSION, "files": self._claimed}) + "\n")
 
     def _claim(self, name: str) -> Path:
         """The path of ``name``, entered in the marker before it is written; refused when a file of

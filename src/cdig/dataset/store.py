@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import write_atomic
 from ..core.attribution import Attribution
 from ..core.errors import CdigValueError, CdigWarning, one_line
 
@@ -405,7 +406,7 @@ class Store(_Reader):
                 shutil.rmtree(p)
             else:
                 p.unlink()
-        _atomic_write(
+        write_atomic(
             marker / "zarr.json",
             json.dumps(
                 {"zarr_format": 3, "node_type": "group", "attributes": {"cdig_store": FORMAT}},
@@ -653,15 +654,6 @@ def _gather() -> Any:
         return list(await asyncio.gather(*coros))
 
     return lambda coros: sync(together(coros))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _io(path: Path, what: str, fn: Any) -> Any:
