@@ -6,38 +6,16 @@ import graph has no cycle.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from ..backends.base import foreign_to_numpy
 from ..core.errors import CdigValueError
-from .sources import Source
+from .sources import Source, chunk_digest
 from .store import Store
 
-__all__ = ["explain_chunk", "total_rows", "pending_chunks", "chunk_digest"]
-
-
-def chunk_digest(x: Any, labels: Any = None) -> np.ndarray:
-    """SHA-256 of a chunk's rows (shape, dtype and bytes; and its labels when given), as 32 bytes.
-
-    Examples
-    --------
-    >>> a = np.zeros((2, 3))
-    >>> bool((chunk_digest(a) == chunk_digest(a.copy())).all()), bool((chunk_digest(a) == chunk_digest(a + 1)).all())
-    (True, False)
-    """
-    h = hashlib.sha256()
-    for a in (x, labels):
-        if a is None:
-            h.update(b"-")
-            continue
-        an = np.ascontiguousarray(foreign_to_numpy(a))
-        h.update(f"{an.shape}{an.dtype.str}".encode())
-        h.update(an.tobytes())
-    return np.frombuffer(h.digest(), dtype=np.uint8).copy()
+__all__ = ["explain_chunk", "total_rows", "pending_chunks"]
 
 
 def pending_chunks(source: Source, store: Store, labels: bool) -> Iterator[tuple[int, int, Any, Any]]:

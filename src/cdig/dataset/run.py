@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 from ..core.errors import CdigTypeError, CdigValueError, CdigWarning
 from ..domains import resolve
 from .chunks import explain_chunk, pending_chunks, total_rows
-from .sources import Source, make_source
+from .sources import Source, chunk_digest, make_source
 from .store import ExplainedDataset, Store, check_group_name
 
 __all__ = ["explain_dataset", "ENGINES"]
@@ -198,7 +197,7 @@ def _digest(v: Any) -> Any:
     try:
         arr = np.asarray(v)
         if arr.dtype != object:
-            return {"shape": list(arr.shape), "sha256": hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()[:16]}
+            return {"shape": list(arr.shape), "sha256": chunk_digest(arr).tobytes().hex()[:16]}
     except Exception:  # noqa: BLE001 - not an array
         pass
     state = getattr(v, "__dict__", None)

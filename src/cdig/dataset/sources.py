@@ -19,7 +19,7 @@ import numpy as np
 from ..backends.base import foreign_to_numpy
 from ..core.errors import CdigTypeError, CdigValueError
 
-__all__ = ["Source", "make_source", "DEFAULT_BATCH"]
+__all__ = ["Source", "make_source", "chunk_digest", "DEFAULT_BATCH"]
 
 #: Rows per chunk when the data does not say (arrays, datasets, windows).
 DEFAULT_BATCH = 64
@@ -77,7 +77,7 @@ class Source:
     def describe(self) -> dict[str, Any]:
         x, _ = self.first()
         xn = foreign_to_numpy(x)
-        digest = hashlib.sha256(np.ascontiguousarray(xn).tobytes()).hexdigest()[:16]
+        digest = chunk_digest(xn).tobytes().hex()[:16]
         return {
             "kind": self.kind,
             "rows": self.n,
@@ -87,6 +87,26 @@ class Source:
             "first_chunk_sha256": digest,
             **self.extra,
         }
+
+
+def chunk_digest(x: Any, labels: Any = None) -> np.ndarray:
+    """SHA-256 of a chunk's rows (shape, dtype and bytes; and its labels when given), as 32 bytes.
+
+    Examples
+    --------
+    >>> a = np.zeros((2, 3))
+    >>> bool((chunk_digest(a) == chunk_digest(a.copy())).all()), bool((chunk_digest(a) == chunk_digest(a + 1)).all())
+    (True, False)
+    """
+    h = hashlib.sha256()
+    for a in (x, labels):
+        if a is None:
+            h.update(b"-")
+            continue
+        an = np.ascontiguousarray(foreign_to_numpy(a))
+        h.update(f"{an.shape}{an.dtype.str}".encode())
+        h.update(an.tobytes())
+    return np.frombuffer(h.digest(), dtype=np.uint8).copy()
 
 
 class _Pushback:
@@ -164,7 +184,7 @@ def make_source(data: Any, batch_size: int | None = None) -> Source:
             "hop": int(data.hop),
             "tail": str(getattr(data, "tail", "")),
             "recording_samples": int(data.n_samples),
-            "starts_sha256": hashlib.sha256(np.asarray(data.starts).tobytes()).hexdigest()[:16],
+            "starts_sha256": chunk_digest(np.asarray(data.starts)).tobytes().hex()[:16],
         }
         return src
     if mod.startswith("torch.utils.data") and hasattr(data, "batch_size") and hasattr(data, "sampler"):
