@@ -21,7 +21,7 @@ point's own bytes (estimated from the input's size alone), so the probes themsel
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import re
 from typing import Any
 
@@ -228,18 +228,16 @@ class _Mallinfo2(ctypes.Structure):
     ]
 
 
+@functools.cache
 def _mallinfo2() -> Any:
+    """glibc's ``mallinfo2``, looked up on first use (not at import); None where the C library lacks it."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        fn = libc.mallinfo2
+        fn = ctypes.CDLL(None).mallinfo2  # the process's own symbols, the C library's among them
     except (OSError, AttributeError, TypeError):
         return None
     fn.restype = _Mallinfo2
     fn.argtypes = []
     return fn
-
-
-_MALLINFO2 = _mallinfo2()
 
 
 def allocated_bytes() -> int | None:
@@ -252,9 +250,10 @@ def allocated_bytes() -> int | None:
     >>> n is None or n > 0
     True
     """
-    if _MALLINFO2 is None:
+    mallinfo2 = _mallinfo2()
+    if mallinfo2 is None:
         return None
-    info = _MALLINFO2()
+    info = mallinfo2()
     return int(info.uordblks + info.hblkhd)
 
 
