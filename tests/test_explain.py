@@ -60,7 +60,8 @@ def test_linear_domains_share_one_pass(models, fitted_ica, n_steps, baseline, dt
     res = cdig.explain(counter, x, doms, target=1, baselines=x0, n_steps=n_steps)
     assert (counter.calls, counter.rows) == alone
     if n_steps == 10:
-        assert alone == (3, 2 * N + N * 10)  # f(x), f(x0), one batched path
+        # f(x), f(x0), the batch-independence check (one chunk mixing x and x0), one batched path
+        assert alone == (4, 2 * N + N + N * 10)
     np.testing.assert_array_equal(res["time"].values, one.values)
     for a in res.values():
         np.testing.assert_array_equal(a.n_steps, one.n_steps)
@@ -78,7 +79,7 @@ def test_model_rows_per_call_bounded_by_internal_batch_size(models):
     counter.forward = forward
     cdig.explain(counter, torch.randn(N, C, T), ["time", "fourier"], target=0, n_steps=9, internal_batch_size=5)
     assert max(sizes) <= 5
-    assert sum(sizes) == 2 * N + N * 9
+    assert sum(sizes) == 2 * N + min(N, 5) + N * 9  # f(x), f(x0), the batch-independence check (one chunk), the path
 
 
 # --- determinism and batching ---------------------------------------------------------------------

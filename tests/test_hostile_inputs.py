@@ -84,28 +84,45 @@ CASES = [
     ("target-numpy-float", dict(target=np.float64(1.0)), cdig.CdigTypeError, r"target must be.*float64"),
     ("target-empty-tuple", dict(target=()), cdig.CdigTypeError, r"target must be.*tuple: \(\)"),
     ("target-dict", dict(target={"class": 1}), cdig.CdigTypeError, r"target must be.*dict"),
-    ("target-matrix", dict(target=[[0, 1]] * N), cdig.CdigTypeError, r"target must be.*shape \(4, 2\)"),
+    # one index tuple per sample (an (N, k) int array), into an output with one axis
+    ("target-matrix", dict(target=[[0, 1]] * N), cdig.CdigValueError, r"target \(0, 1\) has 2 indices but the model output"),
     ("target-callable-none", dict(target=lambda out: None), cdig.CdigModelError, r"callable target returned shape \(\)"),
     # the model and its extra arguments
     ("model-class", dict(model=lambda m, x: torch.nn.Linear), cdig.CdigTypeError, r"model is the class Linear, not a model"),
     ("model-path", dict(model=lambda m, x: "model.pt"), cdig.CdigTypeError, r"model must be callable.*'model\.pt'"),
-    ("model-no-arguments", dict(model=lambda m, x: lambda: 0), cdig.CdigTypeError, r"model\(x, \*additional_forward_args\)"),
-    ("model-returns-none", dict(model=lambda m, x: lambda v: None), cdig.CdigModelError, r"model returned shape \(\)"),
-    ("model-returns-tuple", dict(model=lambda m, x: lambda v: (m(v), m(v))), cdig.CdigModelError, r"model returned shape \(\)"),
+    ("model-no-arguments", dict(model=lambda m, x: lambda: 0), cdig.CdigTypeError, r"model\(x, \*args, \*\*keywords\)"),
+    (
+        "model-returns-none",
+        dict(model=lambda m, x: lambda v: None),
+        cdig.CdigModelError,
+        r"model returned builtins NoneType, not a",
+    ),
+    ("model-returns-scalar", dict(model=lambda m, x: lambda v: m(v).sum()), cdig.CdigModelError, r"model returned shape \(\)"),
+    (
+        "model-returns-tuple-of-nothing",
+        dict(model=lambda m, x: lambda v: (None, "loss")),
+        cdig.CdigModelError,
+        r"returned tuple\(0: NoneType, 1: str\), which holds no tensor.*output=",
+    ),
     ("model-returns-nan", dict(model=lambda m, x: lambda v: m(v) * float("nan")), cdig.CdigModelError, r"NaN/Inf for sample"),
     ("model-returns-inf", dict(model=lambda m, x: lambda v: m(v) + float("inf")), cdig.CdigModelError, r"NaN/Inf for sample"),
-    ("model-returns-numpy", dict(model=lambda m, x: lambda v: m(v).detach().numpy()), cdig.CdigModelError, r"does not depend"),
+    (
+        "model-returns-numpy",
+        dict(model=lambda m, x: lambda v: m(v).detach().numpy()),
+        cdig.CdigModelError,
+        r"returned numpy ndarray, not a tensor",
+    ),
     (
         "additional-forward-args-extra",
         dict(additional_forward_args=lambda m, x: (1, 2, 3)),
         cdig.CdigTypeError,
-        r"additional_forward_args of 3 argument\(s\).*Sequential\.forward",
+        r"additional_forward_args of 3 positional argument\(s\).*Sequential\.forward",
     ),
     (
         "additional-forward-args-dict",
-        dict(additional_forward_args=lambda m, x: {"mask": 1}),
+        dict(additional_forward_args=lambda m, x: {"mask": 1}),  # a dict is keywords
         cdig.CdigTypeError,
-        r"additional_forward_args of 1 argument",
+        r"additional_forward_args of keyword\(s\) mask.*unexpected keyword argument 'mask'",
     ),
     (
         "additional-forward-args-missing",

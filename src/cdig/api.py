@@ -39,14 +39,20 @@ def explain(
     backend: str | None = None,
     progress: bool = False,
     memory_budget: int | str | None = None,
+    output: Any = None,
 ) -> dict[str, Attribution]:
     """Cross-domain Integrated Gradients of ``model`` at ``x`` in one or more domains.
 
     Parameters
     ----------
     model : callable
-        The model, e.g. a ``torch.nn.Module``; ``model(x, *additional_forward_args)`` must return
-        a batch of outputs.
+        The model, e.g. a ``torch.nn.Module``, a Keras model, a flax.nnx module or a function;
+        ``model(x, *args, **keywords)`` (see ``additional_forward_args``) must return a batch of outputs,
+        or a structure of them (see ``output``). A module in training mode is explained in eval mode and
+        put back (a :class:`CdigWarning`); a model whose output for a sample depends on the rest of the
+        batch (BatchNorm or dropout in training mode behind a function) is refused. A wrapper (a skorch
+        or braindecode net, an aeon deep learner, a fastai/tsai ``Learner``) is replaced by the network it
+        holds, noted in ``settings["model_unwrapped"]`` (see :func:`cdig.wrappers.unwrap_model`).
     x : array or tensor
         The batch, ``(N, C, T)`` / ``(N, T, C)`` or ``(N, T)``; numpy or the model's framework
         (any device: the work runs on the model's device).
@@ -81,11 +87,16 @@ def explain(
     time_axis : int, optional
         Axis of ``x`` holding time. Default: the framework's convention — ``-1`` for PyTorch
         ``(N, C, T)``, ``1`` for TensorFlow/Keras and JAX ``(N, T, C)`` (channels last); 2-D input is
-        always ``(N, T)``.
+        always ``(N, T)``. Where a PyTorch model suggests a channels-last input (a first ``Conv1d`` or
+        batch-first RNN reading the last axis as channels, a Hugging Face ``context_length``, or a last
+        axis shorter than axis 1), a :class:`CdigWarning` asks for ``time_axis``.
     fs : float, optional
         Sampling rate: coordinates in s and Hz instead of samples and cycles/sample.
-    additional_forward_args : object or tuple, optional
-        Extra model arguments; arrays whose first axis has ``N`` entries are split with the batch.
+    additional_forward_args : object, tuple, dict or tuple ending in a dict, optional
+        Extra model arguments: a tuple is positional, a dict is keywords (e.g. Hugging Face's
+        ``{"past_observed_mask": mask}``), a tuple ending in a dict both (end with ``{}`` to pass a dict
+        positionally). Arrays whose first axis has ``N`` entries, positional or keyword, are split with the
+        batch and repeated along the path.
     multiply_by_inputs : bool
         False returns the path-integrated gradients ``∫∂g/∂z`` (complex for complex coefficients)
         instead of the attributions; ``delta`` still refers to the attributions.
@@ -96,6 +107,13 @@ def explain(
         ``"torch"``; detected from the model and input when omitted.
     progress : bool
         Show a progress bar (tqdm when installed).
+    output : None, str, int or callable
+        The tensor explained when the model returns a structure (a Hugging Face ``ModelOutput``, a dict,
+        a tuple or list): None, its first tensor (a ``ModelOutput``'s first field: the logits or
+        prediction when no loss is computed); a key (``"prediction_logits"``); an index; or a callable
+        ``output(raw) -> tensor``. Recorded in ``settings["output"]``, and the field the default
+        picked in ``settings["output_selected"]``. A callable ``target`` with ``output=None`` receives the
+        raw output.
     memory_budget : int or str, optional
         Bytes (or ``"512MiB"``, ``"2GB"``...) an ``internal_batch_size="auto"`` run may use; default
         half the memory the device reports free (GPU memory on a GPU, else the host's available RAM).
@@ -157,6 +175,7 @@ def explain(
         max_steps=max_steps,
         progress=progress,
         auto_budget=budget,
+        output=output,
     )
     be, xb, xn, layout, run = s.be, s.xb, s.xn, s.layout, s.run
     if fs is not None and (isinstance(fs, bool) or not isinstance(fs, (int, float, np.number)) or not 0 < fs < np.inf):
@@ -187,6 +206,7 @@ def explain(
         "time_axis": layout.time_axis,
         "input_shape": list(xn.shape),
         "fs": fs,
+        **s.notes,
     }
     with be.prepared():
         return run.explain_all(doms, xb, x0b, xn, layout, coef_bases, fs, multiply_by_inputs, settings, tgt)
@@ -203,8 +223,14 @@ class CrossDomainIG:
         ``"time"`` (Captum's IntegratedGradients), ``"fourier"``, ``"ica"`` or a Domain object.
     multiply_by_inputs : bool
         Multiply the integrated gradients by ``z - z0`` (attributions) or not.
-    time_axis, fs, backend :
+    time_axis, fs, backend, output :
         As in :func:`cdig.explain`.
+
+    Notes
+    -----
+    :meth:`attribute` returns maps in the input's own layout in the time domain, like Captum (an
+    ``(N, T, C)`` input with ``time_axis=1`` gives ``(N, T, C)`` maps); in other domains, the domain's
+    layout ``(N, C, ...)`` with the time axis replaced by the domain's axes (``attribution_.dims`` names them).
 
     Examples
     --------
@@ -225,8 +251,10 @@ class CrossDomainIG:
         time_axis: int | None = None,
         fs: float | None = None,
         backend: str | None = None,
+        output: Any = None,
     ) -> None:
         self.forward_func = forward_func
+        self.output = output
         if isinstance(domain, (list, tuple)):
             raise CdigTypeError("CrossDomainIG explains one domain; use cdig.explain for several")
         self.domain: Domain = resolve(domain)[0]
@@ -277,10 +305,15 @@ class CrossDomainIG:
             max_steps=max_steps,
             backend=self.backend,
             memory_budget=memory_budget,
+            output=self.output,
         )
         self.attribution_ = att = a[self.domain.name]
+        values = att.values
+        axis = att.settings.get("time_axis")
+        if self.domain.name == "time" and values.ndim == 3 and axis == 1:
+            values = np.moveaxis(values, -1, 1)  # Captum's contract: the input's own layout
         out_type = array_type_of(inputs)
         if out_type is None:
-            return (att.values, att.delta) if return_convergence_delta else att.values
-        vals = out_type.like(att.values, inputs)
+            return (values, att.delta) if return_convergence_delta else values
+        vals = out_type.like(np.ascontiguousarray(values), inputs)
         return (vals, out_type.like(att.delta, inputs)) if return_convergence_delta else vals

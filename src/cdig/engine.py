@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from ._progress import Progress
 from .backends import Backend, get_backend
 from .core.attribution import Attribution
 from .core.checks import Layout, check_input, check_positive_int
-from .core.errors import CdigError, CdigModelError, CdigTypeError, CdigValueError, ConvergenceWarning, one_line
+from .core.errors import CdigError, CdigModelError, CdigTypeError, CdigValueError, CdigWarning, ConvergenceWarning, one_line
 from .core.memory import (
     CALIBRATE_FACTOR,
     DEFAULT_FRACTION,
@@ -36,6 +36,7 @@ from .core.memory import (
     fixed_bytes,
     parse_bytes,
 )
+from .core.outputs import ModelCall, check_output_selector, split_forward_args
 from .core.path import (
     STORE_BYTES,
     MapCheck,
@@ -77,6 +78,9 @@ class Prepared:
     xn: np.ndarray
     layout: Layout
     run: "Run"
+    #: What was decided about the model and its input, for ``settings`` (a wrapper unwrapped, the input's
+    #: dtype, the output selected).
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare(
@@ -94,14 +98,28 @@ def prepare(
     max_steps: int = 4096,
     progress: bool = False,
     auto_budget: int | None = None,
+    output: Any = None,
 ) -> Prepared:
     """Backend, validated input and layout, target, model arguments and chunk size: shared by
     :func:`explain` and :mod:`cdig.metrics`, so both see the model, its input and its output alike.
 
     ``auto_budget``: None keeps ``internal_batch_size`` (or the default chunk); -1 sizes chunks to half
-    the free memory, a positive number to that many bytes (``internal_batch_size="auto"``)."""
+    the free memory, a positive number to that many bytes (``internal_batch_size="auto"``).
+
+    A wrapper object (a skorch net, an aeon deep learner, a fastai ``Learner``) is replaced by the
+    network it holds (:func:`cdig.wrappers.unwrap_model`); ``additional_forward_args`` may hold keyword
+    arguments (:func:`cdig.core.outputs.split_forward_args`), and ``output`` selects the tensor explained
+    in a structured output (:class:`cdig.core.outputs.ModelCall`). Where the time axis was not given and
+    the model suggests another (a channels-last input), a :class:`CdigWarning` names ``time_axis``."""
+    from .wrappers import unwrap_model
+
+    notes: dict[str, Any] = {}
+    model, unwrapped = unwrap_model(model)
+    if unwrapped is not None:
+        notes["model_unwrapped"] = unwrapped
     _check_model(model)
     _check_x_type(x)
+    check_output_selector(output)
     be = get_backend(model, x, backend)
     if backend is not None:
         _check_backend_owns(be, model)
@@ -117,8 +135,16 @@ def prepare(
         ) from None
     check_input(xn)
     n = xn.shape[0]
+    x_dtype = getattr(x, "dtype", None)
+    given = getattr(x_dtype, "name", None) or str(x_dtype).rsplit(".", 1)[-1]
+    if x_dtype is not None and given != xn.dtype.name:
+        notes["input_dtype"] = f"{xn.dtype.name} (the model's; x was {given})"
     if time_axis is None:
         time_axis = be.default_time_axis if xn.ndim == 3 else 1
+        if xn.ndim == 3:
+            hint = be.time_axis_hint(xn.shape, time_axis)
+            if hint:
+                warnings.warn(hint, CdigWarning, stacklevel=3)
     layout = Layout.make(xn.shape, time_axis)
     if 0 in xn.shape:
         raise CdigValueError(
@@ -126,8 +152,11 @@ def prepare(
         )
     check_positive_int(internal_batch_size, "internal_batch_size", allow_none=True)
     tgt = make_target(to_host(target, be), n)
-    args = _forward_args(additional_forward_args, be)
-    _check_call(model, args)
+    positional, keywords = split_forward_args(additional_forward_args)
+    _check_call(model, positional, keywords)
+    args = _forward_args(positional + tuple(keywords.values()), be)
+    be.set_call(ModelCall(keywords=tuple(keywords), output=output, raw=output is None and tgt.kind == "callable"))
+    notes["output"] = be.model_call.describe()
     per_row = int(np.prod(xn.shape[1:]))
     batch_rows = internal_batch_size or max(1, DEFAULT_CHUNK_ELEMENTS // per_row)
     dtype = np.dtype(xn.dtype if xn.dtype.kind == "f" else np.float64)
@@ -147,7 +176,7 @@ def prepare(
         out_dtype=dtype.name,
         auto_budget=auto_budget,
     )
-    return Prepared(be, xb, xn, layout, run)
+    return Prepared(be, xb, xn, layout, run, notes)
 
 
 def _check_model(model: Any) -> None:
@@ -200,9 +229,9 @@ def _check_backend_owns(be: Backend, model: Any) -> None:
             )
 
 
-def _check_call(model: Any, args: tuple) -> None:
-    """``model(x, *args)`` fits the model's signature, where it can be read (a clear error, before any work,
-    for a wrong ``additional_forward_args``)."""
+def _check_call(model: Any, args: tuple, keywords: Mapping[str, Any] | None = None) -> None:
+    """``model(x, *args, **keywords)`` fits the model's signature, where it can be read (a clear error,
+    before any work, for a wrong ``additional_forward_args``)."""
     import inspect
 
     fn = model
@@ -215,14 +244,17 @@ def _check_call(model: Any, args: tuple) -> None:
             sig = inspect.signature(fn, follow_wrapped=False)
     except Exception:  # noqa: BLE001 - builtins, compiled objects: nothing to check here
         return
+    keywords = dict(keywords or {})
     try:
-        sig.bind(None, *args)
+        sig.bind(None, *args, **keywords)
     except TypeError as e:
-        what = f"with additional_forward_args of {len(args)} argument(s)" if args else "without additional_forward_args"
+        parts = [f"{len(args)} positional argument(s)"] if args else []
+        parts += [f"keyword(s) {', '.join(keywords)}"] if keywords else []
+        what = f"with additional_forward_args of {' and '.join(parts)}" if parts else "without additional_forward_args"
         raise CdigTypeError(
-            f"the model cannot be called as model(x, *additional_forward_args) {what}: its signature is "
+            f"the model cannot be called as model(x, *args, **keywords) {what}: its signature is "
             f"{getattr(fn, '__qualname__', type(model).__name__)}{sig} ({e}); pass additional_forward_args= with "
-            "the model's other arguments (a tuple, in order)"
+            "the model's other arguments: a tuple (in order), a dict (by name), or a tuple ending in a dict"
         ) from None
 
 
@@ -321,11 +353,20 @@ class Run:
             idx = np.arange(s, min(s + self.batch_rows, self.n))
             rows = self.be.take(inputs, idx) if len(idx) < self.n else inputs
             out = self.be.forward(rows, self._args(idx))
+            if check and self.be.model_call.raw:  # a callable target reads the raw output: it checks its own result
+                check = False
             if check:
                 shape = tuple(getattr(out, "shape", ()))
                 if not shape or shape[0] != len(idx):
+                    found = self.be.model_call.found
+                    where = (
+                        f" (the first tensor, {found['path']!r}, of {found['structure']}; choose the tensor to explain "
+                        "with output=..., e.g. a key, an index or a callable)"
+                        if "path" in found
+                        else ""
+                    )
                     raise CdigModelError(
-                        f"the model returned shape {shape} for a batch of {len(idx)} samples; it must return "
+                        f"the model returned shape {shape} for a batch of {len(idx)} samples{where}; it must return "
                         "a batch of outputs with the samples on the first axis"
                     )
                 self.target.check_output(shape[1:], self.n)
@@ -349,6 +390,46 @@ class Run:
                 f"{what}; attributions of a non-finite output are meaningless"
             )
         return y, out_shape, dtype
+
+    def check_batch_independence(self, xn: np.ndarray, x0n: np.ndarray, f_x: np.ndarray, f_x0: np.ndarray) -> None:
+        """Refuse a model whose output for a sample depends on the other rows of its batch (or is random).
+
+        A path chunk holds several points of one or more samples, so a layer that computes across the
+        batch (BatchNorm in training mode) or at random (dropout in training mode) gives a map of
+        something else than the model. One forward pass of a batch mixing the first sample with the other
+        samples' baselines (or, for one sample, the sample beside its baseline), shaped like the chunks
+        already run, must reproduce the outputs each row had in its own batch. It holds at most
+        ``batch_rows`` rows (with one row per call, the first sample again: randomness still shows).
+        """
+        be = self.be
+        m = min(self.n, self.batch_rows)
+        if m >= 2:
+            idx = np.arange(m)
+            rows, ref = np.concatenate([xn[:1], x0n[1:m]]), np.concatenate([f_x[:1], f_x0[1:m]])
+        elif self.batch_rows >= 2:
+            idx = np.zeros(2, dtype=np.int64)
+            rows, ref = np.concatenate([xn[:1], x0n[:1]]), np.array([f_x[0], f_x0[0]])
+        else:  # one row per call: the model never sees a batch; the same row again shows randomness
+            idx = np.zeros(1, dtype=np.int64)
+            rows, ref = xn[:1], f_x[:1]
+        out = be.forward(be.asarray(rows), self._args(idx))
+        y = be.to_numpy(self.target.select(out, idx, be)).astype(np.float64).reshape(-1)
+        scale = float(np.max(np.abs(np.concatenate([f_x, f_x0])), initial=0.0))
+        tol = np.sqrt(self.eps) * (np.abs(y) + np.abs(ref) + scale) + 1e-300
+        off = np.abs(y - ref) > tol
+        if not off.any():
+            return
+        k = int(np.argmax(np.abs(y - ref) - tol))
+        which = f"sample {idx[k]}" + (" at the baseline" if (self.n >= 2 and k > 0) or (self.n == 1 and k == 1) else "")
+        found = be.training_layers()
+        behind = f" In training mode now: {'; '.join(found)}." if found else ""
+        raise CdigModelError(
+            f"the model's output for a sample depends on the other samples in its batch, or is random: {which} gives "
+            f"{ref[k]:.6g} in one batch and {y[k]:.6g} in another. A layer computes across the batch or at random: "
+            f"BatchNorm or dropout in training mode.{behind} Call .eval() on the model before explaining it (or pass "
+            "the module itself, not a function calling it: cdig then explains it in eval mode and restores its mode); "
+            "more integration steps cannot help"
+        )
 
     def size_chunks(self, xb: Any, x0b: Any, domains: Sequence[Domain] = ()) -> tuple["Run", dict[str, Any]]:
         """``internal_batch_size="auto"``: this run with ``batch_rows`` from the budget and the measured
@@ -439,8 +520,15 @@ class Run:
     ) -> dict[str, Attribution]:
         """Every domain's map: the outputs at the ends, then linear domains sharing a path in one batched
         pass each, nonlinear ones along their own path."""
+        xcn = layout.to_canonical_np(xn)
+        for d in doms:  # before the model runs: a domain that does not fit the input says so first
+            d.fit(xcn)
         f_x, run = self.calibrate(xb)
         f_x0 = run.outputs(x0b, what="baseline")
+        run.check_batch_independence(xn, self.be.to_numpy(x0b), f_x, f_x0)
+        found = self.be.model_call.found
+        if "path" in found:
+            settings["output_selected"] = f"{found['path']} (the first tensor of {found['structure']})"
         if run.auto_budget is not None:
             run, info = run.size_chunks(xb, x0b, doms)
             settings.update(info)
@@ -470,8 +558,7 @@ class Run:
         x0cn = layout.to_canonical_np(x0n)
         prepared: list[tuple[Domain, Any, Any, tuple[Any, Any] | None]] = []
         groups: dict[tuple[str, str], list[int]] = {}
-        for d in doms:
-            d.fit(xcn)
+        for d in doms:  # fitted by explain_all
             z = d.forward(xc, xp)
             z0 = _coef_baseline(coef_bases[d.name], z, be, d.name) if d.name in coef_bases else d.forward(x0c, xp)
             if d.linear:
@@ -777,8 +864,5 @@ def check_batch_size(internal_batch_size: Any, memory_budget: Any) -> bool:
     return False
 
 
-def _forward_args(extra: Any, be: Backend) -> tuple:
-    if extra is None:
-        return ()
-    args = extra if isinstance(extra, tuple) else (extra,)
+def _forward_args(args: tuple, be: Backend) -> tuple:
     return tuple(be.asarray(a) if isinstance(a, np.ndarray) else a for a in args)

@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..core.errors import CdigTypeError, CdigValueError
+from ..core.outputs import ModelCall
 
 __all__ = [
     "Backend",
@@ -28,6 +29,7 @@ __all__ = [
     "digest_model",
     "foreign_to_numpy",
     "keras_leaf",
+    "reachable",
     "shared_preparation",
 ]
 
@@ -150,6 +152,17 @@ class Backend(ABC):
 
     def __init__(self, model: Any, x: Any) -> None:
         self.model = model
+        #: How the model is called and which tensor of its output is explained (set by the engine).
+        self.model_call = ModelCall()
+
+    def set_call(self, call: ModelCall) -> None:
+        """Use ``call`` for every model call from now on (keyword arguments, the output selected).
+        Compiling backends rebuild their compiled functions around it where it is not trivial."""
+        self.model_call = call
+
+    def run_model(self, inputs: Any, args: tuple) -> Any:
+        """``model(inputs, *args)`` through :attr:`model_call`: keywords bound, the explained tensor selected."""
+        return self.model_call(self.model, inputs, args, self.is_array)
 
     # --- model files (cdig explain) ------------------------------------------------------
     @classmethod
@@ -225,7 +238,17 @@ class Backend(ABC):
 
     def call(self, inputs: Any, args: tuple) -> Any:
         """The model's output on a batch, for gradients."""
-        return self.model(inputs, *args)
+        return self.run_model(inputs, args)
+
+    def training_layers(self) -> list[str]:
+        """The model's parts in training mode that compute across the batch or at random, in words (e.g.
+        ``"PatchTSTForClassification (BatchNorm1d, Dropout)"``), wherever they sit: behind a function too."""
+        return []
+
+    def time_axis_hint(self, shape: tuple[int, ...], time_axis: int) -> str | None:
+        """For a 3-D input and the default ``time_axis``: a sentence when the model suggests that time is on
+        another axis (e.g. a first layer that takes the last axis as its channels), else None."""
+        return None
 
     @abstractmethod
     def forward(self, inputs: Any, args: tuple) -> Any:
@@ -369,6 +392,77 @@ def shared_preparation(model: Any, prepare: Callable[[], tuple[Callable[[], None
             if entry[0] == 0:
                 _PREPARED.pop(key, None)
                 entry[1]()
+
+
+# --- what a model reaches -----------------------------------------------------------------------
+def reachable(root: Any, match: Callable[[Any], bool], limit: int = 5000) -> list[Any]:
+    """The objects satisfying ``match`` that ``root`` reaches, in the order found (breadth first).
+
+    Followed: closure cells, default values and the globals a function's code names (functions of
+    installed packages are not entered), bound methods' functions and objects, ``functools.partial``
+    parts, ``__wrapped__``, containers (dicts, lists, tuples, sets) and the attributes of objects (not of
+    modules or classes). A match is not entered. At most ``limit`` objects are visited.
+
+    Used to find the framework models behind a function (``lambda x: model(x)``), to run, check and
+    restore them like a model passed itself.
+
+    Examples
+    --------
+    >>> class Net:
+    ...     pass
+    >>> net = Net()
+    >>> fn = lambda x: net
+    >>> reachable(fn, lambda v: isinstance(v, Net)) == [net]
+    True
+    """
+    found: list[Any] = []
+    seen: set[int] = set()
+    queue: list[Any] = [root]
+    head = 0
+    while head < len(queue) and len(seen) < limit:
+        v = queue[head]
+        head += 1
+        if isinstance(v, _PLAIN) or isinstance(v, (np.ndarray, np.generic, types.ModuleType, type)) or id(v) in seen:
+            continue
+        seen.add(id(v))
+        if match(v):
+            found.append(v)
+            continue
+        if isinstance(v, dict):
+            queue.extend(list(v.values())[:1000])
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            queue.extend(list(v)[:1000])
+        elif isinstance(v, types.FunctionType):
+            if is_library_module(v.__module__ or ""):
+                continue
+            for cell in v.__closure__ or ():
+                try:
+                    queue.append(cell.cell_contents)
+                except ValueError:  # an empty cell
+                    pass
+            queue.extend([v.__defaults__, v.__kwdefaults__])
+            queue.extend(v.__globals__[n] for n in _code_names(v.__code__) if n in v.__globals__)
+        elif isinstance(v, types.MethodType):
+            queue.extend([v.__func__, v.__self__])
+        elif isinstance(v, functools.partial):
+            queue.extend([v.func, v.args, v.keywords])
+        else:
+            wrapped = getattr(v, "__wrapped__", None) if not isinstance(v, types.BuiltinFunctionType) else None
+            if wrapped is not None:
+                queue.append(wrapped)
+            state = getattr(v, "__dict__", None)
+            if isinstance(state, dict):
+                queue.extend(list(state.values())[:1000])
+    return found
+
+
+def _code_names(co: types.CodeType) -> list[str]:
+    """The global names a code object (and the code nested in it) uses."""
+    names = list(co.co_names)
+    for c in co.co_consts:
+        if isinstance(c, types.CodeType):
+            names.extend(_code_names(c))
+    return names
 
 
 # --- model fingerprints ------------------------------------------------------------------------

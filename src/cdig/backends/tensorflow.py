@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..core.errors import CdigModelError, CdigTypeError, CdigValueError, one_line
+from ..core.outputs import ModelCall
 from .base import Backend, CompiledCache, CompiledPath, Fingerprint, foreign_to_numpy, is_library_module, keras_leaf
 
 __all__ = ["TensorflowBackend", "BACKEND", "TFNamespace"]
@@ -209,15 +210,18 @@ def _alive(ref: weakref.ref[Any]) -> Any:
     return model
 
 
-def _compiled(model: Any) -> tuple[Any, Any]:
-    """The compiled forward and chunk step of ``model``.
+def _compiled(model: Any, mc: ModelCall | None = None) -> tuple[Any, Any]:
+    """The compiled forward and chunk step of ``model``, called through ``mc`` (keywords bound, the
+    explained tensor of a structured output selected; by default its first tensor).
 
-    Keras models, ``tf.Module`` objects and ``tf.function`` callables are compiled once and cached
-    (weakly): their state is in variables, which a trace reads afresh. Any other callable is wrapped
-    afresh for each explanation: it may read Python state that changes between explanations.
+    Keras models, ``tf.Module`` objects and ``tf.function`` callables called plainly (``mc`` trivial) are
+    compiled once and cached (weakly): their state is in variables, which a trace reads afresh. Any other
+    callable, or call, is wrapped afresh for each explanation: it may read Python state that changes
+    between explanations.
     """
     keras = sys.modules.get("keras")
-    cacheable = (
+    mc = mc or ModelCall()
+    cacheable = mc.trivial and (
         isinstance(model, tf.Module)
         or hasattr(model, "get_concrete_function")
         or (keras is not None and isinstance(model, keras.Model))
@@ -227,9 +231,9 @@ def _compiled(model: Any) -> tuple[Any, Any]:
         try:
             ref = weakref.ref(model)
         except TypeError:  # not weak-referenceable (e.g. a builtin)
-            call: Callable[..., Any] = lambda inputs, *args: model(inputs, *args)
+            call: Callable[..., Any] = lambda inputs, *args: mc(model, inputs, args, tf.is_tensor)
         else:
-            call = lambda inputs, *args: _alive(ref)(inputs, *args)
+            call = lambda inputs, *args: mc(_alive(ref), inputs, args, tf.is_tensor)
         return tf.function(call, reduce_retracing=True), _make_step(call)
 
     return _COMPILED.get(model, build, cacheable)
@@ -415,6 +419,11 @@ class TensorflowBackend(Backend):
         return tf.gather_nd(out, self.as_index(np.stack((rows,) + tuple(cols), axis=1)))
 
     # --- the model ---------------------------------------------------------------------
+    def set_call(self, call: ModelCall) -> None:
+        super().set_call(call)
+        if not call.trivial:
+            self._compiled, self._step = _compiled(self.model, call)
+
     def call(self, inputs: Any, args: tuple) -> Any:
         return self._compiled(inputs, *args)
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..core.errors import CdigModelError, CdigTypeError, CdigValueError, CdigWarning, one_line
-from .base import Backend, Fingerprint, foreign_to_numpy, keras_leaf, shared_preparation
+from .base import Backend, Fingerprint, foreign_to_numpy, keras_leaf, reachable, shared_preparation
 
 __all__ = ["TorchBackend", "BACKEND"]
 
@@ -30,12 +30,42 @@ _TRAIN_SENSITIVE = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchn
 
 
 def _model_tensor(model: Any) -> torch.Tensor | None:
-    if isinstance(model, torch.nn.Module):
-        for t in model.parameters():
+    """The first parameter (else buffer) of the module ``model``, or of the first module a function reaches."""
+    for m in _modules(model):
+        for t in m.parameters():
             return t
-        for t in model.buffers():
+        for t in m.buffers():
             return t
     return None
+
+
+def _modules(model: Any) -> list[torch.nn.Module]:
+    """``[model]`` for a module; for a function or other callable, the modules it reaches (its closure,
+    the globals it names, its attributes; see :func:`~cdig.backends.base.reachable`)."""
+    if isinstance(model, torch.nn.Module):
+        return [model]
+    return reachable(model, lambda v: isinstance(v, torch.nn.Module))
+
+
+def _snapshot(modules: list[torch.nn.Module]) -> Callable[[], None]:
+    """A function putting back every buffer of ``modules`` (e.g. batch-norm running statistics that a
+    module in training mode behind a function updates while it runs) as it is now, bit for bit."""
+    saved = [
+        (m, name, t, t.detach().clone())
+        for top in modules
+        for m in top.modules()
+        for name, t in m._buffers.items()
+        if t is not None
+    ]
+
+    def restore() -> None:
+        with torch.no_grad():
+            for m, name, t, value in saved:
+                m._buffers[name] = t
+                if not torch.equal(t, value):
+                    t.copy_(value)
+
+    return restore
 
 
 class _FunctionModule(torch.nn.Module):
@@ -157,12 +187,29 @@ class TorchBackend(Backend):
     def prepared(self) -> Iterator[None]:
         """Eval mode with frozen parameters for the explanation, the model's own modes and
         ``requires_grad`` flags restored afterwards; shared by concurrent explanations of one model
-        (:func:`~cdig.backends.base.shared_preparation`), so that none of them restores another's."""
+        (:func:`~cdig.backends.base.shared_preparation`), so that none of them restores another's.
+
+        The buffers of the module, or of the modules a function reaches, are put back as they were
+        afterwards: a module in training mode behind a function (which cdig refuses, see
+        :meth:`cdig.engine.Run.check_batch_independence`) updates its batch-norm statistics while it runs.
+        """
         model = self.model
-        if not isinstance(model, torch.nn.Module):
-            yield
-            return
-        with shared_preparation(model, lambda: _freeze(model)) as sensitive:
+
+        def prepare() -> tuple[Callable[[], None], list[str]]:
+            modules = _modules(model)
+            put_back = _snapshot(modules)
+            # a module passed itself runs in eval mode; those behind a function keep their mode (a
+            # training-mode one is refused, by its outputs), all with frozen parameters
+            direct = isinstance(model, torch.nn.Module)
+            unfreeze, sensitive = _freeze(modules, eval_mode=direct)
+
+            def restore() -> None:
+                unfreeze()
+                put_back()
+
+            return restore, sensitive if direct else []
+
+        with shared_preparation(model, prepare) as sensitive:
             if sensitive:
                 warnings.warn(
                     f"the model is in training mode with {', '.join(sensitive)}; it is explained in eval mode "
@@ -174,8 +221,53 @@ class TorchBackend(Backend):
             yield
 
     def forward(self, inputs: Any, args: tuple) -> Any:
-        with torch.no_grad():
-            return self.model(inputs, *args)
+        with torch.no_grad():  # a copy: a model may change its input in place (e.g. x[mask] = 0)
+            return self.run_model(inputs.clone(), args)
+
+    def training_layers(self) -> list[str]:
+        """Modules (the model, or those a function reaches) in training mode with dropout or batch norm."""
+        found = []
+        for top in _modules(self.model):
+            kinds = sorted({type(m).__name__ for m in top.modules() if m.training and isinstance(m, _TRAIN_SENSITIVE)})
+            if kinds:
+                found.append(f"{type(top).__name__} ({', '.join(kinds)})")
+        return found
+
+    def time_axis_hint(self, shape: tuple[int, ...], time_axis: int) -> str | None:
+        """A channels-last input ``(N, T, C)`` taken as ``(N, C, T)``: the first layer that reads the input
+        (``Conv1d``, a ``batch_first`` RNN, ``BatchNorm1d``), a Hugging Face config (``context_length``), or
+        else a last axis shorter than axis 1, says time is on axis 1."""
+        if time_axis not in (-1, 2):
+            return None
+        _, a1, a2 = shape
+        reason = None
+        for top in _modules(self.model):
+            config = getattr(top, "config", None)
+            length = getattr(config, "context_length", None)
+            if isinstance(length, int) and length == a1 != a2:
+                reason = f"{type(top).__name__}'s config has context_length={length}, the length of axis 1"
+                break
+            first = next(
+                (m for m in top.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.RNNBase, torch.nn.BatchNorm1d))), None
+            )
+            if isinstance(first, torch.nn.Conv1d) and first.in_channels == a2 != a1:
+                reason = f"its first layer, Conv1d, takes {a2} input channels, the length of axis 2"
+            elif isinstance(first, torch.nn.RNNBase) and first.batch_first and first.input_size == a2:
+                reason = f"its first layer, a batch_first {type(first).__name__}, reads (N, T, C) with {a2} features"
+            elif isinstance(first, torch.nn.BatchNorm1d) and first.num_features == a2 != a1:
+                reason = f"its first layer, BatchNorm1d, normalises {a2} channels, the length of axis 2"
+            if first is not None:
+                break
+        else:
+            if a2 < a1:
+                reason = f"the last axis ({a2}) is shorter than axis 1 ({a1})"
+        if reason is None:
+            return None
+        return (
+            f"x has shape {tuple(shape)}: cdig takes axis 2 as time ({a2} samples) and axis 1 as {a1} channels "
+            f"(PyTorch's (N, C, T)), but {reason}. If x is (N, T, C), pass time_axis=1; pass time_axis=-1 to "
+            "keep (N, C, T) and silence this warning"
+        )
 
     # --- the path primitives -----------------------------------------------------------
     def point_bytes(
@@ -225,7 +317,7 @@ class TorchBackend(Backend):
         d = delta.index_select(0, self.as_index(idx))
         pts = torch.addcmul(start.index_select(0, self.as_index(idx)), self._column(np.full(1, 0.5), d), d)
         with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(drop, lambda _: None):
-            y = fn(pts.requires_grad_(True), idx)
+            y = fn(pts.requires_grad_(True).clone(), idx)
         del y, pts, d
         lower = 2.0 * sum(kept.values()) + 3.0 * point
         if room is not None and lower > room:
@@ -372,15 +464,16 @@ class TorchBackend(Backend):
     ) -> tuple[torch.Tensor, np.ndarray | None]:
         ti = self.as_index(idx)
         d = delta.index_select(0, ti)
-        points = torch.addcmul(start.index_select(0, ti), self._column(alphas, d), d).requires_grad_(True)
+        leaf = torch.addcmul(start.index_select(0, ti), self._column(alphas, d), d).requires_grad_(True)
         with torch.enable_grad():
-            y = fn(points, idx)
+            # the model gets a copy, not the leaf: it may change its input in place (e.g. x[mask] = 0)
+            y = fn(leaf.clone(), idx)
             if not isinstance(y, torch.Tensor) or not y.requires_grad:
                 raise CdigModelError(
                     "the model's output does not depend on its input (no gradient flows back to it); "
                     "check that the model uses the input and does not detach it or cast it to an integer type"
                 )
-            (g,) = torch.autograd.grad(y.sum(), points, allow_unused=True)
+            (g,) = torch.autograd.grad(y.sum(), leaf, allow_unused=True)
         if g is None:
             raise CdigModelError("the model's output does not depend on its input (its gradient is None)")
         h = None
@@ -406,14 +499,16 @@ class TorchBackend(Backend):
         return torch.zeros_like(zz) if g is None else g
 
 
-def _freeze(model: torch.nn.Module) -> tuple[Callable[[], None], list[str]]:
-    """Eval mode and frozen parameters; returns the function restoring the model's own modes and flags
-    and the training-sensitive layers (dropout, batch norm) that were in training mode."""
-    modes = [(m, m.training) for m in model.modules()]
-    flags = [(p, p.requires_grad) for p in model.parameters()]
+def _freeze(modules: list[torch.nn.Module], eval_mode: bool) -> tuple[Callable[[], None], list[str]]:
+    """Frozen parameters and, with ``eval_mode``, eval mode; returns the function restoring the modules'
+    own modes and flags and the training-sensitive layers (dropout, batch norm) that were in training mode."""
+    modes = [(m, m.training) for top in modules for m in top.modules()]
+    flags = [(p, p.requires_grad) for top in modules for p in top.parameters()]
     sensitive = sorted({type(m).__name__ for m, training in modes if training and isinstance(m, _TRAIN_SENSITIVE)})
-    if any(training for _, training in modes):
-        model.eval()
+    if eval_mode:
+        for top in modules:
+            if any(m.training for m in top.modules()):
+                top.eval()
     for p, _ in flags:
         p.requires_grad_(False)
 

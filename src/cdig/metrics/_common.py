@@ -161,6 +161,13 @@ def setup(
     if time_axis is None:
         time_axis = att.settings.get("time_axis")
     target = recorded_target(att, target)
+    output = att.settings.get("output")
+    if isinstance(output, str) and output.startswith("<callable"):
+        raise CdigValueError(
+            f"the attribution explains the tensor a function selected from the model's output (output={output}); "
+            "metrics cannot call that function again: pass a model returning that tensor, e.g. "
+            "lambda x: select(model(x))"
+        )
     prep = prepare(
         model,
         x,
@@ -169,6 +176,7 @@ def setup(
         additional_forward_args=additional_forward_args,
         internal_batch_size=internal_batch_size,
         backend=backend,
+        output=output,
     )
     if list(prep.xn.shape) != list(att.settings.get("input_shape", prep.xn.shape)):
         raise CdigValueError(
