@@ -315,3 +315,13 @@ def test_crossdomainig_returns_the_input_layout_in_time():
     np.testing.assert_allclose(attr.numpy(), ref.detach().numpy(), rtol=1e-4, atol=1e-6)
     fourier = cdig.CrossDomainIG(f, "fourier", time_axis=1).attribute(xl, n_steps=8)
     assert tuple(fourier.shape) == (2, 3, 11)  # the domain's layout: (N, C, frequency)
+
+
+def test_the_framework_of_a_function_is_that_of_the_models_it_calls():
+    pytest.importorskip("tensorflow")  # several frameworks imported: numpy input alone cannot tell
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32, 1)).eval()
+    xn = np.random.default_rng(0).normal(size=(2, 2, 16))
+    a = cdig.explain(lambda z: net(z)[:, 0], xn, ("time",), n_steps=4)
+    assert a["time"].settings["backend"] == "torch"
+    with pytest.raises(CdigTypeError, match="cannot tell which framework"):
+        cdig.explain(lambda z: z.sum((1, 2)), xn, ("time",), n_steps=4)

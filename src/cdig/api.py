@@ -61,10 +61,11 @@ def explain(
         ``"cepstrum"``) or :class:`cdig.Domain` objects (e.g. ``cdig.STFT(64)``,
         ``cdig.FrequencyBands(fs=...)``, ``cdig.TrendSeason(period)``, ``cdig.LinearBasis(pca)``).
         All linear domains whose path is the same share one batched pass of gradients.
-    target : None, int, sequence of int, tuple, sequence of tuples, or callable
+    target : None, int, sequence of int, tuple, sequence of tuples, (N, k) int array, or callable
         The explained output: None for one scalar per sample, an output index (same for all or one
-        per sample), a tuple index into multi-dimensional outputs (e.g. ``(horizon, channel)``), or
-        a callable mapping the output batch to one scalar per row.
+        per sample), a tuple index into multi-dimensional outputs (e.g. ``(horizon, channel)``), one
+        such tuple per sample (a list of tuples or an ``(N, k)`` int array), or a callable mapping the
+        output batch to one scalar per row (it receives the raw output when ``output`` is None).
     baselines : None, scalar, array, or dict
         The time-domain baseline (None: the zero signal; a scalar; an array broadcastable to ``x``),
         or a dict ``{domain name: baseline coefficients}`` in that domain's canonical layout

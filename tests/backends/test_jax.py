@@ -158,6 +158,90 @@ def test_targets_as_arrays_extra_arguments_and_chunks(data, jax_conv):
     np.testing.assert_allclose(a.values, tr.transpose_last(w * x) * s[:, None, None], rtol=1e-5, atol=1e-6)
 
 
+# --- structured outputs and keyword arguments (the engine's ModelCall) ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def structured(data):
+    """Jitted functions returning ``{"aux": a, "y": y}`` and ``(a, y)``, with a per-sample keyword ``scale``:
+    ``a = <wa, x> scale``, ``y[:, k] = <w_k, x> scale``, so every map has a closed form."""
+    w, _, _ = data
+    rng = np.random.default_rng(5)
+    wa, w1 = (rng.normal(size=(T, C)).astype(np.float32) for _ in range(2))
+
+    def parts(v, scale):
+        a = (v * wa).sum(axis=(1, 2)) * scale
+        y = jnp.stack([(v * w).sum(axis=(1, 2)), (v * w1).sum(axis=(1, 2))], axis=1) * scale[:, None]
+        return a, y
+
+    models = {
+        "dict": jax.jit(lambda v, scale: dict(zip(("aux", "y"), parts(v, scale)))),
+        "tuple": jax.jit(parts),
+        "dict-plain": lambda v, scale: dict(zip(("aux", "y"), parts(v, scale))),
+    }
+    return models, {"aux": wa, 0: w, 1: w1}
+
+
+@pytest.mark.parametrize(
+    "kind,select",
+    [("dict", "y"), ("dict", "default"), ("dict", "callable"), ("tuple", "y"), ("tuple", "default"), ("dict-plain", "y")],
+)
+def test_structured_outputs_and_keyword_arguments(kind, select, structured, data, closed):
+    """``output=`` picks the tensor (a key or index, a callable, or by default the first tensor), and
+    ``additional_forward_args={"scale": s}`` passes a per-sample keyword, split with the batch across
+    chunks: the maps are the closed forms ``w ⊙ x · s`` (zero baseline)."""
+    models, weights = structured
+    _, x, _ = data
+    s = np.array([1.0, -2.0, 0.5], dtype=np.float32)
+    output = {"y": "y" if kind != "tuple" else 1, "default": None, "callable": lambda out: out[1 if kind == "tuple" else "y"]}[
+        select
+    ]
+    target = None if select == "default" else 1
+    res = cdig.explain(
+        models[kind],
+        jnp.asarray(x),
+        ("time", "fourier"),
+        target=target,
+        output=output,
+        additional_forward_args={"scale": jnp.asarray(s)},
+        n_steps=4,
+        internal_batch_size=5,
+    )
+    wt = weights["aux"] if select == "default" else weights[1]
+    expected = tr.transpose_last(wt * x).astype(np.float64) * s[:, None, None]
+    tr.assert_maps_close(expected, res["time"].values, 2e-6, "time")
+    scaled = closed.fourier_linear_map(tr.transpose_last(x).astype(np.float64), 0.0 * tr.transpose_last(x), tr.transpose_last(wt))
+    tr.assert_maps_close(scaled * s[:, None, None], res["fourier"].values, 2e-6, "fourier")
+    np.testing.assert_allclose(res["time"].output, expected.sum(axis=(1, 2)), rtol=1e-5, atol=1e-5)
+
+
+def test_a_jitted_function_keeps_its_compiled_default_after_a_selection(structured, data):
+    """The cache of user-jitted functions holds the default call only: an explanation with ``output=``
+    does not change what the next explanation of the same function explains."""
+    models, weights = structured
+    _, x, _ = data
+    kw = {"additional_forward_args": (np.ones(N, dtype=np.float32),), "n_steps": 2}  # positional: the default call
+    first = cdig.explain(models["dict"], x, "time", **kw)["time"]
+    picked = cdig.explain(models["dict"], x, "time", target=0, output="y", **kw)["time"]
+    again = cdig.explain(models["dict"], x, "time", **kw)["time"]
+    tr.assert_maps_close(tr.transpose_last(weights["aux"] * x), first.values, 2e-6)
+    tr.assert_maps_close(tr.transpose_last(weights[0] * x), picked.values, 2e-6)
+    tr.assert_maps_close(tr.transpose_last(weights["aux"] * x), again.values, 2e-6)
+
+
+def test_the_compiled_cache_does_not_keep_a_jitted_function_alive(data):
+    import gc
+    import weakref
+
+    w, x, _ = data
+    fn = jax.jit(lambda v: (v * w).sum(axis=(1, 2)))
+    cdig.explain(fn, x, "time", n_steps=2)
+    ref = weakref.ref(fn)
+    del fn
+    gc.collect()
+    assert ref() is None
+
+
 # --- errors, not silent zeros -------------------------------------------------------------------------
 
 

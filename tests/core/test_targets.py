@@ -219,3 +219,92 @@ def test_regression_scalar_matches_captum(models):
     ours = cdig.explain(reg, x, "time", n_steps=16)["time"].values
     ref = IntegratedGradients(reg).attribute(x, n_steps=16, method="gausslegendre").numpy()
     np.testing.assert_allclose(ours, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
+
+
+# --- one index tuple per sample as an (N, k) int array -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        np.array([[0, 1], [1, 0], [2, 1], [0, 0]]),
+        np.array([[0, 1], [1, 0], [2, 1], [0, 0]], dtype=np.uint8),
+        [[0, 1], [1, 0], [2, 1], [0, 0]],
+        [np.array([0, 1]), np.array([1, 0]), np.array([2, 1]), np.array([0, 0])],  # e.g. a list of 1-D tensors
+        [(0, 1), [1, 0], (2, 1), [0, 0]],
+    ],
+    ids=["array", "uint8", "list-of-lists", "list-of-arrays", "mixed"],
+)
+def test_int_array_rows_are_index_tuples(target):
+    t = make_target(target, N)
+    assert t.kind == "rows_tuple" and t.value.dtype == np.int64
+    np.testing.assert_array_equal(t.value, [[0, 1], [1, 0], [2, 1], [0, 0]])
+    assert t.describe() == [[0, 1], [1, 0], [2, 1], [0, 0]]
+
+
+def test_int_array_rows_one_per_sample():
+    with pytest.raises(cdig.CdigValueError, match="target has 3 entries but the batch has 4 samples; give one per sample$"):
+        make_target(np.array([[0, 1], [1, 0], [2, 1]]), N)
+    with pytest.raises(cdig.CdigValueError, match="target has 5 entries but the batch has 4 samples"):
+        make_target([[0, 1]] * 5, N)
+    # (k, N): one row per output axis, numpy's advanced-indexing layout: the message says to transpose
+    with pytest.raises(cdig.CdigValueError, match=r"target has 2 entries .* looks transposed .* shape \(4, 2\)"):
+        make_target(np.array([[0, 1, 2, 0], [1, 0, 1, 0]]), N)
+    with pytest.raises(cdig.CdigValueError, match="empty"):
+        make_target(np.zeros((N, 0), dtype=int), N)
+
+
+@pytest.mark.parametrize(
+    "target, match",
+    [
+        (np.array([[0.0, 1.0]] * N), "dtype float64 and shape"),
+        (np.zeros((N, 2, 1), dtype=int), r"shape \(4, 2, 1\)"),
+        ([[0, 1], [1]] * 2, r"one length .* lengths \[1, 2\]"),
+        ([[0, 1.5]] * N, "tuples of ints"),
+        ([[True, False]] * N, "tuples of ints"),
+    ],
+    ids=["float", "3-d", "ragged", "float-in-list", "bool"],
+)
+def test_int_array_rows_rejected(target, match):
+    with pytest.raises(cdig.CdigTypeError, match=match):
+        make_target(target, N)
+
+
+def test_int_array_rows_out_of_range():
+    t = make_target(np.array([[0, 1], [1, 0], [3, 1], [0, 0]]), N)
+    with pytest.raises(cdig.CdigValueError, match=r"target \(3, 1\) is out of range on output axis 1: it has 3 entries"):
+        t.check_output((H, C), N)
+
+
+class ReshapeForecaster(torch.nn.Module):
+    """A linear layer on the flattened input, reshaped to a forecast: (N, C, T) -> (N, H, C)."""
+
+    def __init__(self, w: np.ndarray) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(C * T, H * C, bias=True, dtype=torch.float64)
+        with torch.no_grad():
+            self.lin.weight.copy_(torch.as_tensor(w.reshape(H * C, C * T)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x.reshape(x.shape[0], -1)).reshape(x.shape[0], H, C)
+
+
+@pytest.mark.parametrize("form", ["array", "list-of-lists", "tensor"])
+def test_int_array_target_into_forecast_closed_form(rng, form):
+    """f_{h,c}(x) = w[h, c]·x + b: IG from a zero baseline is w[h, c] ⊙ x, exactly, for every sample's (h, c)."""
+    w = rng.normal(size=(H, C, C, T))
+    x = rng.normal(size=(N, C, T))
+    model = ReshapeForecaster(w).eval()
+    tg = np.array([[0, 1], [2, 0], [1, 1], [2, 1]])
+    target = {"array": tg, "list-of-lists": tg.tolist(), "tensor": torch.as_tensor(tg)}[form]
+    a = cdig.explain(model, torch.as_tensor(x), ("time",), target=target, n_steps=8, internal_batch_size=3)["time"]
+    expected = np.stack([w[h, c] * x[i] for i, (h, c) in enumerate(tg)])
+    np.testing.assert_allclose(a.values, expected, rtol=0, atol=1e-12)
+    ref = cdig.explain(model, torch.as_tensor(x), ("time",), target=[tuple(r) for r in tg], n_steps=8, internal_batch_size=3)[
+        "time"
+    ]
+    np.testing.assert_array_equal(a.values, ref.values)  # the list-of-tuples form gives the same maps
+    np.testing.assert_allclose(a.output, [model(torch.as_tensor(x)).detach().numpy()[i, h, c] for i, (h, c) in enumerate(tg)])
+    assert a.target == tg.tolist()
+    with pytest.raises(cdig.CdigValueError, match="target has 3 entries but the batch has 4 samples"):
+        cdig.explain(model, torch.as_tensor(x), ("time",), target=tg[:3], n_steps=8)

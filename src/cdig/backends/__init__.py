@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from ..core.errors import CdigTypeError, CdigValueError
-from .base import Backend
+from .base import Backend, reachable
 
 __all__ = ["Backend", "get_backend", "get_backend_by_name", "BACKENDS"]
 
@@ -46,7 +46,8 @@ def get_backend(model: Any, x: Any, backend: str | None = None) -> Backend:
 
     Only frameworks the caller has already imported are considered. The model decides: an input of
     another framework is converted (through the host); a plain function is run by the framework of
-    its input, or by the only framework imported.
+    its input, by the only framework imported, or by the framework of the models it calls (those its
+    closure, globals and attributes reach, see :func:`~cdig.backends.base.reachable`).
     """
     if not callable(model):
         raise CdigTypeError(f"model must be callable (a framework model or a function), got {type(model).__name__}")
@@ -66,6 +67,15 @@ def get_backend(model: Any, x: Any, backend: str | None = None) -> Backend:
         return _load(by_input[0])(model, x)
     if len(imported) == 1 and callable(model):
         return _load(imported[0])(model, x)
+    # a function calling a framework's model (lambda x: net(x)): the framework of the models it reaches
+    behind = {
+        n
+        for v in reachable(model, lambda v: any(_load(n).owns_model(v) for n in imported))
+        for n in imported
+        if _load(n).owns_model(v)
+    }
+    if len(behind) == 1:
+        return _load(behind.pop())(model, x)
     raise CdigTypeError(
         f"cannot tell which framework runs the model ({type(model).__name__}) on an input of type "
         f"{type(x).__name__} (frameworks imported: {', '.join(imported) or 'none'}; supported: "

@@ -33,7 +33,8 @@ class CdigWarning(UserWarning):
 
 
 class ConvergenceWarning(CdigWarning):
-    """The path integral's completeness error is larger than the tolerance asked for."""
+    """The path integral's completeness error is larger than the tolerance asked for, or the FastICA that
+    ``ICA()`` fits itself did not converge."""
 
 
 def one_line(e: BaseException) -> str:

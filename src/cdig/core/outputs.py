@@ -137,6 +137,11 @@ class ModelCall:
         """``model(x, *args)`` as it is, its output a tensor (or the first tensor of a structure)."""
         return not self.keywords and self.output is None and not self.raw
 
+    def shown(self) -> str:
+        """The selector as a message shows it: ``'logits'``, ``1``, ``<callable <lambda>>``."""
+        d = self.describe()
+        return d if callable(self.output) else repr(d)
+
     def describe(self) -> Any:
         """JSON-friendly: the ``output`` selector as given (a callable as ``"<callable NAME>"``)."""
         if callable(self.output):
@@ -194,7 +199,7 @@ class ModelCall:
             picked = entries[sel][1]
         if not is_array(picked):
             raise CdigModelError(
-                f"output={self.describe()!r} selects {describe_structure(picked, is_array)} from the model's output, not "
+                f"output={self.shown()} selects {describe_structure(picked, is_array)} from the model's output, not "
                 "a tensor; select one tensor (e.g. output=lambda out: out.params[1])"
             )
         return picked

@@ -113,7 +113,7 @@ class Target:
         for every row ``i``), the two operations whose spelling differs between frameworks.
         """
         k = self.kind
-        rows = out.shape[0]
+        rows = len(idx)  # not out.shape: a callable target may read a structured output
         if k == "scalar":
             return backend.reshape(out, (rows,))
         if k == "index":
@@ -135,8 +135,57 @@ class Target:
         return y
 
 
+def _index_rows(target: list[Any]) -> np.ndarray | None:
+    """A list whose entries are all index sequences (tuples, lists, 1-D arrays) as an ``(N, k)`` int
+    array; None when the entries are not sequences (a list of ints or 0-d arrays is ``"rows"``)."""
+    if not target or not all(isinstance(t, (tuple, list)) or (isinstance(t, np.ndarray) and t.ndim == 1) for t in target):
+        return None
+    lengths = {len(t) for t in target}
+    if len(lengths) != 1 or not all(_is_int(v) for t in target for v in t):
+        raise CdigTypeError(
+            f"a list of target tuples must hold tuples of ints of one length (one index per output "
+            f"axis), got lengths {sorted(lengths)}: {target!r}"
+        )
+    arr = np.asarray(target)
+    if arr.ndim != 2 or arr.dtype.kind not in "iu":
+        raise CdigTypeError(f"a list of target tuples must hold ints of equal length, got {target!r}")
+    return arr
+
+
+def _rows_tuple(arr: np.ndarray, n_samples: int) -> Target:
+    """One index tuple per sample from an ``(N, k)`` int array."""
+    if arr.shape[1] == 0:
+        raise CdigValueError(
+            f"target has shape {arr.shape}: each sample's index tuple is empty; give one index per output axis, "
+            "shape (N, number of output axes)"
+        )
+    if arr.shape[0] != n_samples:
+        hint = (
+            f"; it looks transposed (one row per output axis): pass its transpose, shape ({n_samples}, {arr.shape[0]})"
+            if arr.shape[1] == n_samples
+            else ""
+        )
+        raise CdigValueError(
+            f"target has {arr.shape[0]} entries but the batch has {n_samples} samples; give one per sample{hint}"
+        )
+    return Target("rows_tuple", arr.astype(np.int64))
+
+
 def make_target(target: Any, n_samples: int) -> Target:
     """Validate ``target`` (already converted from framework tensors to numpy/python).
+
+    Accepted: None (one scalar output per sample), an int (one output index for every sample), a tuple
+    of ints (one index per output axis, for every sample), one int per sample (a list or 1-D int
+    array), one index tuple per sample (a list of tuples or lists of ints, or a 2-D int array of shape
+    ``(N, k)``: row ``i`` indexes sample ``i``'s output, with ``k`` its number of axes), or a callable
+    taking the batch's output and returning one scalar per row.
+
+    Raises
+    ------
+    CdigTypeError
+        When ``target`` is none of the accepted forms (e.g. floats, ragged tuples).
+    CdigValueError
+        When a per-sample target does not hold one entry per sample.
 
     Examples
     --------
@@ -144,6 +193,8 @@ def make_target(target: Any, n_samples: int) -> Target:
     ('scalar', 'index', 'rows')
     >>> make_target((3, 0), 4).kind
     'tuple'
+    >>> make_target(np.array([[0, 1], [2, 0], [1, 1]]), 3).kind  # (horizon step, channel) per sample
+    'rows_tuple'
     """
     if target is None:
         return Target("scalar")
@@ -156,31 +207,22 @@ def make_target(target: Any, n_samples: int) -> Target:
     if isinstance(target, tuple) and all(_is_int(v) for v in target) and len(target) > 0:
         return Target("tuple", tuple(int(v) for v in target))
     if isinstance(target, (list, np.ndarray)) or (isinstance(target, tuple) and len(target) > 0):
-        if isinstance(target, list) and target and all(isinstance(t, tuple) for t in target):
-            lengths = {len(t) for t in target}
-            if len(lengths) != 1 or not all(_is_int(v) for t in target for v in t):
-                raise CdigTypeError(
-                    f"a list of target tuples must hold tuples of ints of one length (one index per output "
-                    f"axis), got lengths {sorted(lengths)}: {target!r}"
-                )
-            arr = np.asarray(target)
-            if arr.ndim != 2 or arr.dtype.kind not in "iu":
-                raise CdigTypeError(f"a list of target tuples must hold ints of equal length, got {target!r}")
-            if arr.shape[0] != n_samples:
-                raise CdigValueError(
-                    f"target has {arr.shape[0]} entries but the batch has {n_samples} samples; give one per sample"
-                )
-            return Target("rows_tuple", arr.astype(np.int64))
+        rows = _index_rows(target) if isinstance(target, list) else None
+        if rows is not None:
+            return _rows_tuple(rows, n_samples)
         arr = np.asarray(target)
+        if isinstance(target, np.ndarray) and arr.ndim == 2 and arr.dtype.kind in "iu":
+            return _rows_tuple(arr, n_samples)
         if arr.dtype.kind not in "iu" or arr.ndim != 1:
             raise CdigTypeError(
-                f"target must be None, an int, a tuple of ints, one int per sample (list/array) or a "
-                f"callable; got {type(target).__name__} with dtype {arr.dtype} and shape {arr.shape}"
+                f"target must be None, an int, a tuple of ints, one int per sample (list/array), one index tuple "
+                f"per sample (list of tuples, or an (N, k) int array) or a callable; got {type(target).__name__} "
+                f"with dtype {arr.dtype} and shape {arr.shape}"
             )
         if arr.shape[0] != n_samples:
             raise CdigValueError(f"target has {arr.shape[0]} entries but the batch has {n_samples} samples; give one per sample")
         return Target("rows", arr.astype(np.int64))
     raise CdigTypeError(
-        f"target must be None, an int, a tuple of ints, one int per sample (list/array) or a callable; "
-        f"got {type(target).__name__}: {target!r}"
+        f"target must be None, an int, a tuple of ints, one int per sample (list/array), one index tuple per "
+        f"sample (list of tuples, or an (N, k) int array) or a callable; got {type(target).__name__}: {target!r}"
     )

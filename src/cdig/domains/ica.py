@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..core.errors import CdigTypeError, CdigValueError
+from ..core.errors import CdigTypeError, CdigValueError, ConvergenceWarning
 from ._channels import ChannelMixing
 
 __all__ = ["ICA"]
@@ -94,6 +95,27 @@ def _matrices(obj: Any, n_channels: int, which: str) -> tuple[np.ndarray, np.nda
     return unmixing, mixing, mean
 
 
+def _fit_fastica(est: Any, pooled: np.ndarray) -> dict[str, Any]:
+    """Fit ``est`` (an sklearn ``FastICA``) and say whether it converged: ``{"n_iter", "max_iter", "converged"}``.
+
+    sklearn stops at ``max_iter`` with its own ``ConvergenceWarning``; that warning is caught here (cdig
+    issues one of its own instead) and decides ``converged``. Its other warnings pass through.
+    """
+    from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(pooled)
+    unconverged = False
+    for w in caught:
+        if issubclass(w.category, SklearnConvergenceWarning):
+            unconverged = True
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    n_iter = int(getattr(est, "n_iter_", est.max_iter))
+    return {"n_iter": n_iter, "max_iter": int(est.max_iter), "converged": not unconverged}
+
+
 def _digest(x: np.ndarray) -> str:
     """A fingerprint of a batch (shape, dtype and values), to tell the batch ``ICA()`` was fitted on."""
     a = np.ascontiguousarray(x)
@@ -113,7 +135,16 @@ class ICA(ChannelMixing, register=True):
         one per sample of the batch explained. ``None`` fits a seeded ``FastICA`` on the first batch given to
         it (all its time steps pooled) and records that in the result's settings.
     random_state, max_iter : int
-        Used only when ``ica`` is None.
+        Used only when ``ica`` is None. ``max_iter`` bounds the time FastICA spends (each iteration is one
+        pass over the pooled time steps).
+
+    Warns
+    -----
+    ConvergenceWarning
+        Once, when the FastICA that ``ICA()`` fits itself stops at ``max_iter`` without converging (as
+        on noise-like or Gaussian signals, which have no independent components to find). Its
+        iterations and whether it converged are recorded either way, in
+        ``settings["domain"]["fastica"]`` (``{"n_iter": ..., "max_iter": ..., "converged": ...}``).
 
     Notes
     -----
@@ -178,13 +209,18 @@ class ICA(ChannelMixing, register=True):
                     "the 'ica' domain without a fitted object fits sklearn's FastICA, which is not "
                     "installed: pip install 'cdig[ica]', or pass ICA(fitted_object)"
                 ) from None
-            import warnings
-
             pooled = x.transpose(0, 2, 1).reshape(-1, c).astype(np.float64)
             est = FastICA(n_components=c, whiten="unit-variance", random_state=self.random_state, max_iter=self.max_iter)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # convergence chatter; the reconstruction is exact anyway
-                est.fit(pooled)
+            self.fastica_ = _fit_fastica(est, pooled)
+            if not self.fastica_["converged"]:
+                warnings.warn(
+                    f"FastICA did not converge in {self.fastica_['n_iter']} iterations on this data (noise-like or "
+                    "Gaussian signals have no independent components to find); the ICA map is of an unconverged "
+                    "unmixing (still an exact change of coordinates: completeness holds). Pass a fitted ICA "
+                    "(cdig.ICA(fitted_fastica)) or raise max_iter (cdig.ICA(max_iter=...)) / fit on more data",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
             self.fitted_ = est
             self.per_sample_ = False
             self.unmixing_, self.mixing_, self.mean_ = _matrices(est, c, "the fitted FastICA")
@@ -262,6 +298,9 @@ class ICA(ChannelMixing, register=True):
         d = super().describe()
         d["per_sample"] = bool(getattr(self, "per_sample_", False))
         d["n_components"] = int(self.unmixing_.shape[-2]) if hasattr(self, "unmixing_") else None
+        fastica = getattr(self, "fastica_", None)
+        if fastica is not None and self.ica is None:
+            d["fastica"] = dict(fastica)
         if self.note_:
             d["note"] = self.note_
         return d
