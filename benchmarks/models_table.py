@@ -73,20 +73,7 @@ class Case:
 
 
 def _patchtst_config() -> Any:
-    from transformers import PatchTSTConfig
-
-    return PatchTSTConfig(
-        num_input_channels=3,
-        context_length=32,
-        patch_length=8,
-        patch_stride=8,
-        d_model=16,
-        num_attention_heads=2,
-        num_hidden_layers=1,
-        ffn_dim=32,
-        num_targets=2,
-        prediction_length=4,
-    )
+    return _builders().patchtst_config()
 
 
 def hf_classifier() -> Callable[[], Any]:
@@ -113,24 +100,11 @@ def hf_forecaster() -> Callable[[], Any]:
 
 def hf_time_series_transformer() -> Callable[[], Any]:
     import torch
-    from transformers import TimeSeriesTransformerConfig, TimeSeriesTransformerForPrediction
+    from transformers import TimeSeriesTransformerForPrediction
 
     import cdig
 
-    cfg = TimeSeriesTransformerConfig(
-        prediction_length=4,
-        context_length=16,
-        input_size=1,
-        lags_sequence=[1, 2],
-        num_time_features=1,
-        d_model=8,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=16,
-        decoder_ffn_dim=16,
-    )
+    cfg = _builders().time_series_transformer_config()
     model = TimeSeriesTransformerForPrediction(cfg).eval()
     n, past = 2, 18
     steps = torch.arange(past + 4, dtype=torch.float32)

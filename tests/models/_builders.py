@@ -38,6 +38,8 @@ __all__ = [
     "state_snapshot",
     "assert_state_equal",
     "relative_l2",
+    "patchtst_config",
+    "time_series_transformer_config",
 ]
 
 
@@ -497,3 +499,42 @@ def relative_l2(a: Any, b: Any) -> float:
     """``||a - b|| / ||b||`` over the whole array."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), math.ulp(1.0)))
+
+
+# --- Hugging Face configs (transformers imported on use) ----------------------------------------
+def patchtst_config(channels: int = 3, length: int = 32) -> Any:
+    """A tiny ``PatchTSTConfig``: 3 channels of 32 samples in patches of 8, 2 classes, a horizon of 4."""
+    from transformers import PatchTSTConfig
+
+    return PatchTSTConfig(
+        num_input_channels=channels,
+        context_length=length,
+        patch_length=8,
+        patch_stride=8,
+        d_model=16,
+        num_attention_heads=2,
+        num_hidden_layers=1,
+        ffn_dim=32,
+        num_targets=2,
+        prediction_length=4,
+    )
+
+
+def time_series_transformer_config() -> Any:
+    """A tiny ``TimeSeriesTransformerConfig``: univariate, a context of 16 (+2 lags), a horizon of 4."""
+    from transformers import TimeSeriesTransformerConfig
+
+    return TimeSeriesTransformerConfig(
+        prediction_length=4,
+        context_length=16,
+        input_size=1,
+        lags_sequence=[1, 2],
+        num_time_features=1,
+        d_model=8,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=16,
+        decoder_ffn_dim=16,
+    )

@@ -26,18 +26,7 @@ AUTO = dict(n_steps="auto", max_steps=400)
 
 
 def patchtst_config() -> "transformers.PatchTSTConfig":
-    return transformers.PatchTSTConfig(
-        num_input_channels=C,
-        context_length=T,
-        patch_length=8,
-        patch_stride=8,
-        d_model=16,
-        num_attention_heads=2,
-        num_hidden_layers=1,
-        ffn_dim=32,
-        num_targets=2,
-        prediction_length=4,
-    )
+    return B.patchtst_config(C, T)
 
 
 @pytest.fixture(scope="module")
@@ -127,20 +116,7 @@ def test_patchtst_forecaster_horizon_and_channel(x):
 
 def test_time_series_transformer_keyword_arguments():
     """TimeSeriesTransformerForPrediction: keyword arguments split with the batch, a callable ``output``."""
-    cfg = transformers.TimeSeriesTransformerConfig(
-        prediction_length=4,
-        context_length=16,
-        input_size=1,
-        lags_sequence=[1, 2],
-        num_time_features=1,
-        d_model=8,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=16,
-        decoder_ffn_dim=16,
-    )
+    cfg = B.time_series_transformer_config()
     torch.manual_seed(0)
     model = transformers.TimeSeriesTransformerForPrediction(cfg).eval()
     g = torch.Generator().manual_seed(2)
