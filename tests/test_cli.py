@@ -28,6 +28,14 @@ def test_demo_help_reads_well(capsys):
         assert flag in out, flag
 
 
+@pytest.mark.parametrize("command", ["demo", "explain", "report"])
+def test_every_command_has_quiet_and_verbose(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert "-q, --quiet" in out and "-v, --verbose" in out
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--version"])
@@ -57,7 +65,8 @@ def test_bad_arguments_exit_2_with_a_message(capsys, argv, message):
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "--help'" in err  # one line; the usage is one --help away
 
 
 def test_parser_defaults():

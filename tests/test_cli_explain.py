@@ -272,6 +272,7 @@ def test_errors_name_the_file_in_one_line(torch_models, files, tmp_path, capsys)
 def test_keras_model_refusing_the_layout(keras_models, files, tmp_path, capsys):
     err = _error(capsys, ["explain", str(keras_models / "k.keras"), str(files / "x.npy"), "--out", str(tmp_path / "o"), *FAST])
     assert "k.keras" in err and f"shape ({N}, {C}, {T})" in err
+    assert "incompatible with the layer" in err and "\x1b" not in err  # Keras' message, without its bold codes
 
 
 @pytest.mark.parametrize(
@@ -321,6 +322,16 @@ def test_help_reads_like_a_man_page(capsys):
         "--samples",
         "summary.json",
         "Exit status",
+        "--domain-file",
+        "DOMAINS",
+        "NAME=LOW-HIGH",
+        "--method",
+        "--rtol",
+        "--max-steps",
+        "--output KEY_OR_INDEX",
+        "--output-key",
+        "--quiet",
+        "--verbose",
     ):
         assert text in out, text
     assert "  cdig explain model.pt X_test.npy" in out  # the epilog keeps its layout

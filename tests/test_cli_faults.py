@@ -4,6 +4,7 @@ traceback, and never a file replaced that cdig did not write."""
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,15 +70,119 @@ def test_out_read_only(inputs, tmp_path, capsys, monkeypatch):
     assert not any(locked.iterdir())
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
-def test_out_read_only_for_real(inputs, tmp_path, capsys):  # pragma: no cover - CI runs as a user
+def _without_write_permission(argv):
+    """``argv`` as a process that file permissions apply to: as it is for a user; for root (who writes
+    into read-only folders) through ``setpriv`` without the capabilities that bypass them."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return argv  # pragma: no cover - CI runs as a user
+    if shutil.which("setpriv") is None:  # pragma: no cover
+        pytest.skip("root writes into read-only folders, and setpriv is not there to drop that right")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", *argv]
+
+
+@pytest.mark.parametrize("command", ["explain", "demo", "report"])
+def test_out_read_only_for_real(inputs, tmp_path, command):
+    """A folder made read-only with chmod 0o555: one line, exit 2, nothing written, in a real process."""
     locked = tmp_path / "locked"
-    locked.mkdir()
+    if command == "report":
+        assert main([str(a) for a in _explain(inputs, locked, "--domain", "time")]) == 0
+    else:
+        locked.mkdir()
+    before = sorted(p.name for p in locked.iterdir())
+    argv = {
+        "explain": ["explain", inputs / "m.pt", inputs / "x.npy", "--out", locked],
+        "demo": ["demo", "--out", locked],
+        "report": ["report", locked],
+    }[command]
     locked.chmod(0o555)
     try:
-        _fails(_explain(inputs, locked), capsys, "--out", locked, "not writable")
+        run = subprocess.run(
+            _without_write_permission([sys.executable, "-m", "cdig", *map(str, argv)]),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if run.returncode != 2 and "setpriv" in run.stderr:  # pragma: no cover - a container that forbids it
+            pytest.skip(f"setpriv cannot drop the capability here: {run.stderr.strip()}")
     finally:
         locked.chmod(0o755)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith(f"cdig {command}: error: "), run.stderr
+    assert str(locked) in run.stderr and "not writable" in run.stderr
+    assert sorted(p.name for p in locked.iterdir()) == before and run.stdout == ""
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Every loader the commands call (models, data, result folders, torch, the demos' work), recording
+    the calls: a refused --out must come before all of them."""
+    import cdig.backends
+    import cdig.demo
+    import cdig.demo_real
+    import cdig.io
+    import cdig.report
+
+    calls = []
+    for module, name in [
+        (cdig.io, "load_model"),
+        (cdig.io, "load_data"),
+        (cdig.report, "read_folder"),
+        (cdig.backends, "get_backend_by_name"),
+        (cdig.demo, "run_demo"),
+        (cdig.demo_real, "run_real_demo"),
+    ]:
+        monkeypatch.setattr(module, name, lambda *a, _name=name, **k: calls.append(_name))
+    return calls
+
+
+def _snapshot(path):
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("command", ["explain", "demo", "report", "report --explorer-out"])
+@pytest.mark.parametrize("case", ["existing file", "read-only folder", "a folder of the user's", "below a file"])
+def test_out_failure_modes_before_any_work(inputs, tmp_path, capsys, monkeypatch, no_work, command, case):
+    """Each refused --out: one line naming it, exit 2, no model, data, folder or framework loaded, nothing
+    written or removed (the read-only folder by its os.access, as root writes anyway)."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    (mine / "page.html").write_text("<html>my page</html>")
+    results = tmp_path / "results"  # what cdig report reads: never reached
+    results.mkdir()
+    target = {
+        "existing file": mine / "page.html",
+        "read-only folder": mine / "new" if command.startswith("report") else mine,
+        "a folder of the user's": mine,
+        "below a file": mine / "page.html" / "x.html",
+    }[case]
+    if case == "read-only folder":
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: False if os.fspath(p) == str(mine) else real(p, mode))
+        if command.startswith("report"):
+            target = mine / "page2.html"
+    before = _snapshot(tmp_path)
+    flag = "--explorer-out" if command == "report --explorer-out" else "--out"
+    argv = {
+        "explain": ["explain", inputs / "m.pt", inputs / "x.npy", "--out", target],
+        "demo": ["demo", "--out", target],
+        "report": ["report", results, "--out", target],
+        "report --explorer-out": ["report", results, "--explorer-out", target],
+    }[command]
+    words = {
+        ("explain", "existing file"): "exists and is not a folder",
+        ("explain", "read-only folder"): "not writable",
+        ("explain", "a folder of the user's"): "not a folder cdig wrote",
+        ("explain", "below a file"): "is a file",
+        ("report", "existing file"): "exists and is not a page cdig wrote",
+        ("report", "read-only folder"): "is not writable",
+        ("report", "a folder of the user's"): "is a folder",
+        ("report", "below a file"): "does not exist",
+    }[("explain" if command == "demo" else command.split()[0], case)]
+    for force in ([], ["--force"]):
+        _fails([*argv, *force], capsys, flag, target, words)
+        assert no_work == [], no_work
+    assert _snapshot(tmp_path) == before
 
 
 def test_a_folder_of_the_users_files_is_never_written(inputs, tmp_path, capsys):
@@ -201,7 +306,7 @@ def test_report_never_replaces_a_file_it_did_not_write(result_dir, tmp_path, cap
     page = tmp_path / "page.html"
     page.write_text("<html>my page</html>")
     for force in ([], ["--force"]):
-        _fails(["report", result_dir, "--out", page, *force], capsys, "--out", page, "not a report cdig wrote")
+        _fails(["report", result_dir, "--out", page, *force], capsys, "--out", page, "not a page cdig wrote")
     assert page.read_text() == "<html>my page</html>"
 
     argv = ["report", str(result_dir), "--samples", "1", "--top-k", "2"]
@@ -260,3 +365,142 @@ def test_demo_out_is_checked_first_and_force_clears_only_cdig_files(inputs, tmp_
     assert seen == []  # refused before any training
     assert main(["demo", "--out", str(out), "--force", "--no-progress"]) == 0
     assert seen == [[MARKER, "notes.txt"]]  # the earlier run's files gone, the user's kept
+
+
+# --- what the command prints: warnings and errors in one clean line each ------------------------
+class _Noisy(torch.nn.Module):
+    """A model that warns on every call (with a colour code and a line break) and is not linear."""
+
+    def __init__(self, fail: str | None = None) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(C * T, 2)
+        self.fail = fail
+
+    def forward(self, x):
+        if self.fail:
+            raise RuntimeError(self.fail)
+        warnings.warn("\x1b[1mnoisy\x1b[0m model:\n   it warns on every call", UserWarning, stacklevel=1)
+        return torch.tanh(3 * self.lin(x.flatten(1)))
+
+
+@pytest.fixture
+def noisy(monkeypatch):
+    import cdig.io
+
+    models = {}
+
+    def load(path, trusted=False):
+        return models.setdefault("model", _Noisy(fail=os.environ.get("CDIG_TEST_FAIL"))), "torch"
+
+    monkeypatch.setattr(cdig.io, "load_model", load)
+    return models
+
+
+def test_warnings_are_one_clean_line_each_once(inputs, tmp_path, capsys, noisy):
+    argv = _explain(inputs, tmp_path / "o", "--steps", "2", "--method", "riemann_left")
+    assert main([str(a) for a in argv]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err.count("cdig explain: warning: UserWarning: noisy model: it warns on every call") == 1, err
+    convergence = [line for line in err if "ConvergenceWarning" in line]
+    assert convergence and all(line.startswith("cdig explain: warning: ConvergenceWarning: [") for line in convergence)
+    assert any("--steps auto" in line and "--rtol" in line for line in convergence), convergence  # the CLI's words
+    assert not any("n_steps" in line or ".py:" in line or "\x1b" in line for line in err), err
+    assert len(err) == len(set(err)) == 1 + len(convergence)
+
+
+def test_quiet_prints_nothing_and_verbose_says_where(inputs, tmp_path, capsys, noisy):
+    assert main([str(a) for a in _explain(inputs, tmp_path / "q", "--quiet")]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert (tmp_path / "q" / "summary.json").is_file()
+    assert main([str(a) for a in _explain(inputs, tmp_path / "v", "-v")]) == 0
+    err = capsys.readouterr().err
+    assert "UserWarning: noisy model" in err and "test_cli_faults.py:" in err
+    with pytest.raises(SystemExit):
+        main(["explain", "m.pt", "x.npy", "--quiet", "--verbose"])
+
+
+def test_errors_lose_their_colour_codes(inputs, tmp_path, capsys, noisy, monkeypatch):
+    monkeypatch.setenv("CDIG_TEST_FAIL", "\x1b[1mInput 0 of layer\x1b[0m is incompatible:\n  \x1b[31mexpected 3\x1b[0m")
+    err = _fails(_explain(inputs, tmp_path / "o"), capsys, "m.pt", "refuses")
+    assert "Input 0 of layer is incompatible: expected 3" in err and "\x1b" not in err
+
+
+def test_unexpected_errors_are_one_line_and_verbose_shows_the_traceback(inputs, tmp_path, capsys, monkeypatch):
+    import cdig
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("\x1b[1mboom\x1b[0m")
+
+    monkeypatch.setattr(cdig, "explain", broken)
+    err = _fails(_explain(inputs, tmp_path / "a"), capsys, "unexpected ZeroDivisionError: boom", "--verbose", status=1)
+    assert "\x1b" not in err
+    assert main([str(a) for a in _explain(inputs, tmp_path / "b", "--verbose")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and "in broken" in err
+    assert err.splitlines()[-1].startswith("cdig explain: error: unexpected ZeroDivisionError: boom")
+
+
+def test_a_finished_run_is_kept_when_out_fails_afterwards(inputs, tmp_path, capsys, monkeypatch):
+    """--out passes its check, then cannot take the results (made read-only, removed, full): the maps
+    go to a new temporary folder, which the one error line names."""
+    import tempfile
+
+    import cdig
+    from cdig.results import ResultWriter
+
+    def refused(self, maps):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(ResultWriter, "save_maps", refused)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out = tmp_path / "out"
+    err = _fails(_explain(inputs, out, "--domain", "time"), capsys, "--out", out, "Permission denied", "the maps are saved in")
+    (rescued,) = tmp_path.glob("cdig-explain-rescued-*")
+    assert str(rescued) in err
+    att = cdig.Attribution.load(rescued / "time.npz")
+    x = np.load(inputs / "x.npy")
+    assert att.values.shape == x.shape and np.allclose(
+        att.values.reshape(N, -1).sum(1), att.output - att.baseline_output, rtol=1e-4
+    )
+
+
+# --- cdig report: the report and the explorer -------------------------------------------------------
+def test_report_writes_the_explorer_beside_it(result_dir, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("plotly")
+    from cdig.report import is_cdig_report
+
+    argv = ["report", str(result_dir), "--samples", "1", "--explorer-samples", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "report.html" in out and "explorer.html" in out
+    page = (result_dir / "explorer.html").read_text(encoding="utf-8")
+    assert is_cdig_report(result_dir / "explorer.html") and "cdig explorer" in page[:2000]
+    before = (result_dir / "explorer.html").read_bytes()
+    _fails(argv, capsys, "--out", "report.html", "--force")  # nothing replaced without --force
+    assert (result_dir / "explorer.html").read_bytes() == before
+    assert main([*argv, "--force", "--title", "again"]) == 0 and "again" in (result_dir / "explorer.html").read_text()
+    capsys.readouterr()
+    elsewhere = tmp_path / "pages"
+    elsewhere.mkdir()
+    argv = ["report", str(result_dir), "--out", str(elsewhere / "r.html"), "--explorer-out", str(elsewhere / "x.html")]
+    assert main([*argv, "--samples", "1", "--explorer-samples", "1"]) == 0
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["r.html", "x.html"]
+    assert main(["report", str(result_dir), "--out", str(elsewhere / "only.html"), "--no-explorer", "--samples", "1"]) == 0
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["only.html", "r.html", "x.html"]
+    capsys.readouterr()
+    _fails(
+        ["report", result_dir, "--out", elsewhere / "same.html", "--explorer-out", elsewhere / "same.html"], capsys, "different"
+    )
+
+
+def test_report_without_plotly_writes_the_report_and_says_so(result_dir, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setitem(sys.modules, "plotly", None)  # import plotly now fails
+    assert main(["report", str(result_dir), "--samples", "1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith("cdig report: warning: explorer not written: plotly")
+    assert "pip install 'cdig[plot]'" in captured.err and "--no-explorer" in captured.err
+    assert (result_dir / "report.html").is_file() and not (result_dir / "explorer.html").exists()
+    assert main(["report", str(result_dir), "--out", str(tmp_path / "r.html"), "--explorer-out", str(tmp_path / "x.html")]) == 1
+    assert "--explorer-out" in capsys.readouterr().err and not (tmp_path / "r.html").exists()

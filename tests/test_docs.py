@@ -80,3 +80,14 @@ def test_readme_has_the_two_commands() -> None:
     assert "<!-- test-command -->" in text and "pytest" in text
     ci = (ROOT / ".ci" / "run").read_text()
     assert "test-command" in ci, ".ci/run must run the README's test command"
+
+
+def test_the_gallery_shows_every_figure_it_holds():
+    """docs/examples.md shows every image of docs/img/gallery (written by docs/make_gallery.py) and only
+    images that exist; every example script has its gallery folder."""
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    shown = set(re.findall(r"\((img/gallery/[^)]+\.png)\)", (docs / "examples.md").read_text()))
+    held = {p.relative_to(docs).as_posix() for p in (docs / "img" / "gallery").rglob("*.png")}
+    assert shown == held
+    scripts = {p.stem for p in (docs.parent / "examples").glob("*.py")}
+    assert scripts | {"demo_real"} == {p.name for p in (docs / "img" / "gallery").iterdir() if p.is_dir()}

@@ -110,6 +110,12 @@ def test_notebook_executes(name, tmp_path, monkeypatch):
     assert images >= 1, "the notebook's figures did not render"
     if name.startswith("acsf1"):
         assert result["accuracy"] >= 0.4 and result["max_relative_delta"] < 0.01
+        # the explorer: written, and shown in the notebook
+        assert result["explorer_bytes"] > 1e6 and (tmp_path / "acsf1_explorer.html").is_file()
+        frames = [
+            o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "acsf1_explorer.html" in str(o.get("data", {}))
+        ]
+        assert frames and "<iframe" in frames[0]["data"]["text/html"]
         assert result["attribution_share"]["40 s line"] + result["attribution_share"]["20 s line"] > 0.5
     else:
         assert result["mape"] < result["mape_repeat_last_year"] and result["max_abs_delta"] < 1e-3

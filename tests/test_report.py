@@ -142,7 +142,8 @@ def test_images_are_inline_pngs(page):
     assert [i["class"] for i in p.images].count("input") == 4
     assert [i["class"] for i in p.images].count("class-mean") == 3
     for img in p.images:
-        decode_png(img)
+        # every figure is drawn at the page's full width (1,200 px), not scaled up from half of it
+        assert decode_png(img).shape[1] == 1200, img["class"]
     text = path.read_text()
     assert "<link" not in text and "<script" not in text and "http://" not in text and "https://" not in text
 

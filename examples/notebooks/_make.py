@@ -98,11 +98,26 @@ plot_fourier(maps["fourier"], 0, title=f"test curve {pick[0]}: Fourier IG of the
 plot_bands(maps["bands"], 0)"""),
     new_markdown_cell("""\
 The attribution follows the power closely on the two lines; relative to its power, the slow
-envelope gets about twice its share."""),
+envelope gets about twice its share.
+
+## Look into the maps: the explorer
+
+One self-contained HTML page (it works offline): pan and zoom along a curve with its time map, hover
+for each coefficient's value, switch domain, sample or class average. `cdig report FOLDER` writes
+the same page beside the static report for a result folder."""),
+    new_code_cell("""\
+from IPython.display import IFrame
+from cdig.explorer import write_explorer
+
+page = write_explorer(maps, "acsf1_explorer.html", y=predicted[pick], y_label="predicted class",
+                      title="ACSF1: Fourier and band attributions", overwrite=True)
+print(f"explorer: {page.name}, {page.stat().st_size / 1e6:.1f} MB")
+IFrame(page.name, width="100%", height=760)"""),
     new_code_cell("""\
 result = {"accuracy": accuracy, "max_relative_delta": float(max(a.relative_delta.max() for a in maps.values())),
           "attribution_share": dict(zip(names, attribution_share.round(4).tolist())),
-          "power_share": dict(zip(names, power_share.round(4).tolist()))}
+          "power_share": dict(zip(names, power_share.round(4).tolist())),
+          "explorer_bytes": page.stat().st_size}
 print("RESULT", json.dumps(result))"""),
 ]
 

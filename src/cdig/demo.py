@@ -192,7 +192,7 @@ def run_demo(
                 show,
                 band=band,
                 title=(
-                    f"Fourier IG of sample {pick[show]}: top bin {top_hz[show]:g} Hz, planted band "
+                    f"Fourier IG of sample {pick[show]}: largest positive bin {top_hz[show]:g} Hz, planted band "
                     f"{band[0]:g}-{band[1]:g} Hz shaded"
                 ),
             ),
@@ -335,22 +335,22 @@ def _cross_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _mean_fourier_figure(att: Any, y: np.ndarray, band: tuple[float, float]) -> Any:
-    from cdig.plot._mpl import NEGATIVE, POSITIVE, new_figure
+    from cdig.plot._mpl import UNIT, bars_note, new_figure, signed_bars
 
-    freq = np.asarray(att.coords["frequency"])
-    step = float(freq[1] - freq[0])
+    freq = np.asarray(att.coords["frequency"], dtype=float)
+    unit = att.units.get("frequency", "")
     fig = new_figure((9.0, 4.6))
     axes = fig.subplots(2, 1, sharex=True)
     for ax, cls in zip(axes, (1, 0)):
         sel = y == cls
         mean = att.values[sel].sum(axis=1).mean(axis=0) if sel.any() else np.zeros_like(freq)
-        ax.axvspan(band[0], band[1], color="#f1c40f", alpha=0.25, lw=0, label=f"planted band {band[0]:g}-{band[1]:g}")
-        ax.bar(freq, mean, width=0.9 * step, color=np.where(mean >= 0, POSITIVE, NEGATIVE), lw=0)
-        ax.axhline(0.0, color="black", lw=0.6)
-        ax.set_ylabel("mean attribution")
+        ax.axvspan(band[0], band[1], color="#f1c40f", alpha=0.25, lw=0, label=f"planted band {band[0]:g}-{band[1]:g} {unit}")
+        _, _, starts = signed_bars(ax, freq, mean, 9.0 - 1.1)  # bars summed over bins when there are too many
+        note = bars_note(len(freq), starts, freq, unit)
+        ax.set_ylabel(f"mean {UNIT}" + (f"\n{note}" if note else ""), fontsize=8)
         ax.set_title(f"class {cls} ({int(sel.sum())} explained samples, target: predicted class)", fontsize=9)
         ax.legend(loc="upper right", fontsize=8, frameon=False)
-    axes[-1].set_xlabel(f"frequency ({att.units.get('frequency', '')})")
+    axes[-1].set_xlabel(f"frequency ({unit})" if unit else "frequency")
     fig.suptitle("Fourier IG averaged over the explained samples of each class")
     return fig
 

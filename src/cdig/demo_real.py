@@ -274,7 +274,7 @@ def _share_figure(names: list[str], attribution: np.ndarray, power: np.ndarray, 
     ax.bar(pos - 0.2, attribution, 0.4, color=POSITIVE, label="share of |attribution| (IG)")
     ax.bar(pos + 0.2, power, 0.4, color="0.6", label="share of signal power")
     ax.set_xticks(pos, names, fontsize=8)
-    ax.set_ylabel(f"mean over {n} curves")
+    ax.set_ylabel(f"share (mean over {n} curves)")
     ax.legend(frameon=False, fontsize=8)
     ax.set_title("ACSF1: the time scales the CNN uses vs where the power is", fontsize=10)
     return fig

@@ -10,7 +10,11 @@ The page holds, for the maps of one batch in one or more domains:
   figure of every domain, and each domain's ``top_k`` coefficients by ``|value|``.
 
 Figures are PNG images inlined as base64 ``data:`` URIs and the style sheet is in the page, so the
-file can be mailed or archived on its own. matplotlib is imported only when a page is written.
+file can be mailed or archived on its own (and printed: it is the static counterpart of an
+interactive page). Every figure is drawn at the page's full width (1,200 px) with the conventions of
+:mod:`cdig.plot`: robust colour limits and a colour bar on every heat map (the class averages
+included), long inputs as min/max envelopes, many Fourier bins summed into bands. matplotlib is
+imported only when a page is written.
 :func:`read_folder` reads what ``cdig demo`` and ``cdig explain`` write (through the one reader of
 result folders, :func:`cdig.results.read_results`), for ``cdig report DIR``. The page is composed of
 one builder per section: header, completeness table, class-averaged maps, per-sample summaries,
@@ -41,8 +45,11 @@ from .results import read_results
 
 __all__ = ["write_report", "read_folder", "FolderContents", "coefficient_label", "top_coefficients", "is_cdig_report"]
 
-#: Resolution of the inlined figures: readable on screen, ~50-150 kB per figure.
-DPI = 80
+#: Resolution of the inlined figures: 1,200 px wide (:data:`FIGURE_WIDTH` inches), the page's full
+#: width, so the browser shows them at their own size; ~50-200 kB per figure.
+DPI = 100
+#: Width of every figure of the page, in inches (at :data:`DPI`: the page's 1,200 px).
+FIGURE_WIDTH = 12.0
 
 
 # --- what the page is made of: plain numbers first -----------------------------------------------
@@ -172,20 +179,33 @@ def _png(fig: Any) -> str:
 
 
 def _input_figure(x: np.ndarray, t: np.ndarray, t_unit: str, title: str) -> Any:
-    """The input of one sample, (C, T): one line per channel, stacked with an offset."""
-    from .plot._mpl import new_figure
+    """The input of one sample, (C, T): one trace per channel, stacked with an offset; a long series
+    as its min/max envelope per column (:func:`cdig.plot._mpl.envelope`), not a solid block."""
+    from .plot._mpl import columns, envelope, new_figure
 
-    fig = new_figure((8.0, 0.6 + 0.45 * min(len(x), 8) + 1.0))
+    fig = new_figure((FIGURE_WIDTH, 0.6 + 0.45 * min(len(x), 8) + 1.0))
     ax = fig.add_subplot()
     span = float(np.max(np.ptp(x, axis=1))) if x.size else 1.0
     step = span if span > 0 else 1.0
+    n_cols = columns(FIGURE_WIDTH - 1.0)
     for c, row in enumerate(x):
-        ax.plot(t, row - c * step, lw=0.8, color="black")
+        envelope(ax, t, row - c * step, n_cols, lw=0.8)
     ax.set_yticks([-c * step for c in range(len(x))], [f"ch {c}" for c in range(len(x))] if len(x) <= 16 else None)
     ax.set_xlabel(f"time ({t_unit})" if t_unit else "time")
+    if len(t) > 1:
+        ax.set_xlim(float(t[0]), float(t[-1]))
     ax.set_title(title, fontsize=9)
     ax.tick_params(labelsize=7)
     return fig
+
+
+def _summary_figure(panels: Mapping[str, Attribution], sample: int, title: str) -> Any:
+    """:func:`cdig.plot.summary` at the page's width: up to three panels a row."""
+    from .plot import summary  # matplotlib, only now
+
+    ncols = min(len(panels), 3)
+    nrows = -(-len(panels) // ncols)
+    return summary(panels, sample, title=title, ncols=ncols, figsize=(FIGURE_WIDTH, 3.2 * nrows))
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -196,8 +216,10 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bo
 h3{margin-bottom:.3em}table{border-collapse:collapse;margin:.4em 0 1em;font-size:.9em}
 th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left}th{background:#f4f4f4}
 td.num{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%;height:auto;display:block;
-margin:.5em 0}.tables{display:flex;flex-wrap:wrap;gap:1.5em}.note{color:#666;font-size:.9em}
+margin:.5em 0}img.summary,img.class-mean,img.input{width:100%}
+.tables{display:flex;flex-wrap:wrap;gap:1.5em}.note{color:#666;font-size:.9em}
 .pos{color:#c0392b}.neg{color:#2e6da4}nav a{margin-right:1em}
+@media print{body{max-width:none;margin:0}img,table{break-inside:avoid}nav{display:none}}
 """.strip()
 
 
@@ -505,8 +527,6 @@ def _completeness_section(items: Mapping[str, Attribution]) -> str:
 
 def _class_section(items: Mapping[str, Attribution], labels: _Labels, top_k: int) -> str:
     """Per domain, a figure of each class's mean map and the top-k tables of those means."""
-    from .plot import summary  # matplotlib, only now
-
     parts = ['<h2 id="classes">Class averages</h2>']
     y, what = labels.y, labels.label
     if y is None:
@@ -524,7 +544,7 @@ def _class_section(items: Mapping[str, Attribution], labels: _Labels, top_k: int
     for name, a in items.items():
         means = {c: _class_mean(a, y == c) for c in classes}
         panels = {_tex_safe(f"{what} {labels.name(c)} (n={counts[c]})"): m for c, m in means.items()}
-        fig = summary(panels, 0, title=_tex_safe(f"{name}: mean attribution per {what}"), ncols=min(len(panels), 3))
+        fig = _summary_figure(panels, 0, _tex_safe(f"{name}: mean attribution per {what}"))
         parts.append(f"<h3>{_e(name)}</h3>" + _img(_png(fig), f"{name} averaged per {what}", "class-mean"))
         parts.append(
             _top_tables(
@@ -559,8 +579,6 @@ def _sample_section(
     items: Mapping[str, Attribution], s: int, x: np.ndarray | None, t: np.ndarray, t_unit: str, labels: _Labels, top_k: int
 ) -> str:
     """One sample: its completeness per domain, its input, a summary figure, each domain's top-k."""
-    from .plot import summary  # matplotlib, only now
-
     facts = "".join(
         f"<tr><td>{_e(name)}</td>{_num(float(np.sum(a.values[s], dtype=np.float64)), signed=True)}"
         f"{_num(float(a.output[s] - a.baseline_output[s]))}{_num(float(a.delta[s]))}</tr>"
@@ -573,12 +591,7 @@ def _sample_section(
     ]
     if x is not None:
         parts.append(_img(_png(_input_figure(x[s], t, t_unit, f"input of sample {s}")), f"input of sample {s}", "input"))
-    fig = summary(
-        {_tex_safe(k): a for k, a in items.items()},
-        s,
-        title=f"Sample {s}: attributions in every domain",
-        ncols=min(len(items), 3),
-    )
+    fig = _summary_figure({_tex_safe(k): a for k, a in items.items()}, s, f"Sample {s}: attributions in every domain")
     parts.append(_img(_png(fig), f"attributions of sample {s}", "summary"))
     parts.append(
         _top_tables([(name, a, s, f"{name}: top {_k(a, top_k)}", "") for name, a in items.items()], top_k, "sample-top")

@@ -4,6 +4,17 @@ matplotlib is imported only when a function draws; each returns a ``matplotlib.f
 that is not attached to pyplot (no backend or global state is touched; ``fig.savefig`` renders
 with Agg). Install with ``pip install 'cdig[plot]'``.
 
+The figures stay readable on real recordings, whatever their length:
+
+* heat maps have symmetric, robust colour limits (``±`` the 99th percentile of ``|attribution|``)
+  and always a colour bar, which says when a few larger values are clipped and how large they are;
+* a series with more points than the axes has columns (e.g. 1,460 readings on a 9-inch figure) is
+  drawn as a min/max envelope, its attributions as a heat strip of signed peaks per column;
+* bars (Fourier bins, coefficients) are summed into bands when there are more than ~25 per inch,
+  and the axis label says how many bins a bar holds;
+* scores below round-off (``|value| < 1e-6 x`` the map's largest) are drawn as zero;
+* axes name their units (``Hz``, ``s`` when ``fs`` was given; attributions in output units).
+
 >>> from cdig.plot import plot_attribution
 >>> plot_attribution.__name__
 'plot_attribution'
@@ -138,7 +149,10 @@ def summary(
     Returns
     -------
     matplotlib.figure.Figure
-        One axes per domain (named by the map's key), in the order given.
+        One panel per domain (an axes titled by the map's key), in the order given; each heat map
+        (time, STFT, scalogram, ...) has its own colour bar beside it (an axes labelled
+        ``"<colorbar>"``). Long series and many bins are drawn as in the full figures: signed peaks
+        per column, bars summed over bands of bins.
 
     Raises
     ------
@@ -151,8 +165,8 @@ def summary(
     >>> from cdig.plot import summary
     >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1))
     >>> maps = cdig.explain(model, torch.randn(1, 1, 64), ["time", "fourier"], fs=64.0, n_steps=4)
-    >>> len(summary(maps).axes)
-    2
+    >>> [ax.get_title().split(" ")[0] for ax in summary(maps).axes if ax.get_label() != "<colorbar>"]
+    ['time', 'fourier']
     """
     from ._mpl import new_figure
 
@@ -195,26 +209,28 @@ def _compact(att: Any, sample: int, ax: Any) -> None:
     s = check_sample(att, sample)
     v = np.asarray(att.values[s], dtype=float)
     if plotter is plot_time:
-        # channel heat map over time: compact and readable for many channels
-        from .domains import _coord, _heat
+        # channel heat map over time: compact and readable for many channels and long series
+        from ._mpl import axis_label
+        from .domains import _coord, _heat, _mean_note
 
         v = v.reshape(-1, v.shape[-1])
-        _heat(ax.figure, ax, _coord(att, "time", v.shape[1]), np.arange(len(v)), v, colorbar=False)
+        k = _heat(ax.figure, ax, _coord(att, "time", v.shape[1]), np.arange(len(v)), v, compact=True)
         ax.set_yticks(np.arange(len(v)), [str(c) for c in range(len(v))] if len(v) <= 8 else None)
-        ax.set_xlabel(f"time ({att.units['time']})" if "time" in att.units else "time")
+        ax.set_xlabel(_mean_note(axis_label("time", att.units.get("time")), k))
         ax.set_ylabel("channel")
         ax.invert_yaxis()  # channel 0 on top, as in plot_time
         return
     # fourier (sum over channels) and ica (one bar per component): the generic shapes
     if plotter is plot_fourier and v.ndim == 2:
-        from ._mpl import NEGATIVE, POSITIVE
-        from .domains import _coord
+        from ._mpl import UNIT, bars_note, signed_bars
+        from .domains import _coord, _width
 
         row = v.sum(axis=0)
         f = _coord(att, "frequency", len(row))
-        step = float(f[1] - f[0]) if len(f) > 1 else 1.0
-        ax.bar(f, row, width=0.9 * step, color=np.where(row >= 0, POSITIVE, NEGATIVE), lw=0)
-        ax.axhline(0.0, color="black", lw=0.5)
-        ax.set_xlabel(f"frequency ({att.units['frequency']})" if "frequency" in att.units else "frequency")
+        unit = att.units.get("frequency")
+        _, _, starts = signed_bars(ax, f, row, _width(ax.figure, ax))
+        ax.set_xlabel(f"frequency ({unit})" if unit else "frequency")
+        note = bars_note(len(row), starts, f, unit)
+        ax.set_ylabel(UNIT + (f"\n{note}" if note else ""))
         return
     plot_generic(att, sample, ax=ax)

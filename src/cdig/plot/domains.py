@@ -2,7 +2,9 @@
 
 Every function takes ``att, sample=0, title=None, figsize=None`` (plus a few domain options) and
 returns a ``matplotlib.figure.Figure`` not attached to pyplot. Signed maps use the diverging colour
-map of :mod:`cdig.plot` centred on zero (red raises the explained output, blue lowers it).
+map of :mod:`cdig.plot` centred on zero (red raises the explained output, blue lowers it), with
+robust limits (the 99th percentile of ``|value|``; the colour bar says when it clips); every heat
+map has its colour bar, also in the compact panels of :func:`cdig.plot.summary`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,28 @@ import numpy as np
 
 from ..core.checks import check_choice
 from ..core.errors import CdigValueError
-from ._mpl import CMAP, NEGATIVE, POSITIVE, SampleIndexError, axis_label, check_sample, new_figure, symmetric_limit  # noqa: F401
+from ._mpl import (  # noqa: F401 - CMAP, SampleIndexError, symmetric_limit: kept importable from here
+    CMAP,
+    NEGATIVE,
+    POSITIVE,
+    ROUNDOFF,
+    UNIT,
+    SampleIndexError,
+    add_colorbar,
+    axis_label,
+    bars_note,
+    binned_heat,
+    check_sample,
+    colour_scale,
+    columns,
+    distinct_range,
+    envelope,
+    heat_image,
+    hide_roundoff,
+    new_figure,
+    signed_bars,
+    symmetric_limit,
+)
 
 __all__ = ["plot_stft", "plot_wavelet", "plot_bands", "plot_trend", "plot_magphase", "plot_generic"]
 
@@ -46,7 +69,7 @@ def _title(fig: Any, title: str | None, default: str, values: np.ndarray) -> Non
     fig.suptitle(title or f"{default} (sum {_total(values):.3g})", fontsize=10)
 
 
-def _grouped_bars(ax: Any, groups: np.ndarray, names: list[str], labels: list[str]) -> None:
+def _grouped_bars(ax: Any, groups: np.ndarray, names: list[str], labels: list[str], compact: bool = False) -> None:
     """Bars of ``groups`` (series x groups), side by side per group; signed colours when one series."""
     k, g = groups.shape
     width = 0.8 / k
@@ -57,17 +80,37 @@ def _grouped_bars(ax: Any, groups: np.ndarray, names: list[str], labels: list[st
         else:
             ax.bar(x + (i - (k - 1) / 2) * width, groups[i], width, label=labels[i])
     ax.set_xticks(x, names)
+    if compact and sum(len(n) for n in names) > 30:  # a small panel: slanted names, not overlapping ones
+        ax.tick_params(axis="x", labelrotation=25)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
     ax.axhline(0.0, color="black", lw=0.6)
     if k > 1:
         ax.legend(fontsize=7, frameon=False)
 
 
-def _heat(fig: Any, ax: Any, x: np.ndarray, y: np.ndarray, m: np.ndarray, colorbar: bool = True) -> Any:
-    vmax = symmetric_limit(m)
-    image = ax.pcolormesh(x, y, m, cmap=CMAP, vmin=-vmax, vmax=vmax, shading="nearest")
+def _heat(
+    fig: Any, ax: Any, x: np.ndarray, y: np.ndarray, m: np.ndarray, colorbar: bool = True, compact: bool | None = None
+) -> int:
+    """``m`` as a heat map with robust symmetric colours and its colour bar; columns beyond what the
+    axes shows legibly are reduced to signed peaks (:func:`cdig.plot._mpl.binned_heat`). Returns how
+    many columns of ``m`` each drawn column stands for."""
+    x, m, k = binned_heat(x, np.asarray(m, dtype=float), columns(_width(fig, ax)))
+    scale = colour_scale(m, peaks=k > 1)
+    image = heat_image(ax, x, y, m, scale)
     if colorbar:
-        fig.colorbar(image, ax=ax, pad=0.01).set_label("attribution (output units)")
-    return image
+        add_colorbar(fig, image, ax, scale, compact=bool(compact))
+    return k
+
+
+def _mean_note(label: str, k: int) -> str:
+    """An x label, saying when each drawn column is the signed peak of about ``k`` columns of the map."""
+    return label if k <= 1 else f"{label}; colour: peak of ~{k} points"
+
+
+def _width(fig: Any, ax: Any) -> float:
+    """The width of ``ax`` in inches (its position before layout: a fair estimate)."""
+    return float(ax.get_position().width * fig.get_figwidth())
 
 
 # --- the domains -----------------------------------------------------------------------------
@@ -125,22 +168,24 @@ def plot_stft(
     xlabel = axis_label("time", att.units.get("time"))
     ylabel = axis_label("frequency", att.units.get("frequency"))
     if ax is not None:
-        _heat(ax.figure, ax, t, f, v.sum(axis=0), colorbar=False)
-        ax.set_xlabel(xlabel)
+        k = _heat(ax.figure, ax, t, f, v.sum(axis=0), compact=True)
+        ax.set_xlabel(_mean_note(xlabel, k))
         ax.set_ylabel(ylabel)
         return ax.figure
     maps = [v.sum(axis=0)] if channels == "sum" or len(v) == 1 else list(v)
     labels = ["sum over channels"] if channels == "sum" and len(v) > 1 else channel_names(att, len(v))
-    fig = new_figure(figsize or (8.0, 1.0 + 2.6 * len(maps)))
+    size = figsize or (8.0, 1.0 + 2.6 * len(maps))
+    fig = new_figure(size)
     axes = fig.subplots(len(maps), 1, sharex=True, squeeze=False)[:, 0]
-    vmax = symmetric_limit(np.stack(maps))
+    binned = [binned_heat(t, m, columns(size[0] - 1.8)) for m in maps]
+    scale = colour_scale(*(m for _, m, _ in binned), peaks=binned[0][2] > 1)
     image = None
-    for a, m, label in zip(axes, maps, labels):
-        image = a.pcolormesh(t, f, m, cmap=CMAP, vmin=-vmax, vmax=vmax, shading="nearest")
+    for a, (tb, m, _), label in zip(axes, binned, labels):
+        image = heat_image(a, tb, f, m, scale)
         a.set_ylabel(ylabel)
         a.set_title(label, fontsize=9)
-    axes[-1].set_xlabel(xlabel)
-    fig.colorbar(image, ax=list(axes), pad=0.01).set_label("attribution (output units)")
+    axes[-1].set_xlabel(_mean_note(xlabel, binned[0][2]))
+    add_colorbar(fig, image, list(axes), scale)
     _title(fig, title, f"STFT attributions, sample {s}", v)
     return fig
 
@@ -185,9 +230,15 @@ def plot_wavelet(
     fig = ax.figure if ax is not None else new_figure(figsize or (8.0, 3.4))
     target = ax if ax is not None else fig.add_subplot()
     if kind == "bars":
-        _grouped_bars(target, groups if ax is None else groups.sum(axis=0, keepdims=True), names, channel_names(att, len(groups)))
+        _grouped_bars(
+            target,
+            groups if ax is None else groups.sum(axis=0, keepdims=True),
+            names,
+            channel_names(att, len(groups)),
+            ax is not None,
+        )
         target.set_xlabel("wavelet band (A: approximation, D: details)")
-        target.set_ylabel("attribution")
+        target.set_ylabel(UNIT)
     else:
         band = np.asarray(att.coords.get("band", np.zeros(v.shape[1], int)), dtype=int)
         n_t = v.shape[1]
@@ -204,9 +255,9 @@ def plot_wavelet(
             # each coefficient of a coarse band covers len(t)/len(idx) samples: spread it over them
             cols = np.minimum((np.arange(len(t)) * len(idx)) // len(t), len(idx) - 1)
             m[b] = total[idx][cols] if len(idx) else 0.0
-        _heat(fig, target, t, np.arange(n_bands), m, colorbar=ax is None)
+        k = _heat(fig, target, t, np.arange(n_bands), m, compact=ax is not None)
         target.set_yticks(np.arange(n_bands), names)
-        target.set_xlabel(axis_label("time", att.units.get("time")))
+        target.set_xlabel(_mean_note(axis_label("time", att.units.get("time")), k))
         target.set_ylabel("band")
     if ax is None:
         _title(fig, title, f"Wavelet attributions, sample {s}", v)
@@ -236,13 +287,14 @@ def plot_bands(
     names = _names(att, "band", v.shape[1])
     lo, hi = att.coords.get("band_low"), att.coords.get("band_high")
     if lo is not None and hi is not None and len(lo) == len(names) and ax is None:
-        # the "other" band (bins outside every named band) has no edges: keep its bare name
-        names = [f"{n}\n{float(a):.3g}-{float(b):.3g}" if np.isfinite([a, b]).all() else n for n, a, b in zip(names, lo, hi)]
+        # edges with the digits that tell them apart (a band 0.02497-0.02503 Hz must not read
+        # 0.025-0.025); the "other" band (bins outside every named band) has no edges: its bare name
+        names = [f"{n}\n{distinct_range(a, b)}" if np.isfinite([a, b]).all() else n for n, a, b in zip(names, lo, hi)]
     fig = ax.figure if ax is not None else new_figure(figsize or (8.0, 3.4))
     target = ax if ax is not None else fig.add_subplot()
-    _grouped_bars(target, v if ax is None else v.sum(axis=0, keepdims=True), names, channel_names(att, len(v)))
+    _grouped_bars(target, v if ax is None else v.sum(axis=0, keepdims=True), names, channel_names(att, len(v)), ax is not None)
     target.set_xlabel(axis_label("band", att.units.get("band_low")))
-    target.set_ylabel("attribution")
+    target.set_ylabel(UNIT)
     if ax is None:
         _title(fig, title, f"Band attributions, sample {s}", v)
     return fig
@@ -251,35 +303,54 @@ def plot_bands(
 def _component_panels(
     att: Any, s: int, axis: str, title: str | None, default: str, figsize: tuple[float, float] | None, ax: Any
 ) -> Any:
-    v = np.asarray(att.values[s], dtype=float)
-    v = v.reshape((-1,) + v.shape[-2:])  # channel, component, axis
-    parts = v.sum(axis=0)
+    raw = np.asarray(att.values[s], dtype=float)
+    raw = raw.reshape((-1,) + raw.shape[-2:])  # channel, component, axis
+    # scores below round-off of the whole map (1e-9 phase scores beside magnitude scores of 10) are
+    # drawn as zero, not blown up by a panel's own autoscale into a signal
+    scale = float(np.max(np.abs(raw))) if raw.size else 0.0
+    v, _ = hide_roundoff(raw, scale)
+    parts, _ = hide_roundoff(v.sum(axis=0), scale)
     names = _names(att, "component", parts.shape[0])
     x = _coord(att, axis, parts.shape[1])
     xlabel = axis_label(axis, att.units.get(axis))
     if ax is not None:
-        for row, name in zip(parts, names):
-            ax.plot(x, row, lw=0.9, label=name)
+        n_cols = columns(_width(ax.figure, ax))
+        for i, (row, name) in enumerate(zip(parts, names)):
+            envelope(ax, x, row, n_cols, color=f"C{i}", lw=0.9, label=name)
         ax.axhline(0.0, color="black", lw=0.5)
         ax.legend(fontsize=6, frameon=False)
         ax.set_xlabel(xlabel)
         return ax.figure
-    fig = new_figure(figsize or (8.0, 0.8 + 1.5 * len(parts)))
+    size = figsize or (8.0, 0.8 + 1.5 * len(parts))
+    n_cols = columns(size[0] - 1.2)
+    fig = new_figure(size)
     axes = fig.subplots(len(parts), 1, sharex=True, squeeze=False)[:, 0]
     labels = channel_names(att, len(v))
     for a, k, name in zip(axes, range(len(parts)), names):
         if len(v) > 1:
             for c in range(len(v)):
-                a.plot(x, v[c, k], lw=0.7, alpha=0.6, label=labels[c])
-        a.plot(x, parts[k], lw=1.1, color="black", label="sum over channels" if len(v) > 1 else None)
+                envelope(a, x, v[c, k], n_cols, color=f"C{c}", lw=0.7, alpha=0.6, label=labels[c])
+        envelope(a, x, parts[k], n_cols, color="black", lw=1.1, label="sum over channels" if len(v) > 1 else None)
         a.axhline(0.0, color="0.5", lw=0.5)
-        a.set_ylabel(f"{name}\n({_total(parts[k]):.3g})", fontsize=8)
+        a.set_ylabel(f"{name}\n(sum {_total(parts[k]):.3g})", fontsize=8)
+        if not parts[k].any() and raw[:, k].any():
+            a.set_ylim(-0.05 * scale, 0.05 * scale)
+            a.text(
+                0.5,
+                0.62,
+                f"all |values| < {ROUNDOFF:g} x the map's largest ({scale:.3g}): round-off, drawn as 0",
+                transform=a.transAxes,
+                ha="center",
+                fontsize=8,
+                color="0.35",
+            )
     if len(v) > 1:
         # above the first panel, not inside it: inside, "upper right" covers the curves
         axes[0].legend(
             fontsize=7, frameon=False, ncol=min(len(v) + 1, 4), loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2
         )
     axes[-1].set_xlabel(xlabel)
+    fig.supylabel(UNIT, fontsize=9)
     _title(fig, title, default, v)
     return fig
 
@@ -351,33 +422,36 @@ def plot_generic(
     dims = tuple(att.dims)
     fig = ax.figure if ax is not None else new_figure(figsize or (8.0, 3.2))
     target = ax if ax is not None else fig.add_subplot()
+    width = _width(fig, target)
     if v.ndim <= 1:
         v = v.reshape(-1)
         dim = dims[0] if dims else "index"
         names = _names(att, dim, len(v))
-        target.bar(np.arange(len(v)), v, color=np.where(v >= 0, POSITIVE, NEGATIVE))
-        target.set_xticks(np.arange(len(v)), names if len(v) <= 24 else None)
-        target.axhline(0.0, color="black", lw=0.6)
+        index = np.arange(len(v), dtype=float)
+        _, _, starts = signed_bars(target, index, v, width)
+        if len(v) <= 24:
+            target.set_xticks(index, names)
         target.set_xlabel(dim)
+        note = bars_note(len(v), starts, index, None, "coefficients")
+        target.set_ylabel(UNIT + (f"\n{note}" if note else ""))
     elif v.ndim == 2:
         last = dims[-1] if dims else "index"
         x = _coord(att, last, v.shape[1])
         row_dim = dims[0] if dims else "row"
         labels = channel_names(att, len(v)) if row_dim == "channel" else [f"{row_dim} {n}" for n in _names(att, row_dim, len(v))]
-        for row, label in zip(v, labels):
-            target.plot(x, row, lw=1.0, label=label)
+        for i, (row, label) in enumerate(zip(v, labels)):
+            envelope(target, x, row, columns(width), color=f"C{i % 10}", lw=1.0, label=label)
         target.axhline(0.0, color="black", lw=0.5)
         target.set_xlabel(axis_label(last, att.units.get(last)))
+        target.set_ylabel(UNIT)
         if len(v) <= 8:
             target.legend(fontsize=7, frameon=False)
     else:
         m = v.reshape((-1,) + v.shape[-2:]).sum(axis=0)
         ydim, xdim = (dims[-2], dims[-1]) if len(dims) >= 2 else ("row", "column")
-        _heat(fig, target, _coord(att, xdim, m.shape[1]), _coord(att, ydim, m.shape[0]), m, colorbar=ax is None)
-        target.set_xlabel(axis_label(xdim, att.units.get(xdim)))
+        k = _heat(fig, target, _coord(att, xdim, m.shape[1]), _coord(att, ydim, m.shape[0]), m, compact=ax is not None)
+        target.set_xlabel(_mean_note(axis_label(xdim, att.units.get(xdim)), k))
         target.set_ylabel(axis_label(ydim, att.units.get(ydim)))
-    if v.ndim <= 2:
-        target.set_ylabel("attribution")
     if ax is None:
         _title(fig, title, f"{att.domain} attributions, sample {s}", v)
     return fig

@@ -6,7 +6,20 @@ from typing import Any
 
 import numpy as np
 
-from ._mpl import NEGATIVE, POSITIVE, axis_label, check_sample, heat_line, new_figure, symmetric_limit
+from ._mpl import (
+    NEGATIVE,
+    POSITIVE,
+    UNIT,
+    add_colorbar,
+    axis_label,
+    binned_heat,
+    check_sample,
+    colour_scale,
+    columns,
+    envelope,
+    heat_line,
+    new_figure,
+)
 
 __all__ = ["plot_ica"]
 
@@ -23,7 +36,8 @@ def plot_ica(
 
     Left, the score of each component (summed over time). Right, each component's time course
     (``att.coefficients``) with its per-time attributions (``att.extras["per_time"]``, when present)
-    as a heat band behind it.
+    as a heat band behind it; a long time course as a min/max envelope with the attributions as a
+    heat strip under it (see :func:`cdig.plot.plot_time`).
 
     Parameters
     ----------
@@ -77,27 +91,30 @@ def plot_ica(
     bars.axvline(0.0, color="black", lw=0.6)
     bars.set_yticks(comps, [f"{prefix} {c}" + (" *" if edges[c] == "black" else "") for c in comps])
     bars.invert_yaxis()
-    bars.set_xlabel("attribution (summed over time)")
+    bars.set_xlabel(f"{UNIT},\nsummed over time")
     if highlight is not None:
         bars.set_title("* marked component", fontsize=8)
 
     if courses is not None:
         t = np.asarray(att.coords.get("time", np.arange(courses.shape[1])), dtype=float)
-        vmax = symmetric_limit(heat) if heat is not None else 1.0
+        size = figsize or (10.0, 1.2 + 1.3 * k)
+        max_cols = columns(size[0] * 0.75 - 1.6)  # the right three quarters, less labels and colour bar
+        long = courses.shape[1] > max_cols
+        scale = colour_scale(binned_heat(t, heat, max_cols)[1] if long else heat, peaks=long) if heat is not None else None
         image = None
         axes: list[Any] = []
         for c in comps:
             ax = fig.add_subplot(grid[c, 1], sharex=axes[0] if axes else None)
-            if heat is not None:
-                image = heat_line(ax, t, courses[c], heat[c], vmax)
+            if heat is not None and scale is not None:
+                image = heat_line(ax, t, courses[c], heat[c], scale, max_cols)
             else:
-                ax.plot(t, courses[c], color="black", lw=0.8)
+                envelope(ax, t, courses[c], max_cols)
             ax.set_ylabel(f"{prefix} {c}" + (" *" if edges[c] == "black" else ""))
             if c < k - 1:
                 ax.tick_params(labelbottom=False)
             axes.append(ax)
         axes[-1].set_xlabel(axis_label("time", att.units.get("time")))
-        if image is not None:
-            fig.colorbar(image, ax=axes, shrink=0.9, pad=0.01).set_label("attribution per time step")
+        if image is not None and scale is not None:
+            add_colorbar(fig, image, axes, scale, "attribution per time step\n(output units)", shrink=0.9)
     fig.suptitle(title or f"{kind} attributions, sample {s} (sum {float(scores.sum()):.3g})")
     return fig

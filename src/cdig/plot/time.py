@@ -1,4 +1,9 @@
-"""The time-domain map: each channel's signal with its attributions as a heat band behind it."""
+"""The time-domain map: each channel's signal with its attributions in colour.
+
+Short series: the signal as a line over a heat band of its attributions. Long series (more points
+than the axes has columns, e.g. 1,460 points on a 9-inch figure): the signal as a min/max envelope
+per column and the attributions, averaged per column, as a heat strip under it.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from ._mpl import axis_label, check_sample, heat_line, new_figure, symmetric_limit
+from ._mpl import add_colorbar, axis_label, binned_heat, check_sample, colour_scale, columns, heat_line, new_figure
 
 __all__ = ["plot_time"]
 
 
 def plot_time(att: Any, sample: int = 0, *, title: str | None = None, figsize: tuple[float, float] | None = None) -> Any:
     """Plot a time-domain :class:`cdig.Attribution` of one sample: signal lines over attribution heat.
+
+    The colours are symmetric about zero and robust: ``±`` the 99th percentile of ``|attribution|``
+    (the colour bar says when a few larger values are clipped, and the largest). A series with more
+    points than the axes shows legibly is drawn as a min/max envelope, with the attributions (mean
+    per column) as a heat strip under it, labelled ``IG``.
 
     Parameters
     ----------
@@ -48,15 +58,17 @@ def plot_time(att: Any, sample: int = 0, *, title: str | None = None, figsize: t
     heat = np.asarray(att.values[s], dtype=float).reshape(signal.shape)
     n_ch, n_t = signal.shape
     t = np.asarray(att.coords.get("time", np.arange(n_t)), dtype=float)
-    vmax = symmetric_limit(heat)
-    fig = new_figure(figsize or (9.0, 1.0 + 1.6 * n_ch))
+    size = figsize or (9.0, 1.0 + 1.6 * n_ch)
+    max_cols = columns(size[0] - 1.6)  # less the y labels and the colour bar
+    long = n_t > max_cols
+    fig = new_figure(size)
     axes = fig.subplots(n_ch, 1, sharex=True, squeeze=False)[:, 0]
     image = None
+    scale = colour_scale(binned_heat(t, heat, max_cols)[1] if long else heat, peaks=long)
     for c, ax in enumerate(axes):
-        image = heat_line(ax, t, signal[c], heat[c], vmax)
+        image = heat_line(ax, t, signal[c], heat[c], scale, max_cols)
         ax.set_ylabel(f"channel {c}")
     axes[-1].set_xlabel(axis_label("time", att.units.get("time")))
-    cbar = fig.colorbar(image, ax=list(axes), shrink=0.9, pad=0.01)
-    cbar.set_label("attribution (output units)")
+    add_colorbar(fig, image, list(axes), scale, shrink=0.9)
     fig.suptitle(title or f"Time-domain attributions, sample {s} (sum {float(heat.sum()):.3g})")
     return fig
