@@ -51,8 +51,9 @@ import numpy as np
 
 from . import __version__
 from ._files import write_atomic
+from ._pages import canonical_x, check_maps, class_name, classes, input_of, positive_int
 from .core.attribution import Attribution
-from .core.errors import CdigTypeError, CdigValueError
+from .core.errors import CdigValueError
 
 __all__ = ["write_explorer", "write_explorer_folder", "MAX_VALUES"]
 
@@ -70,31 +71,6 @@ COLORSCALE = [[0.0, "#2166ac"], [0.25, "#67a9cf"], [0.5, "#f7f7f7"], [0.75, "#ef
 
 
 # --- checking what was given ------------------------------------------------------------------
-def _check_maps(maps: Any) -> dict[str, Attribution]:
-    if isinstance(maps, Attribution):
-        items = {maps.domain: maps}
-    elif isinstance(maps, Mapping):
-        items = dict(maps)
-    elif isinstance(maps, Sequence) and not isinstance(maps, (str, bytes)):
-        items = {getattr(a, "domain", str(i)): a for i, a in enumerate(maps)}
-    else:
-        raise CdigTypeError(
-            f"maps={type(maps).__name__}: expected an Attribution, a dict of name to Attribution "
-            "(as cdig.explain returns) or a list of them"
-        )
-    if not items:
-        raise CdigValueError("maps is empty; the explorer needs at least one Attribution")
-    for name, a in items.items():
-        if not isinstance(a, Attribution):
-            raise CdigTypeError(f"maps[{name!r}] is a {type(a).__name__}, not a cdig.Attribution")
-    sizes = {str(name): len(a.values) for name, a in items.items()}
-    if len(set(sizes.values())) > 1:
-        raise CdigValueError(f"the maps explain batches of different sizes ({sizes}); the explorer shows one batch")
-    if 0 in sizes.values():
-        raise CdigValueError("the maps hold no sample; the explorer needs at least one explained sample")
-    return {str(k): v for k, v in items.items()}
-
-
 def _check_path(path: str | Path, overwrite: bool) -> Path:
     path = Path(path)
     if path.is_dir():
@@ -104,53 +80,6 @@ def _check_path(path: str | Path, overwrite: bool) -> Path:
     if path.exists() and not overwrite:
         raise CdigValueError(f"path={str(path)!r} exists; pass overwrite=True to replace it, or choose another file")
     return path
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise CdigValueError(f"{name}={value!r}: expected a positive integer")
-    return int(value)
-
-
-def _numpy(a: Any) -> np.ndarray:
-    if hasattr(a, "detach"):  # a torch tensor
-        a = a.detach().cpu().numpy()
-    return np.asarray(a)
-
-
-def _classes(name: str, y: Any, n: int) -> np.ndarray | None:
-    if y is None:
-        return None
-    y = _numpy(y)
-    if y.ndim != 1 or len(y) != n:
-        raise CdigValueError(f"{name} has shape {y.shape}; expected one class per explained sample, shape ({n},)")
-    return y
-
-
-def _canonical_x(x: Any, n: int, time_axis: Any) -> np.ndarray:
-    """The inputs as (N, C, T), time moved last as the maps' ``time_axis`` says."""
-    x = _numpy(x)
-    if x.dtype.kind not in "biuf" or x.ndim not in (2, 3) or len(x) != n:
-        raise CdigValueError(
-            f"x has shape {x.shape} and dtype {x.dtype}; expected the {n} explained inputs as real numbers, (N, C, T) or (N, T)"
-        )
-    x = x.astype(float)
-    if x.ndim == 2:
-        return x[:, None, :]
-    if isinstance(time_axis, int) and time_axis % 3 != 2:
-        x = np.moveaxis(x, time_axis, -1)
-    return x
-
-
-def _class_name(label: Any, class_names: Any) -> str:
-    if class_names is None:
-        return str(label)
-    if isinstance(class_names, Mapping):
-        return str(class_names.get(label, label))
-    try:
-        return str(class_names[int(label)])
-    except (ValueError, TypeError, IndexError):
-        return str(label)
 
 
 # --- numbers as compact JSON ------------------------------------------------------------------
@@ -329,14 +258,14 @@ class _View:
 def _views(n: int, samples: int, y: np.ndarray | None, y_true: np.ndarray | None, class_names: Any, y_label: str) -> list[_View]:
     out = []
     for s in range(min(samples, n)):
-        said = ([f"{y_label} {_class_name(y[s], class_names)}"] if y is not None else []) + (
-            [f"true {_class_name(y_true[s], class_names)}"] if y_true is not None else []
+        said = ([f"{y_label} {class_name(y[s], class_names)}"] if y is not None else []) + (
+            [f"true {class_name(y_true[s], class_names)}"] if y_true is not None else []
         )
         out.append(_View(f"sample {s}" + (f" ({', '.join(said)})" if said else ""), "sample", np.arange(n) == s))
     if y is not None:
         for c in dict.fromkeys(np.sort(y).tolist()):
             sel = y == c
-            out.append(_View(f"{y_label} {_class_name(c, class_names)}: mean of {int(sel.sum())}", "class", sel))
+            out.append(_View(f"{y_label} {class_name(c, class_names)}: mean of {int(sel.sum())}", "class", sel))
     return out
 
 
@@ -703,13 +632,13 @@ def write_explorer(
     >>> "https://" in text.split('id="cdig-data"')[1], '"class 1: mean of 1"' in text
     (False, True)
     """
-    items = _check_maps(maps)
-    samples = _positive_int("samples", samples)
+    items = check_maps(maps, "the explorer")
+    samples = positive_int("samples", samples)
     path = _check_path(path, overwrite)
     first = next(iter(items.values()))
     n = len(first.values)
-    y_arr, y_true_arr = _classes("y", y, n), _classes("y_true", y_true, n)
-    x_arr = _canonical_x(x, n, first.settings.get("time_axis")) if x is not None else _input_of(items)
+    y_arr, y_true_arr = classes("y", y, n), classes("y_true", y_true, n)
+    x_arr = canonical_x(x, n, first.settings.get("time_axis")) if x is not None else input_of(items)
     js = _plotly_js()  # before the work: a missing plotly fails at once
 
     views = _views(n, samples, y_arr, y_true_arr, class_names, str(y_label))
@@ -741,18 +670,6 @@ def write_explorer(
     }
     # written beside and renamed: a failed write (a full disk) leaves no half page and the old one intact
     return write_atomic(path, _page(title, js, data, info, notes))
-
-
-def _input_of(items: Mapping[str, Attribution]) -> np.ndarray | None:
-    """The input, (N, C, T), when a time-domain map carries it: its coefficients are the input."""
-    time_map = next((a for a in items.values() if a.domain == "time"), None)
-    if time_map is None or time_map.coefficients is None or np.ndim(time_map.coefficients) < 2:
-        return None
-    c = np.asarray(time_map.coefficients)
-    if np.iscomplexobj(c) or c.dtype.kind not in "biuf":
-        return None
-    c = c.astype(float)
-    return c[:, None, :] if c.ndim == 2 else c.reshape(len(c), -1, c.shape[-1])
 
 
 def write_explorer_folder(

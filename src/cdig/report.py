@@ -39,8 +39,9 @@ import numpy as np
 
 from . import __version__
 from ._files import write_atomic
+from ._pages import canonical_x, check_maps, class_name, classes, input_of, positive_int
 from .core.attribution import Attribution
-from .core.errors import CdigTypeError, CdigValueError
+from .core.errors import CdigValueError
 from .results import read_results
 
 __all__ = ["write_report", "read_folder", "FolderContents", "coefficient_label", "top_coefficients", "is_cdig_report"]
@@ -261,74 +262,9 @@ def _k(att: Attribution, k: int) -> int:
     return min(k, int(np.prod(np.shape(att.values)[1:], dtype=np.int64)))
 
 
-def _check_maps(maps: Any) -> dict[str, Attribution]:
-    if isinstance(maps, Attribution):
-        items = {maps.domain: maps}
-    elif isinstance(maps, Mapping):
-        items = dict(maps)
-    elif isinstance(maps, Sequence) and not isinstance(maps, (str, bytes)):
-        items = {getattr(a, "domain", str(i)): a for i, a in enumerate(maps)}
-    else:
-        raise CdigTypeError(
-            f"maps={type(maps).__name__}: expected an Attribution, a dict of name to "
-            "Attribution (as cdig.explain returns) or a list of them"
-        )
-    if not items:
-        raise CdigValueError("maps is empty; a report needs at least one Attribution")
-    for name, a in items.items():
-        if not isinstance(a, Attribution):
-            raise CdigTypeError(f"maps[{name!r}] is a {type(a).__name__}, not a cdig.Attribution")
-    sizes = {name: len(a.values) for name, a in items.items()}
-    if len(set(sizes.values())) > 1:
-        raise CdigValueError(f"the maps explain batches of different sizes ({sizes}); a report covers one batch")
-    return items
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise CdigValueError(f"{name}={value!r}: expected a positive integer")
-    return int(value)
-
-
-def _canonical_x(x: Any, n: int, time_axis: Any) -> np.ndarray:
-    """The inputs as (N, C, T) numpy, time moved last as the maps' ``time_axis`` says."""
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x, dtype=float)
-    if x.ndim not in (2, 3) or len(x) != n:
-        raise CdigValueError(f"x has shape {x.shape}; expected the {n} explained inputs as (N, C, T) or (N, T)")
-    if x.ndim == 2:
-        return x[:, None, :]
-    if isinstance(time_axis, int) and time_axis % 3 != 2:
-        x = np.moveaxis(x, time_axis, -1)
-    return x
-
-
-def _classes(name: str, y: Any, n: int) -> np.ndarray | None:
-    if y is None:
-        return None
-    if hasattr(y, "detach"):
-        y = y.detach().cpu().numpy()
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != n:
-        raise CdigValueError(f"{name} has shape {y.shape}; expected one class per explained sample, shape ({n},)")
-    return y
-
-
 def _tex_safe(text: str) -> str:
     """matplotlib reads ``$...$`` as mathematics: class names and titles are drawn as they are."""
     return text.replace("$", r"\$")
-
-
-def _class_name(label: Any, class_names: Any) -> str:
-    if class_names is None:
-        return str(label)
-    if isinstance(class_names, Mapping):
-        return str(class_names.get(label, label))
-    try:
-        return str(class_names[int(label)])
-    except (ValueError, TypeError, IndexError):
-        return str(label)
 
 
 def write_report(
@@ -400,13 +336,13 @@ def write_report(
     >>> "component 1" in text and text.count("data:image/png;base64,") >= 3
     True
     """
-    items = _check_maps(maps)
-    samples, top_k = _positive_int("samples", samples), _positive_int("top_k", top_k)
+    items = check_maps(maps, "a report")
+    samples, top_k = positive_int("samples", samples), positive_int("top_k", top_k)
     path = _check_path(path)
     first = next(iter(items.values()))
     n = len(first.values)
-    labels = _Labels(_classes("y", y, n), _classes("y_true", y_true, n), class_names, y_label)
-    x = _canonical_x(x, n, first.settings.get("time_axis")) if x is not None else _input_of(items)
+    labels = _Labels(classes("y", y, n), classes("y_true", y_true, n), class_names, y_label)
+    x = canonical_x(x, n, first.settings.get("time_axis")) if x is not None else input_of(items)
     parts = [
         _header_section(title, items, info),
         _completeness_section(items),
@@ -449,7 +385,7 @@ class _Labels:
     label: str
 
     def name(self, c: Any) -> str:
-        return _class_name(c, self.names)
+        return class_name(c, self.names)
 
     def of_sample(self, s: int) -> str:
         said = ([f"{self.label} {self.name(self.y[s])}"] if self.y is not None else []) + (
@@ -465,15 +401,6 @@ def _check_path(path: str | Path) -> Path:
     if not path.parent.is_dir():
         raise CdigValueError(f"cannot write the report to {path}: the folder {path.parent} does not exist")
     return path
-
-
-def _input_of(items: Mapping[str, Attribution]) -> np.ndarray | None:
-    """The input, (N, C, T), when a time-domain map carries it: its coefficients are the input."""
-    time_map = next((a for a in items.values() if a.domain == "time"), None)
-    if time_map is None or time_map.coefficients is None or np.ndim(time_map.coefficients) < 2:
-        return None
-    c = np.asarray(time_map.coefficients, dtype=float)
-    return c[:, None, :] if c.ndim == 2 else c.reshape(len(c), -1, c.shape[-1])
 
 
 def _header_section(title: str, items: Mapping[str, Attribution], info: Mapping[str, Any] | None) -> str:
@@ -661,7 +588,7 @@ def read_folder(folder: str | Path) -> FolderContents:
     """
     r = read_results(folder)
     found = FolderContents(maps=r.maps, ignored=r.ignored)
-    _read_classes(found, r.explained, r.summary, r.n)
+    _readclasses(found, r.explained, r.summary, r.n)
     data = r.summary.get("data")
     if isinstance(data, dict) and isinstance(data.get("classes"), list):
         found.class_names = [str(c) for c in data["classes"]]
@@ -669,7 +596,7 @@ def read_folder(folder: str | Path) -> FolderContents:
     return found
 
 
-def _read_classes(found: FolderContents, explained: Mapping[str, np.ndarray], summary: Mapping[str, Any], n: int) -> None:
+def _readclasses(found: FolderContents, explained: Mapping[str, np.ndarray], summary: Mapping[str, Any], n: int) -> None:
     """Inputs and classes from ``explained.npz`` (``cdig demo``), else the argmax targets of ``cdig explain``."""
     x = np.asarray(explained.get("x", []))
     if x.ndim in (2, 3) and len(x) == n and x.dtype.kind in "biuf":  # else no input figures
