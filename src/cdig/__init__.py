@@ -69,7 +69,22 @@ __all__ = [
 ]
 
 #: Submodules at the edges, imported on first use (``cdig.metrics.deletion(...)`` after ``import cdig``).
-_LAZY = ("metrics", "plot", "report", "datasets", "data", "io", "compat", "demo", "results", "training", "testing")
+_LAZY = (
+    "metrics",
+    "plot",
+    "report",
+    "datasets",
+    "data",
+    "io",
+    "compat",
+    "demo",
+    "results",
+    "training",
+    "testing",
+    "perturb",
+    "ranking",
+    "explorer",
+)
 
 
 def __getattr__(name: str):
