@@ -91,7 +91,7 @@ def prepare(
     time_axis: int | None,
     additional_forward_args: Any,
     internal_batch_size: int | None,
-    backend: str | None,
+    backend: str | type[Backend] | None,
     n_steps: int | str = 1,
     method: str = "gausslegendre",
     rtol: float = 1e-3,
@@ -102,6 +102,9 @@ def prepare(
 ) -> Prepared:
     """Backend, validated input and layout, target, model arguments and chunk size: shared by
     :func:`explain` and :mod:`cdig.metrics`, so both see the model, its input and its output alike.
+
+    ``backend``: a name, None (detected), or a :class:`~cdig.backends.Backend` class to use as it is
+    (:class:`cdig.perturb.NumpyBackend` for a plain function of numpy arrays).
 
     ``auto_budget``: None keeps ``internal_batch_size`` (or the default chunk); -1 sizes chunks to half
     the free memory, a positive number to that many bytes (``internal_batch_size="auto"``).
@@ -120,9 +123,12 @@ def prepare(
     _check_model(model)
     _check_x_type(x)
     check_output_selector(output)
-    be = get_backend(model, x, backend)
-    if backend is not None:
-        _check_backend_owns(be, model)
+    if isinstance(backend, type) and issubclass(backend, Backend):  # a backend of cdig's own (e.g. numpy)
+        be = backend(model, x)
+    else:
+        be = get_backend(model, x, backend)
+        if backend is not None:
+            _check_backend_owns(be, model)
     try:
         xb = be.asarray(x)
         xn = be.to_numpy(xb)

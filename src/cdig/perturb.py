@@ -23,10 +23,9 @@ import numpy as np
 
 from .backends.base import Backend
 from .core.attribution import Attribution
-from .core.checks import Layout, check_baseline, check_choice, check_input, check_int, check_positive_int
+from .core.checks import Layout, check_baseline, check_choice, check_int, check_positive_int
 from .core.errors import CdigModelError, CdigTypeError, CdigValueError
-from .core.outputs import ModelCall, check_output_selector, split_forward_args
-from .core.targets import make_target
+from .core.outputs import split_forward_args
 from .domains import Domain, resolve
 
 __all__ = ["attribute", "NumpyBackend", "METHODS", "MAX_EXACT_GROUPS", "DEFAULT_PERMUTATIONS"]
@@ -421,8 +420,7 @@ def _prepare(
     """:func:`cdig.engine.prepare`, or its numpy counterpart for a plain function of numpy arrays."""
     from .engine import prepare
 
-    if backend == "numpy" or (backend is None and _runs_on_numpy(model, x, additional_forward_args)):
-        return _prepare_numpy(model, x, target, time_axis, additional_forward_args, internal_batch_size, output)
+    on_numpy = backend == "numpy" or (backend is None and _runs_on_numpy(model, x, additional_forward_args))
     return prepare(
         model,
         x,
@@ -430,7 +428,7 @@ def _prepare(
         time_axis=time_axis,
         additional_forward_args=additional_forward_args,
         internal_batch_size=internal_batch_size,
-        backend=backend,
+        backend=NumpyBackend if on_numpy else backend,
         output=output,
     )
 
@@ -462,61 +460,3 @@ def _runs_on_numpy(model: Any, x: Any, additional_forward_args: Any) -> bool:
         return False
     leaves = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (tuple, list)) else [out]
     return all(array_type_of(v) is None for v in leaves[:8])
-
-
-def _prepare_numpy(
-    model: Any,
-    x: Any,
-    target: Any,
-    time_axis: int | None,
-    additional_forward_args: Any,
-    internal_batch_size: int | None,
-    output: Any,
-) -> Any:
-    """What :func:`cdig.engine.prepare` gives, with the model run on numpy arrays (:class:`NumpyBackend`)."""
-    from .engine import DEFAULT_CHUNK_ELEMENTS, Prepared, Run, _check_call, _check_model, _check_x_type
-    from .wrappers import unwrap_model
-
-    notes: dict[str, Any] = {}
-    model, unwrapped = unwrap_model(model)
-    if unwrapped is not None:
-        notes["model_unwrapped"] = unwrapped
-    _check_model(model)
-    _check_x_type(x)
-    check_output_selector(output)
-    xn = np.asarray(x)
-    if xn.dtype.kind != "f":
-        notes["input_dtype"] = f"float64 (x was {xn.dtype.name})"
-        xn = xn.astype(np.float64)
-    check_input(xn)
-    be = NumpyBackend(model, xn)
-    if time_axis is None:  # cdig's canonical (N, C, T), as for PyTorch
-        time_axis = be.default_time_axis if xn.ndim == 3 else 1
-    layout = Layout.make(xn.shape, time_axis)
-    if 0 in xn.shape:
-        raise CdigValueError(f"x has shape {xn.shape} with an axis of length 0; every axis needs at least one entry")
-    check_positive_int(internal_batch_size, "internal_batch_size", allow_none=True)
-    n = xn.shape[0]
-    tgt = make_target(target, n)
-    positional, keywords = split_forward_args(additional_forward_args)
-    _check_call(model, positional, keywords)
-    args = tuple(np.asarray(a) if isinstance(a, np.ndarray) else a for a in positional + tuple(keywords.values()))
-    be.set_call(ModelCall(keywords=tuple(keywords), output=output, raw=output is None and tgt.kind == "callable"))
-    notes["output"] = be.model_call.describe()
-    batch_rows = internal_batch_size or max(1, DEFAULT_CHUNK_ELEMENTS // int(np.prod(xn.shape[1:])))
-    run = Run(
-        be,
-        model,
-        tgt,
-        args,
-        n,
-        batch_rows,
-        1,
-        "gausslegendre",
-        1e-3,
-        4096,
-        False,
-        eps=float(np.finfo(xn.dtype).eps),
-        out_dtype=xn.dtype.name,
-    )
-    return Prepared(be, xn, xn, layout, run, notes)
