@@ -325,3 +325,13 @@ def test_the_framework_of_a_function_is_that_of_the_models_it_calls():
     assert a["time"].settings["backend"] == "torch"
     with pytest.raises(CdigTypeError, match="cannot tell which framework"):
         cdig.explain(lambda z: z.sum((1, 2)), xn, ("time",), n_steps=4)
+
+
+def test_batchnorm_behind_a_lambda_with_one_row_per_call_is_refused(x):
+    """With internal_batch_size=1 the mixed batch cannot be formed: the training-mode layers found behind the
+    function are refused all the same, and the model is left as it was."""
+    net = _bn_net()
+    before = _state(net)
+    with pytest.raises(CdigModelError, match=r"training mode with layers.*Sequential \(BatchNorm1d\).*one row per call"):
+        cdig.explain(lambda z: net(z), x, ("time",), target=0, n_steps=4, internal_batch_size=1)
+    assert _same_state(net, before)

@@ -415,7 +415,14 @@ class Run:
         elif self.batch_rows >= 2:
             idx = np.zeros(2, dtype=np.int64)
             rows, ref = np.concatenate([xn[:1], x0n[:1]]), np.array([f_x[0], f_x0[0]])
-        else:  # one row per call: the model never sees a batch; the same row again shows randomness
+        else:  # one row per call: the same row again shows randomness; batch statistics cannot show
+            found = be.training_layers()
+            if found:
+                raise CdigModelError(
+                    f"the model is in training mode with layers that compute across the batch or at random ({'; '.join(found)}): "
+                    "with one row per call cdig cannot check that its output is the model's own. Call .eval() on the model "
+                    "before explaining it (or pass the module itself: cdig then explains it in eval mode)"
+                )
             idx = np.zeros(1, dtype=np.int64)
             rows, ref = xn[:1], f_x[:1]
         out = be.forward(be.asarray(rows), self._args(idx))
