@@ -573,7 +573,7 @@ class Run:
         groups: dict[tuple[str, str], list[int]] = {}
         for d in doms:  # fitted by explain_all
             z = d.forward(xc, xp)
-            z0 = _coef_baseline(coef_bases[d.name], z, be, d.name) if d.name in coef_bases else d.forward(x0c, xp)
+            z0 = coef_baseline(coef_bases[d.name], z, be, d.name) if d.name in coef_bases else d.forward(x0c, xp)
             if d.linear:
                 xe = layout.from_canonical(d.inverse(z, xp), xp)
                 x0e = layout.from_canonical(d.inverse(z0, xp), xp)
@@ -841,7 +841,8 @@ def split_baselines(baselines: Any, names: list[str]) -> tuple[Any, dict[str, An
     return None, dict(baselines)
 
 
-def _coef_baseline(value: Any, z: Any, be: Backend, name: str) -> Any:
+def coef_baseline(value: Any, z: Any, be: Backend, name: str) -> Any:
+    """A coefficient baseline given for the domain ``name``, checked and broadcast to the coefficients ``z``."""
     zshape = tuple(z.shape)
     arr = np.asarray(be.to_numpy(value) if be.is_array(value) else value)
     if arr.dtype.kind not in "biufc":

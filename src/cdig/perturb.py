@@ -287,12 +287,12 @@ class _Game:
     """``v(S)`` for coalitions ``S`` of groups: the input's coefficients on ``S``, the baseline's elsewhere."""
 
     def __init__(self, run: Any, d: Domain, layout: Layout, xb: Any, x0b: Any, coef_base: Any) -> None:
-        from .engine import _coef_baseline
+        from .engine import coef_baseline
 
         be, xp = run.be, run.be.xp
         self.run, self.d, self.layout = run, d, layout
         z = d.forward(layout.to_canonical(xb, xp), xp)
-        z0 = _coef_baseline(coef_base, z, be, d.name) if coef_base is not None else d.forward(layout.to_canonical(x0b, xp), xp)
+        z0 = coef_baseline(coef_base, z, be, d.name) if coef_base is not None else d.forward(layout.to_canonical(x0b, xp), xp)
         self.zn, self.z0n = be.to_numpy(z), be.to_numpy(z0)
         self.coef_group = np.zeros(0, dtype=np.int64)
 
