@@ -7,6 +7,7 @@
 
 from .api import CrossDomainIG, explain
 from .core.attribution import Attribution
+from .core.draws import References
 from .core.errors import (
     CdigError,
     CdigModelError,
@@ -40,6 +41,7 @@ __all__ = [
     "explain",
     "CrossDomainIG",
     "Attribution",
+    "References",
     "explain_dataset",
     "open_explained",
     "ExplainedDataset",

@@ -11,13 +11,18 @@ import numpy as np
 
 from .core.attribution import Attribution
 from .core.checks import check_baseline, check_bool, check_steps
+from .core.draws import References, check_references, check_stdevs, plan_draws
 from .core.errors import CdigTypeError, CdigValueError
 from .core.memory import parse_bytes
 from .core.rules import get_rule
 from .domains import Domain, resolve
 from .engine import array_type_of, check_batch_size, prepare, split_baselines, to_host
 
-__all__ = ["explain", "CrossDomainIG"]
+__all__ = ["explain", "CrossDomainIG", "References"]
+
+#: The perturbation methods :func:`explain` routes to :func:`cdig.perturb.attribute` (kept here so the
+#: core need not import the perturbation module to recognise them).
+PERTURBATION_METHODS = ("shapley", "occlusion", "rise")
 
 
 def explain(
@@ -40,8 +45,12 @@ def explain(
     progress: bool = False,
     memory_budget: int | str | None = None,
     output: Any = None,
+    n_samples: int | None = None,
+    seed: int = 0,
+    stdevs: float = 0.0,
+    groups: Any = None,
 ) -> dict[str, Attribution]:
-    """Cross-domain Integrated Gradients of ``model`` at ``x`` in one or more domains.
+    """Attributions of ``model`` at ``x`` in one or more domains: Integrated Gradients, or a perturbation method.
 
     Parameters
     ----------
@@ -66,10 +75,13 @@ def explain(
         per sample), a tuple index into multi-dimensional outputs (e.g. ``(horizon, channel)``), one
         such tuple per sample (a list of tuples or an ``(N, k)`` int array), or a callable mapping the
         output batch to one scalar per row (it receives the raw output when ``output`` is None).
-    baselines : None, scalar, array, or dict
+    baselines : None, scalar, array, dict or References
         The time-domain baseline (None: the zero signal; a scalar; an array broadcastable to ``x``),
         or a dict ``{domain name: baseline coefficients}`` in that domain's canonical layout
-        (e.g. complex rFFT bins ``(N, C, F)`` for ``"fourier"``); domains not named use zeros.
+        (e.g. complex rFFT bins ``(N, C, F)`` for ``"fourier"``); domains not named use zeros. Or a
+        distribution: :class:`cdig.References` ``(samples, draw="paths"|"points")``, reference signals to
+        draw baselines from (expected gradients; see :mod:`cdig.core.draws` for the completeness
+        identity of each), ``n_samples`` draws per sample.
     n_steps : int or "auto"
         Points of the fixed rule, or ``"auto"``: adaptive integration per sample (Gauss–Kronrod, and
         nested trapezoids where the gradient is piecewise constant), until
@@ -79,8 +91,12 @@ def explain(
         :attr:`cdig.Attribution.error_estimate`. A fixed rule takes at most 100,000 points
         (Gauss–Legendre 10,000: its nodes cost O(n²) to compute); see :func:`cdig.core.checks.check_steps`.
     method : str
-        ``"gausslegendre"`` (default), ``"riemann_left"``, ``"riemann_right"``,
-        ``"riemann_middle"`` or ``"riemann_trapezoid"``; ignored when ``n_steps="auto"``.
+        Integrated Gradients with a fixed rule: ``"gausslegendre"`` (default), ``"riemann_left"``,
+        ``"riemann_right"``, ``"riemann_middle"`` or ``"riemann_trapezoid"`` (ignored when
+        ``n_steps="auto"``). Or a perturbation method, for models without gradients (any callable, a
+        numpy function included): ``"shapley"``, ``"occlusion"`` or ``"rise"`` over groups of each
+        domain's coefficients — see :func:`cdig.perturb.attribute`, which this calls once per domain
+        (``n_steps``, ``rtol`` and ``max_steps`` are then not used).
     internal_batch_size : int, "auto" or None
         Path points per forward/backward pass; memory depends on it, not on ``n_steps``. Default:
         as many as fit ``2**24`` input elements. ``"auto"``: as many as fit ``memory_budget``, from
@@ -125,6 +141,20 @@ def explain(
         small even for the samples' own copies is refused before the model runs, naming the smallest
         budget that would do. The size chosen is recorded in ``settings["internal_batch_size_used"]``.
 
+    n_samples : int, optional
+        Draws of whatever is random: with a baseline distribution or noise, draws per sample (default
+        :data:`cdig.core.draws.DEFAULT_DRAWS`, or every reference when there are no more); for
+        ``method="shapley"`` sampled permutations, for ``"rise"`` masks. Refused where nothing is drawn.
+    seed : int
+        Seed of every draw (references, noise, permutations, masks): a call is reproducible.
+    stdevs : float
+        Standard deviation of Gaussian noise added to ``x`` in the time domain (in ``x``'s units), ``n_samples``
+        times per sample, the maps averaged: SmoothGrad on Integrated Gradients (Captum's ``NoiseTunnel``).
+        The map then sums to ``mean f(x + noise) - f(baseline)``: ``output`` reports that mean. 0: no noise.
+    groups : None, array of int, or dict
+        Perturbation methods only: the groups of coefficients perturbed together (see
+        :func:`cdig.perturb.attribute`); a dict ``{domain name: labels}`` for several domains.
+
     Returns
     -------
     dict of str to Attribution
@@ -155,8 +185,31 @@ def explain(
     >>> bool(abs(maps["fourier"].delta).max() < 1e-4)
     True
     """
+    if isinstance(method, str) and method in PERTURBATION_METHODS:
+        return _perturbation(
+            model, x, domains, method, target, baselines, n_samples, seed, stdevs, groups, internal_batch_size, time_axis,
+            fs, additional_forward_args, multiply_by_inputs, backend, progress, memory_budget, output,
+        )  # fmt: skip
+    if groups is not None:
+        raise CdigValueError(
+            f"groups= gives the groups a perturbation method perturbs together; method={method!r} is Integrated Gradients, "
+            f"which attributes every coefficient: pass method= one of {list(PERTURBATION_METHODS)}, or leave groups None"
+        )
     check_steps(n_steps, method, rtol, max_steps)
     check_bool(progress, "progress")
+    stdevs = check_stdevs(stdevs)
+    distribution = isinstance(baselines, References) or stdevs > 0
+    if not distribution and n_samples is not None:
+        raise CdigValueError(
+            f"n_samples={n_samples!r} counts draws, but this call draws nothing: one baseline and no noise. Pass "
+            "baselines=cdig.References(samples) or stdevs > 0 to average over draws, or a sampled method "
+            "(method='shapley' or 'rise')"
+        )
+    if isinstance(baselines, References) and baselines.draw == "points" and n_steps == "auto":
+        raise CdigValueError(
+            "n_steps='auto' integrates each path adaptively, but References(draw='points') takes one random point per "
+            "draw (n_samples of them): use draw='paths' for adaptive integration, or leave n_steps"
+        )
     if not isinstance(n_steps, str):
         get_rule(method, n_steps)  # validates n_steps against the rule
     auto = check_batch_size(internal_batch_size, memory_budget)
@@ -183,7 +236,17 @@ def explain(
         raise CdigValueError(f"fs={fs!r}: the sampling rate must be a positive finite number (in Hz), or None")
     check_bool(multiply_by_inputs, "multiply_by_inputs")
     doms = resolve(domains)
-    time_base, coef_bases = split_baselines(baselines, [d.name for d in doms])
+    references = None
+    coef_bases: dict[str, Any] = {}
+    if isinstance(baselines, References):
+        references = check_references(np.asarray(to_host(baselines.samples, be)), xn.shape)
+        time_base = None
+    else:
+        time_base, coef_bases = split_baselines(baselines, [d.name for d in doms])
+        if coef_bases and distribution:
+            raise CdigValueError(
+                "baselines given per domain (a dict) cannot be combined with stdevs > 0; give a time-domain baseline"
+            )
     if isinstance(time_base, (list, tuple)):
         try:
             np.asarray(time_base)
@@ -192,7 +255,11 @@ def explain(
                 "baselines is a ragged list (its rows have different lengths); accepted: None, a scalar, or an "
                 "array broadcastable to the input"
             ) from None
-    x0b = be.asarray(check_baseline(to_host(time_base, be), xn.shape, xn.dtype))
+    x0n = check_baseline(to_host(time_base, be), xn.shape, xn.dtype)
+    draws = plan_draws(baselines, stdevs, n_samples, seed, xn, x0n, references) if distribution else None
+    if draws is not None and references is not None:
+        x0n = draws.x0[:: draws.m]  # the first draw of each sample: for the checks of the model
+    x0b = be.asarray(x0n)
     tgt = run.target
     settings = {
         "method": "gausskronrod_adaptive" if n_steps == "auto" else method,
@@ -210,7 +277,71 @@ def explain(
         **s.notes,
     }
     with be.prepared():
-        return run.explain_all(doms, xb, x0b, xn, layout, coef_bases, fs, multiply_by_inputs, settings, tgt)
+        return run.explain_all(doms, xb, x0b, xn, layout, coef_bases, fs, multiply_by_inputs, settings, tgt, draws)
+
+
+def _perturbation(
+    model: Any,
+    x: Any,
+    domains: Any,
+    method: str,
+    target: Any,
+    baselines: Any,
+    n_samples: int | None,
+    seed: int,
+    stdevs: Any,
+    groups: Any,
+    internal_batch_size: Any,
+    time_axis: int | None,
+    fs: float | None,
+    additional_forward_args: Any,
+    multiply_by_inputs: Any,
+    backend: str | None,
+    progress: bool,
+    memory_budget: Any,
+    output: Any,
+) -> dict[str, Attribution]:
+    """:func:`explain` with a perturbation method: :func:`cdig.perturb.attribute` once per domain."""
+    from .perturb import attribute
+
+    if multiply_by_inputs is not True:
+        raise CdigValueError(
+            f"multiply_by_inputs={multiply_by_inputs!r} returns Integrated Gradients' path-integrated gradients; "
+            f"method={method!r} has no gradients: leave it True"
+        )
+    if isinstance(baselines, References) or (not isinstance(stdevs, bool) and stdevs != 0):
+        raise CdigValueError(
+            f"method={method!r} compares the input with one baseline; a baseline distribution (References) or noise "
+            "(stdevs) averages Integrated Gradients: pass one baseline (None, a scalar, an array or a dict), or use IG"
+        )
+    doms = resolve(domains)
+    names = [d.name for d in doms]
+    if isinstance(groups, dict):
+        unknown = [k for k in groups if k not in names]
+        if unknown:
+            raise CdigValueError(f"groups names domain(s) {unknown} that are not explained; the keys must be among {names}")
+    elif groups is not None and len(doms) > 1:
+        raise CdigValueError(
+            f"groups= is one array of labels, but {len(doms)} domains are explained, each with its own coefficients: "
+            "pass a dict {domain name: labels}"
+        )
+    extra: dict[str, Any] = {}
+    if memory_budget is not None:
+        extra["memory_budget"] = memory_budget
+    if progress:
+        extra["progress"] = progress
+    out = {}
+    for d in doms:
+        g = groups.get(d.name) if isinstance(groups, dict) else groups
+        base = {d.name: baselines[d.name]} if isinstance(baselines, dict) and d.name in baselines else baselines
+        if isinstance(baselines, dict) and d.name not in baselines:
+            base = None
+        out[d.name] = attribute(
+            model, x, d, method=method, target=target, baselines=base, groups=g, n_samples=n_samples, seed=seed,
+            time_axis=time_axis, fs=fs, additional_forward_args=additional_forward_args,
+            internal_batch_size=internal_batch_size, backend=backend, output=output, **extra,
+        )  # fmt: skip
+    return out
 
 
 class CrossDomainIG:

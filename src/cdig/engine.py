@@ -25,6 +25,7 @@ from ._progress import Progress
 from .backends import Backend, get_backend
 from .core.attribution import Attribution
 from .core.checks import Layout, check_input, check_positive_int
+from .core.draws import Draws, combine
 from .core.errors import CdigError, CdigModelError, CdigTypeError, CdigValueError, CdigWarning, ConvergenceWarning, one_line
 from .core.memory import (
     CALIBRATE_FACTOR,
@@ -44,6 +45,7 @@ from .core.path import (
     combine_estimates,
     integrate_adaptive,
     integrate_fixed,
+    integrate_points,
     relative,
     roundoff_floor,
 )
@@ -298,6 +300,8 @@ class Run:
     auto_budget: int | None = None
     #: Host bytes ``n_steps="auto"`` may keep interval contributions in (a share of a memory budget).
     store_bytes: int = STORE_BYTES
+    #: One path point per row at these ``α`` (expected gradients' random points), instead of a rule.
+    row_alphas: np.ndarray | None = None
 
     # --- model calls ---------------------------------------------------------------------
     def calibrate(self, inputs: Any) -> tuple[np.ndarray, "Run"]:
@@ -335,6 +339,13 @@ class Run:
         be = self.be
         itemsize = int(np.dtype(be.to_numpy(be.take(xb, np.arange(1))).dtype).itemsize)
         return int(np.prod(tuple(xb.shape)[1:])) * itemsize
+
+    def expand(self, rows: np.ndarray, row_alphas: np.ndarray | None = None) -> "Run":
+        """This run for ``rows``, each a sample of this one (a sample may repeat: draws of a distribution):
+        per-sample targets and model arguments follow their samples."""
+        be = self.be
+        args = tuple(be.take(a, rows) if be.is_array(a) and a.ndim >= 1 and a.shape[0] == self.n else a for a in self.args)
+        return replace(self, n=len(rows), target=self.target.take(rows), args=args, row_alphas=row_alphas)
 
     def _args(self, idx: np.ndarray) -> tuple:
         be = self.be
@@ -493,9 +504,11 @@ class Run:
         label: str,
         check: MapCheck | None = None,
     ) -> PathResult:
-        total = None if self.n_steps == "auto" else self.n * int(self.n_steps)
+        total = self.n if self.row_alphas is not None else None if self.n_steps == "auto" else self.n * int(self.n_steps)
         bar = Progress(self.progress, total, f"cdig {label}")
         try:
+            if self.row_alphas is not None:
+                return integrate_points(self.be, fn, start, delta, self.row_alphas, self.batch_rows, on_rows=bar)
             if self.n_steps == "auto":
                 return integrate_adaptive(
                     self.be,
@@ -530,9 +543,14 @@ class Run:
         multiply: bool,
         settings: dict,
         tgt: Target,
+        draws: Draws | None = None,
     ) -> dict[str, Attribution]:
         """Every domain's map: the outputs at the ends, then linear domains sharing a path in one batched
-        pass each, nonlinear ones along their own path."""
+        pass each, nonlinear ones along their own path.
+
+        With ``draws`` (a baseline distribution or noise, :mod:`cdig.core.draws`; ``x0b`` is then one
+        baseline per sample, used for the checks only), every draw is a row of one explanation, whose
+        maps are averaged per sample; domains fitted on the data are fitted on ``x`` alone."""
         xcn = layout.to_canonical_np(xn)
         for d in doms:  # before the model runs: a domain that does not fit the input says so first
             d.fit(xcn)
@@ -542,12 +560,45 @@ class Run:
         found = self.be.model_call.found
         if "path" in found:
             settings["output_selected"] = f"{found['path']} (the first tensor of {found['structure']})"
+        if draws is not None:
+            return run._explain_draws(doms, xb, xn, layout, fs, multiply, settings, draws)
         if run.auto_budget is not None:
             run, info = run.size_chunks(xb, x0b, doms)
             settings.update(info)
         settings["internal_batch_size_used"] = run.batch_rows
         settings["dtype"] = run.out_dtype
         return run._explain_domains(doms, xb, x0b, xn, layout, coef_bases, fs, multiply, settings, tgt, f_x, f_x0)
+
+    def _explain_draws(
+        self,
+        doms: Sequence[Domain],
+        xb: Any,
+        xn: np.ndarray,
+        layout: Layout,
+        fs: float | None,
+        multiply: bool,
+        settings: dict,
+        draws: Draws,
+    ) -> dict[str, Attribution]:
+        """The maps of every draw (one row each, the samples' fitted domains), averaged per sample."""
+        be, xp = self.be, self.be.xp
+        coefficients = {d.name: be.to_numpy(d.forward(layout.to_canonical(xb, xp), xp)) for d in doms}
+        run = self.expand(draws.rows, draws.alphas)
+        xe, x0e = be.asarray(draws.x), be.asarray(draws.x0)
+        rows_doms = [d.select_rows(draws.rows) for d in doms]
+        if run.auto_budget is not None:
+            run, info = run.size_chunks(xe, x0e, rows_doms)
+            settings.update(info)
+        settings["internal_batch_size_used"] = run.batch_rows
+        settings["dtype"] = run.out_dtype
+        f_x = run.outputs(xe, what="drawn inputs")
+        f_x0 = run.outputs(x0e, what="drawn baselines")
+        maps = run._explain_domains(rows_doms, xe, x0e, draws.x, layout, {}, fs, multiply, settings, run.target, f_x, f_x0)
+        out = {}
+        for d in doms:
+            att = combine(maps[d.name], draws, coefficients[d.name])
+            out[d.name] = replace(att, target=self.target.describe(), domain_object=copy.copy(d))
+        return out
 
     def _explain_domains(
         self,
@@ -663,7 +714,7 @@ class Run:
         flat = np.nonzero(
             (np.abs(gn).reshape(self.n, -1).max(axis=1) == 0) & (np.abs(f1 - f0) > _output_resolution(f1, f0, self.eps))
         )[0]
-        if flat.size:
+        if flat.size and self.row_alphas is None:  # one random point of a path may well be flat
             raise CdigModelError(
                 f"[{d.name}] the model's gradient is zero all along the path for sample(s) {flat[:10].tolist()} "
                 "although its output changes: the model has a step without a derivative (an integer cast, "
@@ -691,7 +742,8 @@ class Run:
             coords.pop("channel", None)
             # extras keep the map's sample and channel axes first: drop the channel axis there too
             extras = {k: v[:, 0] if v.ndim >= 2 and v.shape[1] == 1 else v for k, v in extras.items()}
-        self._warn(d.name, delta, f1, f0, res, contrib)
+        if self.row_alphas is None:  # one random point per row: delta is a sampling residual, not a rule's error
+            self._warn(d.name, delta, f1, f0, res, contrib)
         return Attribution(
             values=values,
             domain=d.name,

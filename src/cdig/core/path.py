@@ -30,6 +30,7 @@ from .rules import gauss_kronrod_7, gauss_kronrod_15, get_rule
 __all__ = [
     "PathResult",
     "integrate_fixed",
+    "integrate_points",
     "integrate_adaptive",
     "MapCheck",
     "relative",
@@ -96,6 +97,28 @@ def integrate_fixed(
         if on_rows is not None:
             on_rows(len(rows))
     return PathResult(acc, np.full(n_samples, n_steps))
+
+
+def integrate_points(
+    backend: Any,
+    fn: Callable[[Any, np.ndarray], Any],
+    start: Any,
+    delta: Any,
+    alphas: np.ndarray,
+    batch_rows: int,
+    on_rows: Callable[[int], None] | None = None,
+) -> PathResult:
+    """One point per row: ``grad[i] = ∇fn(start_i + alphas[i] delta_i)`` (expected gradients' random
+    points, see :mod:`cdig.core.draws`), ``batch_rows`` rows at a time."""
+    n = len(alphas)
+    acc = backend.zeros_like(start)
+    for s in range(0, n, batch_rows):
+        idx = np.arange(s, min(s + batch_rows, n))
+        grads, _ = backend.path_grad(fn, start, delta, idx, alphas[idx], False)
+        acc = backend.accumulate(acc, idx, grads, np.ones(len(idx)))
+        if on_rows is not None:
+            on_rows(len(idx))
+    return PathResult(acc, np.ones(n, dtype=np.int64))
 
 
 @dataclass

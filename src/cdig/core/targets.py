@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,12 @@ class Target:
         if isinstance(self.value, np.ndarray):
             return self.value.tolist()
         return self.value
+
+    def take(self, rows: np.ndarray) -> "Target":
+        """The target of rows that belong to samples ``rows`` (a sample may repeat)."""
+        if self.kind in ("rows", "rows_tuple"):
+            return replace(self, value=np.asarray(self.value)[rows])
+        return self
 
     def check_output(self, out_shape: tuple[int, ...], n_samples: int) -> None:
         """Validate the target against the shape of one sample's model output (batch axis removed)."""
