@@ -74,10 +74,10 @@ def test_references_paths_nonlinear_model_equals_captum_averaged_over_references
     refs = torch.tensor(rng.standard_normal((4, 2, T)))
     maps = cdig.explain(net, x, "time", target=1, baselines=cdig.References(refs), n_steps=64)
     ig = IntegratedGradients(net)
-    captum = np.mean(
-        [ig.attribute(x, baselines=refs[k : k + 1].expand_as(x), target=1, n_steps=64, method="gausslegendre").numpy() for k in range(4)],
-        axis=0,
+    per_ref = np.stack(
+        [ig.attribute(x, baselines=r.expand_as(x), target=1, n_steps=64, method="gausslegendre").numpy() for r in refs[:, None]]
     )
+    captum = per_ref.mean(axis=0)
     np.testing.assert_allclose(maps["time"].values, captum, rtol=1e-7, atol=1e-12)  # Captum rounds its nodes
     with torch.no_grad():
         change = net(x)[:, 1].numpy() - net(refs)[:, 1].numpy().mean()
@@ -86,9 +86,6 @@ def test_references_paths_nonlinear_model_equals_captum_averaged_over_references
     np.testing.assert_allclose(att.output - att.baseline_output, change, atol=1e-12)
     np.testing.assert_allclose(att.delta, att.values.sum(axis=(1, 2)) - change, atol=1e-12)
     # the spread over the four references' maps
-    per_ref = np.stack(
-        [ig.attribute(x, baselines=refs[k : k + 1].expand_as(x), target=1, n_steps=64, method="gausslegendre").numpy() for k in range(4)]
-    )
     np.testing.assert_allclose(att.extras["standard_error"], per_ref.std(axis=0, ddof=1) / 2, rtol=1e-6, atol=1e-12)
 
 
