@@ -86,10 +86,14 @@ class Attribution:
         return self.values.reshape(len(self.values), -1).sum(axis=1, dtype=np.float64)
 
     def as_tensor(self) -> Any:
-        """``values`` as a tensor of the framework the model ran in, on the device it ran on."""
+        """``values`` as a tensor of the framework the model ran in, on the device it ran on (``values``
+        itself, a numpy array, for a model run on numpy arrays: ``settings["backend"] == "numpy"``)."""
         from ..backends import get_backend_by_name
 
-        backend = get_backend_by_name(self.settings.get("backend", "numpy"))
+        name = self.settings.get("backend", "numpy")
+        if name == "numpy":  # a plain numpy function's (cdig.perturb): the values are already its arrays
+            return self.values
+        backend = get_backend_by_name(name)
         return backend.from_numpy(self.values, self.settings.get("device"))
 
     def plot(self, sample: int = 0, **kwargs: Any) -> Any:
