@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .backends.numpy import NumpyBackend
 from .core.attribution import Attribution
 from .core.checks import check_baseline, check_bool, check_steps
 from .core.draws import References, check_references, check_stdevs, plan_draws
@@ -232,6 +233,8 @@ def explain(
         output=output,
     )
     be, xb, xn, layout, run = s.be, s.xb, s.xn, s.layout, s.run
+    if isinstance(be, NumpyBackend):  # before any model call: a numpy function has no gradients
+        raise be.no_gradients()
     if fs is not None and (isinstance(fs, bool) or not isinstance(fs, (int, float, np.number)) or not 0 < fs < np.inf):
         raise CdigValueError(f"fs={fs!r}: the sampling rate must be a positive finite number (in Hz), or None")
     check_bool(multiply_by_inputs, "multiply_by_inputs")

@@ -850,6 +850,8 @@ OUTPUT (in --out DIR: a new or empty folder, or one cdig wrote; --force replaces
   DOMAIN.png      a figure of the first explained sample in that domain
   summary.png     every domain of the first explained sample on one page
   summary.json    per-domain max |delta| and relative delta, targets, settings, files
+  ranking.md      with --rank: the domains ranked by how well their maps explain the model
+                  (docs/ranking.md explains each column); ranking.png its figure
   .cdig-results.json  the marker: the files cdig wrote there
 
 EXAMPLES
@@ -860,6 +862,7 @@ EXAMPLES
   cdig explain model.pt eeg.npy --fs 128 --domain "bands:alpha=8-13,beta=13-30"
   cdig explain model.pt x.npy --domain stft:n_fft=64,hop=16 --steps auto --rtol 1e-4
   cdig explain hf_model.pt2 x.npy --output logits --domain time
+  cdig explain model.pt x.npy --fs 250 --domain time --domain fourier --domain dct --rank
 
 Exit status: 0 on success, 2 for bad options, files, a refused model or a full disk (one
 line on stderr), 1 when a needed package (torch, keras, scikit-learn, matplotlib) is
@@ -1105,6 +1108,12 @@ def _add_explain(sub: Any) -> None:
         default=None,
         help="CSV data: split each row into C series, giving (N, C, T) (default: univariate (N, T))",
     )
+    p.add_argument(
+        "--rank",
+        action="store_true",
+        help="also rank the explained domains by how well their maps explain the model (cdig.ranking.rank_domains, "
+        "with the same settings): writes ranking.md (and ranking.png) and prints the table",
+    )
     p.add_argument("--no-figures", dest="figures", action="store_false", help="write no figures")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bars")
     _add_verbosity(p)
@@ -1230,6 +1239,7 @@ def _run_explain(args: argparse.Namespace) -> int:
     except CdigError as e:
         raise CliError(f"{args.model} on {args.data} (shape {x.shape}): {_cli_words(_squash(e))}") from None
     t_explain = time.perf_counter() - t_start
+    ranking = _rank(args, model, x, doms, target, baselines, framework, maps) if args.rank else None
     auto = args.steps == "auto"
     settings = {
         "domains": [d.name for d in doms],
@@ -1268,6 +1278,8 @@ def _run_explain(args: argparse.Namespace) -> int:
             }
             draws["summary"] = partial(plot_summary, maps, 0, title="The first explained sample in every domain")
             writer.save_figures(draws, progress=args.progress and not args.quiet, desc="cdig explain: figures", keep_going=True)
+        if ranking is not None:
+            _write_ranking(writer, ranking, args, len(x), figures=args.figures)
         summary = writer.write_summary(
             {
                 "model": {"file": str(Path(args.model).resolve()), "framework": framework},
@@ -1279,6 +1291,7 @@ def _run_explain(args: argparse.Namespace) -> int:
                 },
                 "deltas": deltas_summary(maps),
                 "settings": settings,
+                **({"ranking": {"order": ranking.order, "file": RANKING}} if ranking is not None else {}),
                 "runtime_s": {"explain": round(t_explain, 3), "total": round(time.perf_counter() - t_start, 3)},
                 "notes": writer.notes,
             }
@@ -1307,8 +1320,64 @@ def _run_explain(args: argparse.Namespace) -> int:
     )
     for note in summary["notes"]:
         print(f"  note: {note}")
+    if ranking is not None:
+        print(f"  domains ranked best first: {', '.join(ranking.order)} ({RANKING} says how to read each column)")
+        print("\n".join(f"  {line}" for line in ranking.to_markdown(legend=False).splitlines()))
     print(f"  wrote {len(summary['files'])} files to {summary['out_dir']}: {', '.join(summary['files'])}")
     return 0
+
+
+#: The file ``cdig explain --rank`` writes the ranking to.
+RANKING = "ranking.md"
+
+
+def _rank(
+    args: argparse.Namespace,
+    model: Any,
+    x: np.ndarray,
+    doms: Sequence[Domain],
+    target: Any,
+    baselines: Any,
+    framework: str,
+    maps: Mapping[str, Any],
+) -> Any:
+    """--rank: :func:`cdig.ranking.rank_domains` with the explanation's settings. It explains the samples
+    itself, with the same settings, so its maps are the ones written (deterministic), computed a second time."""
+    from .ranking import rank_domains
+
+    try:
+        return rank_domains(
+            model,
+            x,
+            list(doms),
+            target=target,
+            baselines=baselines,
+            n_steps=args.steps,
+            method=args.method,
+            rtol=args.rtol,
+            max_steps=args.max_steps,
+            internal_batch_size=args.batch_size,
+            time_axis=args.time_axis,
+            fs=args.fs,
+            backend={"torch": "torch", "tensorflow": "tensorflow"}.get(framework),
+            progress=args.progress and not args.quiet,
+            output=args.output,
+        )
+    except CdigError as e:
+        raise CliError(f"--rank: {args.model} on {args.data}: {_cli_words(_squash(e))}{_rescued(maps)}") from None
+
+
+def _write_ranking(writer: Any, ranking: Any, args: argparse.Namespace, n: int, figures: bool) -> None:
+    """``ranking.md`` (the table and how to read each column) and, with figures, ``ranking.png``."""
+    head = (
+        f"# Domains ranked: {Path(args.model).name} on {Path(args.data).name}\n\n"
+        f"{n} sample(s); the domains best first by faithfulness (deletion and insertion curves), then concentration "
+        "(cdig.ranking.rank_domains).\n\n"
+    )
+    writer._claim(RANKING).write_text(head + ranking.to_markdown(legend=True) + "\n", encoding="utf-8")
+    writer.files.append(RANKING)
+    if figures:
+        writer.save_figures({"ranking": ranking.plot}, keep_going=True)
 
 
 def _rescued(maps: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ._progress import Progress
 from .backends import Backend, get_backend
+from .backends.numpy import NumpyBackend, runs_on_numpy
 from .core.attribution import Attribution
 from .core.checks import Layout, check_input, check_positive_int
 from .core.draws import Draws, combine
@@ -105,8 +106,9 @@ def prepare(
     """Backend, validated input and layout, target, model arguments and chunk size: shared by
     :func:`explain` and :mod:`cdig.metrics`, so both see the model, its input and its output alike.
 
-    ``backend``: a name, None (detected), or a :class:`~cdig.backends.Backend` class to use as it is
-    (:class:`cdig.perturb.NumpyBackend` for a plain function of numpy arrays).
+    ``backend``: a name, None (detected: a plain function of numpy arrays that reaches no framework's
+    model runs on :class:`~cdig.backends.numpy.NumpyBackend`), or a
+    :class:`~cdig.backends.Backend` class to use as it is.
 
     ``auto_budget``: None keeps ``internal_batch_size`` (or the default chunk); -1 sizes chunks to half
     the free memory, a positive number to that many bytes (``internal_batch_size="auto"``).
@@ -125,6 +127,8 @@ def prepare(
     _check_model(model)
     _check_x_type(x)
     check_output_selector(output)
+    if backend == "numpy" or (backend is None and runs_on_numpy(model, x, additional_forward_args)):
+        backend = NumpyBackend  # a plain function of numpy arrays: no framework
     if isinstance(backend, type) and issubclass(backend, Backend):  # a backend of cdig's own (e.g. numpy)
         be = backend(model, x)
     else:

@@ -35,12 +35,13 @@ from typing import Any
 import numpy as np
 
 from ._progress import Progress
+from .api import PERTURBATION_METHODS
 from .backends.base import Backend
+from .backends.numpy import NumpyBackend
 from .core.attribution import Attribution
 from .core.checks import Layout, check_baseline, check_bool, check_choice, check_int, check_positive_int, check_real
 from .core.errors import CdigModelError, CdigTypeError, CdigValueError
-from .core.memory import CALIBRATE_FACTOR, DEFAULT_FRACTION, parse_bytes
-from .core.outputs import split_forward_args
+from .core.memory import CALIBRATE_FACTOR, DEFAULT_FRACTION, format_bytes, parse_bytes
 from .domains import Domain, resolve
 
 __all__ = [
@@ -55,8 +56,8 @@ __all__ = [
     "INPUT_COPIES",
 ]
 
-#: The perturbation methods :func:`attribute` computes.
-METHODS = ("shapley", "occlusion", "rise")
+#: The perturbation methods :func:`attribute` computes (those :func:`cdig.explain` routes here).
+METHODS = PERTURBATION_METHODS
 #: Exact Shapley values (all ``2**G`` coalitions) up to this many groups; permutation sampling beyond.
 MAX_EXACT_GROUPS = 14
 #: Permutations sampled (in antithetic pairs) when the Shapley values are estimated and ``n_samples`` is None.
@@ -74,73 +75,6 @@ INPUT_COPIES = 4
 #: RISE refuses masks that leave a group never kept or never dropped; the n_samples it then suggests
 #: leaves such a group with at most this chance.
 _MISS_CHANCE = 0.01
-
-
-class NumpyBackend(Backend):
-    """A model run on numpy arrays: forward passes only (perturbation methods need no gradients).
-
-    Used by :func:`attribute` for a plain function of numpy arrays (an scikit-learn pipeline's
-    ``predict_proba``, a numpy expression); the path integral needs a framework's gradients and never
-    runs here.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> be = NumpyBackend(lambda x: x.sum(axis=1), np.ones((2, 3)))
-    >>> be.forward(be.asarray(np.ones((2, 3))), ()).tolist()
-    [3.0, 3.0]
-    """
-
-    name = "numpy"
-    xp = np
-    device = "cpu"
-    default_time_axis = -1
-
-    @classmethod
-    def owns_model(cls, model: Any) -> bool:
-        return False
-
-    @classmethod
-    def owns_array(cls, x: Any) -> bool:
-        return isinstance(x, np.ndarray)
-
-    def asarray(self, a: Any, dtype: Any = None) -> np.ndarray:
-        return np.asarray(a, dtype=dtype)
-
-    def to_numpy(self, t: Any) -> np.ndarray:
-        return np.asarray(t)
-
-    @classmethod
-    def from_numpy(cls, a: np.ndarray, device: Any = None) -> np.ndarray:
-        return np.asarray(a)
-
-    def as_index(self, a: np.ndarray) -> np.ndarray:
-        return np.asarray(a, dtype=np.int64)
-
-    def is_array(self, a: Any) -> bool:
-        return isinstance(a, np.ndarray)
-
-    def forward(self, inputs: Any, args: tuple) -> Any:
-        out = self.run_model(inputs, args)
-        return out if self.model_call.raw else np.asarray(out)
-
-    def zeros_like(self, a: Any) -> np.ndarray:
-        return np.zeros_like(a)
-
-    def _no_gradients(self) -> CdigModelError:
-        return CdigModelError(
-            "the model runs on numpy arrays, which carry no gradients: integrated gradients need a PyTorch, "
-            "TensorFlow or JAX model; perturbation methods (cdig.perturb.attribute) need none"
-        )
-
-    def path_grad(self, fn: Any, start: Any, delta: Any, idx: np.ndarray, alphas: np.ndarray, want_h: bool) -> Any:
-        raise self._no_gradients()
-
-    def accumulate(self, acc: Any, idx: np.ndarray, grads: Any, weights: np.ndarray) -> Any:
-        raise self._no_gradients()
-
-    def vjp(self, fn: Any, z: Any, cotangent: Any) -> Any:
-        raise self._no_gradients()
 
 
 def attribute(
@@ -483,11 +417,11 @@ def plan_rows(
     if budget - fixed < per_row:
         need = fixed + per_row
         raise CdigValueError(
-            f"memory_budget={_fmt_bytes(budget)} is too small: one perturbed signal (row) needs about "
-            f"{_fmt_bytes(per_row)} (estimated: mask, coefficients, inverse, {FORWARD_FACTOR}x its input for the "
-            f"model's forward pass) besides {_fmt_bytes(fixed)} the call holds for {n} sample(s) and {n_coalitions} "
+            f"memory_budget={format_bytes(budget)} is too small: one perturbed signal (row) needs about "
+            f"{format_bytes(per_row)} (estimated: mask, coefficients, inverse, {FORWARD_FACTOR}x its input for the "
+            f"model's forward pass) besides {format_bytes(fixed)} the call holds for {n} sample(s) and {n_coalitions} "
             f"coalitions (input copies, coefficients, outputs); give memory_budget >= {need} bytes "
-            f"({_fmt_bytes(need)}), explain fewer samples at once, use fewer masks or permutations (n_samples), or "
+            f"({format_bytes(need)}), explain fewer samples at once, use fewer masks or permutations (n_samples), or "
             "set internal_batch_size yourself"
         )
     rows = int(max(1, min(n * n_coalitions, (budget - fixed) // per_row)))
@@ -500,13 +434,6 @@ def _free_budget(be: Backend) -> int:
     if free is None:
         raise CdigValueError("internal_batch_size='auto' needs memory_budget=... here: the free memory of this device is unknown")
     return int(free * DEFAULT_FRACTION)
-
-
-def _fmt_bytes(n: float) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{int(n)} B"
 
 
 # --- the game: coalitions of groups of coefficients -------------------------------------------
@@ -718,10 +645,9 @@ def _prepare(
     output: Any,
     progress: bool = False,
 ) -> Any:
-    """:func:`cdig.engine.prepare`, or its numpy counterpart for a plain function of numpy arrays."""
+    """:func:`cdig.engine.prepare` (which runs a plain function of numpy arrays on numpy)."""
     from .engine import prepare
 
-    on_numpy = backend == "numpy" or (backend is None and _runs_on_numpy(model, x, additional_forward_args))
     return prepare(
         model,
         x,
@@ -729,36 +655,7 @@ def _prepare(
         time_axis=time_axis,
         additional_forward_args=additional_forward_args,
         internal_batch_size=internal_batch_size,
-        backend=NumpyBackend if on_numpy else backend,
+        backend=backend,
         progress=progress,
         output=output,
     )
-
-
-def _runs_on_numpy(model: Any, x: Any, additional_forward_args: Any) -> bool:
-    """Whether ``model`` is a plain function of numpy arrays: ``x`` is numpy, no imported framework owns
-    the model or a model it reaches, and one sample gives a numpy result."""
-    import sys
-
-    from .backends import BACKENDS, get_backend_by_name
-    from .backends.base import reachable
-    from .engine import array_type_of
-    from .wrappers import unwrap_model
-
-    if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf" or x.ndim < 2 or not callable(model):
-        return False
-    model, _ = unwrap_model(model)
-    owners = [get_backend_by_name(n) for n, (_, fw) in BACKENDS.items() if fw in sys.modules]
-    if any(b.owns_model(model) for b in owners):
-        return False
-    if owners and reachable(model, lambda v: any(b.owns_model(v) for b in owners)):
-        return False
-    positional, keywords = split_forward_args(additional_forward_args)
-    args = tuple(a[:1] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == len(x) else a for a in positional)
-    kw = {k: a[:1] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == len(x) else a for k, a in keywords.items()}
-    try:
-        out = model(x[:1], *args, **kw)
-    except Exception:  # noqa: BLE001 - not a function of numpy arrays: a framework runs it
-        return False
-    leaves = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (tuple, list)) else [out]
-    return all(array_type_of(v) is None for v in leaves[:8])

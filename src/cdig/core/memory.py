@@ -149,9 +149,10 @@ def chunk_rows(budget: int, per_row: float, fixed: float, most: int, chunk_fixed
     if room < per_row:
         need = fixed + chunk_fixed + per_row
         raise CdigValueError(
-            f"memory_budget={_fmt(budget)} is too small: one path point needs about {_fmt(per_row + chunk_fixed)} "
-            f"({'measured' if measured else 'estimated'}) besides {_fmt(fixed)} the explanation holds for its "
-            f"samples (accumulators, coefficients, maps); give memory_budget >= {_fmt(need)}, explain fewer "
+            f"memory_budget={format_bytes(budget)} is too small: one path point needs about "
+            f"{format_bytes(per_row + chunk_fixed)} "
+            f"({'measured' if measured else 'estimated'}) besides {format_bytes(fixed)} the explanation holds for its "
+            f"samples (accumulators, coefficients, maps); give memory_budget >= {format_bytes(need)}, explain fewer "
             "samples at once, or set internal_batch_size yourself"
         )
     return int(max(1, min(most, room // per_row)))
@@ -213,10 +214,10 @@ def check_minimum(budget: int, n: int, row_bytes: int, n_domains: int, adaptive:
     need = minimum_budget(n, row_bytes, n_domains, adaptive, store)
     if budget < need:
         raise CdigValueError(
-            f"memory_budget={_fmt(budget)} is too small for {n} sample(s) of {_fmt(row_bytes)}"
+            f"memory_budget={format_bytes(budget)} is too small for {n} sample(s) of {format_bytes(row_bytes)}"
             + (f" and {n_domains} domain(s)" if n_domains else "")
-            + f": the explanation alone holds about {_fmt(need - 3 * row_bytes)} (input copies, accumulators, "
-            f"coefficients, maps) before any path point; give memory_budget >= {_fmt(need)} (more for the model's "
+            + f": the explanation alone holds about {format_bytes(need - 3 * row_bytes)} (input copies, accumulators, "
+            f"coefficients, maps) before any path point; give memory_budget >= {format_bytes(need)} (more for the model's "
             "activations), explain fewer samples or domains at once, or set internal_batch_size yourself"
         )
 
@@ -257,7 +258,8 @@ def allocated_bytes() -> int | None:
     return int(info.uordblks + info.hblkhd)
 
 
-def _fmt(n: float) -> str:
+def format_bytes(n: float) -> str:
+    """``n`` bytes in words: ``"1.5 MiB"``."""
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= size:
             return f"{n / size:.3g} {unit}"

@@ -1,0 +1,114 @@
+"""Plain functions of numpy arrays (an scikit-learn pipeline's ``predict_proba``, a numpy expression).
+
+No framework: forward passes only. The perturbation methods (:mod:`cdig.perturb`) and the metrics run
+such models; Integrated Gradients needs a framework's gradients and says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import CdigTypeError
+from ..core.outputs import split_forward_args
+from .base import Backend, reachable
+
+__all__ = ["NumpyBackend", "runs_on_numpy"]
+
+
+class NumpyBackend(Backend):
+    """A model run on numpy arrays: forward passes only (perturbation methods need no gradients).
+
+    Used by :func:`cdig.engine.prepare` for a plain function of numpy arrays (an scikit-learn pipeline's
+    ``predict_proba``, a numpy expression); the path integral needs a framework's gradients and never
+    runs here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> be = NumpyBackend(lambda x: x.sum(axis=1), np.ones((2, 3)))
+    >>> be.forward(be.asarray(np.ones((2, 3))), ()).tolist()
+    [3.0, 3.0]
+    """
+
+    name = "numpy"
+    xp = np
+    device = "cpu"
+    default_time_axis = -1
+
+    @classmethod
+    def owns_model(cls, model: Any) -> bool:
+        return False
+
+    @classmethod
+    def owns_array(cls, x: Any) -> bool:
+        return isinstance(x, np.ndarray)
+
+    def asarray(self, a: Any, dtype: Any = None) -> np.ndarray:
+        return np.asarray(a, dtype=dtype)
+
+    def to_numpy(self, t: Any) -> np.ndarray:
+        return np.asarray(t)
+
+    @classmethod
+    def from_numpy(cls, a: np.ndarray, device: Any = None) -> np.ndarray:
+        return np.asarray(a)
+
+    def as_index(self, a: np.ndarray) -> np.ndarray:
+        return np.asarray(a, dtype=np.int64)
+
+    def is_array(self, a: Any) -> bool:
+        return isinstance(a, np.ndarray)
+
+    def forward(self, inputs: Any, args: tuple) -> Any:
+        out = self.run_model(inputs, args)
+        return out if self.model_call.raw else np.asarray(out)
+
+    def zeros_like(self, a: Any) -> np.ndarray:
+        return np.zeros_like(a)
+
+    def no_gradients(self) -> CdigTypeError:
+        return CdigTypeError(
+            "the model runs on numpy arrays, which carry no gradients: Integrated Gradients need a PyTorch, "
+            "TensorFlow or JAX model. Perturbation methods need none: cdig.explain(model, x, domains, "
+            "method='shapley' | 'occlusion' | 'rise'). If the function also runs on a framework's tensors, pass "
+            "backend='torch' | 'tensorflow' | 'jax' (or x as that framework's tensor) for Integrated Gradients"
+        )
+
+    def path_grad(self, fn: Any, start: Any, delta: Any, idx: np.ndarray, alphas: np.ndarray, want_h: bool) -> Any:
+        raise self.no_gradients()
+
+    def accumulate(self, acc: Any, idx: np.ndarray, grads: Any, weights: np.ndarray) -> Any:
+        raise self.no_gradients()
+
+    def vjp(self, fn: Any, z: Any, cotangent: Any) -> Any:
+        raise self.no_gradients()
+
+
+def runs_on_numpy(model: Any, x: Any, additional_forward_args: Any) -> bool:
+    """Whether ``model`` is a plain function of numpy arrays: ``x`` is numpy, no imported framework owns
+    the model or a model it reaches, and one sample gives a numpy result."""
+    import sys
+
+    from ..engine import array_type_of
+    from ..wrappers import unwrap_model
+    from . import BACKENDS, get_backend_by_name
+
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf" or x.ndim < 2 or not callable(model):
+        return False
+    model, _ = unwrap_model(model)
+    owners = [get_backend_by_name(n) for n, (_, fw) in BACKENDS.items() if fw in sys.modules]
+    if any(b.owns_model(model) for b in owners):
+        return False
+    if owners and reachable(model, lambda v: any(b.owns_model(v) for b in owners)):
+        return False
+    positional, keywords = split_forward_args(additional_forward_args)
+    args = tuple(a[:1] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == len(x) else a for a in positional)
+    kw = {k: a[:1] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == len(x) else a for k, a in keywords.items()}
+    try:
+        out = model(x[:1], *args, **kw)
+    except Exception:  # noqa: BLE001 - not a function of numpy arrays: a framework runs it
+        return False
+    leaves = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (tuple, list)) else [out]
+    return all(array_type_of(v) is None for v in leaves[:8])
