@@ -15,15 +15,11 @@ from .core.checks import check_baseline, check_bool, check_steps
 from .core.draws import References, check_references, check_stdevs, plan_draws
 from .core.errors import CdigTypeError, CdigValueError
 from .core.memory import parse_bytes
-from .core.rules import get_rule
+from .core.rules import PERTURBATION_METHODS, get_rule
 from .domains import Domain, resolve
 from .engine import array_type_of, check_batch_size, prepare, split_baselines, to_host
 
 __all__ = ["explain", "CrossDomainIG", "References"]
-
-#: The perturbation methods :func:`explain` routes to :func:`cdig.perturb.attribute` (kept here so the
-#: core need not import the perturbation module to recognise them).
-PERTURBATION_METHODS = ("shapley", "occlusion", "rise")
 
 
 def explain(

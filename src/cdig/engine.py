@@ -14,6 +14,7 @@ path's function, with the pieces a compiling backend uses to run a chunk as one 
 from __future__ import annotations
 
 import copy
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from ._progress import Progress
-from .backends import Backend, get_backend
-from .backends.numpy import NumpyBackend, runs_on_numpy
+from .backends import BACKENDS, Backend, get_backend, get_backend_by_name
+from .backends.base import reachable
+from .backends.numpy import NumpyBackend
 from .core.attribution import Attribution
 from .core.checks import Layout, check_input, check_positive_int
 from .core.draws import Draws, combine
@@ -127,7 +129,7 @@ def prepare(
     _check_model(model)
     _check_x_type(x)
     check_output_selector(output)
-    if backend == "numpy" or (backend is None and runs_on_numpy(model, x, additional_forward_args)):
+    if backend == "numpy" or (backend is None and _runs_on_numpy(model, x, additional_forward_args)):
         backend = NumpyBackend  # a plain function of numpy arrays: no framework
     if isinstance(backend, type) and issubclass(backend, Backend):  # a backend of cdig's own (e.g. numpy)
         be = backend(model, x)
@@ -936,3 +938,27 @@ def check_batch_size(internal_batch_size: Any, memory_budget: Any) -> bool:
 
 def _forward_args(args: tuple, be: Backend) -> tuple:
     return tuple(be.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+
+
+def _runs_on_numpy(model: Any, x: Any, additional_forward_args: Any) -> bool:
+    """Whether ``model`` is a plain function of numpy arrays: ``x`` is numpy, no imported framework owns
+    the model or a model it reaches, and one sample gives a numpy result."""
+    from .wrappers import unwrap_model
+
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf" or x.ndim < 2 or not callable(model):
+        return False
+    model, _ = unwrap_model(model)
+    owners = [get_backend_by_name(n) for n, (_, fw) in BACKENDS.items() if fw in sys.modules]
+    if any(b.owns_model(model) for b in owners):
+        return False
+    if owners and reachable(model, lambda v: any(b.owns_model(v) for b in owners)):
+        return False
+    positional, keywords = split_forward_args(additional_forward_args)
+    args = tuple(a[:1] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == len(x) else a for a in positional)
+    kw = {k: a[:1] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == len(x) else a for k, a in keywords.items()}
+    try:
+        out = model(x[:1], *args, **kw)
+    except Exception:  # noqa: BLE001 - not a function of numpy arrays: a framework runs it
+        return False
+    leaves = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (tuple, list)) else [out]
+    return all(array_type_of(v) is None for v in leaves[:8])

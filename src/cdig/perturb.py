@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 
 from ._progress import Progress
-from .api import PERTURBATION_METHODS
 from .backends.base import Backend
 from .backends.numpy import NumpyBackend
 from .core.attribution import Attribution
 from .core.checks import Layout, check_baseline, check_bool, check_choice, check_int, check_positive_int, check_real
 from .core.errors import CdigModelError, CdigTypeError, CdigValueError
 from .core.memory import CALIBRATE_FACTOR, DEFAULT_FRACTION, format_bytes, parse_bytes
+from .core.rules import PERTURBATION_METHODS
 from .domains import Domain, resolve
 
 __all__ = [

@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import CdigTypeError
-from ..core.outputs import split_forward_args
-from .base import Backend, reachable
+from .base import Backend
 
-__all__ = ["NumpyBackend", "runs_on_numpy"]
+__all__ = ["NumpyBackend"]
 
 
 class NumpyBackend(Backend):
@@ -84,31 +83,3 @@ class NumpyBackend(Backend):
 
     def vjp(self, fn: Any, z: Any, cotangent: Any) -> Any:
         raise self.no_gradients()
-
-
-def runs_on_numpy(model: Any, x: Any, additional_forward_args: Any) -> bool:
-    """Whether ``model`` is a plain function of numpy arrays: ``x`` is numpy, no imported framework owns
-    the model or a model it reaches, and one sample gives a numpy result."""
-    import sys
-
-    from ..engine import array_type_of
-    from ..wrappers import unwrap_model
-    from . import BACKENDS, get_backend_by_name
-
-    if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf" or x.ndim < 2 or not callable(model):
-        return False
-    model, _ = unwrap_model(model)
-    owners = [get_backend_by_name(n) for n, (_, fw) in BACKENDS.items() if fw in sys.modules]
-    if any(b.owns_model(model) for b in owners):
-        return False
-    if owners and reachable(model, lambda v: any(b.owns_model(v) for b in owners)):
-        return False
-    positional, keywords = split_forward_args(additional_forward_args)
-    args = tuple(a[:1] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == len(x) else a for a in positional)
-    kw = {k: a[:1] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == len(x) else a for k, a in keywords.items()}
-    try:
-        out = model(x[:1], *args, **kw)
-    except Exception:  # noqa: BLE001 - not a function of numpy arrays: a framework runs it
-        return False
-    leaves = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (tuple, list)) else [out]
-    return all(array_type_of(v) is None for v in leaves[:8])

@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import CdigTypeError, CdigValueError
 
-__all__ = ["RULES", "get_rule", "gauss_kronrod_15", "gauss_kronrod_7"]
+__all__ = ["PERTURBATION_METHODS", "RULES", "get_rule", "gauss_kronrod_15", "gauss_kronrod_7"]
 
 Rule = Callable[[int], "tuple[np.ndarray, np.ndarray]"]
 
@@ -188,3 +188,7 @@ def gauss_kronrod_7() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     (7, 1.0, 1.0)
     """
     return _kronrod(_XGK7, _WGK7, np.array([5 / 9, 8 / 9]))
+
+
+#: The perturbation methods (:mod:`cdig.perturb`) that :func:`cdig.explain` takes as ``method=`` beside the rules.
+PERTURBATION_METHODS = ("shapley", "occlusion", "rise")
