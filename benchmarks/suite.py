@@ -18,6 +18,8 @@ dataset    benchmarks/bench_dataset.py: windows/s of explain_dataset serial vs R
            streaming to disk / explaining in memory (target <= 1.10).
 certified  benchmarks/bench_certified.py: true map error vs evaluations for every rule and "auto" on a
            ReLU CNN, an attention regressor and a planted-data CNN; honesty of the error estimate.
+perturb    benchmarks/bench_perturb.py: model calls per sample of occlusion, exact and sampled Shapley values,
+           RISE and IG at a stated accuracy; standard errors' calibration; the domain ranking's answers.
 
 Every timing row is a ratio of two functions measured in the same interleaved rounds (the median
 over rounds of the ratio of the two runs of a round; see _common.measure). The script reports; it
@@ -70,7 +72,19 @@ from _common import (  # noqa: E402
 import cdig  # noqa: E402
 import cdig.metrics  # noqa: E402
 
-GROUPS = ("captum", "reference", "dftlrp", "overhead", "domains", "steps", "memory", "scale", "dataset", "certified")
+GROUPS = (
+    "captum",
+    "reference",
+    "dftlrp",
+    "overhead",
+    "domains",
+    "steps",
+    "memory",
+    "scale",
+    "dataset",
+    "certified",
+    "perturb",
+)
 STEPS = (16, 50, 200)
 TARGET_CAPTUM = 1.05
 TARGET_OVERHEAD = 1.10

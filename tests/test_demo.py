@@ -91,7 +91,16 @@ def test_torch_settings_are_restored(default_run):
     assert torch.are_deterministic_algorithms_enabled() == deterministic
 
 
-def test_reduced_run_is_deterministic_and_prints(tmp_path, capsys):
+@pytest.fixture
+def no_png(monkeypatch):
+    """Figures drawn but not rendered to PNG (most of a reduced run's time): the runs below check the
+    maps, the summary and what is printed; the figures are checked on the default run above."""
+    from matplotlib.figure import Figure
+
+    monkeypatch.setattr(Figure, "savefig", lambda self, *args, **kwargs: None)
+
+
+def test_reduced_run_is_deterministic_and_prints(tmp_path, capsys, no_png):
     kw = dict(n_explain=6, epochs=4, n_steps=16, seed=1, progress=False)
     a = run_demo(tmp_path / "a", **kw)
     printed = capsys.readouterr().out
@@ -105,7 +114,7 @@ def test_reduced_run_is_deterministic_and_prints(tmp_path, capsys):
     )
 
 
-def test_auto_steps(tmp_path):
+def test_auto_steps(tmp_path, no_png):
     s = run_demo(tmp_path, n_explain=2, epochs=4, n_steps="auto", progress=False, verbose=False)
     assert s["settings"]["method"] == "gausskronrod_adaptive"
     assert max(d["max_relative_delta"] for d in s["deltas"].values()) < 1e-3

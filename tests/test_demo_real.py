@@ -1,6 +1,9 @@
 """``cdig demo --real`` (:func:`cdig.demo_real.run_real_demo`): ACSF1 from sktime's files, the files it writes."""
 
 import json
+import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,15 +24,36 @@ NPZ = ("time.npz", "fourier.npz", "bands.npz", "explained.npz")
 PNG = ("time.png", "fourier.png", "bands.png", "band_shares.png")
 
 
+# ``python -m cdig ARGS`` with CdigWarning an error, as in the test process
+_CDIG = """
+import runpy, sys, warnings
+import cdig
+warnings.filterwarnings("error", category=cdig.CdigWarning)
+sys.argv[0] = "cdig"
+runpy.run_module("cdig", run_name="__main__", alter_sys=True)
+"""
+
+
+def _cli_run(tmp: Path) -> dict:
+    argv = ["demo", "--real", "--out", str(tmp / "out"), "--epochs", "40", "--samples", "12", "--steps", "8", "--no-progress"]
+    return dict(args=[sys.executable, "-c", _CDIG, *argv], cwd=tmp, env=dict(os.environ), timeout=600)
+
+
+# ``cdig demo --real`` with a short training (about 5 s on one core, in a fresh interpreter): it starts
+# with the session, on the core the other tests leave idle (tests/conftest.py).
+BACKGROUND_JOBS = {"cdig demo --real": _cli_run}
+
+
 @pytest.fixture(scope="module")
-def cli_run(tmp_path_factory):
-    """``cdig demo --real`` with a short training (about 5 s on one core)."""
-    out = tmp_path_factory.mktemp("real") / "out"
-    code = main(["demo", "--real", "--out", str(out), "--epochs", "40", "--samples", "12", "--steps", "8", "--no-progress"])
-    return code, out, json.loads((out / "summary.json").read_text())
+def cli_run(background):
+    proc = background.result("cdig demo --real")
+    out = proc.tmp / "out"
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.returncode, out, json.loads((out / "summary.json").read_text())
 
 
-def test_cli_writes_the_demo_files(cli_run, capsys):
+@pytest.mark.background("cdig demo --real")
+def test_cli_writes_the_demo_files(cli_run):
     code, out, s = cli_run
     assert code == 0
     for name in NPZ + PNG + ("summary.json",):
@@ -39,6 +63,7 @@ def test_cli_writes_the_demo_files(cli_run, capsys):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.background("cdig demo --real")
 def test_the_classifier_learns_and_completeness_holds(cli_run):
     _, _, s = cli_run
     assert s["data"]["name"] == "ACSF1" and s["data"]["n_test"] == 100 and s["data"]["fs"] == 0.1
@@ -49,6 +74,7 @@ def test_the_classifier_learns_and_completeness_holds(cli_run):
         assert d["max_relative_delta"] < 0.01
 
 
+@pytest.mark.background("cdig demo --real")
 def test_band_shares_are_shares(cli_run):
     _, _, s = cli_run
     b = s["bands"]
@@ -60,6 +86,7 @@ def test_band_shares_are_shares(cli_run):
     assert sum(b["attribution_share"][i] for i in lines) > 0.5
 
 
+@pytest.mark.background("cdig demo --real")
 def test_explained_npz_follows_the_demo_conventions(cli_run):
     _, out, s = cli_run
     with np.load(out / "explained.npz") as f:

@@ -1,4 +1,5 @@
-"""Every ```python block of README.md and docs/**/*.md runs (blocks of one file share a namespace).
+"""Every ```python block of README.md and docs/**/*.md runs (blocks of one file share a namespace; the pages
+run in a fresh interpreter, see ``_RUN_PAGES``).
 
 The site (``mkdocs.yml``, built by ``tests/test_docs_site.py``) shows the same files, so every
 code block a reader sees there has run here. Blocks in other languages (``bash``, ``text``, ...)
@@ -8,7 +9,10 @@ either runs or says what it is.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,16 +38,61 @@ def _fences(text: str) -> list[tuple[int, str, str]]:
     return out
 
 
+# The pages run one after another in one fresh interpreter, each in its own namespace and working folder,
+# as the test process ran them (one torch thread, torch seeded with 0 before each page, CdigWarning an
+# error); it starts with the session, on the core the other tests leave idle (tests/conftest.py).
+_RUN_PAGES = r"""
+import json, os, re, sys, traceback, warnings
+from pathlib import Path
+
+import torch
+
+import cdig
+
+torch.set_num_threads(1)
+block = re.compile(sys.argv[1], re.S)
+tmp = Path(sys.argv[2])
+for i, (arg, page) in enumerate((a, Path(a).resolve()) for a in sys.argv[3:]):
+    work = tmp / f"page{i}"
+    work.mkdir()
+    os.chdir(work)
+    torch.manual_seed(0)
+    namespace = {"__name__": f"docs_{page.stem}"}
+    error = None
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", category=cdig.CdigWarning)
+        for j, code in enumerate(block.findall(page.read_text())):
+            try:
+                exec(compile(code, f"{page.name}[block {j}]", "exec"), namespace)
+            except (Exception, SystemExit) as e:
+                error = f"{page.name} block {j} failed: {e!r}\n{code}\n{traceback.format_exc()}"
+                break
+    print("PAGE:" + json.dumps({"page": arg, "error": error}), flush=True)
+"""
+
+
+def _run_pages(tmp: Path) -> dict:
+    args = [sys.executable, "-c", _RUN_PAGES, BLOCK.pattern, str(tmp), *map(str, RUNNABLE)]
+    return dict(args=args, cwd=tmp, env=dict(os.environ), timeout=600)
+
+
+BACKGROUND_JOBS = {"docs code blocks": _run_pages}
+
+
+@pytest.fixture(scope="module")
+def page_results(background) -> tuple[dict[str, str | None], str]:
+    proc = background.result("docs code blocks")
+    lines = [json.loads(ln[len("PAGE:") :]) for ln in proc.stdout.splitlines() if ln.startswith("PAGE:")]
+    return {d["page"]: d["error"] for d in lines}, f"exit code {proc.returncode}:\n{proc.stderr[-3000:]}"
+
+
+@pytest.mark.background("docs code blocks")
 @pytest.mark.parametrize("page", RUNNABLE, ids=[str(p.relative_to(ROOT)) for p in RUNNABLE])
-def test_code_blocks_run(page: Path, tmp_path, monkeypatch) -> None:
-    blocks = BLOCK.findall(page.read_text())
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": f"docs_{page.stem}"}
-    for i, code in enumerate(blocks):
-        try:
-            exec(compile(code, f"{page.name}[block {i}]", "exec"), namespace)
-        except Exception as e:  # pragma: no cover - the message is the point
-            raise AssertionError(f"{page.name} block {i} failed: {e!r}\n{code}") from e
+def test_code_blocks_run(page: Path, page_results) -> None:
+    results, log = page_results
+    assert str(page) in results, f"the runner of the pages stopped before {page.name}, {log}"
+    error = results[str(page)]
+    assert error is None, error
 
 
 def test_every_domain_page_has_a_running_example() -> None:

@@ -15,7 +15,6 @@ import inspect
 import os
 import pkgutil
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -69,22 +68,27 @@ def _param_phrases(obj: object, section: str = "Parameters") -> dict[str, str]:
     return phrases
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"), "--site-dir", str(out)],
+def _mkdocs_build(tmp: Path) -> dict:
+    return dict(
+        args=[sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml")]
+        + ["--site-dir", str(tmp / "site")],
         cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
         timeout=600,
     )
+
+
+# the build (a fresh interpreter, about 20 s) starts with the session, on the core the tests leave idle
+BACKGROUND_JOBS = {"mkdocs build": _mkdocs_build}
+
+
+@pytest.fixture(scope="module")
+def site(background) -> Path:
+    proc = background.result("mkdocs build")
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{log[-6000:]}"
     assert not re.search(r"^(WARNING|ERROR)\b", log, re.M), log[-6000:]
-    return out
+    return proc.tmp / "site"
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +107,7 @@ def test_nav_has_every_required_page(nav: list[str]) -> None:
     assert api and not set(api) - set(nav), f"API pages missing from the nav: {set(api) - set(nav)}"
 
 
+@pytest.mark.background("mkdocs build")
 def test_every_nav_page_is_built(site: Path, nav: list[str]) -> None:
     for page in nav:
         built = _html_file(site, page)
@@ -112,6 +117,7 @@ def test_every_nav_page_is_built(site: Path, nav: list[str]) -> None:
         assert title in _text(built), f"{page}: its title {title!r} is not on the built page"
 
 
+@pytest.mark.background("mkdocs build")
 def test_api_pages_render_docstrings(site: Path) -> None:
     import cdig
 
@@ -179,6 +185,7 @@ def test_api_pages_render_docstrings(site: Path) -> None:
             assert leftover not in source, f"{page}: {leftover!r} left in the rendered docstrings"
 
 
+@pytest.mark.background("mkdocs build")
 def test_site_is_offline(site: Path) -> None:
     """No page loads a script, stylesheet or font from the network (no CDN, no Google Fonts)."""
     remote = re.compile(r"<(?:script|link|img)\b[^>]*\b(?:src|href)=\"(?:https?:)?//", re.I)

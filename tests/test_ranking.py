@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -148,6 +150,57 @@ def test_bad_domains_give_explains_error() -> None:
         with pytest.raises(kind) as got:
             rank_domains(model, x, bad)
         assert str(got.value) == str(expected.value)
+
+
+def test_a_small_domain_holding_the_one_feature_ranks_first() -> None:
+    """A model reading one band of bins: the bands map is one of 4 values, the Fourier map spreads over the
+    band's 6 bins. On a fraction grid the 4 bands could not reach the first step; the entropy ranks them
+    first, and every map beats chance."""
+    torch.manual_seed(0)
+    x = torch.randn(6, 1, 64)
+    bands = cdig.FrequencyBands({"low": (0, 5), "band": (5, 11), "high": (11, 25)}, fs=64.0)
+    r = rank_domains(FourierBandEnergy(5, 11), x, (bands, "fourier", "time"), fs=64.0)
+    assert r.order == ["bands", "fourier", "time"]
+    assert r.table["bands"]["n_coefficients"] == 4 and r.table["bands"]["entropy"] == pytest.approx(0.0, abs=1e-5)
+    # the Fourier map is the band's 6 bins of 33: sparser by share (concentration) than 1 of 4 bands
+    assert r.table["fourier"]["concentration"] < r.table["bands"]["concentration"]
+    assert all(row["deletion_gain"] > 0 and row["insertion_gain"] > 0 for row in r.rows)
+
+
+def test_a_sparse_map_that_misleads_goes_after_the_maps_that_beat_chance() -> None:
+    """The true Fourier map of a one-bin model, and a forged one on another bin, with the bin read ranked
+    last (entropy 0 as well): the forgery's order of coefficients is worse than chance, so it goes after
+    the DCT map, more spread but right."""
+    torch.manual_seed(0)
+    model, x = FourierBandEnergy(5, 6), torch.randn(4, 1, 64)
+    maps = cdig.explain(model, x, ("fourier", "dct"), n_steps=16)
+    true = maps["fourier"].values
+    forged = np.full_like(true, 1e-9)  # every bin a trace, bin 5 (the one read) nothing: it goes last
+    forged[..., 9] = true[..., 5]  # and the whole change on bin 9
+    forged[..., 5] = 0.0
+    wrong = dataclasses.replace(maps["fourier"], values=forged)
+    r = rank_domains(model, x, attributions={"fourier": wrong, "dct": maps["dct"]})
+    assert r.table["fourier"]["entropy"] == pytest.approx(0.0, abs=1e-5)
+    assert r.table["dct"]["entropy"] > 0.3
+    assert r.table["fourier"]["deletion_gain"] < 0 < r.table["dct"]["deletion_gain"]
+    assert r.order == ["dct", "fourier"]
+    # the true map ranks first
+    assert rank_domains(model, x, attributions=maps).order == ["fourier", "dct"]
+
+
+def test_given_maps_are_ranked_without_a_second_explanation(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    model, x = FourierBandEnergy(5, 6), torch.randn(3, 1, 64)
+    fresh = rank_domains(model, x, ("time", "fourier"), n_steps=16)
+    monkeypatch.setattr(cdig.api, "explain", lambda *a, **k: pytest.fail("explained again"))
+    given = rank_domains(model, x, attributions=fresh.attributions)
+    assert given.order == fresh.order and given.rows == fresh.rows
+    assert cdig.rank_domains is rank_domains  # offered at the top level too
+    for bad, words in (({}, "non-empty dict"), ([1], "non-empty dict"), ({"time": 3}, "must be a cdig.Attribution")):
+        with pytest.raises(CdigValueError, match=words):
+            rank_domains(model, x, attributions=bad)
+    with pytest.raises(CdigValueError, match="holds 3 sample"):
+        rank_domains(model, x[:2], attributions=fresh.attributions)
 
 
 def test_gradients_only_are_refused() -> None:

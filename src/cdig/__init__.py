@@ -89,9 +89,14 @@ _LAZY = (
 )
 
 
+#: Functions of those submodules offered at the top level too (``cdig.rank_domains(...)``).
+_LAZY_FUNCTIONS = {"rank_domains": "ranking"}
+
+
 def __getattr__(name: str):
-    if name in _LAZY:
+    if name in _LAZY or name in _LAZY_FUNCTIONS:
         import importlib
 
-        return importlib.import_module(f"{__name__}.{name}")
+        module = importlib.import_module(f"{__name__}.{_LAZY_FUNCTIONS.get(name, name)}")
+        return getattr(module, name) if name in _LAZY_FUNCTIONS else module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1111,8 +1111,8 @@ def _add_explain(sub: Any) -> None:
     p.add_argument(
         "--rank",
         action="store_true",
-        help="also rank the explained domains by how well their maps explain the model (cdig.ranking.rank_domains, "
-        "with the same settings): writes ranking.md (and ranking.png) and prints the table",
+        help="also rank the explained domains by how sparse and faithful their maps are (cdig.ranking.rank_domains "
+        "on the maps written): writes ranking.md (and ranking.png) and prints the table",
     )
     p.add_argument("--no-figures", dest="figures", action="store_false", help="write no figures")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bars")
@@ -1239,7 +1239,7 @@ def _run_explain(args: argparse.Namespace) -> int:
     except CdigError as e:
         raise CliError(f"{args.model} on {args.data} (shape {x.shape}): {_cli_words(_squash(e))}") from None
     t_explain = time.perf_counter() - t_start
-    ranking = _rank(args, model, x, doms, target, baselines, framework, maps) if args.rank else None
+    ranking = _rank(args, model, x, target, framework, maps) if args.rank else None
     auto = args.steps == "auto"
     settings = {
         "domains": [d.name for d in doms],
@@ -1331,37 +1331,19 @@ def _run_explain(args: argparse.Namespace) -> int:
 RANKING = "ranking.md"
 
 
-def _rank(
-    args: argparse.Namespace,
-    model: Any,
-    x: np.ndarray,
-    doms: Sequence[Domain],
-    target: Any,
-    baselines: Any,
-    framework: str,
-    maps: Mapping[str, Any],
-) -> Any:
-    """--rank: :func:`cdig.ranking.rank_domains` with the explanation's settings. It explains the samples
-    itself, with the same settings, so its maps are the ones written (deterministic), computed a second time."""
+def _rank(args: argparse.Namespace, model: Any, x: np.ndarray, target: Any, framework: str, maps: Mapping[str, Any]) -> Any:
+    """--rank: :func:`cdig.ranking.rank_domains` on the maps just computed (no second explanation)."""
     from .ranking import rank_domains
 
     try:
         return rank_domains(
             model,
             x,
-            list(doms),
             target=target,
-            baselines=baselines,
-            n_steps=args.steps,
-            method=args.method,
-            rtol=args.rtol,
-            max_steps=args.max_steps,
+            attributions=dict(maps),
             internal_batch_size=args.batch_size,
             time_axis=args.time_axis,
-            fs=args.fs,
             backend={"torch": "torch", "tensorflow": "tensorflow"}.get(framework),
-            progress=args.progress and not args.quiet,
-            output=args.output,
         )
     except CdigError as e:
         raise CliError(f"--rank: {args.model} on {args.data}: {_cli_words(_squash(e))}{_rescued(maps)}") from None
@@ -1371,11 +1353,11 @@ def _write_ranking(writer: Any, ranking: Any, args: argparse.Namespace, n: int, 
     """``ranking.md`` (the table and how to read each column) and, with figures, ``ranking.png``."""
     head = (
         f"# Domains ranked: {Path(args.model).name} on {Path(args.data).name}\n\n"
-        f"{n} sample(s); the domains best first by faithfulness (deletion and insertion curves), then concentration "
+        f"{n} sample(s); the domains best first: the maps that beat a random order of their coefficients "
+        "(deletion and insertion curves), sparsest first (normalised entropy), then the others "
         "(cdig.ranking.rank_domains).\n\n"
     )
-    writer._claim(RANKING).write_text(head + ranking.to_markdown(legend=True) + "\n", encoding="utf-8")
-    writer.files.append(RANKING)
+    writer.save_text(RANKING, head + ranking.to_markdown(legend=True) + "\n")
     if figures:
         writer.save_figures({"ranking": ranking.plot}, keep_going=True)
 

@@ -11,8 +11,11 @@ so the linear domains share one pass of gradients), then scores each domain's ma
   spread out it is (:func:`normalised_entropy`). A model that reads one frequency gives a Fourier map
   with one bin and a time map spread over every sample.
 
-The result, :class:`DomainRanking`, holds one row per domain, the domains best first, a Markdown table
-and a plot.
+The domains are ordered by how sparse their maps are — the normalised entropy of ``|attribution|``,
+the share of a domain's coefficients the map effectively uses on a log scale, so domains of different
+sizes compare — among the maps that order their own coefficients better than chance (both gains over a
+random order positive); maps that do not are listed after them. The result, :class:`DomainRanking`,
+holds one row per domain, the domains best first, a Markdown table and a plot.
 
 Examples
 --------
@@ -46,7 +49,7 @@ COLUMNS: dict[str, str] = {
     "rank": "1 for the domain ranked best (see DomainRanking.order for the rule).",
     "domain": "The domain's name.",
     "n_coefficients": "Values the map reports per sample (bins, samples, components, ...).",
-    "faithfulness": "The mean of deletion_auc and insertion_auc: the ranking's first key. Smaller is better.",
+    "faithfulness": "The mean of deletion_auc and insertion_auc. Smaller is better.",
     "deletion_auc": (
         "How long the output takes to reach the baseline's when the map's coefficients are replaced by the "
         "baseline's, largest |attribution| first, a growing fraction at a time: the distance still to go, "
@@ -72,8 +75,8 @@ COLUMNS: dict[str, str] = {
     ),
     "entropy": (
         "The entropy of |attribution| / its sum, divided by log(n_coefficients), averaged over samples: "
-        "0 when one coefficient holds all the mass, 1 when every coefficient holds the same. Smaller is "
-        "more concentrated."
+        "0 when one coefficient holds all the mass, 1 when every coefficient holds the same: the ranking's "
+        "key among the maps that beat chance. Smaller is more concentrated."
     ),
     "max_abs_delta": "The largest completeness error |sum of the map - (f(x) - f(baseline))| over samples.",
 }
@@ -89,9 +92,11 @@ class DomainRanking:
         One row per domain, best first, with the keys of :data:`COLUMNS` (how to read each is there
         and in :meth:`to_markdown`'s legend).
     order : list of str
-        The domains' names, best first: by ``faithfulness`` (smaller first, compared rounded to
-        3 decimals: closer values count as tied), then by ``concentration`` (smaller first), then in
-        the order the domains were asked for.
+        The domains' names, best first. First the domains whose map beats chance in its own domain
+        (``deletion_gain`` and ``insertion_gain`` both positive), then the others; within each, by
+        ``entropy`` (smaller first, compared to 3 decimals), then ``faithfulness`` (smaller first),
+        then in the order the domains were asked for. A map of a single value per sample (nothing to
+        be sparse over) goes after the maps of several.
     attributions : dict of str to Attribution
         What :func:`cdig.explain` returned.
     curves : dict of str to dict
@@ -290,6 +295,7 @@ def rank_domains(
     *,
     target: Any = None,
     baselines: Any = None,
+    attributions: Any = None,
     n_steps: int | str = 32,
     fractions: Any = None,
     n_random: int = 1,
@@ -305,6 +311,11 @@ def rank_domains(
     domains : str, Domain or sequence of them, optional
         As in :func:`cdig.explain`; default every domain made from its name alone whose map comes from
         the shared linear pass (``"time"``, ``"fourier"``, ``"ica"``, ``"dct"``, ``"wavelet"``).
+    attributions : dict of str to Attribution, optional
+        Maps already computed for ``model`` and ``x`` (what :func:`cdig.explain` returned, or maps read
+        back with :meth:`cdig.Attribution.load`): ranked as they are, with no second explanation; then
+        ``domains``, ``baselines``, ``n_steps`` and the keywords for :func:`cdig.explain` are not
+        used (``target`` and the metrics' keywords are).
     n_steps : int or "auto"
         As in :func:`cdig.explain` (a smaller default: the ranking needs the maps' order, not 4 digits).
     fractions : sequence of float, optional
@@ -323,9 +334,9 @@ def rank_domains(
     Returns
     -------
     DomainRanking
-        ``order`` lists the domains best first: by ``faithfulness``, the mean of the deletion and
-        insertion AUCs (smaller first), then by concentration (smaller first). See :data:`COLUMNS`
-        for every column.
+        ``order`` lists the domains best first: the maps that beat chance (both gains positive) by
+        ``entropy`` (smaller first), then the others the same way (see :attr:`DomainRanking.order`).
+        See :data:`COLUMNS` for every column.
 
     Raises
     ------
@@ -335,13 +346,20 @@ def rank_domains(
 
     Notes
     -----
+    The question asked is in which domain *few* coefficients carry the output. The normalised entropy
+    answers it on a scale that compares domains of different sizes: ``log`` of the effective number of
+    coefficients over ``log`` of the number there are, so one value of 3 independent components and
+    one bin of 129 both score 0, and an even spread scores 1 in either. A fraction of the coefficients
+    (``concentration``, or the deletion AUC on a fraction grid) would instead rank small domains last
+    whatever their maps: removing 1 of 3 components is a third of them. A map is only worth ranking if
+    it says which of its coefficients matter, so the deletion and insertion curves check it first: the
+    maps whose order of coefficients does not beat a random order both ways go after those that do.
+
     The AUCs are fractions of each sample's output change ``|f(x) - f(baseline)|`` (see
-    :func:`residual_auc`), so they compare across domains and samples. Every domain removes the same
-    *fractions* of its own coefficients, so a domain where one coefficient carries the change gets
-    there at the first fraction: the ranking favours the domain where *few* coefficients carry the
-    output, which is the question asked. The coefficients are ordered by ``|attribution|``
-    (``order="absolute"`` in :func:`cdig.metrics.deletion`), so one pushing the output down counts as
-    much as one pushing it up. The curves themselves are in :attr:`DomainRanking.curves`.
+    :func:`residual_auc`), so they compare across domains and samples. The coefficients are ordered by
+    ``|attribution|`` (``order="absolute"`` in :func:`cdig.metrics.deletion`), so one pushing the output
+    down counts as much as one pushing it up. The curves themselves are in
+    :attr:`DomainRanking.curves`.
     """
     from . import metrics
     from .api import explain
@@ -351,15 +369,18 @@ def rank_domains(
             "multiply_by_inputs=False gives path-integrated gradients, not attributions; rank_domains ranks "
             "coefficients by attribution: leave multiply_by_inputs at True"
         )
-    maps = explain(
-        model,
-        x,
-        _default_domains() if domains is None else domains,
-        target=target,
-        baselines=baselines,
-        n_steps=n_steps,
-        **explain_kwargs,
-    )
+    if attributions is None:
+        maps = explain(
+            model,
+            x,
+            _default_domains() if domains is None else domains,
+            target=target,
+            baselines=baselines,
+            n_steps=n_steps,
+            **explain_kwargs,
+        )
+    else:
+        maps = _given(attributions, x)
     shared: dict[str, Any] = {
         k: explain_kwargs[k] for k in ("time_axis", "additional_forward_args", "backend") if k in explain_kwargs
     }
@@ -393,14 +414,35 @@ def rank_domains(
     return DomainRanking(rows, [row["domain"] for row in rows], dict(maps), curves)
 
 
+def _given(attributions: Any, x: Any) -> dict[str, Attribution]:
+    """``attributions=``, checked: a non-empty dict of Attribution, one row per sample of ``x``."""
+    if not isinstance(attributions, dict) or not attributions:
+        raise CdigValueError(
+            f"attributions must be a non-empty dict {{domain name: Attribution}} (what cdig.explain returns), "
+            f"got {type(attributions).__name__}"
+        )
+    n = len(x)
+    for name, att in attributions.items():
+        if not isinstance(att, Attribution):
+            raise CdigValueError(f"attributions[{name!r}] must be a cdig.Attribution, got {type(att).__name__}")
+        if len(att.values) != n:
+            raise CdigValueError(
+                f"attributions[{name!r}] holds {len(att.values)} sample(s) and x {n}: pass the maps of these samples"
+            )
+    return dict(attributions)
+
+
 def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows best first (see :attr:`DomainRanking.order`), with ``rank`` filled in."""
 
-    def key(item: tuple[int, dict[str, Any]]) -> tuple[float, float, int]:
+    def finite(v: float) -> float:
+        return v if np.isfinite(v) else np.inf
+
+    def key(item: tuple[int, dict[str, Any]]) -> tuple[bool, bool, float, float, int]:
         i, row = item
-        f, c = row["faithfulness"], row["concentration"]
-        # a thousandth of the output change is below what the fraction grid resolves: ties go to concentration
-        return (round(f, 3) if np.isfinite(f) else np.inf, c if np.isfinite(c) else np.inf, i)
+        beats_chance = row["deletion_gain"] > 0 and row["insertion_gain"] > 0  # False for NaN
+        entropy = finite(row["entropy"])
+        return (not beats_chance, row["n_coefficients"] < 2, round(entropy, 3), finite(row["faithfulness"]), i)
 
     out = [row for _, row in sorted(enumerate(rows), key=key)]
     for r, row in enumerate(out, start=1):

@@ -247,6 +247,11 @@ class ResultWriter:
         np.savez_compressed(self._claim(EXPLAINED), **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
         self.files.append(EXPLAINED)
 
+    def save_text(self, name: str, text: str) -> None:
+        """A text file ``name`` (UTF-8), e.g. ``ranking.md``."""
+        self._claim(name).write_text(text, encoding="utf-8")
+        self.files.append(name)
+
     def save_netcdf(self, maps: Mapping[str, Attribution]) -> None:
         """``NAME.nc`` for each map (:meth:`cdig.Attribution.to_xarray`); without xarray or a NetCDF
         engine, a note instead."""

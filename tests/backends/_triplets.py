@@ -399,16 +399,21 @@ def start_script(script: str, **env: str):
 
 def finish_script(proc, timeout: float = 300) -> dict:
     """The results of a run started by :func:`start_script`: a dict, with ``"error"`` if it failed."""
-    import json
-
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except Exception:  # noqa: BLE001 - a hung subprocess must not outlive the tests
         proc.kill()
         stdout, stderr = proc.communicate()
+    return script_result(proc.returncode, stdout, stderr)
+
+
+def script_result(returncode: int, stdout: str, stderr: str) -> dict:
+    """The JSON of the last ``RESULT:`` line of a script's output; ``{"error": ...}`` if it failed."""
+    import json
+
     lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT:")]
-    if proc.returncode != 0 or not lines:
-        return {"error": f"the subprocess failed (exit code {proc.returncode}):\n{stderr[-3000:]}"}
+    if returncode != 0 or not lines:
+        return {"error": f"the subprocess failed (exit code {returncode}):\n{stderr[-3000:]}"}
     return json.loads(lines[-1][len("RESULT:") :])
 
 
@@ -419,6 +424,17 @@ def stop_script(proc) -> None:
     proc.communicate()
 
 
-def start_keras_on(backend: str):
-    """The Keras script above with ``KERAS_BACKEND=backend``, in the background."""
-    return start_script(_KERAS_SCRIPT, KERAS_BACKEND=backend)
+def keras_on_job(backend: str):
+    """The Keras script above with ``KERAS_BACKEND=backend``, as a run of ``BACKGROUND_JOBS``
+    (tests/conftest.py): ``make(tmp)`` for it, None where ``backend`` is not installed."""
+    import importlib.util
+    import os
+    import sys
+
+    def make(tmp):
+        if importlib.util.find_spec(backend) is None:
+            return None
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend)
+        return dict(args=[sys.executable, "-c", _KERAS_SCRIPT], cwd=tmp, env=env, timeout=300)
+
+    return make

@@ -4,7 +4,6 @@ explain_dataset refuses to resume a store with a model whose digest differs."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -132,20 +131,33 @@ def test_plain_functions_by_code_closures_and_globals():
     assert digest_model(np.tanh) == digest_model(np.tanh) != digest_model(np.sin)  # library code by name
 
 
+_DIGEST = (
+    "import torch;from cdig.backends.torch import TorchBackend;torch.manual_seed(0);"
+    "m=torch.nn.Sequential(torch.nn.Conv1d(2,3,5),torch.nn.Tanh(),torch.nn.Flatten(),torch.nn.Linear(84,3));"
+    "print(TorchBackend(m,torch.zeros(1,2,32)).model_digest(m))"
+)
+
+
+def _digest_in_a_process(seed: str):
+    def make(tmp):
+        return dict(args=[sys.executable, "-c", _DIGEST], cwd=tmp, env={**os.environ, "PYTHONHASHSEED": seed}, timeout=300)
+
+    return make
+
+
+# two fresh interpreters with other hash seeds, started with the session (tests/conftest.py)
+BACKGROUND_JOBS = {f"digest with PYTHONHASHSEED={seed}": _digest_in_a_process(seed) for seed in ("1", "2")}
+
+
 @pytest.mark.slow
 @requires_torch
-def test_digest_is_the_same_in_another_process():
-    code = (
-        "import torch;from cdig.backends.torch import TorchBackend;torch.manual_seed(0);"
-        "m=torch.nn.Sequential(torch.nn.Conv1d(2,3,5),torch.nn.Tanh(),torch.nn.Flatten(),torch.nn.Linear(84,3));"
-        "print(TorchBackend(m,torch.zeros(1,2,32)).model_digest(m))"
-    )
-    out = {
-        subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}
-        ).stdout.split()[-1]
-        for seed in ("1", "2")
-    }
+@pytest.mark.background(*BACKGROUND_JOBS)
+def test_digest_is_the_same_in_another_process(background):
+    out = set()
+    for name in BACKGROUND_JOBS:
+        proc = background.result(name)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out.add(proc.stdout.split()[-1])
     assert out == {_torch_digest(_torch_model("Tanh"))}
 
 

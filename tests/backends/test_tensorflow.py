@@ -9,7 +9,6 @@ types, the channels-last default, ...) is tested in test_backends.py.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import sys
 import warnings
 
@@ -336,20 +335,15 @@ def test_bfloat16_jax_input_to_a_keras_model(keras_conv, data):
 # --- Keras 3 on its JAX and torch backends (one fresh process each) -------------------------------------
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _keras_processes(request):
-    """Start both subprocesses with the module's first test (when any test here needs them): they
-    spend most of their time importing, which overlaps with the tests running meanwhile."""
-    wanted = any("keras_other" in getattr(item, "fixturenames", ()) for item in request.session.items)
-    procs = {b: tr.start_keras_on(b) for b in ("jax", "torch") if wanted and importlib.util.find_spec(b) is not None}
-    yield procs
-    for proc in procs.values():
-        tr.stop_script(proc)
+# Each a fresh process, mostly importing: started with the session, on the core the tests leave idle
+# (tests/conftest.py), so they are done when these tests come.
+BACKGROUND_JOBS = {f"keras on {b}": tr.keras_on_job(b) for b in ("jax", "torch")}
 
 
 @pytest.fixture(scope="module")
-def keras_runs(_keras_processes):
-    return {b: tr.finish_script(p) for b, p in _keras_processes.items()}
+def keras_runs(background):
+    runs = {b: background.result(f"keras on {b}") for b in ("jax", "torch")}
+    return {b: tr.script_result(p.returncode, p.stdout, p.stderr) for b, p in runs.items() if p is not None}
 
 
 @pytest.fixture(params=["jax", "torch"])
@@ -366,6 +360,7 @@ def _no_error(part: dict) -> dict:
     return part
 
 
+@pytest.mark.background("keras on jax", "keras on torch")
 def test_keras_on_another_backend_closed_form_and_tensors(keras_other, closed):
     backend, out = keras_other
     assert out["keras_backend"] == backend
@@ -382,6 +377,7 @@ def test_keras_on_another_backend_closed_form_and_tensors(keras_other, closed):
     tr.assert_maps_close((w * (x - x0)).astype(np.float64), np.asarray(att["values"]), 2e-6, "CrossDomainIG")
 
 
+@pytest.mark.background("keras on jax", "keras on torch")
 def test_keras_on_another_backend_completeness(keras_other):
     _, out = keras_other
     conv = _no_error(out["conv"])
@@ -392,6 +388,7 @@ def test_keras_on_another_backend_completeness(keras_other):
         np.testing.assert_allclose(conv[name]["output"], conv["model"], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.background("keras on jax", "keras on torch")
 def test_keras_on_another_backend_is_channels_last_by_default(keras_other, closed):
     backend, out = keras_other
     part = _no_error(out["linear_default"])

@@ -91,7 +91,8 @@ def plot_ica(
     bars.axvline(0.0, color="black", lw=0.6)
     bars.set_yticks(comps, [f"{prefix} {c}" + (" *" if edges[c] == "black" else "") for c in comps])
     bars.invert_yaxis()
-    bars.set_xlabel(f"{UNIT},\nsummed over time")
+    # a perturbation method scores each component as a whole (no per-time map to sum)
+    bars.set_xlabel(f"{UNIT},\nsummed over time" if per_time is not None else f"{UNIT},\nper component")
     if highlight is not None:
         bars.set_title("* marked component", fontsize=8)
 
