@@ -20,17 +20,9 @@ import cdig
 from cdig.core.errors import CdigTypeError, CdigValueError
 from cdig.domains import FrequencyBands
 from cdig.perturb import MAX_EXACT_GROUPS, attribute
+from cdig.testing import band_of_bins
 
 RNG = np.random.default_rng(7)
-
-
-def _band_index(n_times: int, fs: float, bands: dict[str, tuple[float, float]]) -> np.ndarray:
-    """The band of each rfft bin (half-open [lo, hi) in Hz), the remainder last."""
-    freqs = np.arange(n_times // 2 + 1) * fs / n_times
-    index = np.full(len(freqs), len(bands))
-    for b, (lo, hi) in enumerate(bands.values()):
-        index[(freqs >= lo) & (freqs < hi)] = b
-    return index
 
 
 def _shapley_by_orderings(v: dict[frozenset, np.ndarray], players: int) -> np.ndarray:
@@ -83,7 +75,7 @@ def test_nonlinear_three_bands_matches_brute_force():
         return np.tanh(s @ w1) * (s @ w2) + (s**2) @ w3
 
     att = attribute(f, x, FrequencyBands(bands, fs=fs), baselines=x0)
-    index = _band_index(t, fs, bands)
+    index = band_of_bins(t, fs, bands)
     X, X0 = np.fft.rfft(x), np.fft.rfft(x0)
     v = {}
     for k in range(4):
@@ -142,6 +134,26 @@ def test_occlusion_of_linear_model_is_grouped_difference():
     np.testing.assert_allclose(att.values, expected, rtol=0, atol=1e-12)
     assert att.dims == ("group",) and np.array_equal(att.extras["groups"], labels)
     assert np.all(att.n_steps == 4 + 2) and np.abs(att.delta).max() < 1e-12  # no interactions left out
+
+
+def test_labels_shared_by_every_channel_broadcast():
+    """Labels of shape (T,) for a (C, T) map: a group holds its samples in every channel, the same as the
+    labels tiled over the channels; a shape that does not broadcast is refused, naming both."""
+    x, x0 = RNG.normal(size=(2, 3, 8)), RNG.normal(size=(2, 3, 8))
+    w = RNG.normal(size=(3, 8))
+    labels = np.repeat(np.arange(4), 2)
+
+    def f(s: np.ndarray) -> np.ndarray:
+        return (s * w).sum(axis=(1, 2))
+
+    att = attribute(f, x, "time", method="occlusion", baselines=x0, groups=labels)
+    tiled = attribute(f, x, "time", method="occlusion", baselines=x0, groups=np.tile(labels, (3, 1)))
+    np.testing.assert_array_equal(att.values, tiled.values)
+    expected = np.stack([(w * (x - x0))[:, :, labels == k].sum(axis=(1, 2)) for k in range(4)], axis=1)
+    np.testing.assert_allclose(att.values, expected, rtol=0, atol=1e-12)
+    assert att.extras["groups"].shape == (3, 8) and att.extras["groups"].flags.writeable
+    with pytest.raises(CdigValueError, match=r"groups has shape \(5,\).*shape \(3, 8\), or broadcast"):
+        attribute(f, x, "time", groups=np.arange(5))
 
 
 def test_sklearn_pipeline_in_bands():
@@ -259,7 +271,7 @@ def test_rise_nonlinear_bands_match_brute_force_expectation():
         return np.tanh(s @ w1) * (s @ w2) + (s**2) @ w3 + 3.0
 
     g = 5
-    index = _band_index(t, fs, bands)
+    index = band_of_bins(t, fs, bands)
     X, X0 = np.fft.rfft(x), np.fft.rfft(x0)
     bits = ((np.arange(2**g)[:, None] >> np.arange(g)) & 1).astype(bool)
     v = np.stack([f(np.fft.irfft(np.where(row[index], X, X0), n=t)) for row in bits], axis=1)  # (n, 2**G)

@@ -26,7 +26,7 @@ import pytest
 
 import cdig
 from cdig.perturb import METHODS
-from cdig.testing import requires_sklearn
+from cdig.testing import band_of_bins, requires_sklearn
 
 pytestmark = requires_sklearn
 
@@ -44,15 +44,6 @@ MATCH_TOL = 1e-10  # cdig against the brute-force references (probabilities, ord
 
 
 # --- independent references -----------------------------------------------------------------------
-def band_of_bins(n_times: int, fs: float, bands: dict[str, tuple[float, float]]) -> np.ndarray:
-    """The band of each rFFT bin: the half-open interval ``[lo, hi)`` in Hz holding ``k fs / T``, else the remainder."""
-    freqs = np.arange(n_times // 2 + 1) * fs / n_times
-    index = np.full(len(freqs), len(bands))
-    for b, (lo, hi) in enumerate(bands.values()):
-        index[(freqs >= lo) & (freqs < hi)] = b
-    return index
-
-
 def band_coalitions(x: np.ndarray, x0: np.ndarray, bin_group: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """``keep (G,) -> signal``: the rFFT bins of the kept groups from ``x``, the others from ``x0`` (any leading axes)."""
     spec, spec0, n_times = np.fft.rfft(x, axis=-1), np.fft.rfft(x0, axis=-1), x.shape[-1]

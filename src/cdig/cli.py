@@ -952,7 +952,7 @@ def _rtol(text: str) -> float:
 
 def _add_explain(sub: Any) -> None:
     from .core.checks import MAX_STEPS
-    from .core.rules import RULES
+    from .core.rules import PERTURBATION_METHODS, RULES
 
     p = sub.add_parser(
         "explain",
@@ -1047,10 +1047,27 @@ def _add_explain(sub: Any) -> None:
     )
     p.add_argument(
         "--method",
-        metavar="RULE",
-        choices=sorted(RULES),
+        metavar="METHOD",
+        choices=[*sorted(RULES), *PERTURBATION_METHODS],
         default="gausslegendre",
-        help=f"the fixed integration rule: {', '.join(sorted(RULES))}; ignored with --steps auto (default: %(default)s)",
+        help=f"Integrated Gradients' fixed integration rule: {', '.join(sorted(RULES))} (ignored with --steps auto); "
+        f"or a perturbation method, which needs no gradients: {', '.join(PERTURBATION_METHODS)} (each domain's "
+        "coefficients are perturbed one at a time; see docs/perturbation.md) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--draws",
+        metavar="K",
+        type=_int_at_least(1),
+        default=None,
+        help="--method shapley: permutations sampled (default: exact values when a domain has at most 14 "
+        "coefficients per sample, else 32 permutations); --method rise: masks (default: 1000)",
+    )
+    p.add_argument(
+        "--seed",
+        metavar="S",
+        type=_int_at_least(0),
+        default=0,
+        help="seed of the sampled permutations or masks of --method shapley or rise (default: %(default)s)",
     )
     p.add_argument(
         "--rtol",
@@ -1124,8 +1141,19 @@ def _check_rule(args: argparse.Namespace) -> list[str]:
     """--steps, --method, --rtol, --max-steps as cdig.explain checks them (before any loading); notes for
     options that the chosen rule ignores."""
     from .core.checks import check_steps
-    from .core.rules import get_rule
+    from .core.rules import PERTURBATION_METHODS, get_rule
 
+    if args.method in PERTURBATION_METHODS:
+        if args.draws is not None and args.method == "occlusion":
+            raise CliError("--draws counts the permutations of --method shapley or the masks of rise; occlusion draws nothing")
+        if args.steps != 50 or args.rtol != 1e-3 or args.max_steps != 4096:
+            return [f"--steps, --rtol and --max-steps set Integrated Gradients' integral; ignored with --method {args.method}"]
+        return []
+    if args.draws is not None or args.seed != 0:
+        raise CliError(
+            f"--draws and --seed apply to a sampled perturbation method (--method shapley or rise); --method {args.method} "
+            "is Integrated Gradients, which draws nothing"
+        )
     try:
         check_steps(args.steps, args.method, args.rtol, args.max_steps)
         if not isinstance(args.steps, str):
@@ -1218,6 +1246,7 @@ def _run_explain(args: argparse.Namespace) -> int:
     import cdig
 
     baselines = x.mean(axis=0, keepdims=True) if args.baseline == "mean" else None
+    perturbation = args.method in cdig.perturb.METHODS
     try:
         maps = cdig.explain(  # numpy in: the model's backend converts it
             model,
@@ -1235,19 +1264,21 @@ def _run_explain(args: argparse.Namespace) -> int:
             backend={"torch": "torch", "tensorflow": "tensorflow"}.get(framework),
             progress=args.progress and not args.quiet,
             output=args.output,
+            **({"n_samples": args.draws, "seed": args.seed} if perturbation else {}),
         )
     except CdigError as e:
         raise CliError(f"{args.model} on {args.data} (shape {x.shape}): {_cli_words(_squash(e))}") from None
     t_explain = time.perf_counter() - t_start
     ranking = _rank(args, model, x, target, framework, maps) if args.rank else None
-    auto = args.steps == "auto"
+    auto = args.steps == "auto" and not perturbation
     settings = {
         "domains": [d.name for d in doms],
         "domain_options": {d.name: str(s) for d, s in zip(doms, specs)},
-        "n_steps": args.steps,
+        "n_steps": None if perturbation else args.steps,
         "method": "gausskronrod_adaptive" if auto else args.method,
         "rtol": args.rtol if auto else None,
         "max_steps": args.max_steps if auto else None,
+        **({"draws": args.draws, "seed": args.seed} if perturbation and args.method != "occlusion" else {}),
         "baseline": args.baseline,
         "fs": args.fs,
         "time_axis": next(iter(maps.values())).settings.get("time_axis"),
@@ -1272,8 +1303,9 @@ def _run_explain(args: argparse.Namespace) -> int:
             from .plot import plot_attribution
             from .plot import summary as plot_summary
 
+            label = {"shapley": "Shapley values", "occlusion": "occlusion", "rise": "RISE"}.get(args.method, "IG")
             draws = {
-                name: partial(plot_attribution, att, 0, title=f"{name} IG of the first explained sample")
+                name: partial(plot_attribution, att, 0, title=f"{name} {label} of the first explained sample")
                 for name, att in maps.items()
             }
             draws["summary"] = partial(plot_summary, maps, 0, title="The first explained sample in every domain")

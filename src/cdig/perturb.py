@@ -121,8 +121,10 @@ def attribute(
     groups : None or array of int
         None: one group per reported value of the domain (``values`` then has the layout of
         :func:`cdig.explain`'s map). Else one label ``0 .. G-1`` per reported value (the shape of one
-        sample's map), every label used: ``values`` then has shape ``(N, G)`` with dims ``("group",)``
-        and ``extras["groups"]`` holds the labels.
+        sample's map, or a shape that broadcasts to it: labels of shape ``(n_bins,)`` for a
+        ``(channels, n_bins)`` map put each bin of every channel in its label's group), every label
+        used: ``values`` then has shape ``(N, G)`` with dims ``("group",)`` and ``extras["groups"]``
+        holds the labels.
     n_samples : int or None
         Shapley: the number of permutations to sample (rounded up to an even number: each is paired
         with its reverse); given, the values are sampled even for few groups; None: exact up to
@@ -624,9 +626,13 @@ def _check_groups(groups: Any, shape: tuple[int, ...], dims: tuple[str, ...], la
     if arr.shape == squeezed and squeezed != shape:
         arr = arr.reshape(shape)
     if arr.shape != shape:
-        raise CdigValueError(
-            f"groups has shape {arr.shape}; it must hold one label per reported value of the domain, shape {squeezed}"
-        )
+        try:  # labels shared along leading axes, e.g. one per bin for every channel: a group spans them
+            arr = np.broadcast_to(arr, shape)
+        except ValueError:
+            raise CdigValueError(
+                f"groups has shape {arr.shape}; it must hold one label per reported value of the domain, shape "
+                f"{squeezed}, or broadcast to it (e.g. one label per bin, shared by every channel)"
+            ) from None
     labels = np.unique(arr)
     if labels[0] < 0 or not np.array_equal(labels, np.arange(len(labels))):
         raise CdigValueError(f"groups must use the labels 0 .. G-1, each at least once; got {labels.tolist()[:20]}")

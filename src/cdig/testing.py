@@ -40,6 +40,7 @@ __all__ = [
     "ChannelsLast",
     "LinearForecaster",
     "rfft_weights",
+    "band_of_bins",
     "fourier_gradient",
     "fourier_linear_map",
     "ica_linear_map",
@@ -247,6 +248,24 @@ class LinearForecaster(torch.nn.Module):
 # --------------------------------------------------------------------------------------------
 # closed forms (independent references)
 # --------------------------------------------------------------------------------------------
+
+
+def band_of_bins(n_times: int, fs: float, bands: dict[str, tuple[float, float]]) -> np.ndarray:
+    """The band of each rFFT bin of ``n_times`` samples at ``fs`` Hz: the index of the half-open interval
+    ``[low, high)`` in Hz of ``bands`` holding the bin's frequency ``k fs / n_times``, else ``len(bands)``
+    (the remainder). Written from the definition, independently of :class:`cdig.FrequencyBands`: a
+    reference for tests, and ``groups=`` labels for a perturbation method over bands of Fourier bins.
+
+    Examples
+    --------
+    >>> band_of_bins(8, 8.0, {"low": (0.0, 2.0), "mid": (2.0, 3.5)})
+    array([0, 0, 1, 1, 2])
+    """
+    freqs = np.arange(n_times // 2 + 1) * fs / n_times
+    index = np.full(len(freqs), len(bands))
+    for b, (lo, hi) in enumerate(bands.values()):
+        index[(freqs >= lo) & (freqs < hi)] = b
+    return index
 
 
 def rfft_weights(n_times: int) -> np.ndarray:
