@@ -203,6 +203,30 @@ def test_given_maps_are_ranked_without_a_second_explanation(monkeypatch: pytest.
         rank_domains(model, x[:2], attributions=fresh.attributions)
 
 
+def test_the_order_rule_on_made_up_rows() -> None:
+    """Beating chance both ways first; then entropy (to 3 decimals), faithfulness, the order asked for; a
+    one-value map after the maps of several; NaN gains (no output change) count as not beating chance."""
+    from cdig.ranking import _ordered
+
+    def row(name: str, n: int, gains: tuple[float, float], entropy: float, faithfulness: float) -> dict:
+        return dict.fromkeys(COLUMNS, 0.0) | {
+            "domain": name, "n_coefficients": n, "deletion_gain": gains[0], "insertion_gain": gains[1],
+            "entropy": entropy, "faithfulness": faithfulness,
+        }  # fmt: skip
+
+    rows = [
+        row("spread", 64, (0.3, 0.2), 0.8, 0.1),
+        row("misleads", 64, (-0.1, 0.5), 0.0, 0.9),
+        row("one value", 1, (0.5, 0.5), 0.0, 0.0),
+        row("sparse", 3, (0.2, 0.1), 0.30001, 0.3),
+        row("sparse, more faithful", 129, (0.2, 0.1), 0.3, 0.05),
+        row("no change", 33, (float("nan"), float("nan")), float("nan"), float("nan")),
+    ]
+    out = _ordered(rows)
+    assert [r["domain"] for r in out] == ["sparse, more faithful", "sparse", "spread", "one value", "misleads", "no change"]
+    assert [r["rank"] for r in out] == [1, 2, 3, 4, 5, 6]
+
+
 def test_gradients_only_are_refused() -> None:
     with pytest.raises(CdigValueError, match="multiply_by_inputs"):
         rank_domains(_one_sample_model(), torch.randn(2, 1, 64), "time", multiply_by_inputs=False)
