@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {'player':<14}{'exact':>9}   {'sampled, ' + str(sampled.settings['n_samples']) + ' permutations':>28}")
         for k, player in enumerate(players):
             print(f"  {player:<14}{exact.values[s, k]:>9.4f}   {sampled.values[s, k]:>17.4f} ± {se[s, k]:.4f}")
-        if name == "bands":  # the players are the bands: name them for the figure
-            exact.coords.update(band=np.array(players), band_low=bands.band_edges_[:, 0], band_high=bands.band_edges_[:, 1])
+        if name == "bands":  # the players are groups (one band across the channels): name them for the figure
+            exact.coords["group"] = np.array(players)
         title = f"BasicMotions recording {pick[s]} ({label}): exact Shapley values of p({label})"
         exact.plot(s, title=title).savefig(out / f"{name}.png", dpi=90)
         exact.save(out / f"{name}.npz")

@@ -178,3 +178,38 @@ def test_stft_fmax_limits_the_frequency_axis():
     plt.close(fig)
     with pytest.raises(cdig.CdigValueError, match="fmax"):
         plot_stft(att, fmax=-1.0)
+
+
+# --- a perturbation method's values per group ------------------------------------------------------
+def _band_energy(s: np.ndarray) -> np.ndarray:
+    return (np.abs(np.fft.rfft(s, axis=-1)[..., 4:8]) ** 2).sum(axis=(-2, -1)) / s.shape[-1]
+
+
+@pytest.mark.parametrize("n_samples", [None, 16])
+def test_grouped_results_are_bars_per_group_with_their_ranges(n_samples):
+    """Any domain's grouped result is drawn by plot_groups: one bar per group, labelled with the range of
+    the domain's coordinate it covers (bins 0-3 of a 64-sample signal at 64 Hz: 0-3 Hz), error bars of
+    one standard error for a sampled estimate; names set in coords["group"] replace the numbers."""
+    x = np.random.default_rng(0).standard_normal((2, 2, 64))
+    labels = {"fourier": np.arange(33) // 4, "time": np.arange(64) // 16}
+    maps = cdig.explain(_band_energy, x, ("fourier", "time"), method="shapley", groups=labels, fs=64.0, n_samples=n_samples)
+    fourier = maps["fourier"]
+    assert fourier.settings["group_axis"] == "frequency" and fourier.units["group_low"] == "Hz"
+    np.testing.assert_allclose(fourier.coords["group_low"], 4.0 * np.arange(9))
+    np.testing.assert_allclose(fourier.coords["group_high"], [*(4.0 * np.arange(8) + 3), 32.0])
+    from cdig.plot import _plotter, plot_groups
+
+    assert _plotter(fourier) is plot_groups and _plotter(maps["time"]) is plot_groups
+    fig = plot_attribution(fourier, 1)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 9
+    assert [t.get_text() for t in ax.get_xticklabels()][:2] == ["0\n0-3", "1\n4-7"]
+    assert ax.get_xlabel() == "group (frequency range, Hz)"
+    heights = [p.get_height() for p in ax.patches]
+    np.testing.assert_allclose(heights, fourier.values[1])
+    assert ("standard error" in ax.get_ylabel()) == (n_samples is not None)
+    assert bool(ax.collections) == (n_samples is not None)  # the error bars' line collection
+    fourier.coords["group"] = np.array([f"band {k}" for k in range(9)])
+    assert plot_attribution(fourier, 0).axes[0].get_xticklabels()[1].get_text() == "band 1\n4-7"
+    fig = summary(maps, 0)
+    assert len(fig.axes) == 2 and all(len(a.patches) == n for a, n in zip(fig.axes, (9, 4)))

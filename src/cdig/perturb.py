@@ -344,8 +344,9 @@ def attribute(
             coords.pop("channel", None)
     else:
         out, out_dims = values, ("group",)
-        coords, units = {"group": np.arange(n_groups)}, {}
         assert labels is not None  # given groups
+        coords, units = {"group": np.arange(n_groups)}, {}
+        coords.update(_group_ranges(d, game.zn.shape[1:], fs, labels, dims, settings, units))
         extras["groups"] = layout.squeeze_channels(labels[None], dims)[0][0]  # shaped like one sample's map
         if se is not None:
             extras["standard_error"] = se
@@ -615,6 +616,30 @@ class _Game:
 
         scratch = 3 * n_samples * g * 8  # the masks as weights and one sample's (masks, G) deviations and squares
         return _Plan("rise", masks, finish, n_samples=n_samples, scratch_bytes=scratch)
+
+
+def _group_ranges(
+    d: Domain, zshape: tuple[int, ...], fs: float | None, labels: np.ndarray, dims: tuple[str, ...], settings: dict, units: dict
+) -> dict[str, np.ndarray]:
+    """``group_low`` / ``group_high``: the range of the map's last coordinate (frequency, time, component...)
+    each group covers, when that coordinate is numeric; its name goes to ``settings["group_axis"]`` and its
+    unit to ``units["group_low"]``. Empty when there is no such coordinate."""
+    full, full_units = d.coords(zshape, fs)
+    if not dims:
+        return {}
+    axis = dims[-1]
+    c = np.asarray(full.get(axis, []))
+    if c.ndim != 1 or c.dtype.kind not in "iuf" or len(c) != labels.shape[-1]:
+        return {}
+    along = np.broadcast_to(c.astype(np.float64), labels.shape).reshape(-1)
+    flat = labels.reshape(-1)
+    groups = np.arange(int(flat.max()) + 1)
+    low = np.array([along[flat == g].min() for g in groups])
+    high = np.array([along[flat == g].max() for g in groups])
+    settings["group_axis"] = axis
+    if full_units.get(axis):
+        units["group_low"] = units["group_high"] = full_units[axis]
+    return {"group_low": low, "group_high": high}
 
 
 def _check_groups(groups: Any, shape: tuple[int, ...], dims: tuple[str, ...], layout: Layout) -> np.ndarray:

@@ -187,6 +187,15 @@ def setup(
     check_domain(d, att, prep)
     z, z0 = np.asarray(att.coefficients), np.asarray(att.baseline_coefficients)
     index = np.asarray(d.value_index(z.shape[1:])).reshape(-1)
+    groups = att.extras.get("groups") if tuple(att.dims) == ("group",) else None
+    if groups is not None:  # a perturbation method's groups (groups=): each coefficient's value, then its group
+        labels = np.asarray(groups).reshape(-1)
+        if index.size and index.max() >= labels.size:
+            raise CdigValueError(
+                f"the attribution's groups label {labels.size} values but the {type(d).__name__} domain reports "
+                f"{index.max() + 1}: pass the fitted domain that computed it"
+            )
+        index = labels[index]
     n_units = int(np.prod(att.values.shape[1:]))
     if index.size != int(np.prod(z.shape[1:])) or index.min(initial=0) < 0 or index.max(initial=-1) >= n_units:
         raise CdigValueError(

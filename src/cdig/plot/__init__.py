@@ -29,7 +29,7 @@ import numpy as np
 
 from ..core.errors import CdigTypeError, CdigValueError
 from ..domains import registered
-from .domains import check_sample, plot_bands, plot_generic, plot_magphase, plot_stft, plot_trend, plot_wavelet
+from .domains import check_sample, plot_bands, plot_generic, plot_groups, plot_magphase, plot_stft, plot_trend, plot_wavelet
 from .fourier import plot_fourier
 from .ica import plot_ica
 from .time import plot_time
@@ -45,6 +45,7 @@ __all__ = [
     "plot_bands",
     "plot_trend",
     "plot_magphase",
+    "plot_groups",
     "plot_generic",
 ]
 
@@ -53,6 +54,8 @@ def _plotter(att: Any) -> Any:
     """The plotter its domain names (the ``plot`` of the registered class of ``att.domain``), else the
     plotter of its axes, else the fallback."""
     dims = tuple(att.dims)
+    if dims == ("group",):  # a perturbation method's groups: whatever the domain, one value per group
+        return plot_groups
     hook = getattr(registered().get(att.domain), "plot", None)
     if hook is not None:
         return globals()[hook] if hook in __all__ else _named_plotter(hook)
@@ -85,7 +88,8 @@ def plot_attribution(att: Any, sample: int = 0, **kwargs: Any) -> Any:
 
     Each domain names its plotter (its class attribute ``plot``, e.g. ``"plot_stft"``): ``time``,
     ``fourier``, ``ica`` and ``basis`` (component bars and time courses), ``stft``, ``wavelet``,
-    ``bands``, ``trend`` and ``magphase`` have their own; custom domains with the same axes are
+    ``bands``, ``trend`` and ``magphase`` have their own; a perturbation method's values per group
+    (``groups=``) are drawn by :func:`plot_groups` in every domain; custom domains with the same axes are
     recognised by ``att.dims``; every other domain (``dct``, ``cepstrum``, ``compose``, ...) is
     drawn by :func:`plot_generic`.
 
@@ -203,7 +207,7 @@ def summary(
 def _compact(att: Any, sample: int, ax: Any) -> None:
     """One small panel of ``att`` in ``ax``: the domain's plotter when it can draw into an axes."""
     plotter = _plotter(att)
-    if plotter in (plot_stft, plot_wavelet, plot_bands, plot_trend, plot_magphase, plot_generic):
+    if plotter in (plot_stft, plot_wavelet, plot_bands, plot_trend, plot_magphase, plot_groups, plot_generic):
         plotter(att, sample, ax=ax)
         return
     s = check_sample(att, sample)

@@ -38,7 +38,7 @@ from ._mpl import (  # noqa: F401 - CMAP, SampleIndexError, symmetric_limit: kep
     symmetric_limit,
 )
 
-__all__ = ["plot_stft", "plot_wavelet", "plot_bands", "plot_trend", "plot_magphase", "plot_generic"]
+__all__ = ["plot_stft", "plot_wavelet", "plot_bands", "plot_trend", "plot_magphase", "plot_groups", "plot_generic"]
 
 
 def channel_names(att: Any, n: int) -> list[str]:
@@ -297,6 +297,65 @@ def plot_bands(
     target.set_ylabel(UNIT)
     if ax is None:
         _title(fig, title, f"Band attributions, sample {s}", v)
+    return fig
+
+
+def plot_groups(
+    att: Any, sample: int = 0, *, title: str | None = None, figsize: tuple[float, float] | None = None, ax: Any = None
+) -> Any:
+    """Plot a perturbation method's values per group of one sample: a signed bar per group, ± its standard error.
+
+    For the results of ``cdig.explain(..., method=..., groups=...)`` (``dims == ("group",)``). The bars
+    are labelled by ``coords["group"]`` (the labels 0 .. G-1, or names you set:
+    ``att.coords["group"] = np.array(["alpha", "beta", ...])``) and by the range of the domain's
+    coordinate each group covers, when cdig recorded it (``coords["group_low"]`` / ``["group_high"]``,
+    e.g. the frequencies of a group of Fourier bins). Sampled estimates carry error bars of one
+    standard error (``extras["standard_error"]``).
+
+    Parameters
+    ----------
+    att : Attribution
+    sample : int
+    title, figsize, ax : optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import cdig
+    >>> x = np.random.default_rng(0).standard_normal((2, 64))
+    >>> att = cdig.explain(lambda s: s[:, :8].sum(axis=1), x, "time", method="occlusion", groups=np.arange(64) // 16)["time"]
+    >>> [t.get_text() for t in plot_groups(att).axes[0].get_xticklabels()]
+    ['0\\n0-15', '1\\n16-31', '2\\n32-47', '3\\n48-63']
+    """
+    s = check_sample(att, sample)
+    v = np.asarray(att.values[s], dtype=float).reshape(-1)
+    names = _names(att, "group", len(v))
+    lo, hi = att.coords.get("group_low"), att.coords.get("group_high")
+    unit = att.units.get("group_low")
+    if lo is not None and hi is not None and len(lo) == len(v):
+        names = [f"{n}\n{distinct_range(a, b)}" if a != b else f"{n}\n{a:g}" for n, a, b in zip(names, lo, hi)]
+    se = att.extras.get("standard_error")
+    err = np.asarray(se[s], dtype=float).reshape(-1) if se is not None and np.size(se[s]) == len(v) else None
+    fig = ax.figure if ax is not None else new_figure(figsize or (max(6.5, min(12.0, 2.0 + 0.6 * len(v))), 3.4))
+    target = ax if ax is not None else fig.add_subplot()
+    x = np.arange(len(v))
+    target.bar(x, v, 0.8, color=np.where(v >= 0, POSITIVE, NEGATIVE), yerr=err, capsize=2 if err is not None else 0)
+    if len(v) <= 24:
+        target.set_xticks(x, names)
+        width = ax.get_position().width * fig.get_figwidth() if ax is not None else fig.get_figwidth() - 1.2
+        if sum(max(len(line) for line in n.split("\n")) for n in names) * 0.11 > width:  # ~0.11 in per character
+            target.tick_params(axis="x", labelrotation=30)
+            for label in target.get_xticklabels():
+                label.set_horizontalalignment("right")
+    target.axhline(0.0, color="black", lw=0.6)
+    axis = att.settings.get("group_axis")
+    target.set_xlabel("group" + (f" ({axis} range" + (f", {unit})" if unit else ")") if axis and lo is not None else ""))
+    target.set_ylabel(UNIT + ("\nerror bars: ± 1 standard error" if err is not None else ""))
+    if ax is None:
+        _title(fig, title, f"{att.domain}: {att.settings.get('method', 'perturbation')} values per group, sample {s}", v)
     return fig
 
 
