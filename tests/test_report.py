@@ -377,6 +377,16 @@ def test_cli_on_an_explain_folder(tmp_path, capsys):
     a = Attribution.load(out / "dct.npz")
     row = [r for r in body_rows(table) if r[0]["text"] == "dct"][0]
     assert float(row[2]["data-value"]) == pytest.approx(np.abs(a.delta).max(), rel=1e-12)
+    assert "Integrated Gradients, gausslegendre, n_steps 8" in html_file.read_text()  # the run's facts say how
+
+    # a perturbation method: the facts say which, and that its steps are model calls
+    out2 = tmp_path / "res-shapley"
+    args = ["explain", str(tmp_path / "m.pt"), str(tmp_path / "x.npy"), "--out", str(out2), "--method", "shapley"]
+    assert main([*args, "--no-progress", "--no-figures", "--domain", "dct"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(out2), "--out", str(tmp_path / "page2.html"), "--no-explorer"]) == 0
+    text = (tmp_path / "page2.html").read_text()
+    assert "Shapley values, a perturbation method (its steps are model calls per sample)" in text
 
 
 def _error(argv, capsys) -> str:
