@@ -330,6 +330,32 @@ def test_the_framework_of_a_function_is_that_of_the_models_it_calls():
     np.testing.assert_allclose(a["time"].values, xn, atol=1e-12)
 
 
+def test_a_function_converting_to_numpy_inside_is_a_numpy_function(x):
+    """``lambda s: net(torch.as_tensor(s)).detach().numpy()`` (a prediction service's shape): numpy in,
+    numpy out, gradients cut inside. Perturbation methods explain it, equal to the module explained
+    itself; IG is refused with the way out; in training mode it is refused by its outputs, and the module
+    (its batch-norm statistics too) is left exactly as it was."""
+    net = _bn_net().eval()
+    xn = x.numpy().astype(np.float64)
+
+    def service(s: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return net(torch.as_tensor(s, dtype=torch.float32))[:, 1].numpy()
+
+    shap = cdig.explain(service, xn, "fourier", method="shapley", groups=np.arange(9) // 3)["fourier"]
+    assert shap.settings["backend"] == "numpy"
+    own = cdig.explain(net, x, "fourier", method="shapley", target=1, groups=np.arange(9) // 3)["fourier"]
+    np.testing.assert_allclose(shap.values, own.values, rtol=1e-5, atol=1e-6)
+    with pytest.raises(CdigTypeError, match=r"runs on numpy arrays.*method='shapley'"):
+        cdig.explain(service, xn, "fourier")
+
+    net.train()
+    before = _state(net)
+    with pytest.raises(CdigModelError, match=r"depends on the other samples in its batch, or is random.*BatchNorm1d"):
+        cdig.explain(service, xn, "fourier", method="occlusion")
+    assert _same_state(net, before)
+
+
 def test_batchnorm_behind_a_lambda_with_one_row_per_call_is_refused(x):
     """With internal_batch_size=1 the mixed batch cannot be formed: the training-mode layers found behind the
     function are refused all the same, and the model is left as it was."""

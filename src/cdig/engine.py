@@ -24,7 +24,6 @@ import numpy as np
 
 from ._progress import Progress
 from .backends import BACKENDS, Backend, get_backend, get_backend_by_name
-from .backends.base import reachable
 from .backends.numpy import NumpyBackend
 from .core.attribution import Attribution
 from .core.checks import Layout, check_input, check_positive_int
@@ -942,7 +941,9 @@ def _forward_args(args: tuple, be: Backend) -> tuple:
 
 def _runs_on_numpy(model: Any, x: Any, additional_forward_args: Any) -> bool:
     """Whether ``model`` is a plain function of numpy arrays: ``x`` is numpy, no imported framework owns
-    the model or a model it reaches, and one sample gives a numpy result."""
+    the model itself, and one sample gives a numpy result. A function that reaches a framework's model
+    (a closure over a torch module, ``keras_model.predict``) counts when it takes and returns numpy:
+    it converts inside, and its gradients are cut there."""
     from .wrappers import unwrap_model
 
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf" or x.ndim < 2 or not callable(model):
@@ -951,13 +952,12 @@ def _runs_on_numpy(model: Any, x: Any, additional_forward_args: Any) -> bool:
     owners = [get_backend_by_name(n) for n, (_, fw) in BACKENDS.items() if fw in sys.modules]
     if any(b.owns_model(model) for b in owners):
         return False
-    if owners and reachable(model, lambda v: any(b.owns_model(v) for b in owners)):
-        return False
     positional, keywords = split_forward_args(additional_forward_args)
     args = tuple(a[:1] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == len(x) else a for a in positional)
     kw = {k: a[:1] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == len(x) else a for k, a in keywords.items()}
     try:
-        out = model(x[:1], *args, **kw)
+        with NumpyBackend(model, x).prepared():  # the models it reaches are put back as they were
+            out = model(x[:1], *args, **kw)
     except Exception:  # noqa: BLE001 - not a function of numpy arrays: a framework runs it
         return False
     leaves = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (tuple, list)) else [out]
