@@ -399,7 +399,8 @@ class Run:
             if sel.dtype.kind not in "fc":
                 raise CdigModelError(
                     f"the explained output has dtype {sel.dtype}; it must be floating (an integer output, "
-                    "e.g. argmax, has no gradient): explain the logits or probabilities instead"
+                    "e.g. argmax or a classifier's predict, has no gradient and moves only in jumps): explain the "
+                    "logits or probabilities instead (e.g. predict_proba)"
                 )
             vals.append(sel.astype(np.float64))
         y = np.concatenate(vals)
