@@ -204,8 +204,10 @@ def test_distribution_errors(linear):
         cdig.explain(model, x, "fourier", baselines={"fourier": 0.0}, stdevs=0.1)
     with pytest.raises(CdigValueError, match="groups"):
         cdig.explain(model, x, "fourier", groups=np.zeros(9, dtype=int))
-    with pytest.raises(CdigValueError, match="one baseline"):
-        cdig.explain(model, x, "fourier", method="shapley", baselines=cdig.References(refs))
+    with pytest.raises(CdigValueError, match=r"References\(draw='points'\).*draw='paths'"):
+        cdig.explain(model, x, "fourier", method="shapley", baselines=cdig.References(refs, draw="points"))
+    with pytest.raises(CdigValueError, match="stdevs"):
+        cdig.explain(model, x, "fourier", method="shapley", stdevs=0.1)
     with pytest.raises(CdigValueError, match="multiply_by_inputs"):
         cdig.explain(model, x, "fourier", method="occlusion", multiply_by_inputs=False)
 
@@ -249,3 +251,72 @@ def test_draws_in_jax_and_keras_match_the_closed_form():
     km.layers[-1].set_weights([w.reshape(-1, 1)])
     att = cdig.explain(km, x, "time", target=0, baselines=cdig.References(refs), n_steps=2)["time"]
     np.testing.assert_allclose(att.values, expected, atol=1e-5)
+
+
+# --- a background set for the perturbation methods ---------------------------------------------------
+def test_perturbation_over_a_background_set_linear(linear):
+    """Shapley values against each reference of a set, averaged per sample (SHAP's background data): for a
+    linear model the closed form w ⊙ (x − mean of the references), summed per group, and in the Fourier
+    domain IG's map from the mean reference (linear: Shapley = IG). Efficiency against the mean output."""
+    w, model = linear
+    rng = np.random.default_rng(3)
+    x, refs = rng.standard_normal((2, 2, T)), rng.standard_normal((5, 2, T))
+    bg = cdig.References(torch.tensor(refs))
+    labels = np.arange(T) // 4  # four groups of four time steps, across both channels
+    maps = cdig.explain(model, torch.tensor(x), ("time", "fourier"), method="shapley", baselines=bg, groups={"time": labels})
+    expected = (w * (x - refs.mean(axis=0))).reshape(2, 2, 4, 4).sum(axis=(1, 3))
+    np.testing.assert_allclose(maps["time"].values, expected, atol=1e-12)
+    mean_ref = torch.tensor(refs.mean(axis=0, keepdims=True))
+    ig = cdig.explain(model, torch.tensor(x), "fourier", baselines=mean_ref)["fourier"]
+    np.testing.assert_allclose(maps["fourier"].values, ig.values, atol=1e-10)
+    t = maps["time"]
+    dist = t.settings["distribution"]
+    assert (dist["baselines"], dist["n_references"], dist["drawn"]) == ("references", 5, "all references")
+    f_refs = model(torch.tensor(refs)).numpy()
+    np.testing.assert_allclose(t.baseline_output, f_refs.mean(), atol=1e-12)
+    np.testing.assert_allclose(t.values.sum(axis=1), t.output - f_refs.mean(), atol=1e-12)  # efficiency
+    assert t.n_steps.tolist() == [5 * 2**4] * 2  # every coalition of 4 groups, for each of 5 references
+    assert np.array_equal(t.extras["groups"], np.broadcast_to(labels, (2, T)))
+
+
+def test_perturbation_over_a_background_set_is_the_mean_over_references(net):
+    """A nonlinear model: the background result is the mean of one explanation per reference (each with
+    that reference as its baseline), values, outputs and delta alike; the spread over the references is
+    the standard error. RISE's error adds its masks' own (shared by every reference)."""
+    rng = np.random.default_rng(4)
+    x, refs = torch.tensor(rng.standard_normal((3, 2, T))), torch.tensor(rng.standard_normal((4, 2, T)))
+    bands = np.minimum(np.arange(T // 2 + 1) // 3, 2)  # three bands of rFFT bins, across the channels
+    common = dict(method="shapley", groups=bands, target=0)
+    bg = cdig.perturb.attribute(net, x, "fourier", baselines=cdig.References(refs), **common)
+    each = [cdig.perturb.attribute(net, x, "fourier", baselines=refs[k : k + 1].expand(3, -1, -1), **common) for k in range(4)]
+    np.testing.assert_allclose(bg.values, np.mean([a.values for a in each], axis=0), atol=1e-12)
+    np.testing.assert_allclose(bg.baseline_output, np.mean([a.baseline_output for a in each], axis=0), atol=1e-12)
+    np.testing.assert_allclose(bg.delta, np.mean([a.delta for a in each], axis=0), atol=1e-12)
+    assert np.abs(bg.delta).max() < 1e-12  # exact Shapley values: efficiency against the mean reference output
+    spread = np.std([a.values for a in each], axis=0, ddof=1) / 2
+    np.testing.assert_allclose(bg.extras["standard_error"], spread, atol=1e-12)
+
+    rise = cdig.perturb.attribute(net, x, "fourier", baselines=cdig.References(refs), method="rise",
+                                  groups=bands, target=0, n_samples=200)  # fmt: skip
+    rise_each = [
+        cdig.perturb.attribute(
+            net, x, "fourier", baselines=refs[k : k + 1].expand(3, -1, -1), method="rise", groups=bands, target=0, n_samples=200
+        )  # fmt: skip
+        for k in range(4)
+    ]
+    np.testing.assert_allclose(rise.values, np.mean([a.values for a in rise_each], axis=0), atol=1e-12)
+    own = np.mean([a.extras["standard_error"] for a in rise_each], axis=0)
+    spread = np.std([a.values for a in rise_each], axis=0, ddof=1) / 2
+    np.testing.assert_allclose(rise.extras["standard_error"], np.sqrt(spread**2 + own**2), atol=1e-12)
+    assert len(rise.settings["relative_standard_error"]) == 3
+
+
+def test_a_large_background_set_is_sampled(linear):
+    w, model = linear
+    rng = np.random.default_rng(5)
+    x, refs = rng.standard_normal((1, 2, T)), rng.standard_normal((40, 2, T))
+    bg = cdig.References(torch.tensor(refs))
+    att = cdig.perturb.attribute(model, torch.tensor(x), "time", method="occlusion", baselines=bg)
+    dist = att.settings["distribution"]
+    assert dist["n_references"] == 40 and att.n_steps[0] == 32 * (2 * T + 2)  # 32 of the 40, each G + 2 calls
+    assert np.isfinite(att.extras["standard_error"]).all()

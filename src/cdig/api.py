@@ -78,7 +78,9 @@ def explain(
         (e.g. complex rFFT bins ``(N, C, F)`` for ``"fourier"``); domains not named use zeros. Or a
         distribution: :class:`cdig.References` ``(samples, draw="paths"|"points")``, reference signals to
         draw baselines from (expected gradients; see :mod:`cdig.core.draws` for the completeness
-        identity of each), ``n_samples`` draws per sample.
+        identity of each), ``n_samples`` draws per sample. With a perturbation method, a background
+        set: every reference is a baseline in turn and the values are averaged (see
+        :func:`cdig.perturb.attribute`).
     n_steps : int or "auto"
         Points of the fixed rule, or ``"auto"``: adaptive integration per sample (Gauss–Kronrod, and
         nested trapezoids where the gradient is piecewise constant), until
@@ -308,10 +310,10 @@ def _perturbation(
             f"multiply_by_inputs={multiply_by_inputs!r} returns Integrated Gradients' path-integrated gradients; "
             f"method={method!r} has no gradients: leave it True"
         )
-    if isinstance(baselines, References) or (not isinstance(stdevs, bool) and stdevs != 0):
+    if not isinstance(stdevs, bool) and stdevs != 0:
         raise CdigValueError(
-            f"method={method!r} compares the input with one baseline; a baseline distribution (References) or noise "
-            "(stdevs) averages Integrated Gradients: pass one baseline (None, a scalar, an array or a dict), or use IG"
+            f"method={method!r} perturbs the input's own coefficients; noise (stdevs) averages Integrated Gradients "
+            "over noisy copies: leave stdevs at 0, or use IG (a background set is baselines=cdig.References(samples))"
         )
     doms = resolve(domains)
     names = [d.name for d in doms]

@@ -39,6 +39,7 @@ from .backends.base import Backend
 from .backends.numpy import NumpyBackend
 from .core.attribution import Attribution
 from .core.checks import Layout, check_baseline, check_bool, check_choice, check_int, check_positive_int, check_real
+from .core.draws import Draws, References, check_references, combine, plan_draws
 from .core.errors import CdigModelError, CdigTypeError, CdigValueError
 from .core.memory import CALIBRATE_FACTOR, DEFAULT_FRACTION, format_bytes, parse_bytes
 from .core.rules import PERTURBATION_METHODS
@@ -116,8 +117,15 @@ def attribute(
         masks, each group kept with probability ``keep_probability`` (see Notes).
     target, additional_forward_args, output, time_axis, fs, backend :
         As in :func:`cdig.explain`; ``backend="numpy"`` runs the model on numpy arrays.
-    baselines : None, scalar, array or dict
-        The time-domain baseline (None: zeros), or ``{domain name: baseline coefficients}``.
+    baselines : None, scalar, array, dict or References
+        The time-domain baseline (None: zeros), or ``{domain name: baseline coefficients}``. Or a
+        background set, :class:`cdig.References` ``(samples)`` (SHAP's background data): each sample
+        is explained against every reference (at most :data:`cdig.core.draws.DEFAULT_DRAWS`, else
+        that many drawn with ``seed``) and the values are averaged; ``output - baseline_output`` is then
+        ``f(x)`` minus the references' mean output, ``n_steps`` counts the calls of all references, and
+        ``extras["standard_error"]`` is the spread over the references (plus, for sampled estimates, their
+        own error: the permutations or masks are shared by every reference, so it is added, not
+        averaged out).
     groups : None or array of int
         None: one group per reported value of the domain (``values`` then has the layout of
         :func:`cdig.explain`'s map). Else one label ``0 .. G-1`` per reported value (the shape of one
@@ -269,11 +277,27 @@ def attribute(
         raise CdigValueError(f"domain names {len(doms)} domains; cdig.perturb.attribute explains one per call")
     d = doms[0]
 
+    if isinstance(baselines, References) and baselines.draw != "paths":
+        raise CdigValueError(
+            "References(draw='points') takes one random point of each Integrated Gradients path (expected gradients); "
+            f"method={method!r} compares the input with each reference whole: pass References(samples) (draw='paths')"
+        )
     prep = _prepare(model, x, target, time_axis, additional_forward_args, fixed_batch, backend, output, progress)
     be, xb, xn, layout, run = prep.be, prep.xb, prep.xn, prep.layout, prep.run
 
-    time_base, coef_bases = split_baselines(baselines, [d.name])
-    x0n = check_baseline(to_host(time_base, be), xn.shape, xn.dtype)
+    # the rows the game is played on: the samples, or (a background set) each sample with each reference
+    draws: Draws | None = None
+    coef_base = None
+    if isinstance(baselines, References):
+        references = check_references(np.asarray(to_host(baselines.samples, be)).astype(xn.dtype, copy=False), xn.shape)
+        draws = plan_draws(baselines, 0.0, None, seed, xn, None, references)
+        run = run.expand(draws.rows)
+        xn_rows, x0n = draws.x, draws.x0
+        xb_rows = be.asarray(xn_rows)
+    else:
+        time_base, coef_bases = split_baselines(baselines, [d.name])
+        x0n = check_baseline(to_host(time_base, be), xn.shape, xn.dtype)
+        xn_rows, xb_rows, coef_base = xn, xb, coef_bases.get(d.name)
     x0b = be.asarray(x0n)
     settings: dict[str, Any] = {
         "method": method,
@@ -288,8 +312,8 @@ def attribute(
         **prep.notes,
     }
     with be.prepared():
-        d.fit(layout.to_canonical_np(xn))
-        game = _Game(run, d, layout, xb, x0b, coef_bases.get(d.name))
+        d.fit(layout.to_canonical_np(xn))  # on the samples; every row of a sample uses its fit
+        game = _Game(run, d if draws is None else d.select_rows(draws.rows), layout, xb_rows, x0b, coef_base)
         labels, n_groups, shape, dims = game.groups(groups)
         # every coalition is drawn before the model runs: refusals (RISE masks, the budget) cost no evaluation
         if method == "occlusion":
@@ -309,12 +333,12 @@ def attribute(
             plan = game.sampled(n_groups, n_samples, seed)
         if auto:
             budget = parse_bytes(memory_budget) if memory_budget is not None else _free_budget(be)
-            rows, info = plan_rows(budget, xn, game.zn, game.z0n, n_groups, len(plan.masks), plan.scratch_bytes)
+            rows, info = plan_rows(budget, xn_rows, game.zn, game.z0n, n_groups, len(plan.masks), plan.scratch_bytes)
             run = replace(run, batch_rows=rows)
             settings.update(info)
-        f_x, run = run.calibrate(xb)  # checks the output's shape against the target
+        f_x, run = run.calibrate(xb_rows)  # checks the output's shape against the target
         # chunks mix samples and perturbed signals: refuse a model whose rows depend on each other
-        run.check_batch_independence(xn, x0n, f_x, run.outputs(x0b, what="baseline"))
+        run.check_batch_independence(xn_rows, x0n, f_x, run.outputs(x0b, what="baseline"))
         game.run = run
         values, v1, v0, se = plan.finish(game.values(plan.masks, f"cdig {method}"))
     settings.update(
@@ -350,7 +374,7 @@ def attribute(
         extras["groups"] = layout.squeeze_channels(labels[None], dims)[0][0]  # shaped like one sample's map
         if se is not None:
             extras["standard_error"] = se
-    return Attribution(
+    att = Attribution(
         values=out,
         domain=d.name,
         dims=tuple(out_dims),
@@ -367,6 +391,35 @@ def attribute(
         extras=extras,
         domain_object=copy.copy(d),
     )
+    if draws is None:
+        return att
+    coefficients = be.to_numpy(d.forward(layout.to_canonical(xb, be.xp), be.xp))
+    return _over_references(att, draws, coefficients, prep.run.target.describe())
+
+
+def _over_references(att: Attribution, draws: Draws, coefficients: np.ndarray, target: Any) -> Attribution:
+    """The values of a sample with each reference (rows), averaged per sample: efficiency then holds
+    against the references' mean output. The standard error, where the rows are sampled estimates, adds
+    the spread over the references and the rows' own (their draws are shared by every row, so their
+    errors do not average out): a conservative sum."""
+    labels = att.extras.pop("groups", None)  # shaped like one sample's map: not a per-row array
+    own = att.extras.pop("standard_error", None)
+    att.settings.pop("relative_standard_error", None)
+    out = combine(att, draws, coefficients)
+    n, m = len(out.values), draws.m
+    if own is not None:
+        own_mean = np.asarray(own, dtype=np.float64).reshape((n, m, *out.values.shape[1:])).mean(axis=1)
+        spread = out.extras.get("standard_error")
+        out.extras["standard_error"] = own_mean if spread is None else np.sqrt(spread**2 + own_mean**2)
+    se = out.extras.get("standard_error")
+    if se is not None:
+        norm = np.linalg.norm(out.values.reshape(n, -1), axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(norm > 0, np.linalg.norm(se.reshape(n, -1), axis=1) / norm, np.nan)
+        out.settings["relative_standard_error"] = [float(r) for r in rel]
+    if labels is not None:
+        out.extras["groups"] = labels
+    return replace(out, target=target)
 
 
 # --- memory: rows per model call under a budget ---------------------------------------------
