@@ -446,3 +446,41 @@ def test_rise_and_budget_arguments_refused():
     assert 0.9**enough * 2 * 8 <= 0.01 < 0.9 ** (enough - 1) * 2 * 8
     att = attribute(f, x, "time", method="rise", keep_probability=0.1, n_samples=enough)
     assert att.settings["n_samples"] == enough and np.all(np.abs(att.values - x) <= 5 * att.extras["standard_error"])
+
+
+# --- every framework: the coalitions are chosen on the model's device --------------------------------
+@pytest.mark.parametrize("framework", ["torch", "jax", "tensorflow"])
+def test_every_framework_gives_the_numpy_values(framework):
+    """The same function written in numpy and in a framework: the same Shapley values in a linear domain
+    and in a nonlinear one (the coalitions' coefficients are chosen by the framework, on its device)."""
+    fw = pytest.importorskip(framework)
+    rng = np.random.default_rng(11)
+    w, x = rng.standard_normal((2, 32)), rng.standard_normal((3, 2, 32))
+
+    def f_np(s: np.ndarray) -> np.ndarray:
+        return np.tanh((s * w).sum(axis=(1, 2))) + (s[..., :8] ** 2).sum(axis=(1, 2))
+
+    if framework == "torch":
+        wt, xt = fw.tensor(w), fw.tensor(x)
+
+        def f(s):
+            return fw.tanh((s * wt).sum(dim=(1, 2))) + (s[..., :8] ** 2).sum(dim=(1, 2))
+    elif framework == "jax":  # JAX's default float32 (x64 is process-wide: not switched on here)
+        jnp = pytest.importorskip("jax.numpy")
+        wt, xt = jnp.asarray(w), jnp.asarray(x)
+
+        def f(s):
+            return jnp.tanh((s * wt).sum(axis=(1, 2))) + (s[..., :8] ** 2).sum(axis=(1, 2))
+    else:
+        wt, xt = fw.constant(w), fw.constant(x)
+
+        def f(s):
+            return fw.tanh(fw.reduce_sum(s * wt, axis=(1, 2))) + fw.reduce_sum(s[..., :8] ** 2, axis=(1, 2))
+
+    for domain, groups in (("fourier", np.arange(17) // 4), ("magphase", None)):
+        kw = dict(method="shapley", time_axis=2, groups=groups, n_samples=None if groups is not None else 8)
+        ref = cdig.explain(f_np, x, domain, **kw)[domain]
+        got = cdig.explain(f, xt, domain, **kw)[domain]
+        assert got.settings["backend"] == framework
+        atol = 1e-5 * np.abs(ref.values).max() if framework == "jax" else 1e-10
+        np.testing.assert_allclose(got.values, ref.values, rtol=0, atol=atol)

@@ -429,14 +429,15 @@ def plan_rows(
     """Rows (perturbed signals) per model call that fit ``budget`` bytes, and what was counted.
 
     The call holds, whatever the chunk (``bytes_fixed``): :data:`INPUT_COPIES` copies of the input
-    ``xn``, the coefficients ``zn`` and ``z0n`` (complex ones at their complex itemsize: 16 bytes for
-    complex128), the coalitions (``n_coalitions × n_groups`` bools), the outputs at them
-    (``N × n_coalitions`` float64), the estimator's ``scratch`` and the maps returned (values, standard
-    error: ``3 × N × n_groups`` float64). One row costs (``bytes_per_row``): its mask over the
-    coefficients (a bool each) and its perturbed coefficients (twice: chosen, then as the backend's
-    array), the inverted signal (twice: the inverse and the model's layout), and the model's forward
-    pass, :data:`FORWARD_FACTOR` times the input row's bytes. Rows are ``(budget - fixed) // per_row``,
-    at most ``N × n_coalitions``.
+    ``xn``, the coefficients ``zn`` and ``z0n`` on the host and on the model's device (complex ones at
+    their complex itemsize: 16 bytes for complex128), the coalitions (``n_coalitions × n_groups``
+    bools), the outputs at them (``N × n_coalitions`` float64), the estimator's ``scratch`` and the maps
+    returned (values, standard error: ``3 × N × n_groups`` float64). One row costs (``bytes_per_row``):
+    its mask over the coefficients (a bool each, on the host and sent to the device), its input's and
+    baseline's coefficients and the choice between them (on the device: the masks travel, not the
+    coefficients), the inverted signal (twice: the inverse and the model's layout), and the model's
+    forward pass, :data:`FORWARD_FACTOR` times the input row's bytes. Rows are
+    ``(budget - fixed) // per_row``, at most ``N × n_coalitions``.
 
     Raises
     ------
@@ -450,7 +451,7 @@ def plan_rows(
     >>> z = np.fft.rfft(x)
     >>> rows, info = plan_rows(2**20, x, z, z, 4, 18)
     >>> rows, info["bytes_per_row"]
-    (35, 28887)
+    (34, 29754)
     >>> plan_rows(20_000, x, z, z, 4, 18)
     Traceback (most recent call last):
     ...
@@ -462,13 +463,15 @@ def plan_rows(
     coef_dtype = np.result_type(zn, z0n)
     real_item = coef_dtype.itemsize // (2 if coef_dtype.kind == "c" else 1)
     fixed = (
-        n * (INPUT_COPIES * in_row + coef * (zn.dtype.itemsize + z0n.dtype.itemsize))
+        n * (INPUT_COPIES * in_row + 2 * coef * (zn.dtype.itemsize + z0n.dtype.itemsize))  # on the host and the device
         + n_coalitions * n_groups
         + n * n_coalitions * 8
         + int(scratch)
         + 3 * n * n_groups * 8
     )
-    per_row = n_groups + coef * (1 + 2 * coef_dtype.itemsize) + 2 * int(np.prod(xn.shape[1:])) * real_item
+    # the row's mask over the coefficients (host and device), its input's and baseline's coefficients and
+    # their choice (device), the inverse and the model's layout of it
+    per_row = n_groups + coef * (2 + 3 * coef_dtype.itemsize) + 2 * int(np.prod(xn.shape[1:])) * real_item
     per_row += FORWARD_FACTOR * in_row
     if budget - fixed < per_row:
         need = fixed + per_row
@@ -522,6 +525,8 @@ class _Game:
         z = d.forward(layout.to_canonical(xb, xp), xp)
         z0 = coef_baseline(coef_base, z, be, d.name) if coef_base is not None else d.forward(layout.to_canonical(x0b, xp), xp)
         self.zn, self.z0n = be.to_numpy(z), be.to_numpy(z0)
+        # kept on the model's device too: a chunk's coalitions travel there as bool masks, the coefficients once
+        self.zb, self.z0b = be.asarray(self.zn), be.asarray(self.z0n)
         self.coef_group = np.zeros(0, dtype=np.int64)
 
     def groups(self, groups: Any) -> tuple[np.ndarray | None, int, tuple[int, ...], tuple[str, ...]]:
@@ -557,8 +562,8 @@ class _Game:
                 rows = np.arange(start, min(start + run.batch_rows, n * k))
                 si, ki = rows // k, rows % k
                 keep = masks[ki][:, self.coef_group].reshape((len(rows), *zshape))  # per chunk: 2**G masks can be many
-                zc = np.where(keep, self.zn[si], self.z0n[si])
-                inverse = self.d.select_rows(si).inverse(be.asarray(np.ascontiguousarray(zc)), xp)
+                zc = xp.where(be.asarray(np.ascontiguousarray(keep)), be.take(self.zb, si), be.take(self.z0b, si))
+                inverse = self.d.select_rows(si).inverse(zc, xp)
                 signals = self.layout.from_canonical(inverse, xp)
                 sel = run.target.select(be.forward(signals, run._args(si)), si, be)
                 y = be.to_numpy(sel)
