@@ -201,6 +201,9 @@ def test_given_maps_are_ranked_without_a_second_explanation(monkeypatch: pytest.
             rank_domains(model, x, attributions=bad)
     with pytest.raises(CdigValueError, match="holds 3 sample"):
         rank_domains(model, x[:2], attributions=fresh.attributions)
+    for extra, words in (({"domains": "time"}, "domains would not be used"), ({"method": "riemann_left"}, "method")):
+        with pytest.raises(CdigValueError, match=words):
+            rank_domains(model, x, attributions=fresh.attributions, **extra)
 
 
 def test_the_order_rule_on_made_up_rows() -> None:

@@ -1300,10 +1300,11 @@ def _run_explain(args: argparse.Namespace) -> int:
 
             import matplotlib  # noqa: F401 - missing: exit status 1 with the install hint, not one note per figure
 
+            from .core.rules import PERTURBATION_NAMES
             from .plot import plot_attribution
             from .plot import summary as plot_summary
 
-            label = {"shapley": "Shapley values", "occlusion": "occlusion", "rise": "RISE"}.get(args.method, "IG")
+            label = PERTURBATION_NAMES.get(args.method, "IG")
             draws = {
                 name: partial(plot_attribution, att, 0, title=f"{name} {label} of the first explained sample")
                 for name, att in maps.items()

@@ -393,7 +393,8 @@ def attribute(
     )
     if draws is None:
         return att
-    coefficients = be.to_numpy(d.forward(layout.to_canonical(xb, be.xp), be.xp))
+    # the rows are sample-major (m per sample), each holding its sample's own coefficients
+    coefficients = game.zn.reshape((len(xn), draws.m, *game.zn.shape[1:]))[:, 0]
     return _over_references(att, draws, coefficients, prep.run.target.describe())
 
 
@@ -524,9 +525,9 @@ class _Game:
         self.run, self.d, self.layout = run, d, layout
         z = d.forward(layout.to_canonical(xb, xp), xp)
         z0 = coef_baseline(coef_base, z, be, d.name) if coef_base is not None else d.forward(layout.to_canonical(x0b, xp), xp)
+        # on the model's device as computed (a chunk's coalitions travel there as bool masks), and on the host
+        self.zb, self.z0b = z, z0
         self.zn, self.z0n = be.to_numpy(z), be.to_numpy(z0)
-        # kept on the model's device too: a chunk's coalitions travel there as bool masks, the coefficients once
-        self.zb, self.z0b = be.asarray(self.zn), be.asarray(self.z0n)
         self.coef_group = np.zeros(0, dtype=np.int64)
 
     def groups(self, groups: Any) -> tuple[np.ndarray | None, int, tuple[int, ...], tuple[str, ...]]:

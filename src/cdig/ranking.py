@@ -313,9 +313,10 @@ def rank_domains(
         the shared linear pass (``"time"``, ``"fourier"``, ``"ica"``, ``"dct"``, ``"wavelet"``).
     attributions : dict of str to Attribution, optional
         Maps already computed for ``model`` and ``x`` (what :func:`cdig.explain` returned, or maps read
-        back with :meth:`cdig.Attribution.load`): ranked as they are, with no second explanation; then
-        ``domains``, ``baselines``, ``n_steps`` and the keywords for :func:`cdig.explain` are not
-        used (``target`` and the metrics' keywords are).
+        back with :meth:`cdig.Attribution.load`): ranked as they are, with no second explanation.
+        ``domains``, ``baselines`` and keywords only :func:`cdig.explain` takes are then refused (they
+        would not be used); ``target`` and the metrics' keywords (``time_axis``,
+        ``additional_forward_args``, ``backend``, ``internal_batch_size``) are used.
     n_steps : int or "auto"
         As in :func:`cdig.explain` (a smaller default: the ranking needs the maps' order, not 4 digits).
     fractions : sequence of float, optional
@@ -380,6 +381,14 @@ def rank_domains(
             **explain_kwargs,
         )
     else:
+        explain_only = sorted(set(explain_kwargs) - {"time_axis", "additional_forward_args", "backend", "internal_batch_size"})
+        given = [k for k, v in (("domains", domains), ("baselines", baselines)) if v is not None] + explain_only
+        if given:
+            raise CdigValueError(
+                f"attributions= ranks maps already computed, so {', '.join(given)} would not be used: leave "
+                f"{'it' if len(given) == 1 else 'them'} out (the maps carry their domains and baselines), or pass "
+                "no attributions to explain here"
+            )
         maps = _given(attributions, x)
     shared: dict[str, Any] = {
         k: explain_kwargs[k] for k in ("time_axis", "additional_forward_args", "backend") if k in explain_kwargs

@@ -632,9 +632,10 @@ def _run_facts(folder: Path, summary: Mapping[str, Any], ignored: Sequence[str])
     settings = summary.get("settings")
     method = settings.get("method") if isinstance(settings, dict) else None
     if isinstance(method, str):
-        names = {"shapley": "Shapley values", "occlusion": "occlusion", "rise": "RISE masks"}
-        if method in names:
-            info["method"] = f"{names[method]}, a perturbation method (its steps are model calls per sample)"
+        from .core.rules import PERTURBATION_NAMES
+
+        if method in PERTURBATION_NAMES:
+            info["method"] = f"{PERTURBATION_NAMES[method]}, a perturbation method (its steps are model calls per sample)"
         else:
             steps = settings.get("n_steps") if isinstance(settings, dict) else None
             info["method"] = f"Integrated Gradients, {method}" + (f", n_steps {steps}" if steps is not None else "")

@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import CdigTypeError, CdigValueError
 
-__all__ = ["PERTURBATION_METHODS", "RULES", "get_rule", "gauss_kronrod_15", "gauss_kronrod_7"]
+__all__ = ["PERTURBATION_METHODS", "PERTURBATION_NAMES", "RULES", "get_rule", "gauss_kronrod_15", "gauss_kronrod_7"]
 
 Rule = Callable[[int], "tuple[np.ndarray, np.ndarray]"]
 
@@ -192,3 +192,5 @@ def gauss_kronrod_7() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 #: The perturbation methods (:mod:`cdig.perturb`) that :func:`cdig.explain` takes as ``method=`` beside the rules.
 PERTURBATION_METHODS = ("shapley", "occlusion", "rise")
+#: How figures, the command line and reports name them.
+PERTURBATION_NAMES = {"shapley": "Shapley values", "occlusion": "occlusion", "rise": "RISE"}

@@ -81,12 +81,17 @@ def _grouped_bars(ax: Any, groups: np.ndarray, names: list[str], labels: list[st
             ax.bar(x + (i - (k - 1) / 2) * width, groups[i], width, label=labels[i])
     ax.set_xticks(x, names)
     if compact and sum(len(n) for n in names) > 30:  # a small panel: slanted names, not overlapping ones
-        ax.tick_params(axis="x", labelrotation=25)
-        for label in ax.get_xticklabels():
-            label.set_horizontalalignment("right")
+        _slant(ax, 25)
     ax.axhline(0.0, color="black", lw=0.6)
     if k > 1:
         ax.legend(fontsize=7, frameon=False)
+
+
+def _slant(ax: Any, degrees: float) -> None:
+    """Slanted x tick labels, anchored at their right end (long names that would overlap)."""
+    ax.tick_params(axis="x", labelrotation=degrees)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
 
 
 def _heat(
@@ -345,11 +350,8 @@ def plot_groups(
     target.bar(x, v, 0.8, color=np.where(v >= 0, POSITIVE, NEGATIVE), yerr=err, capsize=2 if err is not None else 0)
     if len(v) <= 24:
         target.set_xticks(x, names)
-        width = ax.get_position().width * fig.get_figwidth() if ax is not None else fig.get_figwidth() - 1.2
-        if sum(max(len(line) for line in n.split("\n")) for n in names) * 0.11 > width:  # ~0.11 in per character
-            target.tick_params(axis="x", labelrotation=30)
-            for label in target.get_xticklabels():
-                label.set_horizontalalignment("right")
+        if sum(max(len(line) for line in n.split("\n")) for n in names) * 0.11 > _width(fig, target):  # ~0.11 in a character
+            _slant(target, 30)
     target.axhline(0.0, color="black", lw=0.6)
     axis = att.settings.get("group_axis")
     target.set_xlabel("group" + (f" ({axis} range" + (f", {unit})" if unit else ")") if axis and lo is not None else ""))
